@@ -1,0 +1,122 @@
+//===- HybridAttrs.td - Attributes of the hybrid dialect ---*- tablegen -*-===//
+//
+// Enums (GQA layout, recurrence update rule, MoE router, tree policy) and the
+// InfLLM-V2 sparse configuration.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HYBRID_DIALECT_HYBRID_IR_HYBRIDATTRS_TD
+#define HYBRID_DIALECT_HYBRID_IR_HYBRIDATTRS_TD
+
+include "hybrid/Dialect/Hybrid/IR/HybridDialect.td"
+include "mlir/IR/EnumAttr.td"
+
+//===----------------------------------------------------------------------===//
+// Enums
+//
+// On their own enums print as `#hybrid.update_rule<gated>`; ops that spell
+// one in their assembly (`linear_recurrence gated ...`) use the bare keyword
+// through the `custom<EnumKeyword>` directive of HybridOps.cpp.
+//===----------------------------------------------------------------------===//
+
+def Hybrid_GQALayout : I32EnumAttr<"GQALayout", "KV-head sharing layout", [
+    I32EnumAttrCase<"HeadMajor", 0, "head_major">,
+    I32EnumAttrCase<"GroupPacked", 1, "group_packed">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::hybrid";
+}
+def Hybrid_GQALayoutAttr : EnumAttr<Hybrid_Dialect, Hybrid_GQALayout,
+                                    "gqa_layout"> {
+  let summary = "How the query heads of one KV group are scheduled";
+  let description = [{
+    `head_major`: every query head reads the tiles of its KV head on its own.
+    `group_packed`: the G query heads of a KV group (times the draft-tree
+    nodes during verification) are the rows of one matrix product per KV
+    tile, so each KV byte is read once per group. Both compute the same
+    result; `hybrid-select-gqa-layout` chooses from the cost model.
+  }];
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def Hybrid_UpdateRule : I32EnumAttr<"UpdateRule",
+    "State update rule of a linear recurrence (ONNX LinearAttention-27)", [
+    I32EnumAttrCase<"Linear", 0, "linear">,
+    I32EnumAttrCase<"Gated", 1, "gated">,
+    I32EnumAttrCase<"Delta", 2, "delta">,
+    I32EnumAttrCase<"GatedDelta", 3, "gated_delta">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::hybrid";
+}
+def Hybrid_UpdateRuleAttr : EnumAttr<Hybrid_Dialect, Hybrid_UpdateRule,
+                                     "update_rule"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def Hybrid_RouterKind : I32EnumAttr<"RouterKind", "MoE router", [
+    I32EnumAttrCase<"BlockFFN", 0, "blockffn">,
+    I32EnumAttrCase<"Deco", 1, "deco">,
+    I32EnumAttrCase<"TopKSoftmax", 2, "topk_softmax">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::hybrid";
+}
+def Hybrid_RouterKindAttr : EnumAttr<Hybrid_Dialect, Hybrid_RouterKind,
+                                     "router"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def Hybrid_TreePolicy : I32EnumAttr<"TreePolicy",
+    "How the nodes of a draft tree share one block selection", [
+    I32EnumAttrCase<"Union", 0, "union">,
+    I32EnumAttrCase<"Root", 1, "root">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::hybrid";
+}
+def Hybrid_TreePolicyAttr : EnumAttr<Hybrid_Dialect, Hybrid_TreePolicy,
+                                     "tree_policy"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+//===----------------------------------------------------------------------===//
+// SparseConfigAttr
+//===----------------------------------------------------------------------===//
+
+def Hybrid_SparseConfigAttr : Hybrid_Attr<"SparseConfig", "sparse_config"> {
+  let summary = "InfLLM-V2 block-sparse attention parameters";
+  let description = [{
+    Mirrors MiniCPM4's `sparse_config`. Keys are compressed by mean pooling
+    windows of `kernel_size` keys every `kernel_stride`; block scores
+    max-pool the kernel scores with window
+    `block_size/kernel_stride + kernel_size/kernel_stride - 1`, stride
+    `block_size/kernel_stride` and padding `kernel_size/kernel_stride - 1`;
+    the first `init_blocks` blocks are always attended, the
+    `window_size/block_size` most recent blocks are covered by the local
+    window, and `topk` further blocks are selected. Below `dense_len` keys,
+    attention is dense.
+
+    ```mlir
+    #hybrid.sparse_config<kernel_size = 32, kernel_stride = 16,
+        block_size = 64, topk = 64, init_blocks = 1, window_size = 2048,
+        dense_len = 8192>
+    ```
+  }];
+  let parameters = (ins "int64_t":$kernel_size, "int64_t":$kernel_stride,
+                        "int64_t":$block_size, "int64_t":$topk,
+                        "int64_t":$init_blocks, "int64_t":$window_size,
+                        "int64_t":$dense_len);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Number of most recent blocks the local window always covers.
+    int64_t getLocalBlocks() const { return getWindowSize() / getBlockSize(); }
+    /// Max-pool stride from kernel scores to block scores.
+    int64_t getPoolStride() const { return getBlockSize() / getKernelStride(); }
+    /// Max-pool padding (kernel windows that straddle a block's start).
+    int64_t getPoolPadding() const {
+      return getKernelSize() / getKernelStride() - 1;
+    }
+    /// Max-pool window length in kernel scores.
+    int64_t getPoolKernel() const { return getPoolStride() + getPoolPadding(); }
+  }];
+}
+
+#endif // HYBRID_DIALECT_HYBRID_IR_HYBRIDATTRS_TD

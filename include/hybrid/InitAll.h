@@ -1,0 +1,37 @@
+//===- InitAll.h - Register everything Hybrid provides ----------*- C++ -*-===//
+//
+// The one place a tool (hybrid-opt, the library driver, tests) registers the
+// hybrid dialect and passes together with every upstream dialect and pass.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HYBRID_INITALL_H
+#define HYBRID_INITALL_H
+
+#include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+
+namespace mlir::hybrid {
+
+/// Adds the hybrid dialect to `registry`.
+inline void registerHybridDialects(DialectRegistry &registry) {
+  registry.insert<HybridDialect>();
+}
+
+/// Adds every upstream dialect and extension plus ours to `registry`.
+inline void registerAllDialects(DialectRegistry &registry) {
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  registerHybridDialects(registry);
+}
+
+/// Registers every upstream pass plus ours with the global pass registry.
+inline void registerAllPasses() { mlir::registerAllPasses(); }
+
+} // namespace mlir::hybrid
+
+#endif // HYBRID_INITALL_H
