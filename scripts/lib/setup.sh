@@ -1,0 +1,52 @@
+# Shared by scripts/test.sh and scripts/demo.sh (sourced, not run): installs
+# the Debian packages that are missing, then configures (once) and builds
+# (incrementally) into build/.
+
+HYBRID_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+HYBRID_BUILD="${HYBRID_BUILD:-$HYBRID_ROOT/build}"
+LLVM_PREFIX=/usr/lib/llvm-22
+
+# Everything comes from Debian by package name.
+HYBRID_PACKAGES=(
+  cmake ninja-build ccache
+  clang-22 llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
+  libgtest-dev python3-numpy
+)
+
+hybrid_install_missing() {
+  local missing=()
+  for pkg in "${HYBRID_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$pkg")
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "==> installing missing packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+hybrid_build() {
+  if [ ! -f "$HYBRID_BUILD/build.ninja" ]; then
+    local launcher=()
+    command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+    echo "==> configuring $HYBRID_BUILD"
+    cmake -G Ninja -S "$HYBRID_ROOT" -B "$HYBRID_BUILD" \
+      -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_C_COMPILER="$LLVM_PREFIX/bin/clang" \
+      -DCMAKE_CXX_COMPILER="$LLVM_PREFIX/bin/clang++" \
+      -DMLIR_DIR="$LLVM_PREFIX/lib/cmake/mlir" \
+      -DLLVM_EXTERNAL_LIT="$LLVM_PREFIX/bin/lit" \
+      -DPython3_EXECUTABLE=/usr/bin/python3 \
+      "${launcher[@]}"
+  fi
+  echo "==> building"
+  ninja -C "$HYBRID_BUILD"
+}
+
+hybrid_setup() {
+  hybrid_install_missing
+  hybrid_build
+}
