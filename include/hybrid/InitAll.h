@@ -8,7 +8,10 @@
 #ifndef HYBRID_INITALL_H
 #define HYBRID_INITALL_H
 
+#include "hybrid/Conversion/Passes.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
+#include "hybrid/Dialect/Hybrid/Transforms/Passes.h"
+#include "hybrid/Pipelines/Pipelines.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -29,8 +32,14 @@ inline void registerAllDialects(DialectRegistry &registry) {
   registerHybridDialects(registry);
 }
 
-/// Registers every upstream pass plus ours with the global pass registry.
-inline void registerAllPasses() { mlir::registerAllPasses(); }
+/// Registers every upstream pass, ours, and our named pipelines with the
+/// global pass registry.
+inline void registerAllPasses() {
+  mlir::registerAllPasses();
+  registerHybridTransformsPasses();
+  registerHybridConversionPasses();
+  registerHybridPipelines();
+}
 
 } // namespace mlir::hybrid
 

@@ -1,0 +1,35 @@
+//===- HybridToLoops.h - Lower hybrid ops to loops over buffers -*- C++ -*-===//
+
+#ifndef HYBRID_CONVERSION_HYBRIDTOLOOPS_HYBRIDTOLOOPS_H
+#define HYBRID_CONVERSION_HYBRIDTOLOOPS_HYBRIDTOLOOPS_H
+
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class RewritePatternSet;
+namespace hybrid {
+
+#define GEN_PASS_DECL_CONVERTHYBRIDTOLOOPS
+#include "hybrid/Conversion/Passes.h.inc"
+
+/// Knobs of the generated kernels.
+struct HybridToLoopsOptions {
+  /// f32 lanes of the vector ops along the head dimension.
+  int64_t vectorWidth = 8;
+};
+
+/// Adds one pattern per hybrid op, each rewriting it into its kernel.
+void populateHybridToLoopsPatterns(RewritePatternSet &patterns,
+                                   const HybridToLoopsOptions &options);
+
+/// Name of the module attribute listing run-time error messages; error code
+/// `i` means entry `i - 1`.
+inline constexpr llvm::StringLiteral kErrorMessagesAttrName =
+    "hybrid.error_messages";
+/// Symbol of the i32 global the compiled code sets on a run-time error.
+inline constexpr llvm::StringLiteral kErrorCodeSymbol = "__hybrid_error_code";
+
+} // namespace hybrid
+} // namespace mlir
+
+#endif // HYBRID_CONVERSION_HYBRIDTOLOOPS_HYBRIDTOLOOPS_H

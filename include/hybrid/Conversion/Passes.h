@@ -1,0 +1,15 @@
+//===- Passes.h - Conversions out of the hybrid dialect ---------*- C++ -*-===//
+
+#ifndef HYBRID_CONVERSION_PASSES_H
+#define HYBRID_CONVERSION_PASSES_H
+
+#include "hybrid/Conversion/HybridToLoops/HybridToLoops.h"
+
+namespace mlir::hybrid {
+
+#define GEN_PASS_REGISTRATION
+#include "hybrid/Conversion/Passes.h.inc"
+
+} // namespace mlir::hybrid
+
+#endif // HYBRID_CONVERSION_PASSES_H

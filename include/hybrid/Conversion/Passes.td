@@ -1,0 +1,42 @@
+//===- Passes.td - Conversions out of the hybrid dialect ---*- tablegen -*-===//
+
+#ifndef HYBRID_CONVERSION_PASSES_TD
+#define HYBRID_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertHybridToLoops : Pass<"convert-hybrid-to-loops", "ModuleOp"> {
+  let summary = "Lower hybrid ops to parallel loops over buffers";
+  let description = [{
+    Each hybrid op becomes a kernel written in upstream dialects: its tensor
+    operands are read through `bufferization.to_buffer`, its results are
+    fresh `memref.alloc`s returned through `bufferization.to_tensor
+    restrict`, and the body is `scf.parallel` over the independent work
+    (batches, heads, rows) with `scf.for` and `vector` ops inside,
+    accumulating in f32. One-shot bufferization then removes the tensor
+    level.
+
+    The kernels do the work the ops exist to save: softmax is online (no
+    `Sq x Skv` score matrix), block-sparse attention visits only the
+    selected blocks and the window, `chunk_moe` reads only the experts
+    active in a chunk, and `linear_recurrence` uses the chunked form when
+    there are more tokens than a chunk and the step form otherwise.
+
+    Dynamic constraints that the verifier could not check (sizes known only
+    at run time, block indices in range) raise a run-time error through
+    `@__hybrid_raise(code)`; the messages are listed in the module attribute
+    `hybrid.error_messages`, and the runtime turns them into error statuses.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
+           "f32 lanes of the vector ops along the head dimension">,
+  ];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
+    "mlir::func::FuncDialect", "mlir::math::MathDialect",
+    "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
+    "mlir::tensor::TensorDialect", "mlir::vector::VectorDialect",
+  ];
+}
+
+#endif // HYBRID_CONVERSION_PASSES_TD

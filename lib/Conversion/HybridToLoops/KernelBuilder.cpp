@@ -1,0 +1,392 @@
+//===- KernelBuilder.cpp - Building blocks of the hybrid kernels ----------===//
+
+#include "KernelBuilder.h"
+
+#include "hybrid/Conversion/HybridToLoops/HybridToLoops.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace mlir::hybrid;
+
+SmallVector<Value> KernelBuilder::at(ValueRange idx, Value d) {
+  SmallVector<Value> result(idx);
+  result.back() = addi(result.back(), d);
+  return result;
+}
+
+SmallVector<Value> mlir::hybrid::indices(std::initializer_list<Value> head,
+                                         ValueRange tail) {
+  SmallVector<Value> result(head);
+  result.append(tail.begin(), tail.end());
+  return result;
+}
+
+//===----------------------------------------------------------------------===//
+// Constants and arithmetic
+//===----------------------------------------------------------------------===//
+
+Value KernelBuilder::index(int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+Value KernelBuilder::f32(double v) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+}
+Value KernelBuilder::i32(int64_t v) {
+  return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+}
+Value KernelBuilder::indexCast(Value v) {
+  if (v.getType().isIndex())
+    return v;
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+}
+Value KernelBuilder::addi(Value a, Value c) {
+  return arith::AddIOp::create(b, loc, a, c);
+}
+Value KernelBuilder::subi(Value a, Value c) {
+  return arith::SubIOp::create(b, loc, a, c);
+}
+Value KernelBuilder::muli(Value a, Value c) {
+  return arith::MulIOp::create(b, loc, a, c);
+}
+Value KernelBuilder::divui(Value a, Value c) {
+  return arith::DivUIOp::create(b, loc, a, c);
+}
+Value KernelBuilder::remui(Value a, Value c) {
+  return arith::RemUIOp::create(b, loc, a, c);
+}
+Value KernelBuilder::ceilDiv(Value a, Value c) {
+  return arith::CeilDivUIOp::create(b, loc, a, c);
+}
+Value KernelBuilder::minui(Value a, Value c) {
+  return arith::MinUIOp::create(b, loc, a, c);
+}
+Value KernelBuilder::maxsi(Value a, Value c) {
+  return arith::MaxSIOp::create(b, loc, a, c);
+}
+Value KernelBuilder::cmpi(arith::CmpIPredicate p, Value a, Value c) {
+  return arith::CmpIOp::create(b, loc, p, a, c);
+}
+Value KernelBuilder::addf(Value a, Value c) {
+  return arith::AddFOp::create(b, loc, a, c);
+}
+Value KernelBuilder::subf(Value a, Value c) {
+  return arith::SubFOp::create(b, loc, a, c);
+}
+Value KernelBuilder::mulf(Value a, Value c) {
+  return arith::MulFOp::create(b, loc, a, c);
+}
+Value KernelBuilder::divf(Value a, Value c) {
+  return arith::DivFOp::create(b, loc, a, c);
+}
+Value KernelBuilder::maxf(Value a, Value c) {
+  return arith::MaximumFOp::create(b, loc, a, c);
+}
+Value KernelBuilder::exp(Value a) { return math::ExpOp::create(b, loc, a); }
+Value KernelBuilder::select(Value cond, Value a, Value c) {
+  return arith::SelectOp::create(b, loc, cond, a, c);
+}
+Value KernelBuilder::andi(Value a, Value c) {
+  return arith::AndIOp::create(b, loc, a, c);
+}
+Value KernelBuilder::ori(Value a, Value c) {
+  return arith::OrIOp::create(b, loc, a, c);
+}
+
+//===----------------------------------------------------------------------===//
+// Tensor/buffer boundary
+//===----------------------------------------------------------------------===//
+
+Value KernelBuilder::buffer(Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  auto memrefType = MemRefType::get(type.getShape(), type.getElementType());
+  return bufferization::ToBufferOp::create(b, loc, memrefType, tensor,
+                                           /*read_only=*/true);
+}
+
+Value KernelBuilder::alloc(RankedTensorType type, ValueRange dynSizes) {
+  auto memrefType = MemRefType::get(type.getShape(), type.getElementType());
+  return memref::AllocOp::create(b, loc, memrefType, dynSizes,
+                                 b.getI64IntegerAttr(64));
+}
+
+Value KernelBuilder::alloc(ArrayRef<OpFoldResult> sizes, Type elementType) {
+  SmallVector<int64_t> shape;
+  SmallVector<Value> dynSizes;
+  for (OpFoldResult size : sizes) {
+    if (std::optional<int64_t> c = getConstantIntValue(size)) {
+      shape.push_back(*c);
+    } else {
+      shape.push_back(ShapedType::kDynamic);
+      dynSizes.push_back(cast<Value>(size));
+    }
+  }
+  return memref::AllocOp::create(b, loc, MemRefType::get(shape, elementType),
+                                 dynSizes, b.getI64IntegerAttr(64));
+}
+
+Value KernelBuilder::scratchF32(int64_t size) {
+  return memref::AllocaOp::create(
+      b, loc, MemRefType::get({size}, b.getF32Type()), ValueRange{},
+      b.getI64IntegerAttr(64));
+}
+
+Value KernelBuilder::tensor(Value buffer, RankedTensorType type) {
+  return bufferization::ToTensorOp::create(b, loc, type, buffer,
+                                           /*restrict=*/true,
+                                           /*writable=*/true);
+}
+
+Value KernelBuilder::dim(Value shaped, int64_t d) {
+  if (isa<MemRefType>(shaped.getType()))
+    return memref::DimOp::create(b, loc, shaped, d);
+  return b.createOrFold<mlir::tensor::DimOp>(loc, shaped, d);
+}
+
+SmallVector<OpFoldResult> KernelBuilder::sizes(Value buffer) {
+  auto type = cast<MemRefType>(buffer.getType());
+  SmallVector<OpFoldResult> result;
+  for (int64_t d = 0, e = type.getRank(); d < e; ++d) {
+    if (type.isDynamicDim(d))
+      result.push_back(dim(buffer, d));
+    else
+      result.push_back(b.getIndexAttr(type.getDimSize(d)));
+  }
+  return result;
+}
+
+//===----------------------------------------------------------------------===//
+// Element access
+//===----------------------------------------------------------------------===//
+
+Value KernelBuilder::load(Value buffer, ValueRange idx) {
+  Value v = memref::LoadOp::create(b, loc, buffer, idx);
+  if (v.getType().isF32())
+    return v;
+  return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+}
+
+void KernelBuilder::store(Value value, Value buffer, ValueRange idx) {
+  Type elementType = cast<MemRefType>(buffer.getType()).getElementType();
+  if (value.getType() != elementType)
+    value = arith::TruncFOp::create(b, loc, elementType, value);
+  memref::StoreOp::create(b, loc, value, buffer, idx);
+}
+
+Value KernelBuilder::loadIndex(Value buffer, ValueRange idx) {
+  return indexCast(memref::LoadOp::create(b, loc, buffer, idx));
+}
+
+//===----------------------------------------------------------------------===//
+// Structured control flow
+//===----------------------------------------------------------------------===//
+
+void KernelBuilder::parallel(ValueRange upperBounds,
+                             function_ref<void(ValueRange)> body) {
+  SmallVector<Value> zeros(upperBounds.size(), index(0));
+  SmallVector<Value> ones(upperBounds.size(), index(1));
+  auto op = scf::ParallelOp::create(b, loc, zeros, upperBounds, ones);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(op.getBody());
+  body(op.getInductionVars());
+}
+
+void KernelBuilder::loop(Value lb, Value ub, Value step,
+                         function_ref<void(Value)> body) {
+  auto op = scf::ForOp::create(b, loc, lb, ub, step);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(op.getBody()->getTerminator());
+  body(op.getInductionVar());
+}
+
+SmallVector<Value> KernelBuilder::loop(
+    Value lb, Value ub, Value step, ValueRange inits,
+    function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+  auto op = scf::ForOp::create(
+      b, loc, lb, ub, step, inits,
+      [&](OpBuilder &nested, Location, Value iv, ValueRange iters) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nested.getInsertionBlock(),
+                            nested.getInsertionPoint());
+        SmallVector<Value> results = body(iv, iters);
+        scf::YieldOp::create(b, loc, results);
+      });
+  return SmallVector<Value>(op.getResults());
+}
+
+void KernelBuilder::ifThen(Value cond, function_ref<void()> thenBody) {
+  auto op = scf::IfOp::create(b, loc, cond, /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(op.thenBlock()->getTerminator());
+  thenBody();
+}
+
+SmallVector<Value>
+KernelBuilder::ifThenElse(Value cond, TypeRange types,
+                          function_ref<SmallVector<Value>()> thenBody,
+                          function_ref<SmallVector<Value>()> elseBody) {
+  auto op = scf::IfOp::create(b, loc, types, cond, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(op.thenBlock());
+  scf::YieldOp::create(b, loc, thenBody());
+  b.setInsertionPointToStart(op.elseBlock());
+  scf::YieldOp::create(b, loc, elseBody());
+  return SmallVector<Value>(op.getResults());
+}
+
+//===----------------------------------------------------------------------===//
+// Vectorised helpers
+//===----------------------------------------------------------------------===//
+
+Value KernelBuilder::vectorRead(Value buffer, ValueRange idx, Value d) {
+  Type elementType = cast<MemRefType>(buffer.getType()).getElementType();
+  auto type = VectorType::get({vectorWidth}, elementType);
+  Value v = vector::LoadOp::create(b, loc, type, buffer, at(idx, d));
+  if (elementType.isF32())
+    return v;
+  return arith::ExtFOp::create(
+      b, loc, VectorType::get({vectorWidth}, b.getF32Type()), v);
+}
+
+void KernelBuilder::vectorWrite(Value value, Value buffer, ValueRange idx,
+                                Value d) {
+  Type elementType = cast<MemRefType>(buffer.getType()).getElementType();
+  if (!elementType.isF32())
+    value = arith::TruncFOp::create(
+        b, loc, VectorType::get({vectorWidth}, elementType), value);
+  vector::StoreOp::create(b, loc, value, buffer, at(idx, d));
+}
+
+void KernelBuilder::vectorLoop(Value len,
+                               function_ref<void(Value)> vectorBody,
+                               function_ref<void(Value)> scalarBody) {
+  Value width = index(vectorWidth);
+  Value vectorEnd = subi(len, remui(len, width));
+  loop(index(0), vectorEnd, width, vectorBody);
+  loop(vectorEnd, len, index(1), scalarBody);
+}
+
+Value KernelBuilder::dot(Value a, ValueRange aIdx, Value c, ValueRange cIdx,
+                         Value len) {
+  auto vecType = VectorType::get({vectorWidth}, b.getF32Type());
+  Value width = index(vectorWidth);
+  Value vectorEnd = subi(len, remui(len, width));
+  Value zeroVec = arith::ConstantOp::create(
+      b, loc, vecType, DenseElementsAttr::get(vecType, 0.0f));
+  Value acc = loop(index(0), vectorEnd, width, {zeroVec},
+                   [&](Value d, ValueRange iters) -> SmallVector<Value> {
+                     Value va = vectorRead(a, aIdx, d);
+                     Value vc = vectorRead(c, cIdx, d);
+                     return {vector::FMAOp::create(b, loc, va, vc, iters[0])};
+                   })[0];
+  Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                          acc);
+  return loop(vectorEnd, len, index(1), {sum},
+              [&](Value d, ValueRange iters) -> SmallVector<Value> {
+                Value x = load(a, at(aIdx, d));
+                Value y = load(c, at(cIdx, d));
+                return {arith::AddFOp::create(b, loc, iters[0],
+                                              mulf(x, y))};
+              })[0];
+}
+
+void KernelBuilder::scaleAdd(Value acc, ValueRange accIdx, Value alpha,
+                             Value beta, Value src, ValueRange srcIdx,
+                             Value len) {
+  auto vecType = VectorType::get({vectorWidth}, b.getF32Type());
+  vectorLoop(
+      len,
+      [&](Value d) {
+        Value va = vectorRead(acc, accIdx, d);
+        Value vs = vectorRead(src, srcIdx, d);
+        Value alphaV = vector::BroadcastOp::create(b, loc, vecType, alpha);
+        Value betaV = vector::BroadcastOp::create(b, loc, vecType, beta);
+        Value r = vector::FMAOp::create(b, loc, vs, betaV,
+                                        mulf(va, alphaV));
+        vectorWrite(r, acc, accIdx, d);
+      },
+      [&](Value d) {
+        Value x = load(acc, at(accIdx, d));
+        Value y = load(src, at(srcIdx, d));
+        store(addf(mulf(x, alpha), mulf(y, beta)), acc,
+              at(accIdx, d));
+      });
+}
+
+void KernelBuilder::scaleCopy(Value dst, ValueRange dstIdx, Value scale,
+                              Value src, ValueRange srcIdx, Value len) {
+  auto vecType = VectorType::get({vectorWidth}, b.getF32Type());
+  vectorLoop(
+      len,
+      [&](Value d) {
+        Value vs = vectorRead(src, srcIdx, d);
+        Value scaleV = vector::BroadcastOp::create(b, loc, vecType, scale);
+        vectorWrite(mulf(vs, scaleV), dst, dstIdx, d);
+      },
+      [&](Value d) {
+        Value y = load(src, at(srcIdx, d));
+        store(mulf(y, scale), dst, at(dstIdx, d));
+      });
+}
+
+void KernelBuilder::fill(Value buffer, ValueRange idx, Value value,
+                         Value len) {
+  auto vecType = VectorType::get({vectorWidth}, b.getF32Type());
+  vectorLoop(
+      len,
+      [&](Value d) {
+        vectorWrite(vector::BroadcastOp::create(b, loc, vecType, value),
+                    buffer, idx, d);
+      },
+      [&](Value d) { store(value, buffer, at(idx, d)); });
+}
+
+//===----------------------------------------------------------------------===//
+// Run-time errors
+//===----------------------------------------------------------------------===//
+
+/// The module's error code global and the function that sets it, created on
+/// first use.
+static func::FuncOp getOrCreateRaiseFunction(ModuleOp module) {
+  MLIRContext *ctx = module.getContext();
+  if (auto fn = module.lookupSymbol<func::FuncOp>("__hybrid_raise"))
+    return fn;
+  OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
+  Location loc = module.getLoc();
+  auto codeType = MemRefType::get({}, b.getI32Type());
+  memref::GlobalOp::create(
+      b, loc, kErrorCodeSymbol, /*sym_visibility=*/b.getStringAttr("public"),
+      codeType, DenseElementsAttr::get(RankedTensorType::get({}, b.getI32Type()),
+                                       static_cast<int32_t>(0)),
+      /*constant=*/false, /*alignment=*/nullptr);
+  auto fn = func::FuncOp::create(b, loc, "__hybrid_raise",
+                                 b.getFunctionType({b.getI32Type()}, {}));
+  fn.setPrivate();
+  Block *body = fn.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  Value global = memref::GetGlobalOp::create(b, loc, codeType,
+                                             kErrorCodeSymbol);
+  memref::StoreOp::create(b, loc, body->getArgument(0), global, ValueRange{});
+  func::ReturnOp::create(b, loc);
+  (void)ctx;
+  return fn;
+}
+
+void KernelBuilder::raiseIf(Value cond, StringRef message) {
+  auto module = b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
+  func::FuncOp raise = getOrCreateRaiseFunction(module);
+  SmallVector<Attribute> messages;
+  if (auto existing = module->getAttrOfType<ArrayAttr>(kErrorMessagesAttrName))
+    messages.assign(existing.begin(), existing.end());
+  auto *it = llvm::find(messages, b.getStringAttr(message));
+  int64_t code = (it - messages.begin()) + 1;
+  if (it == messages.end())
+    messages.push_back(b.getStringAttr(message));
+  module->setAttr(kErrorMessagesAttrName, b.getArrayAttr(messages));
+  ifThen(cond, [&] { func::CallOp::create(b, loc, raise, ValueRange{i32(code)}); });
+}

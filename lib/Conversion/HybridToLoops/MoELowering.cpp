@@ -1,0 +1,11 @@
+//===- MoELowering.cpp ---------------------------------------------------===//
+
+#include "KernelBuilder.h"
+#include "Lowerings.h"
+#include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
+
+using namespace mlir;
+using namespace mlir::hybrid;
+
+void mlir::hybrid::populateMoELoweringPatterns(
+    RewritePatternSet &patterns, const HybridToLoopsOptions &options) {}

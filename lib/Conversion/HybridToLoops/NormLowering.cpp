@@ -1,0 +1,189 @@
+//===- NormLowering.cpp - Kernels of rms_norm and rotary_embedding --------===//
+//
+// Both are row-parallel: one pass (rotary) or two passes (RMS: sum of
+// squares, then scale) over each row, in f32.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelBuilder.h"
+#include "Lowerings.h"
+#include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+
+using namespace mlir;
+using namespace mlir::hybrid;
+
+/// Dynamic sizes of `type` read from the buffer `like` of the same shape.
+static SmallVector<Value> dynamicSizes(KernelBuilder &k, RankedTensorType type,
+                                       Value like) {
+  SmallVector<Value> sizes;
+  for (int64_t d = 0, e = type.getRank(); d < e; ++d)
+    if (type.isDynamicDim(d))
+      sizes.push_back(k.dim(like, d));
+  return sizes;
+}
+
+/// A buffer of any rank viewed as its flat, contiguous 1-D form.
+static Value flatten(KernelBuilder &k, Value buffer) {
+  ReassociationIndices all;
+  for (int64_t d = 0, e = cast<MemRefType>(buffer.getType()).getRank(); d < e;
+       ++d)
+    all.push_back(d);
+  return memref::CollapseShapeOp::create(k.b, k.loc, buffer,
+                                         ArrayRef<ReassociationIndices>{all});
+}
+
+namespace {
+
+struct RMSNormLowering : KernelPattern<RMSNormOp> {
+  using KernelPattern::KernelPattern;
+
+  LogicalResult matchAndRewrite(RMSNormOp op,
+                                PatternRewriter &rewriter) const override {
+    KernelBuilder k(rewriter, op.getLoc(), options.vectorWidth);
+    auto type = cast<RankedTensorType>(op.getType());
+    int64_t rank = type.getRank(), axis = op.getNormalizedAxis();
+    Value x = k.buffer(op.getInput());
+    Value scale = k.buffer(op.getScale());
+    Value out = k.alloc(type, dynamicSizes(k, type, x));
+
+    Value outer = k.index(1), inner = k.index(1);
+    SmallVector<Value> normDims;
+    for (int64_t d = 0; d < rank; ++d) {
+      Value size = k.dim(x, d);
+      if (d < axis) {
+        outer = k.muli(outer, size);
+      } else {
+        inner = k.muli(inner, size);
+        normDims.push_back(size);
+      }
+    }
+
+    // The scale, broadcast to the normalised dims and flattened once, so
+    // that the row loop reads it contiguously.
+    auto scaleType = cast<MemRefType>(scale.getType());
+    int64_t scaleRank = scaleType.getRank();
+    int64_t normRank = static_cast<int64_t>(normDims.size());
+    for (int64_t i = 0; i < scaleRank; ++i) {
+      if (scaleType.getDimSize(i) == 1)
+        continue;
+      Value s = k.dim(scale, i), n = normDims[normRank - scaleRank + i];
+      k.raiseIf(k.andi(k.cmpi(arith::CmpIPredicate::ne, s, n),
+                       k.cmpi(arith::CmpIPredicate::ne, s, k.index(1))),
+                "hybrid.rms_norm: the scale does not broadcast to the "
+                "normalised dimensions");
+    }
+    Value scaleFlat = k.alloc({OpFoldResult(inner)}, rewriter.getF32Type());
+    k.loop(k.index(0), inner, k.index(1), [&](Value n) {
+      SmallVector<Value> scaleIdx(scaleRank);
+      Value rest = n;
+      for (int64_t j = normRank - 1; j >= 0; --j) {
+        Value coord = k.remui(rest, normDims[j]);
+        rest = k.divui(rest, normDims[j]);
+        int64_t i = j - (normRank - scaleRank);
+        if (i < 0)
+          continue;
+        // A size-1 scale dim broadcasts: clamp the coordinate to it.
+        Value scaleDim = k.dim(scale, i);
+        scaleIdx[i] = k.minui(coord, k.subi(scaleDim, k.index(1)));
+      }
+      k.store(k.load(scale, scaleIdx), scaleFlat, {n});
+    });
+
+    Value xFlat = flatten(k, x), outFlat = flatten(k, out);
+    Value eps = k.f32(op.getEpsilon().convertToFloat());
+    Value innerF = arith::UIToFPOp::create(
+        rewriter, k.loc, rewriter.getF32Type(),
+        arith::IndexCastUIOp::create(rewriter, k.loc, rewriter.getI64Type(),
+                                     inner));
+    k.parallel({outer}, [&](ValueRange ivs) {
+      Value start = k.muli(ivs[0], inner);
+      Value sumSq = k.dot(xFlat, {start}, xFlat, {start}, inner);
+      Value rstd = math::RsqrtOp::create(rewriter, k.loc,
+                                         k.addf(k.divf(sumSq, innerF), eps));
+      k.loop(k.index(0), inner, k.index(1), [&](Value n) {
+        Value i = k.addi(start, n);
+        Value v = k.mulf(k.mulf(k.load(xFlat, {i}), rstd),
+                         k.load(scaleFlat, {n}));
+        k.store(v, outFlat, {i});
+      });
+    });
+    rewriter.replaceOp(op, k.tensor(out, type));
+    return success();
+  }
+};
+
+struct RotaryEmbeddingLowering : KernelPattern<RotaryEmbeddingOp> {
+  using KernelPattern::KernelPattern;
+
+  LogicalResult matchAndRewrite(RotaryEmbeddingOp op,
+                                PatternRewriter &rewriter) const override {
+    KernelBuilder k(rewriter, op.getLoc(), options.vectorWidth);
+    auto type = cast<RankedTensorType>(op.getType());
+    Value x = k.buffer(op.getInput());
+    Value cosT = k.buffer(op.getCosCache());
+    Value sinT = k.buffer(op.getSinCache());
+    Value positions = op.getPositionIds() ? k.buffer(op.getPositionIds())
+                                          : Value();
+    Value out = k.alloc(type, dynamicSizes(k, type, x));
+
+    // Both layouts as [B, S, H, D] coordinates: 4-D inputs are
+    // [B, H, S, D]; 3-D inputs are [B, S, H*D].
+    bool is4D = type.getRank() == 4;
+    Value batch = k.dim(x, 0);
+    Value seq = k.dim(x, is4D ? 2 : 1);
+    Value heads = is4D ? k.dim(x, 1) : k.index(*op.getNumHeads());
+    Value headDim = is4D ? k.dim(x, 3) : k.divui(k.dim(x, 2), heads);
+    int64_t rotaryAttr = op.getRotaryEmbeddingDim().value_or(0);
+    Value rotary = rotaryAttr > 0 ? k.index(rotaryAttr) : headDim;
+    Value half = k.divui(rotary, k.index(2));
+    auto at = [&](Value bi, Value si, Value hi, Value d) -> SmallVector<Value> {
+      if (is4D)
+        return {bi, hi, si, d};
+      return {bi, si, k.addi(k.muli(hi, headDim), d)};
+    };
+
+    k.parallel({batch, seq, heads}, [&](ValueRange ivs) {
+      Value bi = ivs[0], si = ivs[1], hi = ivs[2];
+      // The cache row of this token.
+      SmallVector<Value> cachePrefix;
+      if (positions) {
+        Value pos = k.loadIndex(positions, {bi, si});
+        Value rows = k.dim(cosT, 0);
+        Value bad = k.cmpi(arith::CmpIPredicate::uge, pos, rows);
+        k.raiseIf(bad, "hybrid.rotary_embedding: a position id is outside "
+                       "the cos/sin cache");
+        cachePrefix = {k.select(bad, k.index(0), pos)};
+      } else {
+        cachePrefix = {bi, si};
+      }
+      k.loop(k.index(0), half, k.index(1), [&](Value i) {
+        Value i1 = op.getInterleaved() ? k.muli(i, k.index(2)) : i;
+        Value i2 = op.getInterleaved() ? k.addi(i1, k.index(1))
+                                       : k.addi(i, half);
+        Value x1 = k.load(x, at(bi, si, hi, i1));
+        Value x2 = k.load(x, at(bi, si, hi, i2));
+        SmallVector<Value> cacheIdx(cachePrefix);
+        cacheIdx.push_back(i);
+        Value c = k.load(cosT, cacheIdx);
+        Value s = k.load(sinT, cacheIdx);
+        k.store(k.subf(k.mulf(x1, c), k.mulf(x2, s)), out, at(bi, si, hi, i1));
+        k.store(k.addf(k.mulf(x2, c), k.mulf(x1, s)), out, at(bi, si, hi, i2));
+      });
+      k.loop(rotary, headDim, k.index(1), [&](Value d) {
+        k.store(k.load(x, at(bi, si, hi, d)), out, at(bi, si, hi, d));
+      });
+    });
+    rewriter.replaceOp(op, k.tensor(out, type));
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::hybrid::populateNormLoweringPatterns(
+    RewritePatternSet &patterns, const HybridToLoopsOptions &options) {
+  patterns.add<RMSNormLowering, RotaryEmbeddingLowering>(
+      patterns.getContext(), options);
+}

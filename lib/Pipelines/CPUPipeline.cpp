@@ -1,0 +1,73 @@
+//===- CPUPipeline.cpp - hybrid-cpu-pipeline ------------------------------===//
+
+#include "hybrid/Conversion/Passes.h"
+#include "hybrid/Dialect/Hybrid/Transforms/Passes.h"
+#include "hybrid/Pipelines/Pipelines.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void mlir::hybrid::buildHybridCPUPipeline(
+    OpPassManager &pm, const HybridCPUPipelineOptions &options) {
+  // Hybrid ops become kernels over buffers; the rest of the tensor program
+  // is upstream linalg/tensor/arith.
+  pm.addPass(createHybridExportEntryPoints());
+  ConvertHybridToLoopsOptions toLoops;
+  toLoops.vectorWidth = options.vectorWidth;
+  pm.addPass(createConvertHybridToLoops(toLoops));
+  pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
+  pm.addPass(createCanonicalizerPass());
+
+  // Tensors -> buffers. Every buffer a public function returns is owned by
+  // its caller (the runtime frees it), so results never alias inputs or
+  // constants.
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  bufferization::BufferDeallocationPipelineOptions dealloc;
+  bufferization::buildBufferDeallocationPipeline(pm, dealloc);
+  pm.addPass(createConvertBufferizationToMemRefPass());
+
+  // Loops -> LLVM.
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  if (options.parallel)
+    pm.addPass(createConvertSCFToOpenMPPass());
+  pm.addPass(createLowerAffinePass());
+  arith::ArithExpandOpsPassOptions expand;
+  expand.includeBf16 = true;
+  pm.addPass(arith::createArithExpandOpsPass(expand));
+  pm.addPass(createConvertVectorToLLVMPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  // Memref lowering first: it inlines the alloca scopes that scf-to-openmp
+  // puts around parallel bodies, which must stay single-block until then.
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  if (options.parallel)
+    pm.addPass(createConvertOpenMPToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createCanonicalizerPass());
+}
+
+void mlir::hybrid::registerHybridPipelines() {
+  PassPipelineRegistration<HybridCPUPipelineOptions>(
+      "hybrid-cpu-pipeline",
+      "Lower hybrid and upstream tensor IR to the LLVM dialect for the CPU",
+      buildHybridCPUPipeline);
+}
