@@ -1,0 +1,42 @@
+//===- SharedObject.h - Compile a module into a loadable .so ----*- C++ -*-===//
+//
+// The library driver: runs hybrid-cpu-pipeline, translates to LLVM IR,
+// optimises and emits native code for the host with LLVM's target machine,
+// and links a shared object with the system linker. The shared object
+// carries its own metadata (entry points, dtypes, shapes, error messages),
+// so the runtime loads it without MLIR or LLVM.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HYBRID_TARGET_CPU_SHAREDOBJECT_H
+#define HYBRID_TARGET_CPU_SHAREDOBJECT_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LLVM.h"
+
+#include <string>
+
+namespace mlir::hybrid {
+
+struct CPUCompileOptions {
+  /// Run parallel loops on all cores (OpenMP).
+  bool parallel = true;
+  /// f32 lanes of the kernels' vector ops.
+  int64_t vectorWidth = 8;
+  /// LLVM optimisation level (0-3).
+  unsigned optLevel = 3;
+};
+
+/// Symbol of the NUL-terminated JSON metadata inside a compiled module.
+inline constexpr llvm::StringLiteral kMetadataSymbol = "hybrid_module_metadata";
+/// Prefix of the packed entry wrappers: `void _hybrid_entry_<name>(void **)`.
+inline constexpr llvm::StringLiteral kEntryPrefix = "_hybrid_entry_";
+
+/// Compiles `module` (consumed: it is lowered in place) into the shared
+/// object `outputPath`. Problems are reported as diagnostics on the module.
+LogicalResult compileToSharedObject(ModuleOp module, StringRef outputPath,
+                                    const CPUCompileOptions &options);
+
+} // namespace mlir::hybrid
+
+#endif // HYBRID_TARGET_CPU_SHAREDOBJECT_H

@@ -1,0 +1,340 @@
+//===- Module.cpp - Loading and invoking compiled modules -----------------===//
+//
+// A compiled module is a shared object exporting, per entry point, a packed
+// wrapper `void _hybrid_entry_<name>(void **slots)` over MLIR's C interface,
+// plus `hybrid_module_metadata` (JSON: entries, dtypes, shapes, error
+// messages) and `__hybrid_error_code` (set by the kernels on a run-time
+// error). Slot layout: the result struct first (if any), then one slot per
+// argument: a memref descriptor's address for tensors, the value's address
+// for scalars.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Internal.h"
+
+#include <nlohmann/json.hpp>
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+using namespace hybrid::runtime;
+
+namespace {
+
+struct ValueInfo {
+  hybrid_value_kind kind;
+  hybrid_dtype dtype;
+  std::vector<int64_t> shape;
+};
+
+struct Entry {
+  std::string name;
+  void (*function)(void **) = nullptr;
+  std::vector<ValueInfo> args, results;
+};
+
+} // namespace
+
+struct hybrid_module_t {
+  void *handle = nullptr;
+  std::string path;
+  std::vector<Entry> entries;
+  std::vector<std::string> errors;
+  int32_t *errorCode = nullptr;
+  void (*setNumThreads)(int) = nullptr;
+  std::mutex mutex;
+
+  const Entry *find(const char *name) const {
+    for (const Entry &e : entries)
+      if (name && e.name == name)
+        return &e;
+    return nullptr;
+  }
+  ~hybrid_module_t() {
+    if (handle)
+      dlclose(handle);
+  }
+};
+
+/// Parses one argument/result description of the metadata.
+static hybrid_status parseValueInfo(const nlohmann::json &j, ValueInfo &out,
+                                    const std::string &where) {
+  if (!j.is_object() || !j.contains("kind") || !j.contains("dtype"))
+    return makeStatus("%s: malformed value description", where.c_str());
+  std::string kind = j["kind"].get<std::string>();
+  std::string dtype = j["dtype"].get<std::string>();
+  if (hybrid_status s = hybrid_dtype_from_name(dtype.c_str(), &out.dtype)) {
+    hybrid_status_free(s);
+    return makeStatus("%s: unknown dtype '%s'", where.c_str(), dtype.c_str());
+  }
+  if (kind == "scalar") {
+    out.kind = HYBRID_VALUE_SCALAR;
+    return nullptr;
+  }
+  if (kind != "tensor" || !j.contains("shape") || !j["shape"].is_array())
+    return makeStatus("%s: malformed value description", where.c_str());
+  out.kind = HYBRID_VALUE_TENSOR;
+  for (const auto &d : j["shape"])
+    out.shape.push_back(d.get<int64_t>());
+  return nullptr;
+}
+
+static hybrid_status parseMetadata(hybrid_module_t &m, const char *text) {
+  try {
+    nlohmann::json j = nlohmann::json::parse(text);
+    if (j.value("format", "") != "hybrid-module" || j.value("version", 0) != 1)
+      return makeStatus("%s: unsupported module format", m.path.c_str());
+    for (const auto &e : j.at("entries")) {
+      Entry entry;
+      entry.name = e.at("name").get<std::string>();
+      std::string symbol = e.at("symbol").get<std::string>();
+      entry.function =
+          reinterpret_cast<void (*)(void **)>(dlsym(m.handle, symbol.c_str()));
+      if (!entry.function)
+        return makeStatus("%s: entry point '%s' has no symbol '%s'",
+                          m.path.c_str(), entry.name.c_str(), symbol.c_str());
+      for (const auto &a : e.at("args")) {
+        entry.args.emplace_back();
+        if (hybrid_status s = parseValueInfo(a, entry.args.back(),
+                                             m.path + ": " + entry.name))
+          return s;
+      }
+      for (const auto &r : e.at("results")) {
+        entry.results.emplace_back();
+        if (hybrid_status s = parseValueInfo(r, entry.results.back(),
+                                             m.path + ": " + entry.name))
+          return s;
+      }
+      m.entries.push_back(std::move(entry));
+    }
+    for (const auto &message : j.at("errors"))
+      m.errors.push_back(message.get<std::string>());
+  } catch (const std::exception &e) {
+    return makeStatus("%s: malformed module metadata: %s", m.path.c_str(),
+                      e.what());
+  }
+  return nullptr;
+}
+
+/// Row-major memref descriptor: {allocated, aligned, offset, sizes, strides}.
+static std::vector<int64_t> makeDescriptor(hybrid_tensor *t) {
+  size_t rank = t->shape.size();
+  std::vector<int64_t> d(3 + 2 * rank);
+  d[0] = reinterpret_cast<int64_t>(t->data);
+  d[1] = reinterpret_cast<int64_t>(t->data);
+  d[2] = 0;
+  int64_t stride = 1;
+  for (size_t i = rank; i-- > 0;) {
+    d[3 + i] = t->shape[i];
+    d[3 + rank + i] = stride;
+    stride *= t->shape[i];
+  }
+  return d;
+}
+
+/// Checks `t` against what the entry point declares; the message names the
+/// argument.
+static hybrid_status checkArgument(const Entry &entry, size_t i,
+                                   const hybrid_tensor *t) {
+  const ValueInfo &info = entry.args[i];
+  const char *name = entry.name.c_str();
+  if (!t)
+    return makeStatus("'%s' argument #%zu: null tensor", name, i);
+  if (t->dtype != info.dtype)
+    return makeStatus("'%s' argument #%zu: expected dtype %s, got %s", name, i,
+                      hybrid_dtype_name(info.dtype),
+                      hybrid_dtype_name(t->dtype));
+  size_t rank = info.kind == HYBRID_VALUE_SCALAR ? 0 : info.shape.size();
+  if (t->shape.size() != rank)
+    return makeStatus("'%s' argument #%zu: expected rank %zu%s, got rank %zu",
+                      name, i, rank,
+                      info.kind == HYBRID_VALUE_SCALAR ? " (a scalar)" : "",
+                      t->shape.size());
+  for (size_t d = 0; d < rank; ++d)
+    if (info.shape[d] >= 0 && info.shape[d] != t->shape[d])
+      return makeStatus("'%s' argument #%zu: expected shape %s, got %s "
+                        "(dimension %zu differs)",
+                        name, i,
+                        shapeString(info.shape.data(), rank).c_str(),
+                        shapeString(t->shape.data(), rank).c_str(), d);
+  if (t->data == nullptr && hybrid_tensor_byte_size(t) != 0)
+    return makeStatus("'%s' argument #%zu: tensor has no data", name, i);
+  return nullptr;
+}
+
+extern "C" {
+
+hybrid_status hybrid_module_load(const char *path, hybrid_module **out) {
+  if (!path || !out)
+    return makeStatus("hybrid_module_load: null argument");
+  auto m = std::make_unique<hybrid_module_t>();
+  m->path = path;
+  m->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!m->handle)
+    return makeStatus("cannot load module %s: %s", path, dlerror());
+  auto *metadata =
+      static_cast<const char *>(dlsym(m->handle, "hybrid_module_metadata"));
+  if (!metadata)
+    return makeStatus("%s is not a Hybrid module (no metadata)", path);
+  if (hybrid_status s = parseMetadata(*m, metadata))
+    return s;
+  m->errorCode = static_cast<int32_t *>(dlsym(m->handle, "__hybrid_error_code"));
+  // The module's own OpenMP runtime, if it was compiled parallel.
+  m->setNumThreads = reinterpret_cast<void (*)(int)>(
+      dlsym(m->handle, "omp_set_num_threads"));
+  *out = m.release();
+  return nullptr;
+}
+
+void hybrid_module_free(hybrid_module *module) { delete module; }
+
+size_t hybrid_module_num_entries(const hybrid_module *m) {
+  return m ? m->entries.size() : 0;
+}
+
+const char *hybrid_module_entry_name(const hybrid_module *m, size_t index) {
+  if (!m || index >= m->entries.size())
+    return nullptr;
+  return m->entries[index].name.c_str();
+}
+
+static hybrid_status findEntry(const hybrid_module *m, const char *entry,
+                               const Entry **out) {
+  if (!m || !entry)
+    return makeStatus("null module or entry name");
+  if ((*out = m->find(entry)))
+    return nullptr;
+  std::string names;
+  for (const Entry &e : m->entries)
+    names += (names.empty() ? "" : ", ") + e.name;
+  return makeStatus("%s has no entry point '%s' (it has: %s)",
+                    m->path.c_str(), entry, names.c_str());
+}
+
+hybrid_status hybrid_module_entry_signature(const hybrid_module *m,
+                                            const char *entry,
+                                            size_t *num_args,
+                                            size_t *num_results) {
+  const Entry *e;
+  if (hybrid_status s = findEntry(m, entry, &e))
+    return s;
+  if (num_args)
+    *num_args = e->args.size();
+  if (num_results)
+    *num_results = e->results.size();
+  return nullptr;
+}
+
+static hybrid_status describe(const hybrid_module *m, const char *entry,
+                              size_t index, bool result,
+                              hybrid_value_info *out) {
+  const Entry *e;
+  if (hybrid_status s = findEntry(m, entry, &e))
+    return s;
+  const auto &list = result ? e->results : e->args;
+  if (index >= list.size() || !out)
+    return makeStatus("'%s' has no %s #%zu", entry,
+                      result ? "result" : "argument", index);
+  const ValueInfo &info = list[index];
+  *out = {info.kind, info.dtype, info.shape.size(), info.shape.data()};
+  return nullptr;
+}
+
+hybrid_status hybrid_module_entry_arg(const hybrid_module *m,
+                                      const char *entry, size_t index,
+                                      hybrid_value_info *out) {
+  return describe(m, entry, index, false, out);
+}
+
+hybrid_status hybrid_module_entry_result(const hybrid_module *m,
+                                         const char *entry, size_t index,
+                                         hybrid_value_info *out) {
+  return describe(m, entry, index, true, out);
+}
+
+hybrid_status hybrid_module_set_num_threads(hybrid_module *m,
+                                            int num_threads) {
+  if (!m)
+    return makeStatus("hybrid_module_set_num_threads: null module");
+  if (num_threads < 1)
+    return makeStatus("the thread count must be at least 1, not %d",
+                      num_threads);
+  if (m->setNumThreads)
+    m->setNumThreads(num_threads);
+  return nullptr;
+}
+
+hybrid_status hybrid_module_invoke(hybrid_module *m, const char *entry,
+                                   hybrid_tensor *const *args, size_t num_args,
+                                   hybrid_tensor **results,
+                                   size_t num_results) {
+  const Entry *e;
+  if (hybrid_status s = findEntry(m, entry, &e))
+    return s;
+  if (num_args != e->args.size())
+    return makeStatus("'%s' takes %zu arguments, got %zu", entry,
+                      e->args.size(), num_args);
+  if (num_results != e->results.size())
+    return makeStatus("'%s' returns %zu results, %zu were asked for", entry,
+                      e->results.size(), num_results);
+  if ((num_args && !args) || (num_results && !results))
+    return makeStatus("'%s': null argument or result array", entry);
+  for (size_t i = 0; i < num_args; ++i)
+    if (hybrid_status s = checkArgument(*e, i, args[i]))
+      return s;
+
+  // Descriptors and slots.
+  std::vector<std::vector<int64_t>> descriptors;
+  descriptors.reserve(num_args);
+  std::vector<void *> slots;
+  size_t resultWords = 0;
+  for (const ValueInfo &r : e->results)
+    resultWords += 3 + 2 * r.shape.size();
+  std::vector<int64_t> resultStruct(resultWords ? resultWords : 1, 0);
+  if (num_results)
+    slots.push_back(resultStruct.data());
+  for (size_t i = 0; i < num_args; ++i) {
+    if (e->args[i].kind == HYBRID_VALUE_SCALAR) {
+      slots.push_back(args[i]->data);
+    } else {
+      descriptors.push_back(makeDescriptor(args[i]));
+      slots.push_back(descriptors.back().data());
+    }
+  }
+
+  std::lock_guard<std::mutex> lock(m->mutex);
+  if (m->errorCode)
+    *m->errorCode = 0;
+  e->function(slots.data());
+  int32_t code = m->errorCode ? *m->errorCode : 0;
+
+  // Results: each descriptor's allocation now belongs to a tensor.
+  std::vector<hybrid_tensor *> made;
+  size_t at = 0;
+  for (const ValueInfo &r : e->results) {
+    size_t rank = r.shape.size();
+    const int64_t *d = resultStruct.data() + at;
+    at += 3 + 2 * rank;
+    auto *t = new hybrid_tensor_t{r.dtype, {d + 3, d + 3 + rank}};
+    t->allocation = reinterpret_cast<void *>(d[0]);
+    t->data = reinterpret_cast<char *>(d[1]) + d[2] * hybrid_dtype_size(r.dtype);
+    made.push_back(t);
+  }
+  if (code != 0) {
+    for (hybrid_tensor *t : made)
+      hybrid_tensor_free(t);
+    const char *message =
+        code > 0 && static_cast<size_t>(code) <= m->errors.size()
+            ? m->errors[code - 1].c_str()
+            : "unknown run-time error";
+    return makeStatus("'%s' failed: %s", entry, message);
+  }
+  for (size_t i = 0; i < num_results; ++i)
+    results[i] = made[i];
+  return nullptr;
+}
+
+} // extern "C"

@@ -1,0 +1,333 @@
+//===- SharedObject.cpp - Compile a module into a loadable .so ------------===//
+
+#include "hybrid/Target/CPU/SharedObject.h"
+
+#include "hybrid/Conversion/HybridToLoops/HybridToLoops.h"
+#include "hybrid/Pipelines/Pipelines.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace mlir;
+using namespace mlir::hybrid;
+
+//===----------------------------------------------------------------------===//
+// Entry-point metadata, read from the tensor-level signatures
+//===----------------------------------------------------------------------===//
+
+/// The runtime's dtype name of an element type, or "" when unsupported.
+static std::string dtypeName(Type type) {
+  if (type.isF32())
+    return "f32";
+  if (type.isF16())
+    return "f16";
+  if (type.isBF16())
+    return "bf16";
+  if (type.isF64())
+    return "f64";
+  if (type.isIndex() || type.isInteger(64))
+    return "i64";
+  if (type.isInteger(32))
+    return "i32";
+  if (type.isInteger(8))
+    return "i8";
+  if (type.isInteger(1))
+    return "bool";
+  return "";
+}
+
+/// One argument or result: a ranked tensor, or (arguments only) a scalar.
+static FailureOr<llvm::json::Object>
+describeValue(func::FuncOp func, Type type, bool isResult, unsigned index) {
+  llvm::json::Object desc;
+  auto fail = [&](StringRef why) {
+    return func.emitError() << "entry point @" << func.getSymName() << " "
+                            << (isResult ? "result" : "argument") << " #"
+                            << index << " of type " << type << ": " << why;
+  };
+  if (auto tensor = dyn_cast<RankedTensorType>(type)) {
+    std::string dtype = dtypeName(tensor.getElementType());
+    if (dtype.empty())
+      return fail("unsupported element type");
+    llvm::json::Array shape;
+    for (int64_t d : tensor.getShape())
+      shape.push_back(ShapedType::isDynamic(d) ? -1 : d);
+    desc["kind"] = "tensor";
+    desc["dtype"] = dtype;
+    desc["shape"] = std::move(shape);
+    return desc;
+  }
+  if (isResult)
+    return fail("entry points return ranked tensors only");
+  if (isa<IndexType, IntegerType, FloatType>(type)) {
+    std::string dtype = dtypeName(type);
+    if (dtype.empty() || dtype == "bool")
+      return fail("unsupported scalar type");
+    desc["kind"] = "scalar";
+    desc["dtype"] = dtype;
+    return desc;
+  }
+  return fail("entry points take ranked tensors and scalars only");
+}
+
+static FailureOr<llvm::json::Array> describeEntryPoints(ModuleOp module) {
+  llvm::json::Array entries;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (!func.isPublic() || func.isExternal())
+      continue;
+    llvm::json::Array args, results;
+    for (auto [i, type] : llvm::enumerate(func.getArgumentTypes())) {
+      auto desc = describeValue(func, type, /*isResult=*/false, i);
+      if (failed(desc))
+        return failure();
+      args.push_back(std::move(*desc));
+    }
+    for (auto [i, type] : llvm::enumerate(func.getResultTypes())) {
+      auto desc = describeValue(func, type, /*isResult=*/true, i);
+      if (failed(desc))
+        return failure();
+      results.push_back(std::move(*desc));
+    }
+    entries.push_back(llvm::json::Object{
+        {"name", func.getSymName()},
+        {"symbol", (kEntryPrefix + func.getSymName()).str()},
+        {"args", std::move(args)},
+        {"results", std::move(results)}});
+  }
+  if (entries.empty())
+    return module.emitError("the module has no public function to export");
+  return entries;
+}
+
+//===----------------------------------------------------------------------===//
+// LLVM IR additions: packed entry wrappers and the metadata string
+//===----------------------------------------------------------------------===//
+
+/// `void _hybrid_entry_<name>(void **slots)` calls `_mlir_ciface_<name>`:
+/// pointer parameters (result struct, memref descriptors) receive the slot
+/// itself, scalars are loaded from it. One uniform signature lets the
+/// runtime call any entry without knowing it at build time.
+static LogicalResult addPackedWrapper(llvm::Module &mod, StringRef name,
+                                      ModuleOp module) {
+  llvm::Function *ciface = mod.getFunction(("_mlir_ciface_" + name).str());
+  if (!ciface)
+    return module.emitError() << "no C interface was emitted for @" << name;
+  llvm::LLVMContext &ctx = mod.getContext();
+  auto *ptrType = llvm::PointerType::getUnqual(ctx);
+  auto *wrapperType =
+      llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptrType}, false);
+  auto *wrapper =
+      llvm::Function::Create(wrapperType, llvm::GlobalValue::ExternalLinkage,
+                             (kEntryPrefix + name).str(), mod);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", wrapper));
+  SmallVector<llvm::Value *> args;
+  for (auto [i, param] : llvm::enumerate(ciface->args())) {
+    llvm::Value *slotAddr =
+        b.CreateConstGEP1_64(ptrType, wrapper->getArg(0), i);
+    llvm::Value *slot = b.CreateLoad(ptrType, slotAddr);
+    args.push_back(param.getType()->isPointerTy()
+                       ? slot
+                       : b.CreateLoad(param.getType(), slot));
+  }
+  b.CreateCall(ciface, args);
+  b.CreateRetVoid();
+  return success();
+}
+
+static void addMetadataString(llvm::Module &mod, StringRef json) {
+  llvm::LLVMContext &ctx = mod.getContext();
+  llvm::Constant *text =
+      llvm::ConstantDataArray::getString(ctx, json, /*AddNull=*/true);
+  new llvm::GlobalVariable(mod, text->getType(), /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage, text,
+                           kMetadataSymbol);
+}
+
+//===----------------------------------------------------------------------===//
+// Native code
+//===----------------------------------------------------------------------===//
+
+static std::unique_ptr<llvm::TargetMachine>
+createHostTargetMachine(ModuleOp module, unsigned optLevel) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  std::string error;
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target) {
+    module.emitError() << "no LLVM target for " << triple.str() << ": "
+                       << error;
+    return nullptr;
+  }
+  std::string features;
+  for (const auto &feature : llvm::sys::getHostCPUFeatures())
+    features += (feature.second ? "+" : "-") + feature.first().str() + ",";
+  llvm::TargetOptions targetOptions;
+  auto level = optLevel >= 3   ? llvm::CodeGenOptLevel::Aggressive
+               : optLevel == 2 ? llvm::CodeGenOptLevel::Default
+               : optLevel == 1 ? llvm::CodeGenOptLevel::Less
+                               : llvm::CodeGenOptLevel::None;
+  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
+      triple, llvm::sys::getHostCPUName(), features, targetOptions,
+      llvm::Reloc::PIC_, std::nullopt, level));
+}
+
+static void optimize(llvm::Module &mod, llvm::TargetMachine &tm,
+                     unsigned optLevel) {
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder pb(&tm);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  llvm::OptimizationLevel level = optLevel >= 3   ? llvm::OptimizationLevel::O3
+                                  : optLevel == 2 ? llvm::OptimizationLevel::O2
+                                  : optLevel == 1 ? llvm::OptimizationLevel::O1
+                                                  : llvm::OptimizationLevel::O0;
+  llvm::ModulePassManager mpm =
+      optLevel == 0 ? pb.buildO0DefaultPipeline(level)
+                    : pb.buildPerModuleDefaultPipeline(level);
+  mpm.run(mod, mam);
+}
+
+static LogicalResult emitObject(ModuleOp module, llvm::Module &mod,
+                                llvm::TargetMachine &tm, StringRef path) {
+  std::error_code ec;
+  llvm::raw_fd_ostream out(path, ec, llvm::sys::fs::OF_None);
+  if (ec)
+    return module.emitError() << "cannot write " << path << ": "
+                              << ec.message();
+  llvm::legacy::PassManager codegen;
+  if (tm.addPassesToEmitFile(codegen, out, nullptr,
+                             llvm::CodeGenFileType::ObjectFile))
+    return module.emitError("the target machine cannot emit object files");
+  codegen.run(mod);
+  return success();
+}
+
+/// Links `object` into the shared object `output` with the system C
+/// compiler driver, against the OpenMP runtime of this LLVM.
+static LogicalResult link(ModuleOp module, StringRef object, StringRef output,
+                          bool parallel) {
+  llvm::ErrorOr<std::string> driver = llvm::sys::findProgramByName("cc");
+  if (!driver)
+    driver = llvm::sys::findProgramByName("clang-22");
+  if (!driver)
+    return module.emitError("no system linker driver ('cc') on PATH");
+  std::string ompDir = HYBRID_OPENMP_LIBRARY_DIR;
+  SmallVector<std::string> args = {*driver, "-shared", "-o", output.str(),
+                                   object.str()};
+  if (parallel) {
+    args.push_back("-L" + ompDir);
+    args.push_back("-Wl,-rpath," + ompDir);
+    args.push_back("-lomp");
+  }
+  args.push_back("-lm");
+  SmallVector<StringRef> argRefs(args.begin(), args.end());
+  std::string errorMessage;
+  int rc = llvm::sys::ExecuteAndWait(*driver, argRefs, std::nullopt, {}, 0, 0,
+                                     &errorMessage);
+  if (rc != 0)
+    return module.emitError() << "linking " << output << " failed ("
+                              << (errorMessage.empty() ? "exit code " +
+                                                             std::to_string(rc)
+                                                       : errorMessage)
+                              << ")";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Driver
+//===----------------------------------------------------------------------===//
+
+LogicalResult mlir::hybrid::compileToSharedObject(
+    ModuleOp module, StringRef outputPath, const CPUCompileOptions &options) {
+  MLIRContext *ctx = module.getContext();
+  FailureOr<llvm::json::Array> entries = describeEntryPoints(module);
+  if (failed(entries))
+    return failure();
+
+  PassManager pm(ctx);
+  HybridCPUPipelineOptions pipelineOptions;
+  pipelineOptions.parallel = options.parallel;
+  pipelineOptions.vectorWidth = options.vectorWidth;
+  buildHybridCPUPipeline(pm, pipelineOptions);
+  if (failed(pm.run(module)))
+    return failure();
+
+  llvm::json::Array errors;
+  if (auto messages = module->getAttrOfType<ArrayAttr>(kErrorMessagesAttrName))
+    for (auto message : messages.getAsRange<StringAttr>())
+      errors.push_back(message.getValue());
+
+  DialectRegistry registry;
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  registerOpenMPDialectTranslation(registry);
+  ctx->appendDialectRegistry(registry);
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> mod =
+      translateModuleToLLVMIR(module, llvmContext, "hybrid_module");
+  if (!mod)
+    return module.emitError("translation to LLVM IR failed");
+
+  std::unique_ptr<llvm::TargetMachine> tm =
+      createHostTargetMachine(module, options.optLevel);
+  if (!tm)
+    return failure();
+  mod->setTargetTriple(tm->getTargetTriple());
+  mod->setDataLayout(tm->createDataLayout());
+
+  for (const llvm::json::Value &entry : *entries)
+    if (failed(addPackedWrapper(
+            *mod, *entry.getAsObject()->getString("name"), module)))
+      return failure();
+  llvm::json::Object metadata{
+      {"format", "hybrid-module"},
+      {"version", 1},
+      {"target", tm->getTargetTriple().str()},
+      {"cpu", tm->getTargetCPU().str()},
+      {"parallel", options.parallel},
+      {"entries", std::move(*entries)},
+      {"errors", std::move(errors)}};
+  std::string json;
+  llvm::raw_string_ostream(json) << llvm::json::Value(std::move(metadata));
+  addMetadataString(*mod, json);
+
+  optimize(*mod, *tm, options.optLevel);
+
+  SmallString<128> objectPath;
+  if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
+          "hybrid-module", "o", objectPath))
+    return module.emitError() << "cannot create a temporary object file: "
+                              << ec.message();
+  llvm::FileRemover removeObject(objectPath);
+  if (failed(emitObject(module, *mod, *tm, objectPath)))
+    return failure();
+  return link(module, objectPath, outputPath, options.parallel);
+}

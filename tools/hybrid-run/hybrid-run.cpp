@@ -1,0 +1,273 @@
+//===- hybrid-run.cpp - Compile and run a Hybrid module -------------------===//
+//
+// hybrid-run MODULE --entry NAME --input a.npy ... --output y.npy ...
+//
+// MODULE is an .mlir/.mlirbc file (compiled with hybrid-cpu-pipeline into a
+// temporary shared object) or an already compiled module. Inputs are .npy
+// files or scalar literals (`i64=7`, `f32=0.5`); results go to .npy files
+// and/or stdout (--print). --repeat and --time measure invocations.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hybrid/InitAll.h"
+#include "hybrid/Runtime/Runtime.hpp"
+#include "hybrid/Target/CPU/SharedObject.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+using namespace llvm;
+
+static cl::opt<std::string> modulePath(cl::Positional, cl::Required,
+                                       cl::desc("<module.mlir | module.so>"));
+static cl::opt<std::string> entryName("entry", cl::Required,
+                                      cl::desc("Entry point to run"));
+static cl::list<std::string>
+    inputs("input", cl::desc("An argument: a .npy file, or a scalar literal "
+                             "such as i64=7 or f32=0.5 (repeat per argument)"));
+static cl::list<std::string>
+    outputs("output", cl::desc("Where to write a result as .npy (repeat per "
+                               "result)"));
+static cl::opt<bool> printResults("print",
+                                  cl::desc("Print every result to stdout"));
+static cl::opt<bool>
+    u2IsBf16("bf16", cl::desc("Read '<u2' .npy inputs as raw bf16 words"));
+static cl::opt<unsigned> repeat("repeat", cl::init(1),
+                                cl::desc("Invocations to run"));
+static cl::opt<bool> timeRuns("time",
+                              cl::desc("Print the wall time of every "
+                                       "invocation"));
+static cl::opt<int> threads("num-threads", cl::init(0),
+                            cl::desc("Threads per invocation (0: all cores)"));
+static cl::opt<std::string>
+    keepSharedObject("emit-so", cl::desc("Also keep the compiled shared "
+                                         "object at this path"));
+static cl::opt<bool> sequential("sequential",
+                                cl::desc("Compile without OpenMP parallelism"));
+
+static int fail(const std::string &message) {
+  errs() << "hybrid-run: error: " << message << "\n";
+  return 1;
+}
+
+/// Compiles an MLIR file into `soPath`.
+static bool compileModule(StringRef path, StringRef soPath) {
+  mlir::DialectRegistry registry;
+  mlir::hybrid::registerAllDialects(registry);
+  mlir::MLIRContext context(registry);
+  auto sourceMgr = std::make_shared<SourceMgr>();
+  mlir::SourceMgrDiagnosticHandler handler(*sourceMgr, &context);
+  std::string error;
+  auto file = mlir::openInputFile(path, &error);
+  if (!file) {
+    errs() << "hybrid-run: error: " << error << "\n";
+    return false;
+  }
+  sourceMgr->AddNewSourceBuffer(std::move(file), SMLoc());
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return false;
+  mlir::hybrid::CPUCompileOptions options;
+  options.parallel = !sequential;
+  return succeeded(
+      mlir::hybrid::compileToSharedObject(*module, soPath, options));
+}
+
+/// `dtype=value` scalar literal as a rank-0 tensor.
+static hybrid::Status parseScalar(const std::string &text,
+                                  hybrid::Tensor &out) {
+  size_t eq = text.find('=');
+  std::string dtypeName = text.substr(0, eq), value = text.substr(eq + 1);
+  if (dtypeName == "index")
+    dtypeName = "i64";
+  hybrid_dtype dtype;
+  hybrid::Status s(hybrid_dtype_from_name(dtypeName.c_str(), &dtype));
+  if (!s)
+    return s;
+  if (!(s = hybrid::Tensor::create(dtype, {}, out)))
+    return s;
+  char *end = nullptr;
+  switch (dtype) {
+  case HYBRID_DTYPE_I64:
+    *out.data<int64_t>() = std::strtoll(value.c_str(), &end, 10);
+    break;
+  case HYBRID_DTYPE_I32:
+    *out.data<int32_t>() = static_cast<int32_t>(std::strtol(value.c_str(), &end, 10));
+    break;
+  case HYBRID_DTYPE_F32:
+    *out.data<float>() = std::strtof(value.c_str(), &end);
+    break;
+  case HYBRID_DTYPE_F64:
+    *out.data<double>() = std::strtod(value.c_str(), &end);
+    break;
+  default:
+    return hybrid::Status::error("scalar literal '" + text +
+                                 "': use i64, i32, f32 or f64");
+  }
+  if (value.empty() || *end != '\0')
+    return hybrid::Status::error("scalar literal '" + text +
+                                 "': '" + value + "' is not a number");
+  return s;
+}
+
+static float halfToFloat(uint16_t h) {
+  uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f,
+           mant = h & 0x3ff;
+  uint32_t bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else { // subnormal
+      exp = 127 - 15 + 1;
+      while (!(mant & 0x400)) {
+        mant <<= 1;
+        --exp;
+      }
+      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+/// Element `i` of `t` as a double, for printing.
+static double elementAt(const hybrid::Tensor &t, size_t i) {
+  switch (t.dtype()) {
+  case HYBRID_DTYPE_F32: return t.data<float>()[i];
+  case HYBRID_DTYPE_F64: return t.data<double>()[i];
+  case HYBRID_DTYPE_F16: return halfToFloat(t.data<uint16_t>()[i]);
+  case HYBRID_DTYPE_BF16: {
+    uint32_t bits = static_cast<uint32_t>(t.data<uint16_t>()[i]) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+  case HYBRID_DTYPE_I64: return static_cast<double>(t.data<int64_t>()[i]);
+  case HYBRID_DTYPE_I32: return t.data<int32_t>()[i];
+  case HYBRID_DTYPE_I8: return t.data<int8_t>()[i];
+  case HYBRID_DTYPE_BOOL: return t.data<uint8_t>()[i] != 0;
+  }
+  return 0;
+}
+
+/// `result #0: f32[2, 3] = [[1, 2, 3], [4, 5, 6]]`
+static void print(const hybrid::Tensor &t, size_t index) {
+  std::vector<int64_t> shape = t.shape();
+  outs() << "result #" << index << ": " << hybrid_dtype_name(t.dtype()) << "[";
+  for (size_t d = 0; d < shape.size(); ++d)
+    outs() << (d ? ", " : "") << shape[d];
+  outs() << "] = ";
+  size_t n = t.numElements(), i = 0;
+  std::function<void(size_t)> rec = [&](size_t dim) {
+    if (dim == shape.size()) {
+      char buf[32];
+      std::snprintf(buf, sizeof(buf), "%.6g", elementAt(t, i++));
+      outs() << buf;
+      return;
+    }
+    outs() << "[";
+    for (int64_t k = 0; k < shape[dim]; ++k) {
+      if (k)
+        outs() << ", ";
+      rec(dim + 1);
+    }
+    outs() << "]";
+  };
+  if (n > 0 || shape.empty())
+    rec(0);
+  else
+    outs() << "[]";
+  outs() << "\n";
+}
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv, "Hybrid module runner\n");
+
+  // Compile when given MLIR.
+  std::string soPath = modulePath;
+  SmallString<128> tempSo;
+  bool isMLIR = StringRef(modulePath).ends_with(".mlir") ||
+                StringRef(modulePath).ends_with(".mlirbc");
+  if (isMLIR) {
+    if (!keepSharedObject.empty()) {
+      soPath = keepSharedObject;
+    } else {
+      if (sys::fs::createTemporaryFile("hybrid-run", "so", tempSo))
+        return fail("cannot create a temporary file");
+      soPath = std::string(tempSo);
+    }
+    if (!compileModule(modulePath, soPath))
+      return fail("compiling " + modulePath + " failed");
+  }
+  FileRemover removeSo(tempSo);
+
+  hybrid::Module module;
+  if (hybrid::Status s = hybrid::Module::load(soPath, module); !s)
+    return fail(s.message());
+  if (threads > 0)
+    if (hybrid::Status s = module.setNumThreads(threads); !s)
+      return fail(s.message());
+
+  std::vector<hybrid::Tensor> args;
+  for (const std::string &input : inputs) {
+    hybrid::Tensor t;
+    bool isLiteral = input.find('=') != std::string::npos &&
+                     !StringRef(input).ends_with(".npy");
+    hybrid::Status s = isLiteral ? parseScalar(input, t)
+                                 : hybrid::Tensor::loadNpy(input, u2IsBf16, t);
+    if (!s)
+      return fail(s.message());
+    args.push_back(t);
+  }
+
+  std::vector<hybrid::Tensor> results;
+  std::vector<double> times;
+  for (unsigned r = 0; r < std::max(1u, unsigned(repeat)); ++r) {
+    auto start = std::chrono::steady_clock::now();
+    if (hybrid::Status s = module.invoke(entryName, args, results); !s)
+      return fail(s.message());
+    auto end = std::chrono::steady_clock::now();
+    times.push_back(std::chrono::duration<double, std::milli>(end - start)
+                        .count());
+  }
+  if (timeRuns) {
+    double best = *std::min_element(times.begin(), times.end()), sum = 0;
+    for (size_t i = 0; i < times.size(); ++i) {
+      outs() << format("invocation %zu: %.3f ms\n", i, times[i]);
+      sum += times[i];
+    }
+    outs() << format("min %.3f ms, mean %.3f ms over %zu invocations\n", best,
+                     sum / times.size(), times.size());
+  }
+
+  if (outputs.size() > results.size())
+    return fail("--output given " + std::to_string(outputs.size()) +
+                " times but '" + entryName + "' returns " +
+                std::to_string(results.size()) + " results");
+  for (size_t i = 0; i < outputs.size(); ++i)
+    if (hybrid::Status s = results[i].saveNpy(outputs[i]); !s)
+      return fail(s.message());
+  if (printResults)
+    for (size_t i = 0; i < results.size(); ++i)
+      print(results[i], i);
+  return 0;
+}
