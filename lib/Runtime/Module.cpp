@@ -172,7 +172,10 @@ hybrid_status hybrid_module_load(const char *path, hybrid_module **out) {
     return makeStatus("hybrid_module_load: null argument");
   auto m = std::make_unique<hybrid_module_t>();
   m->path = path;
-  m->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  // dlopen searches the library path for names without a slash; a module
+  // path always means a file.
+  std::string file = std::strchr(path, '/') ? path : std::string("./") + path;
+  m->handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!m->handle)
     return makeStatus("cannot load module %s: %s", path, dlerror());
   auto *metadata =

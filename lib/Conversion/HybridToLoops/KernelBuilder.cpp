@@ -2,6 +2,8 @@
 
 #include "KernelBuilder.h"
 
+#include <limits>
+
 #include "hybrid/Conversion/HybridToLoops/HybridToLoops.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -91,6 +93,22 @@ Value KernelBuilder::exp(Value a) { return math::ExpOp::create(b, loc, a); }
 Value KernelBuilder::select(Value cond, Value a, Value c) {
   return arith::SelectOp::create(b, loc, cond, a, c);
 }
+Value KernelBuilder::cmpf(arith::CmpFPredicate p, Value a, Value c) {
+  return arith::CmpFOp::create(b, loc, p, a, c);
+}
+Value KernelBuilder::toF32(Value v) {
+  Value i64 = arith::IndexCastUIOp::create(b, loc, b.getI64Type(), v);
+  return arith::UIToFPOp::create(b, loc, b.getF32Type(), i64);
+}
+Value KernelBuilder::negInf() {
+  return f32(-std::numeric_limits<double>::infinity());
+}
+Value KernelBuilder::boolean(bool v) {
+  return arith::ConstantIntOp::create(b, loc, v ? 1 : 0, 1);
+}
+Value KernelBuilder::notI(Value cond) {
+  return arith::XOrIOp::create(b, loc, cond, boolean(true));
+}
 Value KernelBuilder::andi(Value a, Value c) {
   return arith::AndIOp::create(b, loc, a, c);
 }
@@ -134,6 +152,12 @@ Value KernelBuilder::scratchF32(int64_t size) {
   return memref::AllocaOp::create(
       b, loc, MemRefType::get({size}, b.getF32Type()), ValueRange{},
       b.getI64IntegerAttr(64));
+}
+
+Value KernelBuilder::scratch(Value size, Type elementType) {
+  return memref::AllocaOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic}, elementType),
+      ValueRange{size}, b.getI64IntegerAttr(64));
 }
 
 Value KernelBuilder::tensor(Value buffer, RankedTensorType type) {
@@ -180,6 +204,13 @@ void KernelBuilder::store(Value value, Value buffer, ValueRange idx) {
 
 Value KernelBuilder::loadIndex(Value buffer, ValueRange idx) {
   return indexCast(memref::LoadOp::create(b, loc, buffer, idx));
+}
+
+void KernelBuilder::storeIndex(Value value, Value buffer, ValueRange idx) {
+  Type elementType = cast<MemRefType>(buffer.getType()).getElementType();
+  if (!elementType.isIndex())
+    value = arith::IndexCastOp::create(b, loc, elementType, value);
+  memref::StoreOp::create(b, loc, value, buffer, idx);
 }
 
 //===----------------------------------------------------------------------===//
@@ -232,9 +263,13 @@ KernelBuilder::ifThenElse(Value cond, TypeRange types,
                           function_ref<SmallVector<Value>()> elseBody) {
   auto op = scf::IfOp::create(b, loc, types, cond, /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(op.thenBlock());
+  // Without results the builder adds empty yields; the bodies replace them.
+  for (Block *block : {op.thenBlock(), op.elseBlock()})
+    if (!block->empty())
+      block->back().erase();
+  b.setInsertionPointToEnd(op.thenBlock());
   scf::YieldOp::create(b, loc, thenBody());
-  b.setInsertionPointToStart(op.elseBlock());
+  b.setInsertionPointToEnd(op.elseBlock());
   scf::YieldOp::create(b, loc, elseBody());
   return SmallVector<Value>(op.getResults());
 }

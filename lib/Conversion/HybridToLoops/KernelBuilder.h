@@ -47,6 +47,11 @@ public:
   Value maxf(Value a, Value c);
   Value exp(Value a);
   Value select(Value cond, Value a, Value c);
+  Value cmpf(arith::CmpFPredicate p, Value a, Value c);
+  Value toF32(Value index); // index -> f32
+  Value negInf();
+  Value boolean(bool v);
+  Value notI(Value cond); // logical not of an i1
   Value andi(Value a, Value c);
   Value ori(Value a, Value c);
 
@@ -59,6 +64,8 @@ public:
   Value alloc(ArrayRef<OpFoldResult> sizes, Type elementType);
   /// Stack scratch of `size` f32 (a constant size).
   Value scratchF32(int64_t size);
+  /// Stack scratch of a run-time number of elements.
+  Value scratch(Value size, Type elementType);
   /// The tensor that a kernel's result buffer becomes.
   Value tensor(Value buffer, RankedTensorType type);
   Value dim(Value shaped, int64_t d);
@@ -70,6 +77,8 @@ public:
   void store(Value value, Value buffer, ValueRange idx);
   /// Loads an integer element as an index.
   Value loadIndex(Value buffer, ValueRange idx);
+  /// Stores an index into an integer buffer.
+  void storeIndex(Value value, Value buffer, ValueRange idx);
 
   //===--- Structured control flow ----------------------------------------===//
   void parallel(ValueRange upperBounds,

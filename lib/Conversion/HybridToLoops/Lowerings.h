@@ -15,6 +15,8 @@ namespace mlir::hybrid {
 
 void populateAttentionLoweringPatterns(RewritePatternSet &patterns,
                                        const HybridToLoopsOptions &options);
+void populateBlockSelectLoweringPatterns(RewritePatternSet &patterns,
+                                         const HybridToLoopsOptions &options);
 void populateRecurrenceLoweringPatterns(RewritePatternSet &patterns,
                                         const HybridToLoopsOptions &options);
 void populateMoELoweringPatterns(RewritePatternSet &patterns,

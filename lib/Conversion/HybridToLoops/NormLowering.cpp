@@ -93,10 +93,7 @@ struct RMSNormLowering : KernelPattern<RMSNormOp> {
 
     Value xFlat = flatten(k, x), outFlat = flatten(k, out);
     Value eps = k.f32(op.getEpsilon().convertToFloat());
-    Value innerF = arith::UIToFPOp::create(
-        rewriter, k.loc, rewriter.getF32Type(),
-        arith::IndexCastUIOp::create(rewriter, k.loc, rewriter.getI64Type(),
-                                     inner));
+    Value innerF = k.toF32(inner);
     k.parallel({outer}, [&](ValueRange ivs) {
       Value start = k.muli(ivs[0], inner);
       Value sumSq = k.dot(xFlat, {start}, xFlat, {start}, inner);

@@ -1,0 +1,327 @@
+//===- BlockSelectLowering.cpp - Kernel of hybrid.block_select ------------===//
+//
+// InfLLM-V2 block selection in three phases:
+//  1. compressed keys: the mean of each kernel window, per KV head;
+//  2. per (batch, KV head, query row): kernel scores (softmax over visible
+//     kernels, summed over the GQA group), max-pooled block scores, forced
+//     and excluded blocks, and a top-k kept by insertion (ties: lower block
+//     first), emitted in ascending block order;
+//  3. with a draft tree, the node rows share one selection: the union of
+//     the nodes' selections or the root's.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelBuilder.h"
+#include "Lowerings.h"
+#include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::hybrid;
+
+namespace {
+
+using P = arith::CmpIPredicate;
+
+struct BlockSelectLowering : KernelPattern<BlockSelectOp> {
+  using KernelPattern::KernelPattern;
+
+  LogicalResult matchAndRewrite(BlockSelectOp op,
+                                PatternRewriter &rewriter) const override {
+    KernelBuilder kb(rewriter, op.getLoc(), options.vectorWidth);
+    auto type = cast<RankedTensorType>(op.getType());
+    SparseConfigAttr config = op.getConfig();
+    Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
+
+    Value q = kb.buffer(op.getQuery()), k = kb.buffer(op.getKey());
+    Value batch = kb.dim(q, 0), qHeads = kb.dim(q, 1), qLen = kb.dim(q, 2),
+          headDim = kb.dim(q, 3), kvHeads = kb.dim(k, 1), kvLen = kb.dim(k, 2);
+    Value group = kb.divui(qHeads, kb.maxsi(kvHeads, kb.index(1)));
+    Value scale =
+        op.getScale()
+            ? kb.f32(op.getScale()->convertToFloat())
+            : kb.divf(kb.f32(1.0), math::SqrtOp::create(rewriter, kb.loc,
+                                                        kb.toF32(headDim)));
+    Value bad = kb.boolean(false);
+    auto check = [&](Value cond, StringRef what) {
+      kb.raiseIf(cond, ("hybrid.block_select: " + what).str());
+      bad = kb.ori(bad, cond);
+    };
+    check(kb.ori(kb.cmpi(P::ne, kb.dim(k, 0), batch),
+                 kb.cmpi(P::ne, kb.dim(k, 3), headDim)),
+          "key batch or head dim does not match the query's");
+    check(kb.ori(kb.cmpi(P::eq, kvHeads, kb.index(0)),
+                 kb.cmpi(P::ne, kb.remui(qHeads, kb.maxsi(kvHeads, kb.index(1))),
+                         kb.index(0))),
+          "query heads must be a multiple of key/value heads");
+
+    int64_t topk = config.getTopk();
+    Value kernel = kb.index(config.getKernelSize());
+    Value stride = kb.index(config.getKernelStride());
+    Value blockSize = kb.index(config.getBlockSize());
+    Value poolStride = kb.index(config.getPoolStride());
+    Value poolPad = kb.index(config.getPoolPadding());
+    Value poolKernel = kb.index(config.getPoolKernel());
+    Value localBlocks = kb.index(config.getLocalBlocks());
+    Value initBlocks = kb.index(config.getInitBlocks());
+    Value numKernels = kb.select(
+        kb.cmpi(P::uge, kvLen, kernel),
+        kb.addi(kb.divui(kb.subi(kvLen, kernel), stride), kb.index(1)),
+        kb.index(0));
+    Value numBlocks = kb.ceilDiv(kvLen, blockSize);
+
+    Value parents = op.getParents() ? kb.buffer(op.getParents()) : Value();
+    Value nodes = parents ? kb.dim(parents, 0) : kb.index(0);
+    if (parents)
+      check(kb.cmpi(P::ugt, nodes, qLen),
+            "the draft tree has more nodes than query rows");
+    Value offset = op.getOffset() ? op.getOffset() : kb.subi(kvLen, qLen);
+    Value treeRow0 = kb.subi(qLen, nodes), treeKey0 = kb.subi(kvLen, nodes);
+
+    Value slots = type.isDynamicDim(3) ? kb.muli(kb.index(topk), nodes)
+                                       : kb.index(type.getDimSize(3));
+    SmallVector<Value> outSizes;
+    Value sizes[4] = {batch, kvHeads, qLen, slots};
+    for (int64_t d = 0; d < 4; ++d)
+      if (type.isDynamicDim(d))
+        outSizes.push_back(sizes[d]);
+    Value out = kb.alloc(type, outSizes);
+    // Each row's own selection; the tree phase reads it.
+    Value own = parents ? kb.alloc({OpFoldResult(batch), OpFoldResult(kvHeads),
+                                    OpFoldResult(qLen),
+                                    rewriter.getIndexAttr(topk)},
+                                   i32)
+                        : Value();
+
+    Value kIdx = kb.index(topk);
+    kb.ifThen(kb.notI(bad), [&] {
+      // Phase 1: compressed keys [B, Hkv, C, D].
+      Value compressed = kb.alloc({OpFoldResult(batch), OpFoldResult(kvHeads),
+                                   OpFoldResult(numKernels),
+                                   OpFoldResult(headDim)},
+                                  f32);
+      Value invKernel = kb.f32(1.0 / config.getKernelSize());
+      kb.parallel({batch, kvHeads, numKernels}, [&](ValueRange ivs) {
+        SmallVector<Value> row = {ivs[0], ivs[1], ivs[2], kb.index(0)};
+        kb.fill(compressed, row, kb.f32(0.0), headDim);
+        Value start = kb.muli(ivs[2], stride);
+        kb.loop(kb.index(0), kernel, kb.index(1), [&](Value w) {
+          kb.scaleAdd(compressed, row, kb.f32(1.0), invKernel, k,
+                      {ivs[0], ivs[1], kb.addi(start, w), kb.index(0)},
+                      headDim);
+        });
+      });
+
+      // Phase 2: one selection per (batch, KV head, row).
+      kb.parallel({batch, kvHeads, qLen}, [&](ValueRange ivs) {
+        Value b = ivs[0], h = ivs[1], t = ivs[2];
+        Value isNode = parents ? kb.cmpi(P::uge, t, treeRow0)
+                               : kb.boolean(false);
+        Value pos = kb.select(isNode, treeKey0, kb.addi(offset, t));
+        Value visible = kb.select(
+            kb.cmpi(P::slt, kb.subi(pos, kb.subi(kernel, kb.index(1))),
+                    kb.index(0)),
+            kb.index(0),
+            kb.minui(numKernels,
+                     kb.addi(kb.divui(kb.addi(kb.subi(pos, kernel),
+                                              kb.index(1)),
+                                      stride),
+                             kb.index(1))));
+        Value scratchLen = kb.maxsi(visible, kb.index(1));
+        Value scores = kb.scratch(scratchLen, f32);
+        Value logits = kb.scratch(scratchLen, f32);
+        kb.fill(scores, {kb.index(0)}, kb.f32(0.0), visible);
+        // Kernel scores: softmax over visible kernels, summed over the group.
+        kb.loop(kb.index(0), group, kb.index(1), [&](Value g) {
+          Value qh = kb.addi(kb.muli(h, group), g);
+          Value mx = kb.loop(
+              kb.index(0), visible, kb.index(1), {kb.negInf()},
+              [&](Value c, ValueRange it) -> SmallVector<Value> {
+                Value x = kb.mulf(kb.dot(q, {b, qh, t, kb.index(0)},
+                                         compressed, {b, h, c, kb.index(0)},
+                                         headDim),
+                                  scale);
+                kb.store(x, logits, {c});
+                return {kb.maxf(it[0], x)};
+              })[0];
+          Value sum = kb.loop(
+              kb.index(0), visible, kb.index(1), {kb.f32(0.0)},
+              [&](Value c, ValueRange it) -> SmallVector<Value> {
+                Value e = kb.exp(kb.subf(kb.load(logits, {c}), mx));
+                kb.store(e, logits, {c});
+                return {kb.addf(it[0], e)};
+              })[0];
+          kb.loop(kb.index(0), visible, kb.index(1), [&](Value c) {
+            kb.store(kb.addf(kb.load(scores, {c}),
+                             kb.divf(kb.load(logits, {c}), sum)),
+                     scores, {c});
+          });
+        });
+
+        // Block scores and the top-k, kept sorted by descending score.
+        Value queryBlock = kb.divui(kb.maxsi(pos, kb.index(0)), blockSize);
+        Value topScore = kb.scratchF32(topk);
+        Value topIdx = kb.scratch(kb.index(topk), rewriter.getIndexType());
+        Value count = kb.loop(
+            kb.index(0), numBlocks, kb.index(1), {kb.index(0)},
+            [&](Value blk, ValueRange it) -> SmallVector<Value> {
+              Value future = kb.cmpi(P::ugt, blk, queryBlock);
+              Value local = kb.cmpi(P::ugt, kb.addi(blk, localBlocks),
+                                    queryBlock);
+              Value excluded = kb.ori(future, local);
+              Value forced = kb.cmpi(P::ult, blk, initBlocks);
+              // Kernels c in [blk*ps - pad, blk*ps - pad + poolKernel).
+              Value first = kb.subi(kb.muli(blk, poolStride), poolPad);
+              Value lo = kb.select(kb.cmpi(P::slt, first, kb.index(0)),
+                                   kb.index(0), first);
+              Value hi = kb.minui(kb.maxsi(kb.addi(first, poolKernel),
+                                           kb.index(0)),
+                                  visible);
+              Value pooled = kb.loop(
+                  lo, hi, kb.index(1), {kb.negInf()},
+                  [&](Value c, ValueRange acc) -> SmallVector<Value> {
+                    return {kb.maxf(acc[0], kb.load(scores, {c}))};
+                  })[0];
+              Value score = kb.select(
+                  forced, kb.f32(std::numeric_limits<double>::infinity()),
+                  pooled);
+              Value candidate = kb.andi(
+                  kb.notI(excluded),
+                  kb.cmpf(arith::CmpFPredicate::OGT, score, kb.negInf()));
+              Value held = it[0];
+              // Insertion point: after every kept entry with a score >= this.
+              Value at = kb.loop(
+                  kb.index(0), held, kb.index(1), {kb.index(0)},
+                  [&](Value e, ValueRange acc) -> SmallVector<Value> {
+                    Value ge = kb.cmpf(arith::CmpFPredicate::OGE,
+                                       kb.load(topScore, {e}), score);
+                    return {kb.select(ge, kb.addi(e, kb.index(1)), acc[0])};
+                  })[0];
+              Value insert = kb.andi(candidate, kb.cmpi(P::ult, at, kIdx));
+              kb.ifThen(insert, [&] {
+                // Shift [at, min(held, K - 1)) one place down.
+                Value last = kb.minui(held, kb.subi(kIdx, kb.index(1)));
+                kb.loop(kb.index(0), kb.subi(last, at), kb.index(1),
+                        [&](Value s) {
+                          Value to = kb.subi(last, s);
+                          Value from = kb.subi(to, kb.index(1));
+                          kb.store(kb.load(topScore, {from}), topScore, {to});
+                          memref::StoreOp::create(
+                              rewriter, kb.loc,
+                              memref::LoadOp::create(rewriter, kb.loc, topIdx,
+                                                     ValueRange{from}),
+                              topIdx, ValueRange{to});
+                        });
+                kb.store(score, topScore, {at});
+                memref::StoreOp::create(rewriter, kb.loc, blk, topIdx,
+                                        ValueRange{at});
+              });
+              Value grown = kb.minui(kb.addi(held, kb.index(1)), kIdx);
+              return {kb.select(insert, grown, held)};
+            })[0];
+
+        // Ascending block order (insertion sort of at most topk ids).
+        kb.loop(kb.index(1), count, kb.index(1), [&](Value e) {
+          kb.loop(kb.index(0), e, kb.index(1), [&](Value s) {
+            Value x = kb.subi(e, s);
+            Value y = kb.subi(x, kb.index(1));
+            Value vx = memref::LoadOp::create(rewriter, kb.loc, topIdx,
+                                              ValueRange{x});
+            Value vy = memref::LoadOp::create(rewriter, kb.loc, topIdx,
+                                              ValueRange{y});
+            Value swap = kb.cmpi(P::ult, vx, vy);
+            memref::StoreOp::create(rewriter, kb.loc, kb.select(swap, vy, vx),
+                                    topIdx, ValueRange{x});
+            memref::StoreOp::create(rewriter, kb.loc, kb.select(swap, vx, vy),
+                                    topIdx, ValueRange{y});
+          });
+        });
+
+        Value dest = parents ? own : out;
+        Value width = parents ? kIdx : slots;
+        kb.loop(kb.index(0), width, kb.index(1), [&](Value slot) {
+          Value id = kb.select(kb.cmpi(P::ult, slot, count),
+                               memref::LoadOp::create(rewriter, kb.loc, topIdx,
+                                                      ValueRange{slot}),
+                               kb.index(-1));
+          kb.storeIndex(id, dest, {b, h, t, slot});
+        });
+      });
+
+      // Phase 3: the nodes of a draft tree share one selection.
+      if (!parents)
+        return;
+      bool useRoot = op.getEffectiveTreePolicy() == TreePolicy::Root;
+      kb.parallel({batch, kvHeads, qLen}, [&](ValueRange ivs) {
+        Value b = ivs[0], h = ivs[1], t = ivs[2];
+        Value isNode = kb.cmpi(P::uge, t, treeRow0);
+        kb.ifThenElse(
+            kb.ori(kb.notI(isNode), kb.boolean(useRoot)), {},
+            [&]() -> SmallVector<Value> {
+              Value from = kb.select(isNode, treeRow0, t);
+              kb.loop(kb.index(0), slots, kb.index(1), [&](Value slot) {
+                Value id = kb.select(
+                    kb.cmpi(P::ult, slot, kIdx),
+                    kb.loadIndex(own, {b, h, from,
+                                       kb.minui(slot, kb.subi(kIdx,
+                                                              kb.index(1)))}),
+                    kb.index(-1));
+                kb.storeIndex(id, out, {b, h, t, slot});
+              });
+              return {};
+            },
+            [&]() -> SmallVector<Value> {
+              // Union: mark every block a node selected, then list them.
+              Value marks = kb.scratch(kb.maxsi(numBlocks, kb.index(1)),
+                                       rewriter.getI8Type());
+              Value zero8 = arith::ConstantIntOp::create(rewriter, kb.loc, 0, 8);
+              Value one8 = arith::ConstantIntOp::create(rewriter, kb.loc, 1, 8);
+              kb.loop(kb.index(0), numBlocks, kb.index(1), [&](Value n) {
+                memref::StoreOp::create(rewriter, kb.loc, zero8, marks,
+                                        ValueRange{n});
+              });
+              kb.loop(kb.index(0), nodes, kb.index(1), [&](Value node) {
+                kb.loop(kb.index(0), kIdx, kb.index(1), [&](Value slot) {
+                  Value id = kb.loadIndex(
+                      own, {b, h, kb.addi(treeRow0, node), slot});
+                  kb.ifThen(kb.cmpi(P::sge, id, kb.index(0)), [&] {
+                    memref::StoreOp::create(rewriter, kb.loc, one8, marks,
+                                            ValueRange{id});
+                  });
+                });
+              });
+              Value written = kb.loop(
+                  kb.index(0), numBlocks, kb.index(1), {kb.index(0)},
+                  [&](Value n, ValueRange it) -> SmallVector<Value> {
+                    Value marked = kb.cmpi(
+                        P::ne,
+                        kb.indexCast(memref::LoadOp::create(
+                            rewriter, kb.loc, marks, ValueRange{n})),
+                        kb.index(0));
+                    Value fits = kb.andi(marked, kb.cmpi(P::ult, it[0], slots));
+                    kb.ifThen(fits,
+                              [&] { kb.storeIndex(n, out, {b, h, t, it[0]}); });
+                    return {kb.select(fits, kb.addi(it[0], kb.index(1)),
+                                      it[0])};
+                  })[0];
+              kb.loop(written, slots, kb.index(1), [&](Value slot) {
+                kb.storeIndex(kb.index(-1), out, {b, h, t, slot});
+              });
+              return {};
+            });
+      });
+    });
+    rewriter.replaceOp(op, kb.tensor(out, type));
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::hybrid::populateBlockSelectLoweringPatterns(
+    RewritePatternSet &patterns, const HybridToLoopsOptions &options) {
+  patterns.add<BlockSelectLowering>(patterns.getContext(), options);
+}
