@@ -1,11 +1,364 @@
-//===- RecurrenceLowering.cpp ---------------------------------------------------===//
+//===- RecurrenceLowering.cpp - Kernel of hybrid.linear_recurrence --------===//
+//
+// One algorithm covers the four update rules and both schedules. Within a
+// chunk [t0, t0 + c) starting from state S0, with Γ_t the cumulative
+// log-decay since t0 (per head, or per key dim i):
+//
+//   u_t = β_t (v_t - Σ_i k_t[i] e^{Γ_t[i]} S0[i,:]
+//                  - Σ_{s<t} ⟨k_t, k_s⟩_{Γ_t-Γ_s} u_s)   (delta rules)
+//   u_t = v_t                                            (otherwise)
+//   o_t = scale (Σ_i q_t[i] e^{Γ_t[i]} S0[i,:] + Σ_{s<=t} ⟨q_t, k_s⟩_{Γ_t-Γ_s} u_s)
+//   S   = e^{Γ_last} S0 + Σ_s (k_s e^{Γ_last-Γ_s}) u_s^T
+//
+// where ⟨x, y⟩_Δ = Σ_i x[i] y[i] e^{Δ[i]}. The delta rule's dependence of
+// u_t on earlier u_s is a unit lower-triangular system, solved by forward
+// substitution. With c = 1 this is exactly the step form (decode); with
+// c = chunk_size it is the chunked form (prefill), which reads the state
+// once per chunk instead of once per token.
+//
+// A draft tree's nodes run the step form from their parent's state, so
+// every node keeps its own state and nothing is replayed.
+//
+//===----------------------------------------------------------------------===//
 
 #include "KernelBuilder.h"
 #include "Lowerings.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 
+#include "mlir/Dialect/Math/IR/Math.h"
+
 using namespace mlir;
 using namespace mlir::hybrid;
 
+namespace {
+
+using P = arith::CmpIPredicate;
+
+constexpr int64_t kDefaultChunk = 64;
+
+/// Everything the per-(batch, KV head) kernel reads.
+struct Recurrence {
+  KernelBuilder &kb;
+  LinearRecurrenceOp op;
+  Value q, k, v, decay, beta;
+  Value batch, qHeads, len, keyDim, kvHeads, valueDim, group, scale;
+  bool gated, delta, perKeyDecay;
+  std::optional<ArrayRef<float>> slopes;
+
+  Recurrence(KernelBuilder &kb, LinearRecurrenceOp op) : kb(kb), op(op) {
+    q = kb.buffer(op.getQuery());
+    k = kb.buffer(op.getKey());
+    v = kb.buffer(op.getValue());
+    decay = op.getDecay() ? kb.buffer(op.getDecay()) : Value();
+    beta = op.getBeta() ? kb.buffer(op.getBeta()) : Value();
+    batch = kb.dim(q, 0);
+    qHeads = kb.dim(q, 1);
+    len = kb.dim(q, 2);
+    keyDim = kb.dim(q, 3);
+    kvHeads = kb.dim(k, 1);
+    valueDim = kb.dim(v, 3);
+    group = kb.divui(qHeads, kb.maxsi(kvHeads, kb.index(1)));
+    scale = op.getScale()
+                ? kb.f32(op.getScale()->convertToFloat())
+                : kb.divf(kb.f32(1.0), math::SqrtOp::create(kb.b, kb.loc,
+                                                            kb.toF32(keyDim)));
+    gated = op.isGated();
+    delta = op.isDelta();
+    perKeyDecay =
+        decay && cast<MemRefType>(decay.getType()).getRank() == 4;
+    slopes = op.getDecaySlopes();
+  }
+
+  /// The log-decay g_t of token t (key dim i when per key dim).
+  Value logDecay(Value b, Value h, Value t, Value i) {
+    if (decay)
+      return perKeyDecay ? kb.load(decay, {b, h, t, i})
+                         : kb.load(decay, {b, h, t});
+    // Lightning Attention: g = -slope_h, a constant per head.
+    Value table = kb.f32(0.0);
+    for (auto [idx, slope] : llvm::enumerate(*slopes))
+      table = kb.select(kb.cmpi(P::eq, h, kb.index(idx)), kb.f32(-slope),
+                        table);
+    return table;
+  }
+
+  /// Raises for relations the verifier could not check statically.
+  Value checkDynamic() {
+    Value bad = kb.boolean(false);
+    auto check = [&](Value cond, StringRef what) {
+      kb.raiseIf(cond, ("hybrid.linear_recurrence: " + what).str());
+      bad = kb.ori(bad, cond);
+    };
+    check(kb.ori(kb.cmpi(P::eq, kvHeads, kb.index(0)),
+                 kb.cmpi(P::ne, kb.remui(qHeads, kb.maxsi(kvHeads, kb.index(1))),
+                         kb.index(0))),
+          "query heads must be a multiple of key/value heads");
+    check(kb.ori(kb.ori(kb.cmpi(P::ne, kb.dim(k, 2), len),
+                        kb.cmpi(P::ne, kb.dim(v, 2), len)),
+                 kb.ori(kb.cmpi(P::ne, kb.dim(k, 0), batch),
+                        kb.cmpi(P::ne, kb.dim(v, 0), batch))),
+          "query, key and value disagree on batch or length");
+    check(kb.ori(kb.cmpi(P::ne, kb.dim(k, 3), keyDim),
+                 kb.cmpi(P::ne, kb.dim(v, 1), kvHeads)),
+          "key dim or value heads mismatch");
+    if (decay)
+      check(kb.cmpi(P::ne, kb.dim(decay, 2), len),
+            "decay length does not match the tokens");
+    if (beta)
+      check(kb.cmpi(P::ne, kb.dim(beta, 2), len),
+            "beta length does not match the tokens");
+    return bad;
+  }
+
+  /// One chunk of tokens [t0, t0 + c) of (b, h), advancing the state
+  /// S[sIdx..., i, :] in place. `tokenOf(t)` maps chunk-local t to the token
+  /// index. `gam`/`u` are scratch of at least c * (Dk or 1) and c * Dv.
+  void chunk(Value b, Value h, Value c, function_ref<Value(Value)> tokenOf,
+             Value state, ValueRange sIdx, Value gam, Value u, Value acc) {
+    Value gw = perKeyDecay ? keyDim : kb.index(1);
+    auto sRow = [&](Value i) {
+      SmallVector<Value> idx(sIdx);
+      idx.push_back(i);
+      idx.push_back(kb.index(0));
+      return idx;
+    };
+    auto gamAt = [&](Value t, Value i) -> Value {
+      if (!gated)
+        return kb.f32(0.0);
+      return kb.load(gam, {kb.addi(kb.muli(t, gw), perKeyDecay ? i : kb.index(0))});
+    };
+    // ⟨x_t, y_s⟩ weighted by e^{Γ_t - Γ_s}.
+    auto decayedDot = [&](Value x, ValueRange xIdx, Value y, ValueRange yIdx,
+                          Value t, Value s) -> Value {
+      if (!perKeyDecay) {
+        Value d = kb.dot(x, xIdx, y, yIdx, keyDim);
+        return gated ? kb.mulf(d, kb.exp(kb.subf(gamAt(t, kb.index(0)),
+                                                 gamAt(s, kb.index(0)))))
+                     : d;
+      }
+      return kb.loop(kb.index(0), keyDim, kb.index(1), {kb.f32(0.0)},
+                     [&](Value i, ValueRange it) -> SmallVector<Value> {
+                       Value w = kb.exp(kb.subf(gamAt(t, i), gamAt(s, i)));
+                       Value xi = kb.load(x, kb.at(xIdx, i));
+                       Value yi = kb.load(y, kb.at(yIdx, i));
+                       return {kb.addf(it[0], kb.mulf(kb.mulf(xi, yi), w))};
+                     })[0];
+    };
+    auto uRow = [&](Value t) -> SmallVector<Value> {
+      return {kb.muli(t, valueDim)};
+    };
+    auto kRow = [&](Value t) -> SmallVector<Value> {
+      return {b, h, tokenOf(t), kb.index(0)};
+    };
+
+    // Γ: cumulative log-decay.
+    if (gated) {
+      kb.loop(kb.index(0), gw, kb.index(1), [&](Value i) {
+        kb.loop(kb.index(0), c, kb.index(1), {kb.f32(0.0)},
+                [&](Value t, ValueRange it) -> SmallVector<Value> {
+                  Value g = kb.addf(it[0], logDecay(b, h, tokenOf(t), i));
+                  kb.store(g, gam, {kb.addi(kb.muli(t, gw), i)});
+                  return {g};
+                });
+      });
+    }
+
+    // u_t, by forward substitution for the delta rules.
+    kb.loop(kb.index(0), c, kb.index(1), [&](Value t) {
+      kb.scaleCopy(u, uRow(t), kb.f32(1.0), v, kRowV(b, h, tokenOf(t)),
+                   valueDim);
+      if (!delta)
+        return;
+      kb.loop(kb.index(0), keyDim, kb.index(1), [&](Value i) {
+        Value coef = kb.mulf(kb.load(k, kb.at(kRow(t), i)),
+                             kb.exp(gamAt(t, i)));
+        kb.scaleAdd(u, uRow(t), kb.f32(1.0), kb.subf(kb.f32(0.0), coef),
+                    state, sRow(i), valueDim);
+      });
+      kb.loop(kb.index(0), t, kb.index(1), [&](Value s) {
+        Value l = decayedDot(k, kRow(t), k, kRow(s), t, s);
+        kb.scaleAdd(u, uRow(t), kb.f32(1.0), kb.subf(kb.f32(0.0), l), u,
+                    uRow(s), valueDim);
+      });
+      Value betaT = kb.load(
+          beta, {b,
+                 cast<MemRefType>(beta.getType()).getDimSize(1) == 1
+                     ? kb.index(0)
+                     : kb.select(kb.cmpi(P::eq, kb.dim(beta, 1), kb.index(1)),
+                                 kb.index(0), h),
+                 tokenOf(t)});
+      kb.scaleCopy(u, uRow(t), betaT, u, uRow(t), valueDim);
+    });
+
+    // Outputs of the group's query heads.
+    kb.loop(kb.index(0), group, kb.index(1), [&](Value g) {
+      Value qh = kb.addi(kb.muli(h, group), g);
+      kb.loop(kb.index(0), c, kb.index(1), [&](Value t) {
+        SmallVector<Value> qRow = {b, qh, tokenOf(t), kb.index(0)};
+        kb.fill(acc, {kb.index(0)}, kb.f32(0.0), valueDim);
+        kb.loop(kb.index(0), keyDim, kb.index(1), [&](Value i) {
+          Value coef = kb.mulf(kb.load(q, kb.at(qRow, i)),
+                               kb.exp(gamAt(t, i)));
+          kb.scaleAdd(acc, {kb.index(0)}, kb.f32(1.0), coef, state, sRow(i),
+                      valueDim);
+        });
+        kb.loop(kb.index(0), kb.addi(t, kb.index(1)), kb.index(1),
+                [&](Value s) {
+                  Value w = decayedDot(q, qRow, k, kRow(s), t, s);
+                  kb.scaleAdd(acc, {kb.index(0)}, kb.f32(1.0), w, u, uRow(s),
+                              valueDim);
+                });
+        output(acc, {b, qh, tokenOf(t), kb.index(0)});
+      });
+    });
+
+    // The state at the chunk's end.
+    Value last = kb.subi(c, kb.index(1));
+    kb.loop(kb.index(0), keyDim, kb.index(1), [&](Value i) {
+      kb.scaleCopy(state, sRow(i), kb.exp(gamAt(last, i)), state, sRow(i),
+                   valueDim);
+      kb.loop(kb.index(0), c, kb.index(1), [&](Value s) {
+        Value coef = kb.mulf(kb.load(k, kb.at(kRow(s), i)),
+                             kb.exp(kb.subf(gamAt(last, i), gamAt(s, i))));
+        kb.scaleAdd(state, sRow(i), kb.f32(1.0), coef, u, uRow(s), valueDim);
+      });
+    });
+  }
+
+  SmallVector<Value> kRowV(Value b, Value h, Value token) {
+    return {b, h, token, kb.index(0)};
+  }
+
+  Value out;
+  void output(Value acc, ValueRange outIdx) {
+    kb.scaleCopy(out, outIdx, scale, acc, {kb.index(0)}, valueDim);
+  }
+};
+
+struct LinearRecurrenceLowering : KernelPattern<LinearRecurrenceOp> {
+  using KernelPattern::KernelPattern;
+
+  LogicalResult matchAndRewrite(LinearRecurrenceOp op,
+                                PatternRewriter &rewriter) const override {
+    KernelBuilder kb(rewriter, op.getLoc(), options.vectorWidth);
+    Type f32 = rewriter.getF32Type();
+    Recurrence r(kb, op);
+    auto outType = cast<RankedTensorType>(op.getOutput().getType());
+    auto stateType = cast<RankedTensorType>(op.getFinalState().getType());
+    Value parents = op.getParents() ? kb.buffer(op.getParents()) : Value();
+    Value nodes = parents ? kb.dim(parents, 0) : kb.index(0);
+
+    SmallVector<Value> outSizes;
+    Value outDims[4] = {r.batch, r.qHeads, r.len, r.valueDim};
+    for (int64_t d = 0; d < 4; ++d)
+      if (outType.isDynamicDim(d))
+        outSizes.push_back(outDims[d]);
+    r.out = kb.alloc(outType, outSizes);
+    SmallVector<Value> stateDims = {r.batch, r.kvHeads};
+    if (parents)
+      stateDims.push_back(nodes);
+    stateDims.append({r.keyDim, r.valueDim});
+    SmallVector<Value> stateSizes;
+    for (int64_t d = 0, e = stateType.getRank(); d < e; ++d)
+      if (stateType.isDynamicDim(d))
+        stateSizes.push_back(stateDims[d]);
+    Value finalState = kb.alloc(stateType, stateSizes);
+    Value init = op.getInitialState() ? kb.buffer(op.getInitialState())
+                                      : Value();
+
+    Value bad = r.checkDynamic();
+    if (parents) {
+      Value tooBig = kb.cmpi(P::ugt, nodes, r.len);
+      kb.raiseIf(tooBig, "hybrid.linear_recurrence: the draft tree has more "
+                         "nodes than tokens");
+      bad = kb.ori(bad, tooBig);
+      Value notTree = kb.loop(
+          kb.index(0), nodes, kb.index(1), {kb.boolean(false)},
+          [&](Value i, ValueRange it) -> SmallVector<Value> {
+            Value p = kb.loadIndex(parents, {i});
+            Value wrong = kb.select(kb.cmpi(P::eq, i, kb.index(0)),
+                                    kb.cmpi(P::ne, p, kb.index(-1)),
+                                    kb.ori(kb.cmpi(P::slt, p, kb.index(0)),
+                                           kb.cmpi(P::sge, p, i)));
+            return {kb.ori(it[0], wrong)};
+          })[0];
+      kb.raiseIf(notTree, "hybrid.linear_recurrence: parents do not form a "
+                          "draft tree (parents[0] = -1, 0 <= parents[i] < i)");
+      bad = kb.ori(bad, notTree);
+    }
+    // Without a tree the final state is the working state; with one, the
+    // prefix state lives apart and every node's state in the result.
+    Value work = parents ? kb.alloc({OpFoldResult(r.batch),
+                                     OpFoldResult(r.kvHeads),
+                                     OpFoldResult(r.keyDim),
+                                     OpFoldResult(r.valueDim)},
+                                    f32)
+                         : finalState;
+    int64_t chunkAttr = op.getChunkSize().value_or(kDefaultChunk);
+    Value chunkSize = kb.index(chunkAttr);
+    Value prefixLen = kb.subi(r.len, nodes);
+
+    kb.ifThen(kb.notI(bad), [&] {
+      kb.parallel({r.batch, r.kvHeads}, [&](ValueRange ivs) {
+        Value b = ivs[0], h = ivs[1];
+        SmallVector<Value> sIdx = {b, h};
+        kb.loop(kb.index(0), r.keyDim, kb.index(1), [&](Value i) {
+          if (init)
+            kb.scaleCopy(work, {b, h, i, kb.index(0)}, kb.f32(1.0), init,
+                         {b, h, i, kb.index(0)}, r.valueDim);
+          else
+            kb.fill(work, {b, h, i, kb.index(0)}, kb.f32(0.0), r.valueDim);
+        });
+        Value gamLen = kb.muli(chunkSize, r.perKeyDecay ? r.keyDim
+                                                        : kb.index(1));
+        Value gam = kb.scratch(gamLen, rewriter.getF32Type());
+        Value u = kb.scratch(kb.muli(chunkSize, r.valueDim),
+                             rewriter.getF32Type());
+        Value acc = kb.scratch(r.valueDim, rewriter.getF32Type());
+        // The sequence (or the tree's prefix) in chunks.
+        kb.loop(kb.index(0), prefixLen, chunkSize, [&](Value t0) {
+          Value c = kb.minui(chunkSize, kb.subi(prefixLen, t0));
+          r.chunk(b, h, c, [&](Value t) { return kb.addi(t0, t); }, work,
+                  sIdx, gam, u, acc);
+        });
+        if (!parents)
+          return;
+        // Node n's state starts as its parent's (the root's as the
+        // prefix's), then takes one step with the node's token.
+        kb.loop(kb.index(0), nodes, kb.index(1), [&](Value n) {
+          Value p = kb.loadIndex(parents, {n});
+          Value isRoot = kb.cmpi(P::slt, p, kb.index(0));
+          kb.loop(kb.index(0), r.keyDim, kb.index(1), [&](Value i) {
+            kb.ifThenElse(
+                isRoot, {},
+                [&]() -> SmallVector<Value> {
+                  kb.scaleCopy(finalState, {b, h, n, i, kb.index(0)},
+                               kb.f32(1.0), work, {b, h, i, kb.index(0)},
+                               r.valueDim);
+                  return {};
+                },
+                [&]() -> SmallVector<Value> {
+                  kb.scaleCopy(finalState, {b, h, n, i, kb.index(0)},
+                               kb.f32(1.0), finalState,
+                               {b, h, p, i, kb.index(0)}, r.valueDim);
+                  return {};
+                });
+          });
+          Value token = kb.addi(prefixLen, n);
+          r.chunk(b, h, kb.index(1), [&](Value) { return token; },
+                  finalState, {b, h, n}, gam, u, acc);
+        });
+      });
+    });
+    rewriter.replaceOp(op, {kb.tensor(r.out, outType),
+                            kb.tensor(finalState, stateType)});
+    return success();
+  }
+};
+
+} // namespace
+
 void mlir::hybrid::populateRecurrenceLoweringPatterns(
-    RewritePatternSet &patterns, const HybridToLoopsOptions &options) {}
+    RewritePatternSet &patterns, const HybridToLoopsOptions &options) {
+  patterns.add<LinearRecurrenceLowering>(patterns.getContext(), options);
+}
