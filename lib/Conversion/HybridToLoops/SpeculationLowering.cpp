@@ -1,4 +1,14 @@
-//===- SpeculationLowering.cpp ---------------------------------------------------===//
+//===- SpeculationLowering.cpp - tree_verify and kv_compact kernels -------===//
+//
+// tree_verify: the target's argmax per node (parallel over nodes when given
+// logits), then one pass in node order, since parents precede children:
+// a node is accepted iff its draft token equals its parent's argmax and its
+// parent is accepted; the deepest accepted node (lowest index on ties) wins.
+//
+// kv_compact: each cache is copied and the accepted path's rows moved to
+// prefix_len + d; the accepted node's recurrent state is selected.
+//
+//===----------------------------------------------------------------------===//
 
 #include "KernelBuilder.h"
 #include "Lowerings.h"
@@ -7,5 +17,215 @@
 using namespace mlir;
 using namespace mlir::hybrid;
 
+namespace {
+
+using P = arith::CmpIPredicate;
+
+struct TreeVerifyLowering : KernelPattern<TreeVerifyOp> {
+  using KernelPattern::KernelPattern;
+
+  LogicalResult matchAndRewrite(TreeVerifyOp op,
+                                PatternRewriter &rewriter) const override {
+    KernelBuilder kb(rewriter, op.getLoc(), options.vectorWidth);
+    Type indexType = rewriter.getIndexType();
+    Value parents = kb.buffer(op.getParents());
+    Value draft = kb.buffer(op.getDraftTokens());
+    Value target = kb.buffer(op.getTarget());
+    bool logits = cast<MemRefType>(target.getType()).getRank() == 2;
+    Value nodes = kb.dim(parents, 0);
+
+    auto pathType = cast<RankedTensorType>(op.getPath().getType());
+    auto scalarType = cast<RankedTensorType>(op.getLength().getType());
+    Value path = kb.alloc(pathType, pathType.isDynamicDim(0)
+                                        ? SmallVector<Value>{nodes}
+                                        : SmallVector<Value>{});
+    Value length = kb.alloc(scalarType, {});
+    Value bonus = kb.alloc(scalarType, {});
+
+    Value bad = kb.boolean(false);
+    auto check = [&](Value cond, StringRef what) {
+      kb.raiseIf(cond, ("hybrid.tree_verify: " + what).str());
+      bad = kb.ori(bad, cond);
+    };
+    check(kb.ori(kb.cmpi(P::ne, kb.dim(draft, 0), nodes),
+                 kb.cmpi(P::ne, kb.dim(target, 0), nodes)),
+          "parents, draft tokens and target disagree on the node count");
+    check(kb.cmpi(P::eq, nodes, kb.index(0)), "the draft tree is empty");
+    if (logits)
+      check(kb.cmpi(P::eq, kb.dim(target, 1), kb.index(0)),
+            "the vocabulary is empty");
+    Value notTree = kb.loop(
+        kb.index(0), nodes, kb.index(1), {kb.boolean(false)},
+        [&](Value i, ValueRange it) -> SmallVector<Value> {
+          Value p = kb.loadIndex(parents, {i});
+          Value wrong = kb.select(kb.cmpi(P::eq, i, kb.index(0)),
+                                  kb.cmpi(P::ne, p, kb.index(-1)),
+                                  kb.ori(kb.cmpi(P::slt, p, kb.index(0)),
+                                         kb.cmpi(P::sge, p, i)));
+          return {kb.ori(it[0], wrong)};
+        })[0];
+    check(notTree, "parents do not form a draft tree (parents[0] = -1, "
+                   "0 <= parents[i] < i)");
+
+    kb.ifThen(kb.notI(bad), [&] {
+      // a[i]: the target's token after node i (first maximum on ties).
+      Value argmax = kb.alloc({OpFoldResult(nodes)}, indexType);
+      kb.parallel({nodes}, [&](ValueRange ivs) {
+        Value i = ivs[0];
+        Value best;
+        if (logits) {
+          best = kb.loop(kb.index(1), kb.dim(target, 1), kb.index(1),
+                         {kb.load(target, {i, kb.index(0)}), kb.index(0)},
+                         [&](Value vIdx, ValueRange it) -> SmallVector<Value> {
+                           Value x = kb.load(target, {i, vIdx});
+                           Value better =
+                               kb.cmpf(arith::CmpFPredicate::OGT, x, it[0]);
+                           return {kb.select(better, x, it[0]),
+                                   kb.select(better, vIdx, it[1])};
+                         })[1];
+        } else {
+          best = kb.loadIndex(target, {i});
+        }
+        memref::StoreOp::create(rewriter, kb.loc, best, argmax, ValueRange{i});
+      });
+      auto argmaxOf = [&](Value i) {
+        return memref::LoadOp::create(rewriter, kb.loc, argmax, ValueRange{i})
+            .getResult();
+      };
+      // Acceptance and depth in node order.
+      Value depth = kb.alloc({OpFoldResult(nodes)}, indexType);
+      memref::StoreOp::create(rewriter, kb.loc, kb.index(0), depth,
+                              ValueRange{kb.index(0)});
+      auto result = kb.loop(
+          kb.index(1), nodes, kb.index(1), {kb.index(0), kb.index(0)},
+          [&](Value i, ValueRange it) -> SmallVector<Value> {
+            Value p = kb.loadIndex(parents, {i});
+            Value parentDepth = memref::LoadOp::create(rewriter, kb.loc, depth,
+                                                       ValueRange{p});
+            // depth < 0 marks a rejected node.
+            Value parentOk = kb.cmpi(P::sge, parentDepth, kb.index(0));
+            Value correct =
+                kb.cmpi(P::eq, kb.loadIndex(draft, {i}), argmaxOf(p));
+            Value ok = kb.andi(parentOk, correct);
+            Value d = kb.select(ok, kb.addi(parentDepth, kb.index(1)),
+                                kb.index(-1));
+            memref::StoreOp::create(rewriter, kb.loc, d, depth,
+                                    ValueRange{i});
+            Value deeper = kb.cmpi(P::sgt, d, it[1]);
+            return {kb.select(deeper, i, it[0]), kb.select(deeper, d, it[1])};
+          });
+      Value best = result[0], bestDepth = result[1];
+      // The path root..best, padded with -1.
+      kb.loop(kb.index(0), nodes, kb.index(1), [&](Value i) {
+        kb.storeIndex(kb.index(-1), path, {i});
+      });
+      kb.loop(kb.index(0), kb.addi(bestDepth, kb.index(1)), kb.index(1),
+              {best}, [&](Value s, ValueRange it) -> SmallVector<Value> {
+                kb.storeIndex(it[0], path, {kb.subi(bestDepth, s)});
+                return {kb.loadIndex(parents, {it[0]})};
+              });
+      kb.storeIndex(kb.addi(bestDepth, kb.index(1)), length, {});
+      kb.storeIndex(argmaxOf(best), bonus, {});
+    });
+    rewriter.replaceOp(op, {kb.tensor(path, pathType),
+                            kb.tensor(length, scalarType),
+                            kb.tensor(bonus, scalarType)});
+    return success();
+  }
+};
+
+struct KVCompactLowering : KernelPattern<KVCompactOp> {
+  using KernelPattern::KernelPattern;
+
+  LogicalResult matchAndRewrite(KVCompactOp op,
+                                PatternRewriter &rewriter) const override {
+    KernelBuilder kb(rewriter, op.getLoc(), options.vectorWidth);
+    Value path = kb.buffer(op.getPath());
+    Value length = kb.loadIndex(kb.buffer(op.getLength()), {});
+    Value prefix = op.getPrefixLen();
+    Value nodes = kb.dim(path, 0);
+
+    Value bad = kb.boolean(false);
+    auto check = [&](Value cond, StringRef what) {
+      kb.raiseIf(cond, ("hybrid.kv_compact: " + what).str());
+      bad = kb.ori(bad, cond);
+    };
+    check(kb.ori(kb.cmpi(P::slt, length, kb.index(1)),
+                 kb.cmpi(P::sgt, length, nodes)),
+          "the accepted length must be in [1, number of tree nodes]");
+    Value safeLength = kb.select(bad, kb.index(0), length);
+    Value pathBad = kb.loop(
+        kb.index(0), safeLength, kb.index(1), {kb.boolean(false)},
+        [&](Value d, ValueRange it) -> SmallVector<Value> {
+          Value n = kb.loadIndex(path, {d});
+          return {kb.ori(it[0], kb.ori(kb.cmpi(P::slt, n, kb.index(0)),
+                                       kb.cmpi(P::sge, n, nodes)))};
+        })[0];
+    check(pathBad, "the accepted path names a node outside the tree");
+    for (Value cache : op.getCaches()) {
+      Value s = kb.dim(cache, 2);
+      check(kb.cmpi(P::sgt, kb.addi(prefix, nodes), s),
+            "prefix_len + tree nodes exceeds a cache's length");
+    }
+    check(kb.cmpi(P::slt, prefix, kb.index(0)), "prefix_len is negative");
+
+    SmallVector<Value> results;
+    for (auto [cacheTensor, resultType] :
+         llvm::zip(op.getCaches(), op.getResultTypes())) {
+      auto type = cast<RankedTensorType>(resultType);
+      Value cache = kb.buffer(cacheTensor);
+      SmallVector<Value> sizes;
+      for (int64_t d = 0; d < 4; ++d)
+        if (type.isDynamicDim(d))
+          sizes.push_back(kb.dim(cache, d));
+      Value out = kb.alloc(type, sizes);
+      memref::CopyOp::create(rewriter, kb.loc, cache, out);
+      kb.ifThen(kb.notI(bad), [&] {
+        Value rowLen = kb.dim(cache, 3);
+        kb.parallel({kb.dim(cache, 0), kb.dim(cache, 1)}, [&](ValueRange ivs) {
+          kb.loop(kb.index(1), length, kb.index(1), [&](Value d) {
+            Value src = kb.addi(prefix, kb.loadIndex(path, {d}));
+            kb.scaleCopy(out, {ivs[0], ivs[1], kb.addi(prefix, d),
+                               kb.index(0)},
+                         kb.f32(1.0), cache,
+                         {ivs[0], ivs[1], src, kb.index(0)}, rowLen);
+          });
+        });
+      });
+      results.push_back(kb.tensor(out, type));
+    }
+    unsigned numCaches = op.getCaches().size();
+    for (auto [i, statesTensor] : llvm::enumerate(op.getNodeStates())) {
+      auto type = cast<RankedTensorType>(op.getResultTypes()[numCaches + i]);
+      Value states = kb.buffer(statesTensor);
+      SmallVector<Value> sizes;
+      int64_t srcDims[4] = {0, 1, 3, 4};
+      for (int64_t d = 0; d < 4; ++d)
+        if (type.isDynamicDim(d))
+          sizes.push_back(kb.dim(states, srcDims[d]));
+      Value out = kb.alloc(type, sizes);
+      kb.ifThen(kb.notI(bad), [&] {
+        Value node = kb.loadIndex(path, {kb.subi(length, kb.index(1))});
+        Value dv = kb.dim(states, 4);
+        kb.parallel({kb.dim(states, 0), kb.dim(states, 1), kb.dim(states, 3)},
+                    [&](ValueRange ivs) {
+                      kb.scaleCopy(out, {ivs[0], ivs[1], ivs[2], kb.index(0)},
+                                   kb.f32(1.0), states,
+                                   {ivs[0], ivs[1], node, ivs[2], kb.index(0)},
+                                   dv);
+                    });
+      });
+      results.push_back(kb.tensor(out, type));
+    }
+    rewriter.replaceOp(op, results);
+    return success();
+  }
+};
+
+} // namespace
+
 void mlir::hybrid::populateSpeculationLoweringPatterns(
-    RewritePatternSet &patterns, const HybridToLoopsOptions &options) {}
+    RewritePatternSet &patterns, const HybridToLoopsOptions &options) {
+  patterns.add<TreeVerifyLowering, KVCompactLowering>(patterns.getContext(),
+                                                      options);
+}
