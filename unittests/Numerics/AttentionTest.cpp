@@ -1,0 +1,293 @@
+//===- AttentionTest.cpp - Attention kernels against the reference --------===//
+//
+// Random shapes (lengths that are not multiples of the key tile or the block
+// size), GQA ratios 1, 2, 4, 16, head dims 64 and 128, f32/f16/bf16 storage.
+// Tolerances: L-inf error <= 1e-5 x the reference's L-inf norm for f32
+// (2e-3 for f16, 1.6e-2 for bf16 outputs).
+//
+//===----------------------------------------------------------------------===//
+
+#include "Harness.h"
+
+using namespace hybrid;
+using namespace hybrid::test;
+
+namespace {
+
+const std::vector<int64_t> kDyn4 = {-1, -1, -1, -1};
+
+std::string attentionModule(hybrid_dtype dtype, const std::string &attrs,
+                            const std::string &extraArgs = "",
+                            const std::string &extraOperands = "") {
+  std::string t = tensorType(kDyn4, mlirType(dtype));
+  return "func.func @attn(%q: " + t + ", %k: " + t + ", %v: " + t + extraArgs +
+         ") -> " + t + " {\n  %o = hybrid.attention %q, %k, %v" +
+         extraOperands + " " + attrs + " : " + t + ", " + t + ", " + t +
+         "\n  return %o : " + t + "\n}\n";
+}
+
+struct Shape {
+  int64_t batch, kvHeads, group, qLen, kvLen, headDim;
+};
+
+void checkDense(hybrid_dtype dtype, const Shape &s, bool causal,
+                std::mt19937 &rng) {
+  SCOPED_TRACE(testing::Message()
+               << mlirType(dtype) << " B=" << s.batch << " Hkv=" << s.kvHeads
+               << " G=" << s.group << " Sq=" << s.qLen << " Skv=" << s.kvLen
+               << " D=" << s.headDim << (causal ? " causal" : ""));
+  hybrid::Module *m =
+      compile(attentionModule(dtype, causal ? "{causal}" : ""));
+  ASSERT_TRUE(m);
+  int64_t hq = s.kvHeads * s.group;
+  ref::Array q = randomArray({s.batch, hq, s.qLen, s.headDim}, rng);
+  ref::Array k = randomArray({s.batch, s.kvHeads, s.kvLen, s.headDim}, rng);
+  ref::Array v = randomArray({s.batch, s.kvHeads, s.kvLen, s.headDim}, rng);
+  auto results = run(*m, "attn",
+                     {toTensor(q, dtype), toTensor(k, dtype), toTensor(v, dtype)});
+  ASSERT_EQ(results.size(), 1u);
+  ref::AttentionParams p;
+  p.causal = causal;
+  EXPECT_TRUE(allClose(fromTensor(results[0]),
+                       ref::attention(q, k, v, p), tolerance(dtype)));
+}
+
+TEST(Attention, DenseMatchesReferenceAcrossGQAAndHeadDims) {
+  std::mt19937 rng(1);
+  for (int64_t group : {1, 2, 4, 16})
+    for (int64_t headDim : {64, 128}) {
+      Shape s{1, group == 16 ? 1 : 2, group,
+              static_cast<int64_t>(1 + rng() % 37),
+              static_cast<int64_t>(40 + rng() % 150), headDim};
+      checkDense(HYBRID_DTYPE_F32, s, /*causal=*/true, rng);
+    }
+}
+
+TEST(Attention, DenseNonCausalAndBatched) {
+  std::mt19937 rng(2);
+  checkDense(HYBRID_DTYPE_F32, {3, 2, 2, 5, 77, 64}, /*causal=*/false, rng);
+  // More queries than keys: the first rows see no key and give 0.
+  checkDense(HYBRID_DTYPE_F32, {1, 1, 2, 9, 4, 64}, /*causal=*/true, rng);
+  // Odd head dim: the vector loops' scalar tails.
+  checkDense(HYBRID_DTYPE_F32, {1, 2, 1, 7, 33, 13}, /*causal=*/true, rng);
+}
+
+TEST(Attention, HalfPrecisionStorage) {
+  std::mt19937 rng(3);
+  checkDense(HYBRID_DTYPE_F16, {1, 2, 4, 17, 130, 64}, true, rng);
+  checkDense(HYBRID_DTYPE_BF16, {1, 2, 4, 17, 130, 128}, true, rng);
+}
+
+TEST(Attention, MasksSoftcapScaleAndTopLeftOffset) {
+  std::mt19937 rng(4);
+  std::string t = tensorType(kDyn4, "f32");
+  // ONNX without past_key: causal aligned top-left (offset 0), additive
+  // 2-D mask, explicit scale and softcap.
+  std::string text =
+      "func.func @attn(%q: " + t + ", %k: " + t + ", %v: " + t +
+      ", %m: tensor<?x?xf32>) -> " + t +
+      " {\n  %c0 = arith.constant 0 : index\n"
+      "  %o = hybrid.attention %q, %k, %v mask(%m : tensor<?x?xf32>) "
+      "offset(%c0) {causal, scale = 0.2 : f32, softcap = 3.0 : f32} : " +
+      t + ", " + t + ", " + t + "\n  return %o : " + t + "\n}\n";
+  hybrid::Module *m = compile(text);
+  ASSERT_TRUE(m);
+  ref::Array q = randomArray({2, 4, 6, 64}, rng), k = randomArray({2, 2, 9, 64}, rng),
+             v = randomArray({2, 2, 9, 64}, rng), mask = randomArray({6, 9}, rng);
+  mask.at({2, 0}) = -std::numeric_limits<double>::infinity();
+  auto results = run(*m, "attn", {toTensor(q, HYBRID_DTYPE_F32), toTensor(k, HYBRID_DTYPE_F32),
+                                  toTensor(v, HYBRID_DTYPE_F32), toTensor(mask, HYBRID_DTYPE_F32)});
+  ref::AttentionParams p;
+  p.offset = 0;
+  p.scale = 0.2;
+  p.softcap = 3.0;
+  p.mask = &mask;
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_TRUE(allClose(fromTensor(results[0]), ref::attention(q, k, v, p), 1e-5));
+}
+
+TEST(Attention, BooleanMaskAndFullyMaskedRows) {
+  std::mt19937 rng(5);
+  std::string t = tensorType(kDyn4, "f32");
+  std::string maskType = "tensor<?x?x?x?xi1>";
+  hybrid::Module *m = compile(attentionModule(
+      HYBRID_DTYPE_F32, "", ", %m: " + maskType, " mask(%m : " + maskType + ")"));
+  ASSERT_TRUE(m);
+  ref::Array q = randomArray({1, 2, 5, 64}, rng), k = randomArray({1, 1, 8, 64}, rng),
+             v = randomArray({1, 1, 8, 64}, rng);
+  ref::Array mask({1, 2, 5, 8});
+  hybrid::Tensor maskT;
+  ASSERT_TRUE(hybrid::Tensor::create(HYBRID_DTYPE_BOOL, {1, 2, 5, 8}, maskT).ok());
+  for (int64_t i = 0; i < mask.size(); ++i) {
+    bool on = rng() % 3 != 0 && i / 8 != 3; // row 3 of head 0 fully masked
+    mask.data[i] = on;
+    maskT.data<uint8_t>()[i] = on;
+  }
+  auto results = run(*m, "attn", {toTensor(q, HYBRID_DTYPE_F32), toTensor(k, HYBRID_DTYPE_F32),
+                                  toTensor(v, HYBRID_DTYPE_F32), maskT});
+  ref::AttentionParams p;
+  p.causal = false;
+  p.mask = &mask;
+  p.maskIsBool = true;
+  ASSERT_EQ(results.size(), 1u);
+  ref::Array out = fromTensor(results[0]);
+  EXPECT_TRUE(allClose(out, ref::attention(q, k, v, p), 1e-5));
+  for (int64_t d = 0; d < 64; ++d)
+    EXPECT_EQ(out.at({0, 0, 3, d}), 0.0); // not NaN
+}
+
+TEST(Attention, DraftTreeRowsAttendPrefixAndAncestors) {
+  std::mt19937 rng(6);
+  std::vector<int32_t> parents = {-1, 0, 0, 1, 1, 2, 3, 6};
+  std::string t = tensorType(kDyn4, "f32");
+  hybrid::Module *m = compile(attentionModule(
+      HYBRID_DTYPE_F32, "{causal}", ", %p: tensor<?xi32>", " tree(%p : tensor<?xi32>)"));
+  ASSERT_TRUE(m);
+  // 3 ordinary rows before the 8 tree rows; 50 prefix keys.
+  ref::Array q = randomArray({1, 4, 11, 64}, rng), k = randomArray({1, 2, 58, 64}, rng),
+             v = randomArray({1, 2, 58, 64}, rng);
+  auto results = run(*m, "attn", {toTensor(q, HYBRID_DTYPE_F32), toTensor(k, HYBRID_DTYPE_F32),
+                                  toTensor(v, HYBRID_DTYPE_F32), intTensor(parents, {8})});
+  ref::AttentionParams p;
+  p.parents = &parents;
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_TRUE(allClose(fromTensor(results[0]), ref::attention(q, k, v, p), 1e-5));
+}
+
+//===----------------------------------------------------------------------===//
+// Block selection and block-sparse attention
+//===----------------------------------------------------------------------===//
+
+std::string configAttr(const ref::SparseConfig &c) {
+  return "#hybrid.sparse_config<kernel_size = " + std::to_string(c.kernelSize) +
+         ", kernel_stride = " + std::to_string(c.kernelStride) +
+         ", block_size = " + std::to_string(c.blockSize) +
+         ", topk = " + std::to_string(c.topk) +
+         ", init_blocks = " + std::to_string(c.initBlocks) +
+         ", window_size = " + std::to_string(c.windowSize) +
+         ", dense_len = " + std::to_string(c.denseLen) + ">";
+}
+
+/// select + sparse attention in one module; with `tree`, both take it.
+std::string sparseModule(const ref::SparseConfig &c, bool tree, bool root) {
+  std::string t = tensorType(kDyn4, "f32");
+  std::string idx = "tensor<?x?x?x?xi32>";
+  std::string treeArg = tree ? ", %p: tensor<?xi32>" : "";
+  std::string treeOp = tree ? " tree(%p : tensor<?xi32>)" : "";
+  std::string policy = tree ? (root ? " policy root" : " policy union") : "";
+  std::string cfg = "config(" + configAttr(c) + ")";
+  return "func.func @select(%q: " + t + ", %k: " + t + treeArg + ") -> " + idx +
+         " {\n  %s = hybrid.block_select %q, %k" + treeOp + policy + " " + cfg +
+         " : " + t + ", " + t + "\n  %c = tensor.cast %s : tensor<?x?x?x" +
+         (tree && !root ? std::string("?") : std::to_string(c.topk)) + "xi32> to " + idx +
+         "\n  return %c : " + idx + "\n}\n" + "func.func @sparse(%q: " + t +
+         ", %k: " + t + ", %v: " + t + ", %s: " + idx + treeArg + ") -> " + t +
+         " {\n  %o = hybrid.block_sparse_attention %q, %k, %v blocks(%s : " + idx +
+         ")" + treeOp + " " + cfg + " : " + t + ", " + t + ", " + t +
+         "\n  return %o : " + t + "\n}\n";
+}
+
+void checkSparse(const ref::SparseConfig &c, int64_t group, int64_t qLen,
+                 int64_t kvLen, int64_t headDim, std::mt19937 &rng,
+                 const std::vector<int32_t> *parents = nullptr,
+                 bool root = false) {
+  SCOPED_TRACE(testing::Message() << "G=" << group << " Sq=" << qLen
+                                  << " Skv=" << kvLen << " D=" << headDim
+                                  << " block=" << c.blockSize
+                                  << (parents ? " tree" : ""));
+  hybrid::Module *m = compile(sparseModule(c, parents != nullptr, root));
+  ASSERT_TRUE(m);
+  int64_t kvHeads = 2;
+  ref::Array q = randomArray({1, kvHeads * group, qLen, headDim}, rng);
+  ref::Array k = randomArray({1, kvHeads, kvLen, headDim}, rng);
+  ref::Array v = randomArray({1, kvHeads, kvLen, headDim}, rng);
+  std::vector<hybrid::Tensor> selArgs = {toTensor(q, HYBRID_DTYPE_F32),
+                                         toTensor(k, HYBRID_DTYPE_F32)};
+  if (parents)
+    selArgs.push_back(intTensor(*parents, {int64_t(parents->size())}));
+  auto sel = run(*m, "select", selArgs);
+  ASSERT_EQ(sel.size(), 1u);
+  int64_t slots = 0;
+  std::vector<int32_t> expected = ref::blockSelect(
+      q, k, c, std::nullopt, std::nullopt, parents, root, &slots);
+  EXPECT_EQ(sel[0].shape().back(), slots);
+  std::vector<int32_t> got = intsFromTensor(sel[0]);
+  EXPECT_EQ(got, expected) << "block selection differs";
+
+  std::vector<hybrid::Tensor> args = {toTensor(q, HYBRID_DTYPE_F32), toTensor(k, HYBRID_DTYPE_F32),
+                                      toTensor(v, HYBRID_DTYPE_F32), sel[0]};
+  if (parents)
+    args.push_back(intTensor(*parents, {int64_t(parents->size())}));
+  auto out = run(*m, "sparse", args);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(allClose(fromTensor(out[0]),
+                       ref::blockSparseAttention(q, k, v, got, slots, c,
+                                                 std::nullopt, std::nullopt,
+                                                 std::nullopt, parents),
+                       1e-5));
+}
+
+TEST(BlockSparse, SelectionAndAttentionEqualDenseUnderTheMask) {
+  std::mt19937 rng(7);
+  ref::SparseConfig small{4, 2, 8, 3, 1, 16, 0};
+  for (int64_t group : {1, 2, 4, 16}) {
+    int64_t kvLen = 50 + rng() % 70; // not a multiple of the block size
+    checkSparse(small, group, 1 + rng() % 20, kvLen, group == 16 ? 64 : 128,
+                rng);
+  }
+  // MiniCPM4's kernel/stride/block with a short window.
+  ref::SparseConfig minicpm{32, 16, 64, 4, 1, 128, 0};
+  checkSparse(minicpm, 2, 40, 700, 64, rng);
+}
+
+TEST(BlockSparse, DenseBelowDenseLen) {
+  std::mt19937 rng(8);
+  ref::SparseConfig c{4, 2, 8, 2, 1, 8, /*denseLen=*/1000};
+  checkSparse(c, 2, 12, 90, 64, rng);
+}
+
+TEST(BlockSparse, TreeSharesOneSelection) {
+  std::mt19937 rng(9);
+  std::vector<int32_t> parents = {-1, 0, 0, 1, 2, 2};
+  ref::SparseConfig c{4, 2, 8, 2, 1, 16, 0};
+  checkSparse(c, 2, 6, 70, 64, rng, &parents, /*root=*/false);
+  checkSparse(c, 2, 6, 70, 64, rng, &parents, /*root=*/true);
+}
+
+TEST(BlockSparse, HandWrittenIndicesWithPaddingAndDuplicates) {
+  std::mt19937 rng(10);
+  ref::SparseConfig c{4, 2, 8, 3, 1, 8, 0};
+  hybrid::Module *m = compile(sparseModule(c, false, false));
+  ASSERT_TRUE(m);
+  ref::Array q = randomArray({1, 2, 3, 64}, rng), k = randomArray({1, 1, 40, 64}, rng),
+             v = randomArray({1, 1, 40, 64}, rng);
+  std::vector<int32_t> blocks = {0, 2, 2, -1, -1, -1, 1, 0, -1};
+  auto out = run(*m, "sparse", {toTensor(q, HYBRID_DTYPE_F32), toTensor(k, HYBRID_DTYPE_F32),
+                                toTensor(v, HYBRID_DTYPE_F32), intTensor(blocks, {1, 1, 3, 3})});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(allClose(fromTensor(out[0]),
+                       ref::blockSparseAttention(q, k, v, blocks, 3, c, std::nullopt,
+                                                 std::nullopt, std::nullopt, nullptr),
+                       1e-5));
+}
+
+TEST(BlockSparse, OutOfRangeIndexIsAnErrorStatus) {
+  std::mt19937 rng(11);
+  ref::SparseConfig c{4, 2, 8, 3, 1, 8, 0};
+  hybrid::Module *m = compile(sparseModule(c, false, false));
+  ASSERT_TRUE(m);
+  ref::Array q = randomArray({1, 2, 2, 64}, rng), k = randomArray({1, 1, 20, 64}, rng),
+             v = randomArray({1, 1, 20, 64}, rng);
+  std::vector<int32_t> blocks = {0, 3, -1, 0, 1, -1}; // 20 keys: 3 blocks
+  std::vector<hybrid::Tensor> results;
+  hybrid::Status s = m->invoke(
+      "sparse",
+      {toTensor(q, HYBRID_DTYPE_F32), toTensor(k, HYBRID_DTYPE_F32), toTensor(v, HYBRID_DTYPE_F32),
+       intTensor(blocks, {1, 1, 2, 3})},
+      results);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("block index is out of range"), std::string::npos)
+      << s.message();
+}
+
+} // namespace
