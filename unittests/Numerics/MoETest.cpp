@@ -1,0 +1,92 @@
+//===- MoETest.cpp - chunk_moe against the token-level formula ------------===//
+//
+// Every router kind and chunk sizes 1..T (including sizes that do not
+// divide T): chunking never changes the result. Tolerance 1e-5 x the
+// reference's L-inf norm.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Harness.h"
+
+using namespace hybrid;
+using namespace hybrid::test;
+
+namespace {
+
+std::string moeModule(const std::string &router, int64_t chunk,
+                      const std::string &extraAttrs, bool shared) {
+  std::string x = "tensor<?x?xf32>", v = "tensor<?xf32>",
+              w3 = "tensor<?x?x?xf32>";
+  std::string args = "%x: " + x + ", %wr: " + x + ", %r: " + v + ", %up: " + w3 +
+                     ", %down: " + w3;
+  std::string routerOperand = router == "blockffn" ? " norm(%r : " + v + ")"
+                              : router == "deco"   ? " route_scale(%r : " + v + ")"
+                                                   : "";
+  std::string sharedOps;
+  if (shared) {
+    args += ", %su: " + x + ", %sd: " + x;
+    sharedOps = " shared(%su, %sd : " + x + ", " + x + ")";
+  }
+  return "func.func @moe(" + args + ") -> " + x + " {\n  %y = hybrid.chunk_moe " +
+         router + " %x, %wr" + routerOperand + " experts(%up, %down : " + w3 +
+         ", " + w3 + ")" + sharedOps + " {chunk = " + std::to_string(chunk) +
+         extraAttrs + "} : " + x + ", " + x + "\n  return %y : " + x + "\n}\n";
+}
+
+void checkMoE(const std::string &router, ref::Router kind, int64_t chunk,
+              bool shared, std::mt19937 &rng) {
+  SCOPED_TRACE(testing::Message() << router << " chunk=" << chunk
+                                  << (shared ? " shared" : ""));
+  int64_t T = 13, Dm = 32, E = 8, Be = 12, Bs = 6, topK = 2;
+  hybrid::Module *m = compile(moeModule(
+      router, chunk, kind == ref::Router::TopKSoftmax ? ", top_k = 2" : "",
+      shared));
+  ASSERT_TRUE(m);
+  ref::Array x = randomArray({T, Dm}, rng), wr = randomArray({E, Dm}, rng, 0.3),
+             r = randomArray({E}, rng), up = randomArray({E, Be, Dm}, rng, 0.2),
+             down = randomArray({E, Dm, Be}, rng, 0.2),
+             su = randomArray({Bs, Dm}, rng, 0.2), sd = randomArray({Dm, Bs}, rng, 0.2);
+  for (double &g : r.data)
+    g = std::abs(g) + 0.1;
+  std::vector<hybrid::Tensor> a = {
+      toTensor(x, HYBRID_DTYPE_F32), toTensor(wr, HYBRID_DTYPE_F32),
+      toTensor(r, HYBRID_DTYPE_F32), toTensor(up, HYBRID_DTYPE_F32),
+      toTensor(down, HYBRID_DTYPE_F32)};
+  if (shared) {
+    a.push_back(toTensor(su, HYBRID_DTYPE_F32));
+    a.push_back(toTensor(sd, HYBRID_DTYPE_F32));
+  }
+  auto results = run(*m, "moe", a);
+  ASSERT_EQ(results.size(), 1u);
+  ref::MoEParams p;
+  p.router = kind;
+  p.routerNorm = &r;
+  p.routerScale = &r;
+  p.topK = topK;
+  if (shared) {
+    p.sharedUp = &su;
+    p.sharedDown = &sd;
+  }
+  ref::Array weights;
+  ref::Array y = ref::chunkMoE(x, wr, up, down, p, &weights);
+  EXPECT_TRUE(allClose(fromTensor(results[0]), y, 1e-5));
+  // The routers are sparse, so that chunking has something to skip.
+  int64_t zeros = 0;
+  for (double w : weights.data)
+    zeros += w == 0;
+  EXPECT_GT(zeros, 0);
+}
+
+TEST(ChunkMoE, EveryChunkSizeEqualsTheTokenLevelFormula) {
+  std::mt19937 rng(30);
+  for (int64_t chunk : {1, 3, 8, 13, 64})
+    checkMoE("blockffn", ref::Router::BlockFFN, chunk, false, rng);
+}
+
+TEST(ChunkMoE, DecoWithSharedExpertAndTopKSoftmax) {
+  std::mt19937 rng(31);
+  checkMoE("deco", ref::Router::Deco, 4, true, rng);
+  checkMoE("topk_softmax", ref::Router::TopKSoftmax, 5, false, rng);
+}
+
+} // namespace
