@@ -10,7 +10,7 @@ LLVM_PREFIX=/usr/lib/llvm-22
 HYBRID_PACKAGES=(
   cmake ninja-build ccache
   clang-22 llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
-  libgtest-dev python3-numpy
+  libgtest-dev python3-numpy libomp-22-dev nlohmann-json3-dev
 )
 
 hybrid_install_missing() {

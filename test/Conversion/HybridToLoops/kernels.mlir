@@ -1,0 +1,56 @@
+// The kernels' structure: parallel loops over independent rows, online
+// softmax (no score matrix), run-time checks registered as error messages.
+//
+// RUN: hybrid-opt %s --convert-hybrid-to-loops --split-input-file | FileCheck %s
+
+// CHECK: module attributes {hybrid.error_messages = [{{.*}}"hybrid.attention: value length does not match key length"
+// CHECK: memref.global "public" @__hybrid_error_code : memref<i32> = dense<0>
+// CHECK-LABEL: func.func @attention
+// The only buffer with the key length is the input; scores live in a
+// 64-entry tile.
+// CHECK-NOT: memref.alloc({{.*}}) {{.*}}: memref<?x?xf32>
+// CHECK: scf.parallel
+// CHECK: memref.alloca() {{.*}} : memref<64xf32>
+// CHECK: vector.fma
+// CHECK: math.exp
+// CHECK: bufferization.to_tensor {{.*}} restrict writable
+func.func @attention(%q: tensor<1x8x?x64xf32>, %k: tensor<1x2x?x64xf32>,
+                     %v: tensor<1x2x?x64xf32>) -> tensor<1x8x?x64xf32> {
+  %o = hybrid.attention %q, %k, %v {causal}
+      : tensor<1x8x?x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>
+  return %o : tensor<1x8x?x64xf32>
+}
+
+// -----
+
+// Block-sparse attention reads its block list per row and decides
+// dense/sparse on the run-time length.
+// CHECK: "hybrid.block_sparse_attention: a block index is out of range [-1, ceil(Skv / block_size))"
+// CHECK-LABEL: func.func @sparse
+// CHECK: arith.cmpi slt, %{{.*}}, %c8192
+// CHECK: scf.parallel
+// CHECK: memref.load %{{.*}} : memref<1x2x?x16xi32>
+func.func @sparse(%q: tensor<1x8x?x64xf32>, %k: tensor<1x2x?x64xf32>,
+                  %v: tensor<1x2x?x64xf32>, %idx: tensor<1x2x?x16xi32>) -> tensor<1x8x?x64xf32> {
+  %o = hybrid.block_sparse_attention %q, %k, %v blocks(%idx : tensor<1x2x?x16xi32>)
+      config(#hybrid.sparse_config<kernel_size = 32, kernel_stride = 16, block_size = 64,
+             topk = 16, init_blocks = 1, window_size = 256, dense_len = 8192>)
+      : tensor<1x8x?x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>
+  return %o : tensor<1x8x?x64xf32>
+}
+
+// -----
+
+// Chunk MoE: an expert is read only inside `scf.if %active`.
+// CHECK-LABEL: func.func @moe
+// CHECK: scf.parallel
+// CHECK: %[[ACTIVE:.*]] = scf.for {{.*}} -> (i1)
+// CHECK: scf.if %[[ACTIVE]]
+// CHECK: memref.load %{{.*}} : memref<16x64x256xf32>
+func.func @moe(%x: tensor<?x256xf32>, %wr: tensor<16x256xf32>, %g: tensor<16xf32>,
+               %up: tensor<16x64x256xf32>, %down: tensor<16x256x64xf32>) -> tensor<?x256xf32> {
+  %y = hybrid.chunk_moe blockffn %x, %wr norm(%g : tensor<16xf32>)
+      experts(%up, %down : tensor<16x64x256xf32>, tensor<16x256x64xf32>)
+      {chunk = 8} : tensor<?x256xf32>, tensor<16x256xf32>
+  return %y : tensor<?x256xf32>
+}

@@ -1,0 +1,231 @@
+//===- RuntimeTest.cpp - Bad calls become error statuses ------------------===//
+//
+// Every misuse of the C API returns a status whose message names the
+// argument or the problem; nothing aborts the process.
+//
+//===----------------------------------------------------------------------===//
+
+#include "../Numerics/Harness.h"
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+using namespace hybrid;
+using namespace hybrid::test;
+
+namespace {
+
+const char *kModule = R"mlir(
+func.func @attn(%q: tensor<1x2x?x8xf32>, %k: tensor<1x1x?x8xf32>, %v: tensor<1x1x?x8xf32>)
+    -> tensor<1x2x?x8xf32> {
+  %o = hybrid.attention %q, %k, %v {causal}
+      : tensor<1x2x?x8xf32>, tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32>
+  return %o : tensor<1x2x?x8xf32>
+}
+)mlir";
+
+// A simpler second entry: returns its input (the result must still be a
+// fresh buffer the runtime owns).
+const char *kIdentity = R"mlir(
+func.func @identity(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
+  return %x : tensor<?x3xf32>
+}
+func.func @constant() -> tensor<2xf32> {
+  %c = arith.constant dense<[1.5, 2.5]> : tensor<2xf32>
+  return %c : tensor<2xf32>
+}
+)mlir";
+
+hybrid::Module *attentionModule() {
+  return compile(kModule);
+}
+
+std::string invokeError(hybrid::Module &m, const std::string &entry,
+                        const std::vector<hybrid::Tensor> &args) {
+  std::vector<hybrid::Tensor> results;
+  hybrid::Status s = m.invoke(entry, args, results);
+  return s.ok() ? "" : s.message();
+}
+
+TEST(Runtime, ListsEntryPointsAndSignatures) {
+  hybrid::Module *m = attentionModule();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->entryPoints(), std::vector<std::string>{"attn"});
+  hybrid_value_info info;
+  ASSERT_EQ(hybrid_module_entry_arg(m->get(), "attn", 1, &info), nullptr);
+  EXPECT_EQ(info.kind, HYBRID_VALUE_TENSOR);
+  EXPECT_EQ(info.dtype, HYBRID_DTYPE_F32);
+  ASSERT_EQ(info.rank, 4u);
+  EXPECT_EQ(info.shape[2], -1); // dynamic sequence length
+  EXPECT_EQ(info.shape[3], 8);
+}
+
+TEST(Runtime, BadCallsNameTheArgument) {
+  hybrid::Module *m = attentionModule();
+  ASSERT_TRUE(m);
+  std::mt19937 rng(60);
+  ref::Array q = randomArray({1, 2, 3, 8}, rng), k = randomArray({1, 1, 5, 8}, rng),
+             v = randomArray({1, 1, 5, 8}, rng), v6 = randomArray({1, 1, 6, 8}, rng),
+             q16 = randomArray({1, 2, 3, 16}, rng), q3 = randomArray({2, 3, 8}, rng);
+  auto Q = toTensor(q, HYBRID_DTYPE_F32), K = toTensor(k, HYBRID_DTYPE_F32),
+       V = toTensor(v, HYBRID_DTYPE_F32);
+  EXPECT_EQ(invokeError(*m, "attn", {Q, K}), "'attn' takes 3 arguments, got 2");
+  EXPECT_EQ(invokeError(*m, "attn", {toTensor(q, HYBRID_DTYPE_F16), K, V}),
+            "'attn' argument #0: expected dtype f32, got f16");
+  EXPECT_EQ(invokeError(*m, "attn", {toTensor(q3, HYBRID_DTYPE_F32), K, V}),
+            "'attn' argument #0: expected rank 4, got rank 3");
+  EXPECT_EQ(invokeError(*m, "attn", {toTensor(q16, HYBRID_DTYPE_F32), K, V}),
+            "'attn' argument #0: expected shape [1, 2, ?, 8], got [1, 2, 3, 16] "
+            "(dimension 3 differs)");
+  EXPECT_EQ(invokeError(*m, "attn", {Q, hybrid::Tensor(), V}),
+            "'attn' argument #1: null tensor");
+  // A dynamic size that violates the op: K and V lengths differ.
+  EXPECT_EQ(invokeError(*m, "attn", {Q, K, toTensor(v6, HYBRID_DTYPE_F32)}),
+            "'attn' failed: hybrid.attention: value length does not match key "
+            "length");
+  std::string unknown = invokeError(*m, "attention", {Q, K, V});
+  EXPECT_NE(unknown.find("no entry point 'attention' (it has: attn)"),
+            std::string::npos)
+      << unknown;
+  // The module still works after all that.
+  EXPECT_EQ(invokeError(*m, "attn", {Q, K, V}), "");
+}
+
+TEST(Runtime, ThreadCountDoesNotChangeResults) {
+  hybrid::Module *m = attentionModule();
+  ASSERT_TRUE(m);
+  std::mt19937 rng(61);
+  ref::Array q = randomArray({1, 2, 40, 8}, rng), k = randomArray({1, 1, 90, 8}, rng),
+             v = randomArray({1, 1, 90, 8}, rng);
+  std::vector<hybrid::Tensor> args = {toTensor(q, HYBRID_DTYPE_F32),
+                                      toTensor(k, HYBRID_DTYPE_F32),
+                                      toTensor(v, HYBRID_DTYPE_F32)};
+  ASSERT_TRUE(m->setNumThreads(1).ok());
+  auto one = run(*m, "attn", args);
+  ASSERT_TRUE(m->setNumThreads(2).ok());
+  auto two = run(*m, "attn", args);
+  ASSERT_EQ(one.size(), 1u);
+  ASSERT_EQ(two.size(), 1u);
+  EXPECT_TRUE(allClose(fromTensor(one[0]), fromTensor(two[0]), 0.0));
+  EXPECT_FALSE(m->setNumThreads(0).ok());
+}
+
+TEST(Runtime, ResultsNeverAliasInputsOrConstants) {
+  hybrid::Module *m = compile(kIdentity);
+  ASSERT_TRUE(m);
+  std::vector<float> data = {1, 2, 3, 4, 5, 6};
+  hybrid::Tensor in;
+  ASSERT_TRUE(hybrid::Tensor::wrap(HYBRID_DTYPE_F32, {2, 3}, data.data(), in).ok());
+  auto r = run(*m, "identity", {in});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_NE(r[0].data<float>(), data.data());
+  EXPECT_EQ(r[0].data<float>()[5], 6.0f);
+  auto c1 = run(*m, "constant", {});
+  auto c2 = run(*m, "constant", {});
+  ASSERT_EQ(c1.size(), 1u);
+  ASSERT_EQ(c2.size(), 1u);
+  EXPECT_NE(c1[0].data<float>(), c2[0].data<float>());
+  EXPECT_EQ(c2[0].data<float>()[1], 2.5f);
+}
+
+TEST(Runtime, LoadingSomethingElseFails) {
+  hybrid_module *m = nullptr;
+  hybrid_status s = hybrid_module_load("/nonexistent/module.so", &m);
+  ASSERT_NE(s, nullptr);
+  EXPECT_NE(std::string(hybrid_status_message(s)).find("cannot load module"),
+            std::string::npos);
+  hybrid_status_free(s);
+  s = hybrid_module_load("libm.so.6", &m);
+  ASSERT_NE(s, nullptr);
+  hybrid_status_free(s);
+  EXPECT_EQ(m, nullptr);
+}
+
+//===----------------------------------------------------------------------===//
+// .npy
+//===----------------------------------------------------------------------===//
+
+std::string tempPath(const std::string &name) {
+  return ::testing::TempDir() + "/hybrid-npy-" + name;
+}
+
+void writeBytes(const std::string &path, const std::string &bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+/// A v1.0 .npy file with the given header dict and payload.
+std::string npyBytes(const std::string &dict, const std::string &payload) {
+  std::string header = dict;
+  size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header += '\n';
+  std::string out = "\x93NUMPY";
+  out += '\x01';
+  out += '\x00';
+  out += static_cast<char>(header.size() & 0xff);
+  out += static_cast<char>(header.size() >> 8);
+  return out + header + payload;
+}
+
+std::string loadError(const std::string &path, bool bf16 = false) {
+  hybrid::Tensor t;
+  hybrid::Status s = hybrid::Tensor::loadNpy(path, bf16, t);
+  return s.ok() ? "" : s.message();
+}
+
+TEST(Npy, RoundTripsEveryDtypeAndRanksZeroToSix) {
+  std::vector<hybrid_dtype> dtypes = {HYBRID_DTYPE_F32, HYBRID_DTYPE_F16, HYBRID_DTYPE_BF16,
+                                      HYBRID_DTYPE_F64, HYBRID_DTYPE_I64, HYBRID_DTYPE_I32,
+                                      HYBRID_DTYPE_I8, HYBRID_DTYPE_BOOL};
+  for (hybrid_dtype dtype : dtypes)
+    for (size_t rank = 0; rank <= 6; ++rank) {
+      std::vector<int64_t> shape;
+      for (size_t d = 0; d < rank; ++d)
+        shape.push_back(1 + (d % 3));
+      hybrid::Tensor t;
+      ASSERT_TRUE(hybrid::Tensor::create(dtype, shape, t).ok());
+      auto *bytes = t.data<uint8_t>();
+      size_t n = hybrid_tensor_byte_size(t.get());
+      for (size_t i = 0; i < n; ++i)
+        bytes[i] = dtype == HYBRID_DTYPE_BOOL ? (i % 2) : static_cast<uint8_t>(i * 7 + 1);
+      std::string path = tempPath("rt.npy");
+      ASSERT_TRUE(t.saveNpy(path).ok());
+      hybrid::Tensor back;
+      ASSERT_TRUE(hybrid::Tensor::loadNpy(path, dtype == HYBRID_DTYPE_BF16, back).ok())
+          << hybrid_dtype_name(dtype) << " rank " << rank;
+      EXPECT_EQ(back.dtype(), dtype);
+      EXPECT_EQ(back.shape(), shape);
+      EXPECT_EQ(0, std::memcmp(back.data(), t.data(), n));
+    }
+}
+
+TEST(Npy, MalformedFilesAreRejectedWithAReason) {
+  std::string p = tempPath("bad.npy");
+  writeBytes(p, "not numpy at all");
+  EXPECT_NE(loadError(p).find("not a .npy file"), std::string::npos);
+  writeBytes(p, npyBytes("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",
+                         std::string(16, '\0')));
+  EXPECT_NE(loadError(p).find("fortran_order"), std::string::npos);
+  writeBytes(p, npyBytes("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }",
+                         std::string(8, '\0')));
+  EXPECT_NE(loadError(p).find("big-endian"), std::string::npos);
+  writeBytes(p, npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }",
+                         std::string(8, '\0')));
+  EXPECT_NE(loadError(p).find("truncated data"), std::string::npos);
+  writeBytes(p, npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }",
+                         std::string(8, '\0')));
+  EXPECT_NE(loadError(p).find("trailing bytes"), std::string::npos);
+  writeBytes(p, npyBytes("{'descr': '<u2', 'fortran_order': False, 'shape': (1,), }",
+                         std::string(2, '\0')));
+  EXPECT_NE(loadError(p).find("bf16 flag"), std::string::npos);
+  EXPECT_EQ(loadError(p, /*bf16=*/true), "");
+  writeBytes(p, npyBytes("{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }",
+                         std::string(8, '\0')));
+  EXPECT_NE(loadError(p).find("unsupported dtype"), std::string::npos);
+  writeBytes(p, npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (a,), }", ""));
+  EXPECT_NE(loadError(p).find("malformed 'shape'"), std::string::npos);
+  EXPECT_NE(loadError(tempPath("missing.npy")).find("cannot open"), std::string::npos);
+}
+
+} // namespace
