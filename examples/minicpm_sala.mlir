@@ -9,7 +9,7 @@
 
 #sparse = #hybrid.sparse_config<kernel_size = 32, kernel_stride = 16,
     block_size = 64, topk = 16, init_blocks = 1, window_size = 256,
-    dense_len = 8192>
+    dense_len = 2048>
 
 module {
   // [T, 256] hidden states -> [1, 2, T, 64] key/value heads.
@@ -44,6 +44,20 @@ module {
     %o = hybrid.block_sparse_attention %qr, %kr, %v blocks(%blocks : tensor<1x2x?x16xi32>)
         config(#sparse) : tensor<1x4x?x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>
     return %o : tensor<1x4x?x64xf32>
+  }
+
+  // The block selection that @sparse_attention_layer makes, exposed so that
+  // a driver can report the fraction of keys it attends.
+  func.func @attention_blocks(%q: tensor<1x4x?x64xf32>, %k: tensor<1x2x?x64xf32>,
+                              %cos: tensor<32768x32xf32>, %sin: tensor<32768x32xf32>,
+                              %pos: tensor<1x?xi64>) -> tensor<1x2x?x16xi32> {
+    %qr = hybrid.rotary_embedding %q, %cos, %sin positions(%pos : tensor<1x?xi64>)
+        : tensor<1x4x?x64xf32>, tensor<32768x32xf32>, tensor<32768x32xf32>
+    %kr = hybrid.rotary_embedding %k, %cos, %sin positions(%pos : tensor<1x?xi64>)
+        : tensor<1x2x?x64xf32>, tensor<32768x32xf32>, tensor<32768x32xf32>
+    %blocks = hybrid.block_select %qr, %kr config(#sparse)
+        : tensor<1x4x?x64xf32>, tensor<1x2x?x64xf32>
+    return %blocks : tensor<1x2x?x16xi32>
   }
 
   // Layers 1-3: linear recurrence (Lightning: constant per-head decay;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs hybrid-opt on the bundled
-# MiniCPM-SALA-style module (examples/minicpm_sala.mlir): it parses and
-# verifies every op, checks that the module round-trips through the custom
-# and bytecode forms, and prints what it verified.
+# Installs what is missing, builds, then takes the bundled MiniCPM-SALA-style
+# module (examples/minicpm_sala.mlir) through the compiler: verifies and
+# round-trips it with hybrid-opt, compiles it for the CPU, runs every layer on
+# generated inputs, and prints per-layer timings with the sparsity exploited.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/setup.sh"
 hybrid_setup
@@ -23,5 +23,6 @@ echo "    parsed, verified, and round-tripped (text and bytecode)"
 
 echo "==> hybrid ops verified"
 "$opt" "$module" --print-op-stats -o /dev/null 2>&1 | grep "hybrid\." | sed 's/^ */    /'
-echo "==> functions"
-grep -o "func.func \(private \)\?@[a-z_]*" "$module" | sed 's/func.func \(private \)\?/    /'
+
+/usr/bin/python3 "$HYBRID_ROOT/scripts/demo.py" --hybrid-run "$HYBRID_BUILD/bin/hybrid-run" \
+  --module "$module" --length "${HYBRID_DEMO_LENGTH:-4096}"

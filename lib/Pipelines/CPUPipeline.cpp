@@ -51,6 +51,8 @@ void mlir::hybrid::buildHybridCPUPipeline(
   pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
+  // expand-strided-metadata computes strides and offsets with affine.apply.
+  pm.addPass(createLowerAffinePass());
   // Memref lowering first: it inlines the alloca scopes that scf-to-openmp
   // puts around parallel bodies, which must stay single-block until then.
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());

@@ -1,0 +1,340 @@
+//===- hybrid-bench.cpp - Time the compiled kernels on realistic shapes ---===//
+//
+// Compiles each case with hybrid-cpu-pipeline, generates inputs, runs one
+// warm-up and then `--repeat` timed invocations through the runtime, and
+// prints one JSON line per case: op, variant, shape, best and median time,
+// achieved GFLOP/s, and the work the case skips (attended-key or
+// active-expert fraction). A benchmark, not a test: it asserts nothing.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hybrid/InitAll.h"
+#include "hybrid/Runtime/Runtime.hpp"
+#include "hybrid/Target/CPU/SharedObject.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace llvm;
+
+static cl::opt<unsigned> repeat("repeat", cl::init(3),
+                                cl::desc("Timed invocations per case"));
+static cl::list<std::string>
+    only("case", cl::desc("Run only the cases whose name contains this"));
+static cl::opt<int> threads("num-threads", cl::init(0),
+                            cl::desc("Threads (0: all cores)"));
+
+namespace {
+
+bool selected(const std::string &name) {
+  if (only.empty())
+    return true;
+  for (const std::string &o : only)
+    if (name.find(o) != std::string::npos)
+      return true;
+  return false;
+}
+
+bool compileModule(const std::string &text, hybrid::Module &out) {
+  mlir::DialectRegistry registry;
+  mlir::hybrid::registerAllDialects(registry);
+  mlir::MLIRContext context(registry);
+  auto module = mlir::parseSourceString<mlir::ModuleOp>(text, &context);
+  if (!module)
+    return false;
+  SmallString<128> path;
+  if (sys::fs::createTemporaryFile("hybrid-bench", "so", path))
+    return false;
+  bool ok = succeeded(mlir::hybrid::compileToSharedObject(
+      *module, path, mlir::hybrid::CPUCompileOptions()));
+  ok = ok && hybrid::Module::load(std::string(path), out).ok();
+  sys::fs::remove(path);
+  if (ok && threads > 0)
+    ok = out.setNumThreads(threads).ok();
+  return ok;
+}
+
+hybrid::Tensor randomTensor(std::vector<int64_t> shape, std::mt19937 &rng,
+                            float scale = 1.0f) {
+  hybrid::Tensor t;
+  hybrid::Tensor::create(HYBRID_DTYPE_F32, shape, t);
+  std::normal_distribution<float> dist(0.0f, scale);
+  for (size_t i = 0; i < t.numElements(); ++i)
+    t.data<float>()[i] = dist(rng);
+  return t;
+}
+
+std::string shapeJson(const std::vector<std::pair<std::string, int64_t>> &s) {
+  std::string out = "{";
+  for (size_t i = 0; i < s.size(); ++i)
+    out += (i ? ", \"" : "\"") + s[i].first + "\": " + std::to_string(s[i].second);
+  return out + "}";
+}
+
+/// Times `entry` and prints the JSON line; returns the best time in ms.
+double timeCase(hybrid::Module &m, const std::string &op,
+                const std::string &variant, const std::string &shape,
+                const std::string &entry,
+                const std::vector<hybrid::Tensor> &args, double flops,
+                const std::string &extra = "") {
+  std::vector<hybrid::Tensor> results;
+  hybrid::Status s = m.invoke(entry, args, results); // warm-up
+  if (!s) {
+    errs() << "hybrid-bench: " << op << " " << variant << ": " << s.message()
+           << "\n";
+    return -1;
+  }
+  std::vector<double> times;
+  for (unsigned r = 0; r < std::max(1u, unsigned(repeat)); ++r) {
+    auto start = std::chrono::steady_clock::now();
+    m.invoke(entry, args, results);
+    auto end = std::chrono::steady_clock::now();
+    times.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  double best = times.front(), median = times[times.size() / 2];
+  outs() << "{\"op\": \"" << op << "\", \"variant\": \"" << variant
+         << "\", \"shape\": " << shape
+         << format(", \"best_ms\": %.3f, \"median_ms\": %.3f, \"gflops\": %.2f",
+                   best, median, flops / (best * 1e6))
+         << extra << "}\n";
+  outs().flush();
+  return best;
+}
+
+std::string t4(int64_t a, int64_t b, const std::string &c, int64_t d) {
+  return "tensor<" + std::to_string(a) + "x" + std::to_string(b) + "x" + c +
+         "x" + std::to_string(d) + "xf32>";
+}
+
+//===----------------------------------------------------------------------===//
+// Cases
+//===----------------------------------------------------------------------===//
+
+void denseAttentionPrefill() {
+  if (!selected("attention_prefill"))
+    return;
+  int64_t B = 1, Hq = 16, Hkv = 2, S = 4096, D = 128;
+  std::string q = t4(B, Hq, "?", D), kv = t4(B, Hkv, "?", D);
+  std::string text = "func.func @attn(%q: " + q + ", %k: " + kv + ", %v: " + kv +
+                     ") -> " + q + " {\n  %o = hybrid.attention %q, %k, %v {causal} : " +
+                     q + ", " + kv + ", " + kv + "\n  return %o : " + q + "\n}\n";
+  hybrid::Module m;
+  if (!compileModule(text, m))
+    return;
+  std::mt19937 rng(1);
+  std::vector<hybrid::Tensor> args = {randomTensor({B, Hq, S, D}, rng),
+                                      randomTensor({B, Hkv, S, D}, rng),
+                                      randomTensor({B, Hkv, S, D}, rng)};
+  double keys = double(S) * (S + 1) / 2; // causal pairs per head
+  timeCase(m, "attention_prefill", "dense_causal",
+           shapeJson({{"B", B}, {"Hq", Hq}, {"Hkv", Hkv}, {"S", S}, {"D", D}}),
+           "attn", args, 4.0 * B * Hq * D * keys);
+}
+
+void sparseVersusDense() {
+  if (!selected("attention_32k"))
+    return;
+  int64_t B = 1, Hq = 16, Hkv = 2, Sq = 16, Skv = 32768, D = 128;
+  std::string cfg = "#hybrid.sparse_config<kernel_size = 32, kernel_stride = 16, "
+                    "block_size = 64, topk = 16, init_blocks = 1, window_size = 256, "
+                    "dense_len = 8192>";
+  std::string q = t4(B, Hq, "?", D), kv = t4(B, Hkv, "?", D),
+              idx = "tensor<1x2x?x16xi32>";
+  std::string text =
+      "func.func @dense(%q: " + q + ", %k: " + kv + ", %v: " + kv + ") -> " + q +
+      " {\n  %o = hybrid.attention %q, %k, %v {causal} : " + q + ", " + kv + ", " +
+      kv + "\n  return %o : " + q + "\n}\n" +
+      "func.func @select(%q: " + q + ", %k: " + kv + ") -> " + idx +
+      " {\n  %s = hybrid.block_select %q, %k config(" + cfg + ") : " + q + ", " +
+      kv + "\n  return %s : " + idx + "\n}\n" +
+      "func.func @sparse(%q: " + q + ", %k: " + kv + ", %v: " + kv + ", %s: " + idx +
+      ") -> " + q + " {\n  %o = hybrid.block_sparse_attention %q, %k, %v blocks(%s : " +
+      idx + ") config(" + cfg + ") : " + q + ", " + kv + ", " + kv +
+      "\n  return %o : " + q + "\n}\n";
+  hybrid::Module m;
+  if (!compileModule(text, m))
+    return;
+  std::mt19937 rng(2);
+  hybrid::Tensor tq = randomTensor({B, Hq, Sq, D}, rng),
+                 tk = randomTensor({B, Hkv, Skv, D}, rng),
+                 tv = randomTensor({B, Hkv, Skv, D}, rng);
+  std::string shape = shapeJson({{"B", B}, {"Hq", Hq}, {"Hkv", Hkv}, {"Sq", Sq},
+                                 {"Skv", Skv}, {"D", D}, {"block", 64},
+                                 {"topk", 16}, {"window_blocks", 4}});
+  double denseKeys = 0;
+  for (int64_t i = 0; i < Sq; ++i)
+    denseKeys += Skv - Sq + i + 1;
+  double dense = timeCase(m, "attention_32k", "dense", shape, "dense",
+                          {tq, tk, tv}, 4.0 * B * Hq * D * denseKeys);
+  std::vector<hybrid::Tensor> sel;
+  m.invoke("select", {tq, tk}, sel);
+  timeCase(m, "attention_32k", "block_select", shape, "select", {tq, tk},
+           2.0 * B * Hq * D * Sq * (Skv / 16.0));
+  // Keys each row attends: selected blocks (not in the window) + window.
+  double attended = 0;
+  const int32_t *ids = sel[0].data<int32_t>();
+  for (int64_t h = 0; h < Hkv; ++h)
+    for (int64_t i = 0; i < Sq; ++i) {
+      int64_t pos = Skv - Sq + i, qb = pos / 64;
+      double keys = pos + 1 - std::max<int64_t>(0, qb - 3) * 64;
+      for (int s = 0; s < 16; ++s) {
+        int32_t b = ids[(h * Sq + i) * 16 + s];
+        if (b >= 0 && b < qb - 3)
+          keys += 64;
+      }
+      attended += keys * (Hq / Hkv);
+    }
+  double fraction = attended / (denseKeys * Hq);
+  double sparse = timeCase(
+      m, "attention_32k", "block_sparse", shape, "sparse",
+      {tq, tk, tv, sel[0]}, 4.0 * B * D * attended,
+      formatv("{0}", format(", \"attended_key_fraction\": %.4f, \"ideal_speedup\": %.1f",
+             fraction, 1.0 / fraction))
+          .str());
+  if (dense > 0 && sparse > 0)
+    outs() << format("{\"op\": \"attention_32k\", \"variant\": \"summary\", "
+                     "\"speedup\": %.2f, \"ideal_speedup\": %.2f, "
+                     "\"fraction_of_ideal\": %.2f}\n",
+                     dense / sparse, 1.0 / fraction,
+                     dense / sparse * fraction);
+}
+
+void recurrenceChunkedVersusStep() {
+  if (!selected("linear_recurrence"))
+    return;
+  int64_t B = 1, H = 16, T = 8192, D = 128;
+  std::string t = t4(B, H, "?", D);
+  for (const char *rule : {"gated", "gated_delta"}) {
+    bool delta = std::strcmp(rule, "gated_delta") == 0;
+    std::string gt = "tensor<1x16x?xf32>";
+    auto module = [&](int64_t chunk) {
+      return "func.func @rec(%q: " + t + ", %k: " + t + ", %v: " + t + ", %g: " +
+             gt + (delta ? ", %b: " + gt : "") + ") -> " + t +
+             " {\n  %o, %s = hybrid.linear_recurrence " + rule +
+             " %q, %k, %v decay(%g : " + gt + ")" +
+             (delta ? " beta(%b : " + gt + ")" : "") + " {chunk_size = " +
+             std::to_string(chunk) + "} : " + t + ", " + t + ", " + t +
+             "\n  return %o : " + t + "\n}\n";
+    };
+    std::mt19937 rng(3);
+    std::vector<hybrid::Tensor> args = {
+        randomTensor({B, H, T, D}, rng, 0.1f), randomTensor({B, H, T, D}, rng, 0.09f),
+        randomTensor({B, H, T, D}, rng)};
+    hybrid::Tensor g, beta;
+    hybrid::Tensor::create(HYBRID_DTYPE_F32, {B, H, T}, g);
+    hybrid::Tensor::create(HYBRID_DTYPE_F32, {B, H, T}, beta);
+    for (size_t i = 0; i < g.numElements(); ++i) {
+      g.data<float>()[i] = -0.01f;
+      beta.data<float>()[i] = 0.5f;
+    }
+    args.push_back(g);
+    if (delta)
+      args.push_back(beta);
+    std::string shape = shapeJson({{"B", B}, {"H", H}, {"T", T}, {"D", D}});
+    // Recurrent FLOPs per token and head: update, output (and delta read).
+    double flops = double(B) * H * T * D * D * (delta ? 6.0 : 4.0);
+    double times[2] = {0, 0};
+    int64_t chunks[2] = {1, 64};
+    for (int c = 0; c < 2; ++c) {
+      hybrid::Module m;
+      if (!compileModule(module(chunks[c]), m))
+        return;
+      times[c] = timeCase(m, std::string("linear_recurrence_") + rule,
+                          chunks[c] == 1 ? "step" : "chunked_64", shape, "rec",
+                          args, flops);
+    }
+    if (times[0] > 0 && times[1] > 0)
+      outs() << format("{\"op\": \"linear_recurrence_%s\", \"variant\": "
+                       "\"summary\", \"chunked_speedup_over_step\": %.2f}\n",
+                       rule, times[0] / times[1]);
+  }
+}
+
+void chunkMoEVersusDense() {
+  if (!selected("chunk_moe"))
+    return;
+  int64_t T = 256, Dm = 1024, E = 64, Be = 128, chunk = 8, groups = 8;
+  std::string x = "tensor<?x1024xf32>";
+  std::string text =
+      "func.func @moe(%x: " + x + ", %wr: tensor<64x1024xf32>, %g: tensor<64xf32>, "
+      "%up: tensor<64x128x1024xf32>, %down: tensor<64x1024x128xf32>) -> " + x +
+      " {\n  %y = hybrid.chunk_moe blockffn %x, %wr norm(%g : tensor<64xf32>) "
+      "experts(%up, %down : tensor<64x128x1024xf32>, tensor<64x1024x128xf32>) "
+      "{chunk = 8} : " + x + ", tensor<64x1024xf32>\n  return %y : " + x + "\n}\n";
+  hybrid::Module m;
+  if (!compileModule(text, m))
+    return;
+  std::mt19937 rng(4);
+  // Chunk c's tokens carry a one-hot feature of group c % 8; the router
+  // sends group g to its own 30% of the experts (BlockFFN's ~70% chunk
+  // sparsity), the other features add noise too small to flip a ReLU.
+  hybrid::Tensor xt = randomTensor({T, Dm}, rng, 0.01f);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t f = 0; f < groups; ++f)
+      xt.data<float>()[t * Dm + f] = f == (t / chunk) % groups ? 1.0f : 0.0f;
+  auto router = [&](double activeShare) {
+    hybrid::Tensor wr = randomTensor({E, Dm}, rng, 0.01f);
+    std::vector<int64_t> order(E);
+    for (int64_t f = 0; f < groups; ++f) {
+      for (int64_t e = 0; e < E; ++e)
+        order[e] = e;
+      std::shuffle(order.begin(), order.end(), rng);
+      for (int64_t i = 0; i < E; ++i)
+        wr.data<float>()[order[i] * Dm + f] =
+            i < int64_t(activeShare * E + 0.5) ? 1.0f : -1.0f;
+    }
+    return wr;
+  };
+  hybrid::Tensor gamma = randomTensor({E}, rng);
+  for (size_t i = 0; i < gamma.numElements(); ++i)
+    gamma.data<float>()[i] = 1.0f;
+  hybrid::Tensor up = randomTensor({E, Be, Dm}, rng, 0.03f),
+                 down = randomTensor({E, Dm, Be}, rng, 0.03f);
+  std::string shape = shapeJson({{"T", T}, {"Dm", Dm}, {"E", E}, {"expert_width", Be},
+                                 {"chunk", chunk}});
+  double perExpertToken = 4.0 * Dm * Be;
+  double dense = timeCase(m, "chunk_moe", "dense_all_experts", shape, "moe",
+                          {xt, router(1.0), gamma, up, down},
+                          perExpertToken * T * E,
+                          ", \"active_expert_fraction\": 1.0");
+  double active = int64_t(0.3 * E + 0.5) / double(E);
+  double sparse = timeCase(
+      m, "chunk_moe", "chunk_sparse", shape, "moe",
+      {xt, router(0.3), gamma, up, down}, perExpertToken * T * E * active,
+      formatv("{0}", format(", \"active_expert_fraction\": %.3f, \"chunk_sparsity\": %.3f",
+             active, 1 - active))
+          .str());
+  if (dense > 0 && sparse > 0)
+    outs() << format("{\"op\": \"chunk_moe\", \"variant\": \"summary\", "
+                     "\"speedup_over_dense\": %.2f, \"ideal_speedup\": %.2f}\n",
+                     dense / sparse, 1.0 / active);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv, "Hybrid kernel benchmarks\n");
+  denseAttentionPrefill();
+  sparseVersusDense();
+  recurrenceChunkedVersusStep();
+  chunkMoEVersusDense();
+  return 0;
+}
