@@ -39,6 +39,9 @@ static cl::list<std::string>
     only("case", cl::desc("Run only the cases whose name contains this"));
 static cl::opt<int> threads("num-threads", cl::init(0),
                             cl::desc("Threads (0: all cores)"));
+static cl::opt<int64_t> vectorWidth("vector-width", cl::init(0),
+                                    cl::desc("f32 lanes of the kernels (0: "
+                                             "the compiler's choice)"));
 
 namespace {
 
@@ -61,8 +64,11 @@ bool compileModule(const std::string &text, hybrid::Module &out) {
   SmallString<128> path;
   if (sys::fs::createTemporaryFile("hybrid-bench", "so", path))
     return false;
-  bool ok = succeeded(mlir::hybrid::compileToSharedObject(
-      *module, path, mlir::hybrid::CPUCompileOptions()));
+  mlir::hybrid::CPUCompileOptions options;
+  if (vectorWidth > 0)
+    options.vectorWidth = vectorWidth;
+  bool ok = succeeded(
+      mlir::hybrid::compileToSharedObject(*module, path, options));
   ok = ok && hybrid::Module::load(std::string(path), out).ok();
   sys::fs::remove(path);
   if (ok && threads > 0)

@@ -276,6 +276,10 @@ LogicalResult mlir::hybrid::compileToSharedObject(
   HybridCPUPipelineOptions pipelineOptions;
   pipelineOptions.parallel = options.parallel;
   pipelineOptions.vectorWidth = options.vectorWidth;
+  if (options.vectorWidth <= 0) {
+    llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+    pipelineOptions.vectorWidth = features.lookup("avx512f") ? 16 : 8;
+  }
   buildHybridCPUPipeline(pm, pipelineOptions);
   if (failed(pm.run(module)))
     return failure();

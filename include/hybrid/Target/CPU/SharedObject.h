@@ -21,8 +21,9 @@ namespace mlir::hybrid {
 struct CPUCompileOptions {
   /// Run parallel loops on all cores (OpenMP).
   bool parallel = true;
-  /// f32 lanes of the kernels' vector ops.
-  int64_t vectorWidth = 8;
+  /// f32 lanes of the kernels' vector ops; 0 picks the host's widest
+  /// (16 with AVX-512, else 8).
+  int64_t vectorWidth = 0;
   /// LLVM optimisation level (0-3).
   unsigned optLevel = 3;
 };
