@@ -382,6 +382,84 @@ void KernelBuilder::fill(Value buffer, ValueRange idx, Value value,
 }
 
 //===----------------------------------------------------------------------===//
+// Register-blocked matrix product
+//===----------------------------------------------------------------------===//
+
+void KernelBuilder::matmulAccumulate(const Matrix &c, const Matrix &a,
+                                     bool transposeA, const Matrix &bm,
+                                     Value m, Value n, Value k) {
+  constexpr int64_t kRows = 8;
+  auto aAt = [&](Value i, Value p) {
+    return transposeA ? load(a.buffer, at(a.rowStart(p), i))
+                      : load(a.buffer, at(a.rowStart(i), p));
+  };
+  auto vecType = VectorType::get({vectorWidth}, b.getF32Type());
+  Value width = index(vectorWidth);
+  // rows x vectors register tile at (i0, j0), reduced over p in [0, k).
+  auto tile = [&](Value i0, int64_t rows, Value j0, int64_t vectors) {
+    SmallVector<Value> acc;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t v = 0; v < vectors; ++v)
+        acc.push_back(vectorRead(c.buffer, c.rowStart(addi(i0, index(r))),
+                                 addi(j0, index(v * vectorWidth))));
+    SmallVector<Value> result = loop(
+        index(0), k, index(1), acc,
+        [&](Value p, ValueRange it) -> SmallVector<Value> {
+          SmallVector<Value> bv;
+          for (int64_t v = 0; v < vectors; ++v)
+            bv.push_back(vectorRead(bm.buffer, bm.rowStart(p),
+                                    addi(j0, index(v * vectorWidth))));
+          SmallVector<Value> next;
+          for (int64_t r = 0; r < rows; ++r) {
+            Value s = vector::BroadcastOp::create(b, loc, vecType,
+                                                  aAt(addi(i0, index(r)), p));
+            for (int64_t v = 0; v < vectors; ++v)
+              next.push_back(vector::FMAOp::create(b, loc, s, bv[v],
+                                                   it[r * vectors + v]));
+          }
+          return next;
+        });
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t v = 0; v < vectors; ++v)
+        vectorWrite(result[r * vectors + v], c.buffer,
+                    c.rowStart(addi(i0, index(r))),
+                    addi(j0, index(v * vectorWidth)));
+  };
+  Value vectorized = cmpi(arith::CmpIPredicate::eq, remui(n, width), index(0));
+  ifThenElse(
+      vectorized, {},
+      [&]() -> SmallVector<Value> {
+        Value pair = index(2 * vectorWidth);
+        Value pairedCols = subi(n, remui(n, pair));
+        Value blockedRows = subi(m, remui(m, index(kRows)));
+        loop(index(0), pairedCols, pair, [&](Value j0) {
+          loop(index(0), blockedRows, index(kRows),
+               [&](Value i0) { tile(i0, kRows, j0, 2); });
+          loop(blockedRows, m, index(1), [&](Value i) { tile(i, 1, j0, 2); });
+        });
+        // A last single vector of columns.
+        loop(pairedCols, n, width, [&](Value j0) {
+          loop(index(0), m, index(1), [&](Value i) { tile(i, 1, j0, 1); });
+        });
+        return {};
+      },
+      [&]() -> SmallVector<Value> {
+        loop(index(0), m, index(1), [&](Value i) {
+          loop(index(0), n, index(1), [&](Value j) {
+            Value sum = loop(index(0), k, index(1),
+                             {load(c.buffer, at(c.rowStart(i), j))},
+                             [&](Value p, ValueRange it) -> SmallVector<Value> {
+                               Value x = load(bm.buffer, at(bm.rowStart(p), j));
+                               return {addf(it[0], mulf(aAt(i, p), x))};
+                             })[0];
+            store(sum, c.buffer, at(c.rowStart(i), j));
+          });
+        });
+        return {};
+      });
+}
+
+//===----------------------------------------------------------------------===//
 // Run-time errors
 //===----------------------------------------------------------------------===//
 

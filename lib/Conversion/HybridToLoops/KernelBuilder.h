@@ -15,6 +15,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 
+#include <functional>
+
 namespace mlir::hybrid {
 
 class KernelBuilder {
@@ -108,6 +110,19 @@ public:
                  ValueRange srcIdx, Value len);
   /// buffer[idx + d] = value for d in [0, len).
   void fill(Value buffer, ValueRange idx, Value value, Value len);
+
+  //===--- Register-blocked matrix product --------------------------------===//
+  /// A row-major matrix inside a buffer: `rowStart(r)` is the index of
+  /// element (r, 0); columns are contiguous.
+  struct Matrix {
+    Value buffer;
+    std::function<SmallVector<Value>(Value row)> rowStart;
+  };
+  /// C[M x N] += A[M x K] B[K x N], with A read transposed (A(i, p) =
+  /// a[p][i]) when `transposeA`. 8 x (2 vectors) register tiles when N is a
+  /// multiple of the vector width, scalar loops otherwise.
+  void matmulAccumulate(const Matrix &c, const Matrix &a, bool transposeA,
+                        const Matrix &bm, Value m, Value n, Value k);
 
   //===--- Run-time errors -------------------------------------------------===//
   /// When `cond` holds at run time, the invocation fails with `message`.

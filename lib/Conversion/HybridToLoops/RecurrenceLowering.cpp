@@ -110,45 +110,96 @@ struct Recurrence {
     return bad;
   }
 
+  /// Per-thread scratch of one chunk (capacity `chunk` tokens).
+  struct Scratch {
+    Value gam;    // [chunk * (Dk or 1)]  cumulative log-decay
+    Value u;      // [chunk * Dv]         new values u_t
+    Value keys;   // [chunk * Dk]         decayed keys
+    Value queries;// [chunk * Dk]         decayed queries
+    Value scores; // [chunk * chunk]      intra-chunk weights
+    Value out;    // [chunk * Dv]         output accumulators
+    Value capacity;
+  };
+
+  Scratch allocScratch(Value chunkSize) {
+    Type f32 = kb.b.getF32Type();
+    Scratch s;
+    s.capacity = chunkSize;
+    s.gam = kb.scratch(kb.muli(chunkSize, perKeyDecay ? keyDim : kb.index(1)),
+                       f32);
+    s.u = kb.scratch(kb.muli(chunkSize, valueDim), f32);
+    s.keys = kb.scratch(kb.muli(chunkSize, keyDim), f32);
+    s.queries = kb.scratch(kb.muli(chunkSize, keyDim), f32);
+    s.scores = kb.scratch(kb.muli(chunkSize, chunkSize), f32);
+    s.out = kb.scratch(kb.muli(chunkSize, valueDim), f32);
+    return s;
+  }
+
   /// One chunk of tokens [t0, t0 + c) of (b, h), advancing the state
   /// S[sIdx..., i, :] in place. `tokenOf(t)` maps chunk-local t to the token
-  /// index. `gam`/`u` are scratch of at least c * (Dk or 1) and c * Dv.
+  /// index. The three state products are register-blocked matrix products.
   void chunk(Value b, Value h, Value c, function_ref<Value(Value)> tokenOf,
-             Value state, ValueRange sIdx, Value gam, Value u, Value acc) {
+             Value state, ValueRange sIdx, const Scratch &s) {
+    using Matrix = KernelBuilder::Matrix;
     Value gw = perKeyDecay ? keyDim : kb.index(1);
-    auto sRow = [&](Value i) {
-      SmallVector<Value> idx(sIdx);
-      idx.push_back(i);
-      idx.push_back(kb.index(0));
-      return idx;
-    };
     auto gamAt = [&](Value t, Value i) -> Value {
       if (!gated)
         return kb.f32(0.0);
-      return kb.load(gam, {kb.addi(kb.muli(t, gw), perKeyDecay ? i : kb.index(0))});
+      return kb.load(s.gam,
+                     {kb.addi(kb.muli(t, gw), perKeyDecay ? i : kb.index(0))});
     };
     // ⟨x_t, y_s⟩ weighted by e^{Γ_t - Γ_s}.
     auto decayedDot = [&](Value x, ValueRange xIdx, Value y, ValueRange yIdx,
-                          Value t, Value s) -> Value {
+                          Value t, Value s2) -> Value {
       if (!perKeyDecay) {
         Value d = kb.dot(x, xIdx, y, yIdx, keyDim);
         return gated ? kb.mulf(d, kb.exp(kb.subf(gamAt(t, kb.index(0)),
-                                                 gamAt(s, kb.index(0)))))
+                                                 gamAt(s2, kb.index(0)))))
                      : d;
       }
       return kb.loop(kb.index(0), keyDim, kb.index(1), {kb.f32(0.0)},
                      [&](Value i, ValueRange it) -> SmallVector<Value> {
-                       Value w = kb.exp(kb.subf(gamAt(t, i), gamAt(s, i)));
+                       Value w = kb.exp(kb.subf(gamAt(t, i), gamAt(s2, i)));
                        Value xi = kb.load(x, kb.at(xIdx, i));
                        Value yi = kb.load(y, kb.at(yIdx, i));
                        return {kb.addf(it[0], kb.mulf(kb.mulf(xi, yi), w))};
                      })[0];
     };
-    auto uRow = [&](Value t) -> SmallVector<Value> {
-      return {kb.muli(t, valueDim)};
-    };
     auto kRow = [&](Value t) -> SmallVector<Value> {
       return {b, h, tokenOf(t), kb.index(0)};
+    };
+    auto flatRows = [&](Value buffer, Value stride) {
+      return Matrix{buffer, [this, stride](Value r) -> SmallVector<Value> {
+                      return {kb.muli(r, stride)};
+                    }};
+    };
+    Matrix S{state, [&](Value i) {
+               SmallVector<Value> idx(sIdx);
+               idx.append({i, kb.index(0)});
+               return idx;
+             }};
+    Matrix U = flatRows(s.u, valueDim), keys = flatRows(s.keys, keyDim),
+           queries = flatRows(s.queries, keyDim),
+           scores = flatRows(s.scores, s.capacity),
+           out = flatRows(s.out, valueDim);
+    // dst[t, i] = sign * src[t, i] * e^{exponent(t, i)}.
+    auto decayedRows = [&](Value dst, Value src, function_ref<SmallVector<Value>(Value)> srcRow,
+                           function_ref<Value(Value, Value)> exponent, double sign) {
+      kb.loop(kb.index(0), c, kb.index(1), [&](Value t) {
+        if (perKeyDecay) {
+          kb.loop(kb.index(0), keyDim, kb.index(1), [&](Value i) {
+            Value x = kb.load(src, kb.at(srcRow(t), i));
+            Value w = kb.exp(exponent(t, i));
+            kb.store(kb.mulf(kb.mulf(x, w), kb.f32(sign)), dst,
+                     {kb.addi(kb.muli(t, keyDim), i)});
+          });
+          return;
+        }
+        // One factor per token: a vectorised scaled copy.
+        Value w = gated ? kb.exp(exponent(t, kb.index(0))) : kb.f32(1.0);
+        kb.scaleCopy(dst, {kb.muli(t, keyDim)}, kb.mulf(w, kb.f32(sign)), src,
+                     srcRow(t), keyDim);
+      });
     };
 
     // Γ: cumulative log-decay.
@@ -157,72 +208,78 @@ struct Recurrence {
         kb.loop(kb.index(0), c, kb.index(1), {kb.f32(0.0)},
                 [&](Value t, ValueRange it) -> SmallVector<Value> {
                   Value g = kb.addf(it[0], logDecay(b, h, tokenOf(t), i));
-                  kb.store(g, gam, {kb.addi(kb.muli(t, gw), i)});
+                  kb.store(g, s.gam, {kb.addi(kb.muli(t, gw), i)});
                   return {g};
                 });
       });
     }
 
-    // u_t, by forward substitution for the delta rules.
+    // u_t = v_t, then for the delta rules u -= (k e^Γ) S and the forward
+    // substitution over earlier tokens of the chunk, then u *= β.
     kb.loop(kb.index(0), c, kb.index(1), [&](Value t) {
-      kb.scaleCopy(u, uRow(t), kb.f32(1.0), v, kRowV(b, h, tokenOf(t)),
+      kb.scaleCopy(s.u, U.rowStart(t), kb.f32(1.0), v, kRowV(b, h, tokenOf(t)),
                    valueDim);
-      if (!delta)
-        return;
-      kb.loop(kb.index(0), keyDim, kb.index(1), [&](Value i) {
-        Value coef = kb.mulf(kb.load(k, kb.at(kRow(t), i)),
-                             kb.exp(gamAt(t, i)));
-        kb.scaleAdd(u, uRow(t), kb.f32(1.0), kb.subf(kb.f32(0.0), coef),
-                    state, sRow(i), valueDim);
-      });
-      kb.loop(kb.index(0), t, kb.index(1), [&](Value s) {
-        Value l = decayedDot(k, kRow(t), k, kRow(s), t, s);
-        kb.scaleAdd(u, uRow(t), kb.f32(1.0), kb.subf(kb.f32(0.0), l), u,
-                    uRow(s), valueDim);
-      });
-      Value betaT = kb.load(
-          beta, {b,
-                 cast<MemRefType>(beta.getType()).getDimSize(1) == 1
-                     ? kb.index(0)
-                     : kb.select(kb.cmpi(P::eq, kb.dim(beta, 1), kb.index(1)),
-                                 kb.index(0), h),
-                 tokenOf(t)});
-      kb.scaleCopy(u, uRow(t), betaT, u, uRow(t), valueDim);
     });
+    if (delta) {
+      decayedRows(s.keys, k, kRow, gamAt, -1.0);
+      kb.matmulAccumulate(U, keys, /*transposeA=*/false, S, c, valueDim,
+                          keyDim);
+      kb.loop(kb.index(0), c, kb.index(1), [&](Value t) {
+        kb.loop(kb.index(0), t, kb.index(1), [&](Value s2) {
+          Value l = decayedDot(k, kRow(t), k, kRow(s2), t, s2);
+          kb.scaleAdd(s.u, U.rowStart(t), kb.f32(1.0),
+                      kb.subf(kb.f32(0.0), l), s.u, U.rowStart(s2), valueDim);
+        });
+        Value betaT = kb.load(
+            beta, {b,
+                   cast<MemRefType>(beta.getType()).getDimSize(1) == 1
+                       ? kb.index(0)
+                       : kb.select(kb.cmpi(P::eq, kb.dim(beta, 1), kb.index(1)),
+                                   kb.index(0), h),
+                   tokenOf(t)});
+        kb.scaleCopy(s.u, U.rowStart(t), betaT, s.u, U.rowStart(t), valueDim);
+      });
+    }
 
-    // Outputs of the group's query heads.
+    // Outputs of the group's query heads: (q e^Γ) S + P U.
     kb.loop(kb.index(0), group, kb.index(1), [&](Value g) {
       Value qh = kb.addi(kb.muli(h, group), g);
+      auto qRow = [&](Value t) -> SmallVector<Value> {
+        return {b, qh, tokenOf(t), kb.index(0)};
+      };
+      decayedRows(s.queries, q, qRow, gamAt, 1.0);
       kb.loop(kb.index(0), c, kb.index(1), [&](Value t) {
-        SmallVector<Value> qRow = {b, qh, tokenOf(t), kb.index(0)};
-        kb.fill(acc, {kb.index(0)}, kb.f32(0.0), valueDim);
-        kb.loop(kb.index(0), keyDim, kb.index(1), [&](Value i) {
-          Value coef = kb.mulf(kb.load(q, kb.at(qRow, i)),
-                               kb.exp(gamAt(t, i)));
-          kb.scaleAdd(acc, {kb.index(0)}, kb.f32(1.0), coef, state, sRow(i),
-                      valueDim);
+        kb.fill(s.out, out.rowStart(t), kb.f32(0.0), valueDim);
+        kb.loop(kb.index(0), c, kb.index(1), [&](Value s2) {
+          Value w = kb.ifThenElse(
+              kb.cmpi(P::ule, s2, t), {kb.b.getF32Type()},
+              [&]() -> SmallVector<Value> {
+                return {decayedDot(q, qRow(t), k, kRow(s2), t, s2)};
+              },
+              [&]() -> SmallVector<Value> { return {kb.f32(0.0)}; })[0];
+          kb.store(w, s.scores, kb.at(scores.rowStart(t), s2));
         });
-        kb.loop(kb.index(0), kb.addi(t, kb.index(1)), kb.index(1),
-                [&](Value s) {
-                  Value w = decayedDot(q, qRow, k, kRow(s), t, s);
-                  kb.scaleAdd(acc, {kb.index(0)}, kb.f32(1.0), w, u, uRow(s),
-                              valueDim);
-                });
-        output(acc, {b, qh, tokenOf(t), kb.index(0)});
+      });
+      kb.matmulAccumulate(out, queries, false, S, c, valueDim, keyDim);
+      kb.matmulAccumulate(out, scores, false, U, c, valueDim, c);
+      kb.loop(kb.index(0), c, kb.index(1), [&](Value t) {
+        output(s.out, out.rowStart(t), {b, qh, tokenOf(t), kb.index(0)});
       });
     });
 
-    // The state at the chunk's end.
+    // The state at the chunk's end: e^{Γ_last} S + (k e^{Γ_last - Γ})^T U.
     Value last = kb.subi(c, kb.index(1));
-    kb.loop(kb.index(0), keyDim, kb.index(1), [&](Value i) {
-      kb.scaleCopy(state, sRow(i), kb.exp(gamAt(last, i)), state, sRow(i),
-                   valueDim);
-      kb.loop(kb.index(0), c, kb.index(1), [&](Value s) {
-        Value coef = kb.mulf(kb.load(k, kb.at(kRow(s), i)),
-                             kb.exp(kb.subf(gamAt(last, i), gamAt(s, i))));
-        kb.scaleAdd(state, sRow(i), kb.f32(1.0), coef, u, uRow(s), valueDim);
+    if (gated)
+      kb.loop(kb.index(0), keyDim, kb.index(1), [&](Value i) {
+        kb.scaleCopy(state, S.rowStart(i), kb.exp(gamAt(last, i)), state,
+                     S.rowStart(i), valueDim);
       });
-    });
+    decayedRows(s.keys, k, kRow,
+                [&](Value t, Value i) {
+                  return kb.subf(gamAt(last, i), gamAt(t, i));
+                },
+                1.0);
+    kb.matmulAccumulate(S, keys, /*transposeA=*/true, U, keyDim, valueDim, c);
   }
 
   SmallVector<Value> kRowV(Value b, Value h, Value token) {
@@ -230,8 +287,8 @@ struct Recurrence {
   }
 
   Value out;
-  void output(Value acc, ValueRange outIdx) {
-    kb.scaleCopy(out, outIdx, scale, acc, {kb.index(0)}, valueDim);
+  void output(Value acc, ValueRange accIdx, ValueRange outIdx) {
+    kb.scaleCopy(out, outIdx, scale, acc, accIdx, valueDim);
   }
 };
 
@@ -309,17 +366,12 @@ struct LinearRecurrenceLowering : KernelPattern<LinearRecurrenceOp> {
           else
             kb.fill(work, {b, h, i, kb.index(0)}, kb.f32(0.0), r.valueDim);
         });
-        Value gamLen = kb.muli(chunkSize, r.perKeyDecay ? r.keyDim
-                                                        : kb.index(1));
-        Value gam = kb.scratch(gamLen, rewriter.getF32Type());
-        Value u = kb.scratch(kb.muli(chunkSize, r.valueDim),
-                             rewriter.getF32Type());
-        Value acc = kb.scratch(r.valueDim, rewriter.getF32Type());
+        Recurrence::Scratch scratch = r.allocScratch(chunkSize);
         // The sequence (or the tree's prefix) in chunks.
         kb.loop(kb.index(0), prefixLen, chunkSize, [&](Value t0) {
           Value c = kb.minui(chunkSize, kb.subi(prefixLen, t0));
           r.chunk(b, h, c, [&](Value t) { return kb.addi(t0, t); }, work,
-                  sIdx, gam, u, acc);
+                  sIdx, scratch);
         });
         if (!parents)
           return;
@@ -346,7 +398,7 @@ struct LinearRecurrenceLowering : KernelPattern<LinearRecurrenceOp> {
           });
           Value token = kb.addi(prefixLen, n);
           r.chunk(b, h, kb.index(1), [&](Value) { return token; },
-                  finalState, {b, h, n}, gam, u, acc);
+                  finalState, {b, h, n}, scratch);
         });
       });
     });
