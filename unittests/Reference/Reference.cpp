@@ -533,3 +533,12 @@ Array hybrid::ref::rotaryEmbedding(const Array &x, const Array &cos,
       }
   return y;
 }
+
+Array hybrid::ref::matmul(const Array &a, const Array &b, const Array &c) {
+  Array out = c;
+  for (int64_t i = 0; i < a.dim(0); ++i)
+    for (int64_t j = 0; j < b.dim(1); ++j)
+      for (int64_t p = 0; p < a.dim(1); ++p)
+        out.at({i, j}) += a.at({i, p}) * b.at({p, j});
+  return out;
+}

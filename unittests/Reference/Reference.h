@@ -128,6 +128,11 @@ std::vector<int32_t> argmaxRows(const Array &logits);
 Array kvCompact(const Array &cache, const std::vector<int32_t> &path,
                 int32_t length, int64_t prefix);
 
+//===--- Upstream ops the kernels also cover ------------------------------===//
+
+/// C + A B for row-major matrices.
+Array matmul(const Array &a, const Array &b, const Array &c);
+
 //===--- Normalisation (ONNX) ---------------------------------------------===//
 
 Array rmsNorm(const Array &x, const Array &scale, int64_t axis,

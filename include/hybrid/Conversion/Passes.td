@@ -30,6 +30,9 @@ def ConvertHybridToLoops : Pass<"convert-hybrid-to-loops", "ModuleOp"> {
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
            "f32 lanes of the vector ops along the head dimension">,
+    Option<"matmulKernels", "matmul-kernels", "bool", /*default=*/"true",
+           "Also lower plain linalg.matmul ops (the model's projections) to "
+           "the register-blocked product">,
   ];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",

@@ -46,6 +46,8 @@ struct ConvertHybridToLoops
     options.vectorWidth = vectorWidth;
     RewritePatternSet patterns(&getContext());
     populateHybridToLoopsPatterns(patterns, options);
+    if (matmulKernels)
+      populateMatmulLoweringPatterns(patterns, options);
     // Every hybrid op is replaced exactly once; a walk suffices.
     walkAndApplyPatterns(getOperation(), std::move(patterns));
     WalkResult left = getOperation().walk([](Operation *op) {

@@ -22,6 +22,11 @@ struct HybridToLoopsOptions {
 void populateHybridToLoopsPatterns(RewritePatternSet &patterns,
                                    const HybridToLoopsOptions &options);
 
+/// Rewrites plain tensor `linalg.matmul` (f32 result) into the
+/// register-blocked matrix-product kernel.
+void populateMatmulLoweringPatterns(RewritePatternSet &patterns,
+                                    const HybridToLoopsOptions &options);
+
 /// Name of the module attribute listing run-time error messages; error code
 /// `i` means entry `i - 1`.
 inline constexpr llvm::StringLiteral kErrorMessagesAttrName =
