@@ -11,6 +11,7 @@
 
 #include "KernelBuilder.h"
 #include "Lowerings.h"
+#include "TiledAttention.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -266,28 +267,57 @@ struct AttentionLowering : KernelPattern<AttentionOp> {
                                   : kb.subi(s.kvLen, s.qLen);
     Value treeRow0 = kb.subi(s.qLen, nodes), treeKey0 = kb.subi(s.kvLen, nodes);
 
+    // The user mask applied to the logit x of (b, h, i, j).
+    auto applyMask = [&](Value x, Value b, Value h, Value i, Value j) -> Value {
+      Value coords[4] = {b, h, i, j};
+      SmallVector<Value> idx;
+      for (int64_t d = 0; d < maskRank; ++d) {
+        Value size = kb.dim(mask, d);
+        idx.push_back(kb.select(kb.cmpi(P::eq, size, kb.index(1)),
+                                kb.index(0), coords[4 - maskRank + d]));
+      }
+      Value m = memref::LoadOp::create(kb.b, kb.loc, mask, idx);
+      if (boolMask)
+        return kb.select(m, x, kb.negInf());
+      if (!m.getType().isF32())
+        m = arith::ExtFOp::create(kb.b, kb.loc, kb.b.getF32Type(), m);
+      return kb.addf(x, m);
+    };
+
     kb.ifThen(kb.notI(bad), [&] {
+      if (!parents) {
+        // Blocks of rows against shared K/V tiles.
+        TiledAttention tiled;
+        tiled.q = s.q;
+        tiled.k = s.k;
+        tiled.v = s.v;
+        tiled.out = out;
+        tiled.batch = s.batch;
+        tiled.qHeads = s.qHeads;
+        tiled.qLen = s.qLen;
+        tiled.headDim = s.headDim;
+        tiled.kvHeads = s.kvHeads;
+        tiled.kvLen = s.kvLen;
+        tiled.valueDim = s.valueDim;
+        tiled.group = s.group;
+        tiled.scale = s.scale;
+        tiled.softcap = op.getSoftcap();
+        tiled.causal = op.getCausal();
+        tiled.offset = offset;
+        if (mask)
+          tiled.mask = applyMask;
+        tiled.groupPacked = op.getLayout() == GQALayout::GroupPacked;
+        tiled.emit(kb);
+        return;
+      }
+      // Draft trees: one row at a time, the ancestors walked per row.
       kb.parallel({s.batch, s.qHeads, s.qLen}, [&](ValueRange ivs) {
         Value b = ivs[0], h = ivs[1], i = ivs[2];
         Value kvHead = kb.divui(h, s.group);
         SmallVector<Value> qRow = {b, h, i, kb.index(0)};
         auto score = [&](Value j) -> Value {
           Value x = logit(kb, s, qRow, kvHead, b, j, op.getSoftcap());
-          if (!mask)
-            return x;
-          Value coords[4] = {b, h, i, j};
-          SmallVector<Value> idx;
-          for (int64_t d = 0; d < maskRank; ++d) {
-            Value size = kb.dim(mask, d);
-            idx.push_back(kb.select(kb.cmpi(P::eq, size, kb.index(1)),
-                                    kb.index(0), coords[4 - maskRank + d]));
-          }
-          Value m = memref::LoadOp::create(kb.b, kb.loc, mask, idx);
-          if (boolMask)
-            return kb.select(m, x, kb.negInf());
-          if (!m.getType().isF32())
-            m = arith::ExtFOp::create(kb.b, kb.loc, kb.b.getF32Type(), m);
-          return kb.addf(x, m);
+          return mask ? applyMask(x, b, h, i, j) : x;
         };
         auto valueRow = [&](Value j) -> SmallVector<Value> {
           return {b, kvHead, j, kb.index(0)};
@@ -301,9 +331,7 @@ struct AttentionLowering : KernelPattern<AttentionOp> {
                                   kb.index(0), kb.addi(pos, kb.index(1)));
           end = kb.minui(limit, s.kvLen);
         }
-        if (!parents) {
-          softmax.keys(kb.index(0), end, score, valueRow);
-        } else {
+        {
           // Tree rows see the prefix and their ancestors; earlier rows the
           // causal range, which ends before the tree's keys.
           Value isNode = kb.cmpi(P::uge, i, treeRow0);
@@ -398,7 +426,84 @@ struct BlockSparseAttentionLowering : KernelPattern<BlockSparseAttentionOp> {
     // InfLLM-V2's dense-sparse switch, on the run-time length.
     Value dense = kb.cmpi(P::slt, s.kvLen, kb.index(config.getDenseLen()));
 
+    // Calls visit(j0, j1) for every key range row i of KV head kvHead
+    // attends before `end`: everything below dense_len; otherwise each
+    // selected block before the local window (once), then the window.
+    auto forEachKeyRange = [&](Value b, Value kvHead, Value i, Value pos,
+                               Value end, function_ref<void(Value, Value)> visit) {
+      kb.ifThenElse(
+          dense, {},
+          [&]() -> SmallVector<Value> {
+            visit(kb.index(0), end);
+            return {};
+          },
+          [&]() -> SmallVector<Value> {
+            Value queryBlock = kb.divui(kb.maxsi(pos, kb.index(0)), blockSize);
+            Value windowStart = kb.select(
+                kb.cmpi(P::ult, queryBlock, localBlocks), kb.index(0),
+                kb.addi(kb.subi(queryBlock, localBlocks), kb.index(1)));
+            kb.loop(kb.index(0), slots, kb.index(1), [&](Value slot) {
+              Value blk = kb.loadIndex(blocks, {b, kvHead, i, slot});
+              // A block listed twice is attended once.
+              Value seen = kb.loop(
+                  kb.index(0), slot, kb.index(1), {kb.boolean(false)},
+                  [&](Value o, ValueRange iters) -> SmallVector<Value> {
+                    Value other = kb.loadIndex(blocks, {b, kvHead, i, o});
+                    return {kb.ori(iters[0], kb.cmpi(P::eq, other, blk))};
+                  })[0];
+              Value take = kb.andi(kb.andi(kb.cmpi(P::sge, blk, kb.index(0)),
+                                           kb.cmpi(P::slt, blk, windowStart)),
+                                   kb.notI(seen));
+              kb.ifThen(take, [&] {
+                Value j0 = kb.muli(blk, blockSize);
+                visit(j0, kb.minui(kb.addi(j0, blockSize), end));
+              });
+            });
+            visit(kb.minui(kb.muli(windowStart, blockSize), end), end);
+            return {};
+          });
+    };
+    auto causalEnd = [&](Value pos, Value bound) {
+      return kb.minui(kb.select(kb.cmpi(P::slt, pos, kb.index(0)),
+                                kb.index(0), kb.addi(pos, kb.index(1))),
+                      bound);
+    };
+
     kb.ifThen(kb.notI(bad), [&] {
+      if (!parents) {
+        // The G query heads of a KV group share the row's selection: they
+        // are the rows of one block, so each selected K/V tile is read
+        // once per group.
+        AttentionInputs in;
+        in.q = s.q;
+        in.k = s.k;
+        in.v = s.v;
+        in.out = out;
+        in.batch = s.batch;
+        in.qHeads = s.qHeads;
+        in.qLen = s.qLen;
+        in.headDim = s.headDim;
+        in.kvHeads = s.kvHeads;
+        in.kvLen = s.kvLen;
+        in.valueDim = s.valueDim;
+        in.group = s.group;
+        in.scale = s.scale;
+        in.softcap = op.getSoftcap();
+        in.offset = offset;
+        kb.parallel({s.batch, s.kvHeads, s.qLen}, [&](ValueRange ivs) {
+          Value b = ivs[0], kvHead = ivs[1], i = ivs[2];
+          AttentionRowBlock block(
+              kb, in, b, kvHead, s.group,
+              [&, kvHead](Value r) { return kb.addi(kb.muli(kvHead, s.group), r); },
+              [i](Value) { return i; });
+          Value pos = kb.addi(offset, i);
+          forEachKeyRange(b, kvHead, i, pos, causalEnd(pos, s.kvLen),
+                          [&](Value j0, Value j1) { block.keys(j0, j1); });
+          block.finish();
+        });
+        return;
+      }
+      // Draft trees: one row at a time, the ancestors walked per row.
       kb.parallel({s.batch, s.qHeads, s.qLen}, [&](ValueRange ivs) {
         Value b = ivs[0], h = ivs[1], i = ivs[2];
         Value kvHead = kb.divui(h, s.group);
@@ -412,58 +517,19 @@ struct BlockSparseAttentionLowering : KernelPattern<BlockSparseAttentionOp> {
         OnlineSoftmax softmax(kb, s.v, s.valueDim);
         // Tree nodes attend the prefix as the root does (the root is the
         // first tree key), then their ancestors.
-        Value isNode = parents ? kb.cmpi(P::uge, i, treeRow0)
-                               : kb.boolean(false);
+        Value isNode = kb.cmpi(P::uge, i, treeRow0);
         Value pos = kb.select(isNode, treeKey0, kb.addi(offset, i));
-        Value end = kb.minui(
-            kb.select(kb.cmpi(P::slt, pos, kb.index(0)), kb.index(0),
-                      kb.addi(pos, kb.index(1))),
-            parents ? kb.select(isNode, treeKey0, kb.minui(s.kvLen, treeKey0))
-                    : s.kvLen);
-        kb.ifThenElse(
-            dense, {},
-            [&]() -> SmallVector<Value> {
-              softmax.keys(kb.index(0), end, score, valueRow);
-              return {};
-            },
-            [&]() -> SmallVector<Value> {
-              // Selected blocks strictly before the window, then the window.
-              Value queryBlock = kb.divui(kb.maxsi(pos, kb.index(0)), blockSize);
-              Value windowStart = kb.select(
-                  kb.cmpi(P::ult, queryBlock, localBlocks), kb.index(0),
-                  kb.addi(kb.subi(queryBlock, localBlocks), kb.index(1)));
-              kb.loop(kb.index(0), slots, kb.index(1), [&](Value slot) {
-                Value blk = kb.loadIndex(blocks, {b, kvHead, i, slot});
-                // A block listed twice is attended once.
-                Value seen = kb.loop(
-                    kb.index(0), slot, kb.index(1),
-                    {kb.boolean(false)},
-                    [&](Value o, ValueRange iters) -> SmallVector<Value> {
-                      Value other = kb.loadIndex(blocks, {b, kvHead, i, o});
-                      return {kb.ori(iters[0], kb.cmpi(P::eq, other, blk))};
-                    })[0];
-                Value take = kb.andi(
-                    kb.andi(kb.cmpi(P::sge, blk, kb.index(0)),
-                            kb.cmpi(P::slt, blk, windowStart)),
-                    kb.notI(seen));
-                kb.ifThen(take, [&] {
-                  Value j0 = kb.muli(blk, blockSize);
-                  Value j1 = kb.minui(kb.addi(j0, blockSize), end);
-                  softmax.keys(j0, j1, score, valueRow);
-                });
-              });
-              softmax.keys(kb.minui(kb.muli(windowStart, blockSize), end), end,
-                           score, valueRow);
-              return {};
-            });
-        if (parents) {
-          kb.ifThen(isNode, [&] {
-            forEachAncestor(kb, parents, kb.subi(i, treeRow0), [&](Value a) {
-              Value j = kb.addi(treeKey0, a);
-              softmax.key(score(j), valueRow(j));
-            });
+        Value end = causalEnd(
+            pos, kb.select(isNode, treeKey0, kb.minui(s.kvLen, treeKey0)));
+        forEachKeyRange(b, kvHead, i, pos, end, [&](Value j0, Value j1) {
+          softmax.keys(j0, j1, score, valueRow);
+        });
+        kb.ifThen(isNode, [&] {
+          forEachAncestor(kb, parents, kb.subi(i, treeRow0), [&](Value a) {
+            Value j = kb.addi(treeKey0, a);
+            softmax.key(score(j), valueRow(j));
           });
-        }
+        });
         softmax.finish(out, {b, h, i, kb.index(0)});
       });
     });
