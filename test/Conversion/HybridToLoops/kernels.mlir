@@ -6,11 +6,12 @@
 // CHECK: module attributes {hybrid.error_messages = [{{.*}}"hybrid.attention: value length does not match key length"
 // CHECK: memref.global "public" @__hybrid_error_code : memref<i32> = dense<0>
 // CHECK-LABEL: func.func @attention
-// The only buffer with the key length is the input; scores live in a
-// 64-entry tile.
+// No buffer of the key length is allocated: scores live in per-block
+// stack tiles of 64 keys, next to the transposed K tile.
 // CHECK-NOT: memref.alloc({{.*}}) {{.*}}: memref<?x?xf32>
 // CHECK: scf.parallel
-// CHECK: memref.alloca() {{.*}} : memref<64xf32>
+// CHECK: %[[TILE:.*]] = arith.constant 64 : index
+// CHECK: memref.alloca(%{{.*}}) {{.*}} : memref<?xf32>
 // CHECK: vector.fma
 // CHECK: math.exp
 // CHECK: bufferization.to_tensor {{.*}} restrict writable
