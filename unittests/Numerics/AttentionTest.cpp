@@ -31,13 +31,17 @@ struct Shape {
 };
 
 void checkDense(hybrid_dtype dtype, const Shape &s, bool causal,
-                std::mt19937 &rng) {
+                std::mt19937 &rng, bool groupPacked = false) {
   SCOPED_TRACE(testing::Message()
                << mlirType(dtype) << " B=" << s.batch << " Hkv=" << s.kvHeads
                << " G=" << s.group << " Sq=" << s.qLen << " Skv=" << s.kvLen
-               << " D=" << s.headDim << (causal ? " causal" : ""));
-  hybrid::Module *m =
-      compile(attentionModule(dtype, causal ? "{causal}" : ""));
+               << " D=" << s.headDim << (causal ? " causal" : "")
+               << (groupPacked ? " group-packed" : ""));
+  std::string attrs = causal ? "causal" : "";
+  if (groupPacked)
+    attrs += std::string(causal ? ", " : "") +
+             "layout = #hybrid.gqa_layout<group_packed>";
+  hybrid::Module *m = compile(attentionModule(dtype, "{" + attrs + "}"));
   ASSERT_TRUE(m);
   int64_t hq = s.kvHeads * s.group;
   ref::Array q = randomArray({s.batch, hq, s.qLen, s.headDim}, rng);
@@ -70,6 +74,15 @@ TEST(Attention, DenseNonCausalAndBatched) {
   checkDense(HYBRID_DTYPE_F32, {1, 1, 2, 9, 4, 64}, /*causal=*/true, rng);
   // Odd head dim: the vector loops' scalar tails.
   checkDense(HYBRID_DTYPE_F32, {1, 2, 1, 7, 33, 13}, /*causal=*/true, rng);
+}
+
+TEST(Attention, GroupPackedLayoutComputesTheSameResult) {
+  std::mt19937 rng(12);
+  for (int64_t group : {1, 2, 4, 16})
+    checkDense(HYBRID_DTYPE_F32,
+               {1, 2, group, static_cast<int64_t>(1 + rng() % 20),
+                static_cast<int64_t>(30 + rng() % 100), 64},
+               /*causal=*/true, rng, /*groupPacked=*/true);
 }
 
 TEST(Attention, HalfPrecisionStorage) {
