@@ -123,43 +123,13 @@ static hybrid::Status parseScalar(const std::string &text,
   return s;
 }
 
-static float halfToFloat(uint16_t h) {
-  uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f,
-           mant = h & 0x3ff;
-  uint32_t bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else { // subnormal
-      exp = 127 - 15 + 1;
-      while (!(mant & 0x400)) {
-        mant <<= 1;
-        --exp;
-      }
-      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
 /// Element `i` of `t` as a double, for printing.
 static double elementAt(const hybrid::Tensor &t, size_t i) {
   switch (t.dtype()) {
   case HYBRID_DTYPE_F32: return t.data<float>()[i];
   case HYBRID_DTYPE_F64: return t.data<double>()[i];
-  case HYBRID_DTYPE_F16: return halfToFloat(t.data<uint16_t>()[i]);
-  case HYBRID_DTYPE_BF16: {
-    uint32_t bits = static_cast<uint32_t>(t.data<uint16_t>()[i]) << 16;
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-  }
+  case HYBRID_DTYPE_F16: return hybrid_f16_to_f32(t.data<uint16_t>()[i]);
+  case HYBRID_DTYPE_BF16: return hybrid_bf16_to_f32(t.data<uint16_t>()[i]);
   case HYBRID_DTYPE_I64: return static_cast<double>(t.data<int64_t>()[i]);
   case HYBRID_DTYPE_I32: return t.data<int32_t>()[i];
   case HYBRID_DTYPE_I8: return t.data<int8_t>()[i];

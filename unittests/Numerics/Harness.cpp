@@ -74,70 +74,6 @@ ref::Array hybrid::test::randomArray(std::vector<int64_t> shape,
   return a;
 }
 
-static uint16_t floatToHalf(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  uint32_t sign = (x >> 16) & 0x8000;
-  int32_t exp = static_cast<int32_t>((x >> 23) & 0xff) - 127 + 15;
-  uint32_t mant = x & 0x7fffff;
-  if (exp >= 31)
-    return static_cast<uint16_t>(sign | 0x7c00);
-  if (exp <= 0) {
-    if (exp < -10)
-      return static_cast<uint16_t>(sign);
-    mant |= 0x800000;
-    uint32_t shift = 14 - exp;
-    uint32_t half = mant >> shift;
-    uint32_t rem = mant & ((1u << shift) - 1), mid = 1u << (shift - 1);
-    if (rem > mid || (rem == mid && (half & 1)))
-      ++half;
-    return static_cast<uint16_t>(sign | half);
-  }
-  uint32_t half = sign | (exp << 10) | (mant >> 13);
-  uint32_t rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem == 0x1000 && (half & 1)))
-    ++half;
-  return static_cast<uint16_t>(half);
-}
-
-static float halfToFloat(uint16_t h) {
-  uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-  uint32_t bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else {
-      exp = 127 - 15 + 1;
-      while (!(mant & 0x400)) {
-        mant <<= 1;
-        --exp;
-      }
-      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-static uint16_t floatToBf16(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  uint32_t rounding = 0x7fff + ((x >> 16) & 1);
-  return static_cast<uint16_t>((x + rounding) >> 16);
-}
-
-static float bf16ToFloat(uint16_t b) {
-  uint32_t x = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &x, 4);
-  return f;
-}
-
 hybrid::Tensor hybrid::test::toTensor(ref::Array &a, hybrid_dtype dtype) {
   hybrid::Tensor t;
   EXPECT_TRUE(hybrid::Tensor::create(dtype, a.shape, t).ok());
@@ -149,12 +85,12 @@ hybrid::Tensor hybrid::test::toTensor(ref::Array &a, hybrid_dtype dtype) {
       a.data[i] = f;
       break;
     case HYBRID_DTYPE_F16:
-      t.data<uint16_t>()[i] = floatToHalf(f);
-      a.data[i] = halfToFloat(t.data<uint16_t>()[i]);
+      t.data<uint16_t>()[i] = hybrid_f32_to_f16(f);
+      a.data[i] = hybrid_f16_to_f32(t.data<uint16_t>()[i]);
       break;
     case HYBRID_DTYPE_BF16:
-      t.data<uint16_t>()[i] = floatToBf16(f);
-      a.data[i] = bf16ToFloat(t.data<uint16_t>()[i]);
+      t.data<uint16_t>()[i] = hybrid_f32_to_bf16(f);
+      a.data[i] = hybrid_bf16_to_f32(t.data<uint16_t>()[i]);
       break;
     default:
       ADD_FAILURE() << "toTensor: not a float dtype";
@@ -183,8 +119,8 @@ ref::Array hybrid::test::fromTensor(const hybrid::Tensor &t) {
   for (size_t i = 0; i < a.data.size(); ++i) {
     switch (t.dtype()) {
     case HYBRID_DTYPE_F32: a.data[i] = t.data<float>()[i]; break;
-    case HYBRID_DTYPE_F16: a.data[i] = halfToFloat(t.data<uint16_t>()[i]); break;
-    case HYBRID_DTYPE_BF16: a.data[i] = bf16ToFloat(t.data<uint16_t>()[i]); break;
+    case HYBRID_DTYPE_F16: a.data[i] = hybrid_f16_to_f32(t.data<uint16_t>()[i]); break;
+    case HYBRID_DTYPE_BF16: a.data[i] = hybrid_bf16_to_f32(t.data<uint16_t>()[i]); break;
     case HYBRID_DTYPE_I32: a.data[i] = t.data<int32_t>()[i]; break;
     default: ADD_FAILURE() << "fromTensor: unsupported dtype";
     }

@@ -7,6 +7,7 @@
 
 #include "../Numerics/Harness.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -226,6 +227,25 @@ TEST(Npy, MalformedFilesAreRejectedWithAReason) {
   writeBytes(p, npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (a,), }", ""));
   EXPECT_NE(loadError(p).find("malformed 'shape'"), std::string::npos);
   EXPECT_NE(loadError(tempPath("missing.npy")).find("cannot open"), std::string::npos);
+}
+
+} // namespace
+
+namespace {
+
+TEST(HalfPrecision, ConversionsRoundToNearestEvenAndKeepSpecials) {
+  EXPECT_EQ(hybrid_f32_to_f16(1.0f), 0x3c00);
+  EXPECT_EQ(hybrid_f32_to_f16(65504.0f), 0x7bff);         // largest normal
+  EXPECT_EQ(hybrid_f32_to_f16(1e6f), 0x7c00);             // overflow -> inf
+  EXPECT_EQ(hybrid_f32_to_f16(5.9604645e-8f), 0x0001);    // smallest subnormal
+  EXPECT_EQ(hybrid_f32_to_f16(1.0f + 1.0f / 2048), 0x3c00); // tie to even
+  EXPECT_EQ(hybrid_f16_to_f32(0xc000), -2.0f);
+  EXPECT_EQ(hybrid_f16_to_f32(0x0001), 5.9604645e-8f);
+  EXPECT_TRUE(std::isnan(hybrid_f16_to_f32(hybrid_f32_to_f16(NAN))));
+  EXPECT_EQ(hybrid_f32_to_bf16(1.0f), 0x3f80);
+  EXPECT_EQ(hybrid_bf16_to_f32(0xbf80), -1.0f);
+  EXPECT_EQ(hybrid_f32_to_bf16(1.0f + 1.0f / 256), 0x3f80); // tie to even
+  EXPECT_TRUE(std::isnan(hybrid_bf16_to_f32(hybrid_f32_to_bf16(NAN))));
 }
 
 } // namespace

@@ -71,6 +71,12 @@ HYBRID_RUNTIME_API size_t hybrid_dtype_size(hybrid_dtype dtype);
 HYBRID_RUNTIME_API hybrid_status hybrid_dtype_from_name(const char *name,
                                                         hybrid_dtype *out);
 
+/*--- Half-precision conversions (round to nearest even) -----------------*/
+HYBRID_RUNTIME_API float hybrid_f16_to_f32(uint16_t bits);
+HYBRID_RUNTIME_API uint16_t hybrid_f32_to_f16(float value);
+HYBRID_RUNTIME_API float hybrid_bf16_to_f32(uint16_t bits);
+HYBRID_RUNTIME_API uint16_t hybrid_f32_to_bf16(float value);
+
 /*--- Tensors (row-major, contiguous) ------------------------------------*/
 /* A new zero-filled tensor that owns its memory. */
 HYBRID_RUNTIME_API hybrid_status hybrid_tensor_create(hybrid_dtype dtype,

@@ -48,15 +48,10 @@ struct AttentionShape {
                                                      kb.toF32(headDim)));
   }
 
-  /// Raises an error for every relation the verifier could not check
-  /// statically; returns true when the kernel must not run.
-  Value checkDynamic(KernelBuilder &kb, StringRef opName) const {
+  /// Checks every relation the verifier could not check statically.
+  void checkDynamic(KernelBuilder &kb, RuntimeChecks &checks) const {
     using P = arith::CmpIPredicate;
-    Value bad = kb.boolean(false);
-    auto check = [&](Value cond, const Twine &what) {
-      kb.raiseIf(cond, (opName + ": " + what).str());
-      bad = kb.ori(bad, cond);
-    };
+    auto check = [&](Value cond, const Twine &what) { checks.check(cond, what); };
     check(kb.cmpi(P::ne, kb.dim(k, 0), batch),
           "key batch size does not match the query's");
     check(kb.cmpi(P::ne, kb.dim(k, 3), headDim),
@@ -73,7 +68,29 @@ struct AttentionShape {
       check(kb.cmpi(P::ne, kb.dim(v, 2), kvLen),
             "value length does not match key length");
     }
-    return bad;
+  }
+
+  /// The kernel inputs, with the op's options.
+  AttentionInputs inputs(Value out, Value offset,
+                         std::optional<APFloat> softcap, bool causal) const {
+    AttentionInputs in;
+    in.q = q;
+    in.k = k;
+    in.v = v;
+    in.out = out;
+    in.batch = batch;
+    in.qHeads = qHeads;
+    in.qLen = qLen;
+    in.headDim = headDim;
+    in.kvHeads = kvHeads;
+    in.kvLen = kvLen;
+    in.valueDim = valueDim;
+    in.group = group;
+    in.scale = scale;
+    in.softcap = softcap;
+    in.causal = causal;
+    in.offset = offset;
+    return in;
   }
 };
 
@@ -163,31 +180,14 @@ private:
   Value acc, state, tileScores;
 };
 
-/// Validates a draft tree at run time (parents[0] = -1, 0 <= parents[i] < i)
-/// and that it fits the rows; returns true when it does not.
-Value checkTree(KernelBuilder &kb, Value parents, Value rows, Value keys,
-                StringRef opName) {
+/// Checks a draft tree at run time, and that it fits the rows and keys.
+void checkTree(KernelBuilder &kb, RuntimeChecks &checks, Value parents,
+               Value rows, Value keys) {
   using P = arith::CmpIPredicate;
+  checks.checkDraftTree(parents);
   Value n = kb.dim(parents, 0);
-  Value bad = kb.loop(kb.index(0), n, kb.index(1),
-                      {kb.boolean(false)},
-                      [&](Value i, ValueRange iters) -> SmallVector<Value> {
-                        Value p = kb.loadIndex(parents, {i});
-                        Value isRoot = kb.cmpi(P::eq, i, kb.index(0));
-                        Value rootBad = kb.cmpi(P::ne, p, kb.index(-1));
-                        Value nodeBad = kb.ori(kb.cmpi(P::slt, p, kb.index(0)),
-                                               kb.cmpi(P::sge, p, i));
-                        return {kb.ori(iters[0],
-                                       kb.select(isRoot, rootBad, nodeBad))};
-                      })[0];
-  kb.raiseIf(bad, (opName + ": parents do not form a draft tree "
-                            "(parents[0] = -1, 0 <= parents[i] < i)")
-                      .str());
-  Value tooBig = kb.ori(kb.cmpi(P::ugt, n, rows), kb.cmpi(P::ugt, n, keys));
-  kb.raiseIf(tooBig, (opName + ": the draft tree has more nodes than query "
-                               "rows or keys")
-                         .str());
-  return kb.ori(bad, tooBig);
+  checks.check(kb.ori(kb.cmpi(P::ugt, n, rows), kb.cmpi(P::ugt, n, keys)),
+               "the draft tree has more nodes than query rows or keys");
 }
 
 /// Walks node `node`'s ancestor chain (itself first), calling `visit(a)`
@@ -239,7 +239,8 @@ struct AttentionLowering : KernelPattern<AttentionOp> {
       if (type.isDynamicDim(d))
         outSizes.push_back(sizes[d]);
     Value out = kb.alloc(type, outSizes);
-    Value bad = s.checkDynamic(kb, "hybrid.attention");
+    RuntimeChecks checks(kb, "hybrid.attention");
+    s.checkDynamic(kb, checks);
 
     // The mask broadcasts right-aligned to [B, Hq, Sq, Skv].
     Value mask = op.getMask() ? kb.buffer(op.getMask()) : Value();
@@ -252,17 +253,15 @@ struct AttentionLowering : KernelPattern<AttentionOp> {
         Value size = kb.dim(mask, d), t = target[4 - maskRank + d];
         Value cond = kb.andi(kb.cmpi(P::ne, size, kb.index(1)),
                              kb.cmpi(P::ne, size, t));
-        kb.raiseIf(cond, "hybrid.attention: the mask does not broadcast to "
-                         "[batch, heads, query, key]");
-        bad = kb.ori(bad, cond);
+        checks.check(cond, "the mask does not broadcast to [batch, heads, "
+                           "query, key]");
       }
     }
 
     Value parents = op.getParents() ? kb.buffer(op.getParents()) : Value();
     Value nodes = parents ? kb.dim(parents, 0) : kb.index(0);
     if (parents)
-      bad = kb.ori(bad, checkTree(kb, parents, s.qLen, s.kvLen,
-                                  "hybrid.attention"));
+      checkTree(kb, checks, parents, s.qLen, s.kvLen);
     Value offset = op.getOffset() ? op.getOffset()
                                   : kb.subi(s.kvLen, s.qLen);
     Value treeRow0 = kb.subi(s.qLen, nodes), treeKey0 = kb.subi(s.kvLen, nodes);
@@ -284,26 +283,12 @@ struct AttentionLowering : KernelPattern<AttentionOp> {
       return kb.addf(x, m);
     };
 
-    kb.ifThen(kb.notI(bad), [&] {
+    kb.ifThen(checks.passed(), [&] {
       if (!parents) {
         // Blocks of rows against shared K/V tiles.
         TiledAttention tiled;
-        tiled.q = s.q;
-        tiled.k = s.k;
-        tiled.v = s.v;
-        tiled.out = out;
-        tiled.batch = s.batch;
-        tiled.qHeads = s.qHeads;
-        tiled.qLen = s.qLen;
-        tiled.headDim = s.headDim;
-        tiled.kvHeads = s.kvHeads;
-        tiled.kvLen = s.kvLen;
-        tiled.valueDim = s.valueDim;
-        tiled.group = s.group;
-        tiled.scale = s.scale;
-        tiled.softcap = op.getSoftcap();
-        tiled.causal = op.getCausal();
-        tiled.offset = offset;
+        static_cast<AttentionInputs &>(tiled) =
+            s.inputs(out, offset, op.getSoftcap(), op.getCausal());
         if (mask)
           tiled.mask = applyMask;
         tiled.groupPacked = op.getLayout() == GQALayout::GroupPacked;
@@ -381,7 +366,8 @@ struct BlockSparseAttentionLowering : KernelPattern<BlockSparseAttentionOp> {
       if (type.isDynamicDim(d))
         outSizes.push_back(sizes[d]);
     Value out = kb.alloc(type, outSizes);
-    Value bad = s.checkDynamic(kb, "hybrid.block_sparse_attention");
+    RuntimeChecks checks(kb, "hybrid.block_sparse_attention");
+    s.checkDynamic(kb, checks);
 
     Value blocks = kb.buffer(op.getBlockIndices());
     Value slots = kb.dim(blocks, 3);
@@ -389,9 +375,8 @@ struct BlockSparseAttentionLowering : KernelPattern<BlockSparseAttentionOp> {
         kb.ori(kb.cmpi(P::ne, kb.dim(blocks, 0), s.batch),
                kb.cmpi(P::ne, kb.dim(blocks, 1), s.kvHeads)),
         kb.cmpi(P::ne, kb.dim(blocks, 2), s.qLen));
-    kb.raiseIf(shapeBad, "hybrid.block_sparse_attention: block_indices must "
-                         "be [batch, kv heads, query rows, slots]");
-    bad = kb.ori(bad, shapeBad);
+    checks.check(shapeBad,
+                 "block_indices must be [batch, kv heads, query rows, slots]");
 
     Value blockSize = kb.index(config.getBlockSize());
     Value numBlocks = kb.ceilDiv(s.kvLen, blockSize);
@@ -411,15 +396,13 @@ struct BlockSparseAttentionLowering : KernelPattern<BlockSparseAttentionOp> {
                                         kb.cmpi(P::sge, idx, numBlocks));
                   return {kb.ori(iters[0], badIdx)};
                 })[0];
-    kb.raiseIf(outOfRange, "hybrid.block_sparse_attention: a block index is "
-                           "out of range [-1, ceil(Skv / block_size))");
-    bad = kb.ori(bad, outOfRange);
+    checks.check(outOfRange,
+                 "a block index is out of range [-1, ceil(Skv / block_size))");
 
     Value parents = op.getParents() ? kb.buffer(op.getParents()) : Value();
     Value nodes = parents ? kb.dim(parents, 0) : kb.index(0);
     if (parents)
-      bad = kb.ori(bad, checkTree(kb, parents, s.qLen, s.kvLen,
-                                  "hybrid.block_sparse_attention"));
+      checkTree(kb, checks, parents, s.qLen, s.kvLen);
     Value offset = op.getOffset() ? op.getOffset()
                                   : kb.subi(s.kvLen, s.qLen);
     Value treeRow0 = kb.subi(s.qLen, nodes), treeKey0 = kb.subi(s.kvLen, nodes);
@@ -469,27 +452,13 @@ struct BlockSparseAttentionLowering : KernelPattern<BlockSparseAttentionOp> {
                       bound);
     };
 
-    kb.ifThen(kb.notI(bad), [&] {
+    kb.ifThen(checks.passed(), [&] {
       if (!parents) {
         // The G query heads of a KV group share the row's selection: they
         // are the rows of one block, so each selected K/V tile is read
         // once per group.
-        AttentionInputs in;
-        in.q = s.q;
-        in.k = s.k;
-        in.v = s.v;
-        in.out = out;
-        in.batch = s.batch;
-        in.qHeads = s.qHeads;
-        in.qLen = s.qLen;
-        in.headDim = s.headDim;
-        in.kvHeads = s.kvHeads;
-        in.kvLen = s.kvLen;
-        in.valueDim = s.valueDim;
-        in.group = s.group;
-        in.scale = s.scale;
-        in.softcap = op.getSoftcap();
-        in.offset = offset;
+        AttentionInputs in =
+            s.inputs(out, offset, op.getSoftcap(), /*causal=*/true);
         kb.parallel({s.batch, s.kvHeads, s.qLen}, [&](ValueRange ivs) {
           Value b = ivs[0], kvHead = ivs[1], i = ivs[2];
           AttentionRowBlock block(

@@ -45,11 +45,8 @@ struct BlockSelectLowering : KernelPattern<BlockSelectOp> {
             ? kb.f32(op.getScale()->convertToFloat())
             : kb.divf(kb.f32(1.0), math::SqrtOp::create(rewriter, kb.loc,
                                                         kb.toF32(headDim)));
-    Value bad = kb.boolean(false);
-    auto check = [&](Value cond, StringRef what) {
-      kb.raiseIf(cond, ("hybrid.block_select: " + what).str());
-      bad = kb.ori(bad, cond);
-    };
+    RuntimeChecks checks(kb, "hybrid.block_select");
+    auto check = [&](Value cond, StringRef what) { checks.check(cond, what); };
     check(kb.ori(kb.cmpi(P::ne, kb.dim(k, 0), batch),
                  kb.cmpi(P::ne, kb.dim(k, 3), headDim)),
           "key batch or head dim does not match the query's");
@@ -97,7 +94,7 @@ struct BlockSelectLowering : KernelPattern<BlockSelectOp> {
                         : Value();
 
     Value kIdx = kb.index(topk);
-    kb.ifThen(kb.notI(bad), [&] {
+    kb.ifThen(checks.passed(), [&] {
       // Phase 1: compressed keys [B, Hkv, C, D].
       Value compressed = kb.alloc({OpFoldResult(batch), OpFoldResult(kvHeads),
                                    OpFoldResult(numKernels),

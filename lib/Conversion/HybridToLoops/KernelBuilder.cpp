@@ -503,3 +503,33 @@ void KernelBuilder::raiseIf(Value cond, StringRef message) {
   module->setAttr(kErrorMessagesAttrName, b.getArrayAttr(messages));
   ifThen(cond, [&] { func::CallOp::create(b, loc, raise, ValueRange{i32(code)}); });
 }
+
+//===----------------------------------------------------------------------===//
+// RuntimeChecks
+//===----------------------------------------------------------------------===//
+
+RuntimeChecks::RuntimeChecks(KernelBuilder &kb, StringRef opName)
+    : kb(kb), opName(opName.str()), failed(kb.boolean(false)) {}
+
+void RuntimeChecks::check(Value cond, const Twine &what) {
+  kb.raiseIf(cond, (opName + ": " + what).str());
+  failed = kb.ori(failed, cond);
+}
+
+void RuntimeChecks::checkDraftTree(Value parents) {
+  using P = arith::CmpIPredicate;
+  Value notTree = kb.loop(
+      kb.index(0), kb.dim(parents, 0), kb.index(1), {kb.boolean(false)},
+      [&](Value i, ValueRange it) -> SmallVector<Value> {
+        Value p = kb.loadIndex(parents, {i});
+        Value wrong = kb.select(kb.cmpi(P::eq, i, kb.index(0)),
+                                kb.cmpi(P::ne, p, kb.index(-1)),
+                                kb.ori(kb.cmpi(P::slt, p, kb.index(0)),
+                                       kb.cmpi(P::sge, p, i)));
+        return {kb.ori(it[0], wrong)};
+      })[0];
+  check(notTree, "parents do not form a draft tree (parents[0] = -1, "
+                 "0 <= parents[i] < i)");
+}
+
+Value RuntimeChecks::passed() const { return kb.notI(failed); }

@@ -136,6 +136,26 @@ private:
                   function_ref<void(Value d)> scalarBody);
 };
 
+/// The run-time checks of one op's kernel: a failed check raises
+/// "<op>: <what>" and marks the kernel to be skipped, so that it never reads
+/// out of bounds on the inputs that failed.
+class RuntimeChecks {
+public:
+  RuntimeChecks(KernelBuilder &kb, StringRef opName);
+  /// Raises `what` when `cond` holds.
+  void check(Value cond, const Twine &what);
+  /// parents[0] = -1 and 0 <= parents[i] < i (which also bounds every
+  /// ancestor walk).
+  void checkDraftTree(Value parents);
+  /// True when every check passed.
+  Value passed() const;
+
+private:
+  KernelBuilder &kb;
+  std::string opName;
+  Value failed;
+};
+
 /// Index list helper: `concat({a, b}, rest)`.
 SmallVector<Value> indices(std::initializer_list<Value> head,
                            ValueRange tail = {});

@@ -49,11 +49,8 @@ struct ChunkMoELowering : KernelPattern<ChunkMoEOp> {
 
     Value tokens = kb.dim(x, 0), model = kb.dim(x, 1);
     Value experts = kb.dim(router, 0), width = kb.dim(up, 1);
-    Value bad = kb.boolean(false);
-    auto check = [&](Value cond, StringRef what) {
-      kb.raiseIf(cond, ("hybrid.chunk_moe: " + what).str());
-      bad = kb.ori(bad, cond);
-    };
+    RuntimeChecks checks(kb, "hybrid.chunk_moe");
+    auto check = [&](Value cond, StringRef what) { checks.check(cond, what); };
     check(kb.ori(kb.cmpi(P::ne, kb.dim(router, 1), model),
                  kb.ori(kb.cmpi(P::ne, kb.dim(up, 2), model),
                         kb.cmpi(P::ne, kb.dim(down, 1), model))),
@@ -78,7 +75,7 @@ struct ChunkMoELowering : KernelPattern<ChunkMoEOp> {
     Value chunk = kb.index(op.getChunk());
     Value numChunks = kb.ceilDiv(tokens, chunk);
 
-    kb.ifThen(kb.notI(bad), [&] {
+    kb.ifThen(checks.passed(), [&] {
       // Router weights.
       kb.parallel({tokens}, [&](ValueRange ivs) {
         Value t = ivs[0];

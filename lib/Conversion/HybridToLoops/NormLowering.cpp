@@ -135,12 +135,40 @@ struct RotaryEmbeddingLowering : KernelPattern<RotaryEmbeddingOp> {
     int64_t rotaryAttr = op.getRotaryEmbeddingDim().value_or(0);
     Value rotary = rotaryAttr > 0 ? k.index(rotaryAttr) : headDim;
     Value half = k.divui(rotary, k.index(2));
+    // Dynamic sizes the verifier could not check; the kernel's indexing
+    // relies on them.
+    using P = arith::CmpIPredicate;
+    RuntimeChecks checks(k, "hybrid.rotary_embedding");
+    int64_t cacheRank = cast<MemRefType>(cosT.getType()).getRank();
+    checks.check(k.ori(k.cmpi(P::ne, k.dim(cosT, cacheRank - 1), half),
+                       k.cmpi(P::ne, k.dim(sinT, cacheRank - 1), half)),
+                 "the cos/sin caches must hold rotary_dim / 2 values per row");
+    checks.check(k.cmpi(P::ugt, rotary, headDim),
+                 "the rotary dimension exceeds the head size");
+    checks.check(k.cmpi(P::ne, k.dim(sinT, 0), k.dim(cosT, 0)),
+                 "the cos and sin caches differ in size");
+    if (!is4D)
+      checks.check(k.cmpi(P::ne, k.remui(k.dim(x, 2), heads), k.index(0)),
+                   "the hidden size is not a multiple of num_heads");
+    if (positions)
+      checks.check(k.ori(k.cmpi(P::ne, k.dim(positions, 0), batch),
+                         k.cmpi(P::ne, k.dim(positions, 1), seq)),
+                   "position_ids must be [batch, sequence]");
+    else
+      checks.check(k.ori(k.cmpi(P::ne, k.dim(cosT, 0), batch),
+                         k.ori(k.cmpi(P::ne, k.dim(cosT, 1), seq),
+                               k.ori(k.cmpi(P::ne, k.dim(sinT, 0), batch),
+                                     k.cmpi(P::ne, k.dim(sinT, 1), seq)))),
+                   "without position_ids the caches must be [batch, "
+                   "sequence, rotary_dim / 2]");
+
     auto at = [&](Value bi, Value si, Value hi, Value d) -> SmallVector<Value> {
       if (is4D)
         return {bi, hi, si, d};
       return {bi, si, k.addi(k.muli(hi, headDim), d)};
     };
 
+    k.ifThen(checks.passed(), [&] {
     k.parallel({batch, seq, heads}, [&](ValueRange ivs) {
       Value bi = ivs[0], si = ivs[1], hi = ivs[2];
       // The cache row of this token.
@@ -148,10 +176,10 @@ struct RotaryEmbeddingLowering : KernelPattern<RotaryEmbeddingOp> {
       if (positions) {
         Value pos = k.loadIndex(positions, {bi, si});
         Value rows = k.dim(cosT, 0);
-        Value bad = k.cmpi(arith::CmpIPredicate::uge, pos, rows);
-        k.raiseIf(bad, "hybrid.rotary_embedding: a position id is outside "
-                       "the cos/sin cache");
-        cachePrefix = {k.select(bad, k.index(0), pos)};
+        Value outside = k.cmpi(arith::CmpIPredicate::uge, pos, rows);
+        k.raiseIf(outside, "hybrid.rotary_embedding: a position id is "
+                           "outside the cos/sin cache");
+        cachePrefix = {k.select(outside, k.index(0), pos)};
       } else {
         cachePrefix = {bi, si};
       }
@@ -171,6 +199,7 @@ struct RotaryEmbeddingLowering : KernelPattern<RotaryEmbeddingOp> {
       k.loop(rotary, headDim, k.index(1), [&](Value d) {
         k.store(k.load(x, at(bi, si, hi, d)), out, at(bi, si, hi, d));
       });
+    });
     });
     rewriter.replaceOp(op, k.tensor(out, type));
     return success();

@@ -82,13 +82,9 @@ struct Recurrence {
     return table;
   }
 
-  /// Raises for relations the verifier could not check statically.
-  Value checkDynamic() {
-    Value bad = kb.boolean(false);
-    auto check = [&](Value cond, StringRef what) {
-      kb.raiseIf(cond, ("hybrid.linear_recurrence: " + what).str());
-      bad = kb.ori(bad, cond);
-    };
+  /// Checks the relations the verifier could not check statically.
+  void checkDynamic(RuntimeChecks &checks) {
+    auto check = [&](Value cond, StringRef what) { checks.check(cond, what); };
     check(kb.ori(kb.cmpi(P::eq, kvHeads, kb.index(0)),
                  kb.cmpi(P::ne, kb.remui(qHeads, kb.maxsi(kvHeads, kb.index(1))),
                          kb.index(0))),
@@ -107,7 +103,6 @@ struct Recurrence {
     if (beta)
       check(kb.cmpi(P::ne, kb.dim(beta, 2), len),
             "beta length does not match the tokens");
-    return bad;
   }
 
   /// Per-thread scratch of one chunk (capacity `chunk` tokens).
@@ -323,25 +318,12 @@ struct LinearRecurrenceLowering : KernelPattern<LinearRecurrenceOp> {
     Value init = op.getInitialState() ? kb.buffer(op.getInitialState())
                                       : Value();
 
-    Value bad = r.checkDynamic();
+    RuntimeChecks checks(kb, "hybrid.linear_recurrence");
+    r.checkDynamic(checks);
     if (parents) {
-      Value tooBig = kb.cmpi(P::ugt, nodes, r.len);
-      kb.raiseIf(tooBig, "hybrid.linear_recurrence: the draft tree has more "
-                         "nodes than tokens");
-      bad = kb.ori(bad, tooBig);
-      Value notTree = kb.loop(
-          kb.index(0), nodes, kb.index(1), {kb.boolean(false)},
-          [&](Value i, ValueRange it) -> SmallVector<Value> {
-            Value p = kb.loadIndex(parents, {i});
-            Value wrong = kb.select(kb.cmpi(P::eq, i, kb.index(0)),
-                                    kb.cmpi(P::ne, p, kb.index(-1)),
-                                    kb.ori(kb.cmpi(P::slt, p, kb.index(0)),
-                                           kb.cmpi(P::sge, p, i)));
-            return {kb.ori(it[0], wrong)};
-          })[0];
-      kb.raiseIf(notTree, "hybrid.linear_recurrence: parents do not form a "
-                          "draft tree (parents[0] = -1, 0 <= parents[i] < i)");
-      bad = kb.ori(bad, notTree);
+      checks.check(kb.cmpi(P::ugt, nodes, r.len),
+                   "the draft tree has more nodes than tokens");
+      checks.checkDraftTree(parents);
     }
     // Without a tree the final state is the working state; with one, the
     // prefix state lives apart and every node's state in the result.
@@ -355,7 +337,7 @@ struct LinearRecurrenceLowering : KernelPattern<LinearRecurrenceOp> {
     Value chunkSize = kb.index(chunkAttr);
     Value prefixLen = kb.subi(r.len, nodes);
 
-    kb.ifThen(kb.notI(bad), [&] {
+    kb.ifThen(checks.passed(), [&] {
       kb.parallel({r.batch, r.kvHeads}, [&](ValueRange ivs) {
         Value b = ivs[0], h = ivs[1];
         SmallVector<Value> sIdx = {b, h};

@@ -42,11 +42,8 @@ struct TreeVerifyLowering : KernelPattern<TreeVerifyOp> {
     Value length = kb.alloc(scalarType, {});
     Value bonus = kb.alloc(scalarType, {});
 
-    Value bad = kb.boolean(false);
-    auto check = [&](Value cond, StringRef what) {
-      kb.raiseIf(cond, ("hybrid.tree_verify: " + what).str());
-      bad = kb.ori(bad, cond);
-    };
+    RuntimeChecks checks(kb, "hybrid.tree_verify");
+    auto check = [&](Value cond, StringRef what) { checks.check(cond, what); };
     check(kb.ori(kb.cmpi(P::ne, kb.dim(draft, 0), nodes),
                  kb.cmpi(P::ne, kb.dim(target, 0), nodes)),
           "parents, draft tokens and target disagree on the node count");
@@ -54,20 +51,9 @@ struct TreeVerifyLowering : KernelPattern<TreeVerifyOp> {
     if (logits)
       check(kb.cmpi(P::eq, kb.dim(target, 1), kb.index(0)),
             "the vocabulary is empty");
-    Value notTree = kb.loop(
-        kb.index(0), nodes, kb.index(1), {kb.boolean(false)},
-        [&](Value i, ValueRange it) -> SmallVector<Value> {
-          Value p = kb.loadIndex(parents, {i});
-          Value wrong = kb.select(kb.cmpi(P::eq, i, kb.index(0)),
-                                  kb.cmpi(P::ne, p, kb.index(-1)),
-                                  kb.ori(kb.cmpi(P::slt, p, kb.index(0)),
-                                         kb.cmpi(P::sge, p, i)));
-          return {kb.ori(it[0], wrong)};
-        })[0];
-    check(notTree, "parents do not form a draft tree (parents[0] = -1, "
-                   "0 <= parents[i] < i)");
+    checks.checkDraftTree(parents);
 
-    kb.ifThen(kb.notI(bad), [&] {
+    kb.ifThen(checks.passed(), [&] {
       // a[i]: the target's token after node i (first maximum on ties).
       Value argmax = kb.alloc({OpFoldResult(nodes)}, indexType);
       kb.parallel({nodes}, [&](ValueRange ivs) {
@@ -145,15 +131,12 @@ struct KVCompactLowering : KernelPattern<KVCompactOp> {
     Value prefix = op.getPrefixLen();
     Value nodes = kb.dim(path, 0);
 
-    Value bad = kb.boolean(false);
-    auto check = [&](Value cond, StringRef what) {
-      kb.raiseIf(cond, ("hybrid.kv_compact: " + what).str());
-      bad = kb.ori(bad, cond);
-    };
+    RuntimeChecks checks(kb, "hybrid.kv_compact");
+    auto check = [&](Value cond, StringRef what) { checks.check(cond, what); };
     check(kb.ori(kb.cmpi(P::slt, length, kb.index(1)),
                  kb.cmpi(P::sgt, length, nodes)),
           "the accepted length must be in [1, number of tree nodes]");
-    Value safeLength = kb.select(bad, kb.index(0), length);
+    Value safeLength = kb.select(checks.passed(), length, kb.index(0));
     Value pathBad = kb.loop(
         kb.index(0), safeLength, kb.index(1), {kb.boolean(false)},
         [&](Value d, ValueRange it) -> SmallVector<Value> {
@@ -180,7 +163,7 @@ struct KVCompactLowering : KernelPattern<KVCompactOp> {
           sizes.push_back(kb.dim(cache, d));
       Value out = kb.alloc(type, sizes);
       memref::CopyOp::create(rewriter, kb.loc, cache, out);
-      kb.ifThen(kb.notI(bad), [&] {
+      kb.ifThen(checks.passed(), [&] {
         Value rowLen = kb.dim(cache, 3);
         kb.parallel({kb.dim(cache, 0), kb.dim(cache, 1)}, [&](ValueRange ivs) {
           kb.loop(kb.index(1), length, kb.index(1), [&](Value d) {
@@ -204,7 +187,7 @@ struct KVCompactLowering : KernelPattern<KVCompactOp> {
         if (type.isDynamicDim(d))
           sizes.push_back(kb.dim(states, srcDims[d]));
       Value out = kb.alloc(type, sizes);
-      kb.ifThen(kb.notI(bad), [&] {
+      kb.ifThen(checks.passed(), [&] {
         Value node = kb.loadIndex(path, {kb.subi(length, kb.index(1))});
         Value dv = kb.dim(states, 4);
         kb.parallel({kb.dim(states, 0), kb.dim(states, 1), kb.dim(states, 3)},
