@@ -70,6 +70,16 @@ struct AttentionShape {
     }
   }
 
+  /// The [B, Hq, Sq, Dv] result buffer.
+  Value allocOutput(KernelBuilder &kb, RankedTensorType type) const {
+    SmallVector<Value> dynamic;
+    Value sizes[4] = {batch, qHeads, qLen, valueDim};
+    for (int64_t d = 0; d < 4; ++d)
+      if (type.isDynamicDim(d))
+        dynamic.push_back(sizes[d]);
+    return kb.alloc(type, dynamic);
+  }
+
   /// The kernel inputs, with the op's options.
   AttentionInputs inputs(Value out, Value offset,
                          std::optional<APFloat> softcap, bool causal) const {
@@ -180,15 +190,27 @@ private:
   Value acc, state, tileScores;
 };
 
-/// Checks a draft tree at run time, and that it fits the rows and keys.
-void checkTree(KernelBuilder &kb, RuntimeChecks &checks, Value parents,
-               Value rows, Value keys) {
-  using P = arith::CmpIPredicate;
-  checks.checkDraftTree(parents);
-  Value n = kb.dim(parents, 0);
-  checks.check(kb.ori(kb.cmpi(P::ugt, n, rows), kb.cmpi(P::ugt, n, keys)),
-               "the draft tree has more nodes than query rows or keys");
-}
+/// The draft tree of an attention op: its buffer (null without a tree),
+/// checked at run time, and where its rows and keys start (the last N of
+/// each).
+struct DraftTreeRows {
+  Value parents, firstRow, firstKey;
+
+  DraftTreeRows(KernelBuilder &kb, RuntimeChecks &checks,
+                const AttentionShape &s, Value parentsTensor) {
+    using P = arith::CmpIPredicate;
+    parents = parentsTensor ? kb.buffer(parentsTensor) : Value();
+    Value nodes = parents ? kb.dim(parents, 0) : kb.index(0);
+    if (parents) {
+      checks.checkDraftTree(parents);
+      checks.check(kb.ori(kb.cmpi(P::ugt, nodes, s.qLen),
+                          kb.cmpi(P::ugt, nodes, s.kvLen)),
+                   "the draft tree has more nodes than query rows or keys");
+    }
+    firstRow = kb.subi(s.qLen, nodes);
+    firstKey = kb.subi(s.kvLen, nodes);
+  }
+};
 
 /// Walks node `node`'s ancestor chain (itself first), calling `visit(a)`
 /// for each ancestor index a. parents[a] < a bounds the walk.
@@ -233,12 +255,7 @@ struct AttentionLowering : KernelPattern<AttentionOp> {
     auto type = cast<RankedTensorType>(op.getType());
     AttentionShape s(kb, op.getQuery(), op.getKey(), op.getValue(),
                      op.getScale());
-    SmallVector<Value> outSizes;
-    Value sizes[4] = {s.batch, s.qHeads, s.qLen, s.valueDim};
-    for (int64_t d = 0; d < 4; ++d)
-      if (type.isDynamicDim(d))
-        outSizes.push_back(sizes[d]);
-    Value out = kb.alloc(type, outSizes);
+    Value out = s.allocOutput(kb, type);
     RuntimeChecks checks(kb, "hybrid.attention");
     s.checkDynamic(kb, checks);
 
@@ -258,13 +275,11 @@ struct AttentionLowering : KernelPattern<AttentionOp> {
       }
     }
 
-    Value parents = op.getParents() ? kb.buffer(op.getParents()) : Value();
-    Value nodes = parents ? kb.dim(parents, 0) : kb.index(0);
-    if (parents)
-      checkTree(kb, checks, parents, s.qLen, s.kvLen);
+    DraftTreeRows tree(kb, checks, s, op.getParents());
+    Value parents = tree.parents, treeRow0 = tree.firstRow,
+          treeKey0 = tree.firstKey;
     Value offset = op.getOffset() ? op.getOffset()
                                   : kb.subi(s.kvLen, s.qLen);
-    Value treeRow0 = kb.subi(s.qLen, nodes), treeKey0 = kb.subi(s.kvLen, nodes);
 
     // The user mask applied to the logit x of (b, h, i, j).
     auto applyMask = [&](Value x, Value b, Value h, Value i, Value j) -> Value {
@@ -360,12 +375,7 @@ struct BlockSparseAttentionLowering : KernelPattern<BlockSparseAttentionOp> {
     SparseConfigAttr config = op.getConfig();
     AttentionShape s(kb, op.getQuery(), op.getKey(), op.getValue(),
                      op.getScale());
-    SmallVector<Value> outSizes;
-    Value sizes[4] = {s.batch, s.qHeads, s.qLen, s.valueDim};
-    for (int64_t d = 0; d < 4; ++d)
-      if (type.isDynamicDim(d))
-        outSizes.push_back(sizes[d]);
-    Value out = kb.alloc(type, outSizes);
+    Value out = s.allocOutput(kb, type);
     RuntimeChecks checks(kb, "hybrid.block_sparse_attention");
     s.checkDynamic(kb, checks);
 
@@ -399,13 +409,11 @@ struct BlockSparseAttentionLowering : KernelPattern<BlockSparseAttentionOp> {
     checks.check(outOfRange,
                  "a block index is out of range [-1, ceil(Skv / block_size))");
 
-    Value parents = op.getParents() ? kb.buffer(op.getParents()) : Value();
-    Value nodes = parents ? kb.dim(parents, 0) : kb.index(0);
-    if (parents)
-      checkTree(kb, checks, parents, s.qLen, s.kvLen);
+    DraftTreeRows tree(kb, checks, s, op.getParents());
+    Value parents = tree.parents, treeRow0 = tree.firstRow,
+          treeKey0 = tree.firstKey;
     Value offset = op.getOffset() ? op.getOffset()
                                   : kb.subi(s.kvLen, s.qLen);
-    Value treeRow0 = kb.subi(s.qLen, nodes), treeKey0 = kb.subi(s.kvLen, nodes);
     // InfLLM-V2's dense-sparse switch, on the run-time length.
     Value dense = kb.cmpi(P::slt, s.kvLen, kb.index(config.getDenseLen()));
 
