@@ -149,10 +149,13 @@ void AttentionRowBlock::finish() {
 }
 
 void TiledAttention::emit(KernelBuilder &kb) const {
+  // Rows of one head per block: up to kRowsPerBlock (shared with the G
+  // heads when packed), never more than there are query rows.
   Value rowsPerHead =
       groupPacked ? kb.maxsi(kb.index(1), kb.divui(kb.index(kRowsPerBlock),
                                                    kb.maxsi(group, kb.index(1))))
                   : kb.index(kRowsPerBlock);
+  rowsPerHead = kb.maxsi(kb.index(1), kb.minui(rowsPerHead, qLen));
   Value rows = groupPacked ? kb.muli(group, rowsPerHead) : rowsPerHead;
   Value headSpace = groupPacked ? kvHeads : qHeads;
   kb.parallel({batch, headSpace, kb.ceilDiv(qLen, rowsPerHead)},
