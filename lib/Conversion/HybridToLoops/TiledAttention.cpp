@@ -2,15 +2,16 @@
 
 #include "TiledAttention.h"
 
+#include "hybrid/Conversion/HybridToLoops/HybridToLoops.h"
+
 #include "mlir/Dialect/Math/IR/Math.h"
 
 using namespace mlir;
 using namespace mlir::hybrid;
 
 namespace {
-constexpr int64_t kKeyTile = 64;
-/// Query rows per block: enough for the products to reuse each K/V tile.
-constexpr int64_t kRowsPerBlock = 16;
+constexpr int64_t kKeyTile = kAttentionKeyTile;
+constexpr int64_t kRowsPerBlock = kAttentionRowsPerBlock;
 } // namespace
 
 using P = arith::CmpIPredicate;

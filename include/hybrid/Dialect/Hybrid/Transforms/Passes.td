@@ -5,6 +5,16 @@
 
 include "mlir/Pass/PassBase.td"
 
+// Options every cost-model-driven pass takes.
+defvar CostModelOptions = [
+  Option<"contextLength", "context-length", "int64_t", /*default=*/"4096",
+         "Keys in the KV cache for dynamic key lengths">,
+  Option<"treeSize", "tree-size", "int64_t", /*default=*/"0",
+         "Draft-tree nodes verified per step (0: plain decoding)">,
+  Option<"chunkSparsity", "chunk-sparsity", "double", /*default=*/"0.7",
+         "Fraction of experts a MoE chunk skips">,
+];
+
 def HybridExportEntryPoints : Pass<"hybrid-export-entry-points", "ModuleOp"> {
   let summary = "Mark public functions as runtime entry points";
   let description = [{
@@ -14,6 +24,75 @@ def HybridExportEntryPoints : Pass<"hybrid-export-entry-points", "ModuleOp"> {
     pointer), whatever its signature.
   }];
   let dependentDialects = ["mlir::func::FuncDialect"];
+}
+
+def HybridCostReport : Pass<"hybrid-cost-report", "ModuleOp"> {
+  let summary = "Print the cost model's estimates as JSON";
+  let description = [{
+    One JSON line per hybrid op (its name, location, FLOPs, bytes moved,
+    KV-cache and recurrent-state bytes, dense versus attended keys, active
+    versus total experts) and one for the module, for one step at the given
+    context length and draft-tree size. The IR is unchanged.
+  }];
+  let options = CostModelOptions;
+}
+
+def HybridSelectGQALayout : Pass<"hybrid-select-gqa-layout", "ModuleOp"> {
+  let summary = "Choose head-major or group-packed for each attention op";
+  let description = [{
+    Asks the cost model how many K/V bytes each layout reads on the step's
+    shapes (query rows, G, head dims, context length) and records the cheaper
+    one in the op's `layout` attribute (ties: head-major). The lowering
+    honours it: group-packed puts the G heads of a KV group into one block of
+    rows, so decode (one query row) and verification (tree-size rows) read
+    each K/V byte once per group instead of once per head. Ops that already
+    have a layout keep it unless `force`. With `report`, a remark on each op
+    says why.
+  }];
+  let options = !listconcat(CostModelOptions, [
+    Option<"force", "force", "bool", /*default=*/"false",
+           "Also replace layouts already set">,
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Emit a remark with the estimate behind each choice">,
+  ]);
+}
+
+def HybridSparsifyAttention : Pass<"hybrid-sparsify-attention", "ModuleOp"> {
+  let summary = "Turn dense attention into block selection + block-sparse attention";
+  let description = [{
+    Training-free sparse attention: every causal `hybrid.attention` without a
+    mask (optionally only the ones listed in `layers`, counted in module
+    order from 0) becomes `hybrid.block_select` followed by
+    `hybrid.block_sparse_attention` with the given sparse configuration
+    (MiniCPM4's defaults). Below `dense-len` keys the result is exactly the
+    dense op's (the op's dense fallback); above, it attends the selected
+    blocks and the local window.
+  }];
+  let options = [
+    Option<"kernelSize", "kernel-size", "int64_t", "32", "Compression kernel">,
+    Option<"kernelStride", "kernel-stride", "int64_t", "16", "Compression stride">,
+    Option<"blockSize", "block-size", "int64_t", "64", "Keys per block">,
+    Option<"topk", "topk", "int64_t", "64", "Selected blocks per row">,
+    Option<"initBlocks", "init-blocks", "int64_t", "1", "Always-selected first blocks">,
+    Option<"windowSize", "window-size", "int64_t", "2048", "Local window in keys">,
+    Option<"denseLen", "dense-len", "int64_t", "8192", "Dense below this many keys">,
+    ListOption<"layers", "layers", "int64_t",
+               "Indices of the attention ops to sparsify (default: all)">,
+  ];
+  let dependentDialects = ["mlir::hybrid::HybridDialect"];
+}
+
+def HybridDenseSparseSwitch : Pass<"hybrid-dense-sparse-switch", "ModuleOp"> {
+  let summary = "InfLLM-V2's dense-sparse switch as control flow";
+  let description = [{
+    A `hybrid.block_sparse_attention` fed by a `hybrid.block_select` over the
+    same query and keys becomes `scf.if (Skv < dense_len)`: dense
+    `hybrid.attention` on the short side, block selection plus block-sparse
+    attention on the long side, decided at run time on the dynamic length.
+    Short sequences then skip the selection entirely.
+  }];
+  let dependentDialects = ["mlir::scf::SCFDialect", "mlir::arith::ArithDialect",
+                           "mlir::tensor::TensorDialect"];
 }
 
 #endif // HYBRID_DIALECT_HYBRID_TRANSFORMS_PASSES_TD
