@@ -7,6 +7,8 @@
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/SourceMgr.h"
@@ -55,6 +57,35 @@ hybrid::Module *hybrid::test::compile(const std::string &mlirText) {
     return nullptr;
   }
   return &cache.emplace(mlirText, loaded).first->second;
+}
+
+std::string hybrid::test::applyPasses(const std::string &mlirText,
+                                      const std::string &passes) {
+  static bool registered = [] {
+    mlir::hybrid::registerAllPasses();
+    return true;
+  }();
+  (void)registered;
+  mlir::DialectRegistry registry;
+  mlir::hybrid::registerAllDialects(registry);
+  mlir::MLIRContext context(registry);
+  std::string diagnostics;
+  llvm::raw_string_ostream os(diagnostics);
+  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
+    os << d << "\n";
+    return mlir::success();
+  });
+  auto module = mlir::parseSourceString<mlir::ModuleOp>(mlirText, &context);
+  mlir::PassManager pm(&context);
+  if (!module || failed(mlir::parsePassPipeline(passes, pm)) ||
+      failed(pm.run(*module))) {
+    ADD_FAILURE() << "running " << passes << " failed:\n" << diagnostics;
+    return "";
+  }
+  std::string text;
+  llvm::raw_string_ostream out(text);
+  module->print(out);
+  return text;
 }
 
 std::string hybrid::test::tensorType(const std::vector<int64_t> &shape,

@@ -24,6 +24,11 @@ namespace hybrid::test {
 /// test failure recorded.
 hybrid::Module *compile(const std::string &mlirText);
 
+/// `mlirText` after the module-level pass pipeline `passes` (e.g.
+/// "hybrid-sparsify-attention{topk=4},canonicalize"): the numeric
+/// equivalence harness of passes compiles both and compares their results.
+std::string applyPasses(const std::string &mlirText, const std::string &passes);
+
 /// "tensor<1x4x?x64xf32>" from a shape (-1 = dynamic) and an element type.
 std::string tensorType(const std::vector<int64_t> &shape,
                        const std::string &elementType);
