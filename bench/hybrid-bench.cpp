@@ -8,12 +8,14 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "hybrid/Dialect/Hybrid/Transforms/Passes.h"
 #include "hybrid/InitAll.h"
 #include "hybrid/Runtime/Runtime.hpp"
 #include "hybrid/Target/CPU/SharedObject.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -333,6 +335,70 @@ void chunkMoEVersusDense() {
                      dense / sparse, 1.0 / active);
 }
 
+/// Decode (1 query row) and verification (tree-size rows) with G = 8 and
+/// 16: both layouts timed, and the layout hybrid-select-gqa-layout picks.
+void gqaLayoutChoice() {
+  if (!selected("gqa_layout"))
+    return;
+  int64_t Hkv = 2, Skv = 8192, D = 128;
+  for (int64_t G : {8, 16})
+    for (int64_t rows : {1, 8, 64}) {
+      int64_t Hq = G * Hkv;
+      std::string q = t4(1, Hq, "?", D), kv = t4(1, Hkv, "?", D);
+      auto text = [&](const std::string &layout) {
+        std::string attrs = layout.empty()
+                                ? "{causal}"
+                                : "{causal, layout = #hybrid.gqa_layout<" +
+                                      layout + ">}";
+        return "func.func @attn(%q: " + q + ", %k: " + kv + ", %v: " + kv +
+               ") -> " + q + " {\n  %o = hybrid.attention %q, %k, %v " + attrs +
+               " : " + q + ", " + kv + ", " + kv + "\n  return %o : " + q +
+               "\n}\n";
+      };
+      // What the pass chooses for this step.
+      std::string choice;
+      {
+        mlir::DialectRegistry registry;
+        mlir::hybrid::registerAllDialects(registry);
+        mlir::MLIRContext context(registry);
+        auto module = mlir::parseSourceString<mlir::ModuleOp>(text(""), &context);
+        mlir::PassManager pm(&context);
+        mlir::hybrid::HybridSelectGQALayoutOptions options;
+        options.contextLength = Skv;
+        options.treeSize = rows > 1 ? rows : 0;
+        pm.addPass(mlir::hybrid::createHybridSelectGQALayout(options));
+        if (!module || failed(pm.run(*module)))
+          return;
+        module->walk([&](mlir::hybrid::AttentionOp op) {
+          choice = mlir::hybrid::stringifyGQALayout(*op.getLayout()).str();
+        });
+      }
+      std::mt19937 rng(5);
+      std::vector<hybrid::Tensor> args = {randomTensor({1, Hq, rows, D}, rng),
+                                          randomTensor({1, Hkv, Skv, D}, rng),
+                                          randomTensor({1, Hkv, Skv, D}, rng)};
+      std::string shape = shapeJson({{"Hq", Hq}, {"Hkv", Hkv}, {"G", G},
+                                     {"Sq", rows}, {"Skv", Skv}, {"D", D}});
+      double flops = 4.0 * Hq * D * rows * Skv;
+      double times[2];
+      const char *layouts[2] = {"head_major", "group_packed"};
+      for (int i = 0; i < 2; ++i) {
+        hybrid::Module m;
+        if (!compileModule(text(layouts[i]), m))
+          return;
+        times[i] = timeCase(m, "gqa_layout", layouts[i], shape, "attn", args, flops);
+      }
+      const char *faster = times[1] < times[0] ? "group_packed" : "head_major";
+      double gap = std::max(times[0], times[1]) / std::min(times[0], times[1]);
+      outs() << "{\"op\": \"gqa_layout\", \"variant\": \"summary\", \"shape\": "
+             << shape << ", \"pass_choice\": \"" << choice
+             << "\", \"faster\": \"" << faster << "\""
+             << format(", \"speedup_of_faster\": %.2f", gap)
+             << ", \"choice_is_faster_or_within_5pct\": "
+             << ((choice == faster || gap < 1.05) ? "true" : "false") << "}\n";
+    }
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -342,5 +408,6 @@ int main(int argc, char **argv) {
   sparseVersusDense();
   recurrenceChunkedVersusStep();
   chunkMoEVersusDense();
+  gqaLayoutChoice();
   return 0;
 }
