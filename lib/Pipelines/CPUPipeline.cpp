@@ -19,6 +19,18 @@ using namespace mlir;
 
 void mlir::hybrid::buildHybridCPUPipeline(
     OpPassManager &pm, const HybridCPUPipelineOptions &options) {
+  // Hybrid-level decisions first, on the cost model's view of one step.
+  if (options.sparse == SparseMode::Auto) {
+    pm.addPass(createHybridSparsifyAttention());
+    pm.addPass(createHybridDenseSparseSwitch());
+  }
+  if (options.gqaLayout == LayoutMode::Auto) {
+    HybridSelectGQALayoutOptions layout;
+    layout.contextLength = options.contextLength;
+    layout.treeSize = options.treeSize;
+    pm.addPass(createHybridSelectGQALayout(layout));
+  }
+
   // Hybrid ops become kernels over buffers; the rest of the tensor program
   // is upstream linalg/tensor/arith.
   pm.addPass(createHybridExportEntryPoints());

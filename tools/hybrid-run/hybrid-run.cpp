@@ -56,6 +56,15 @@ static cl::opt<std::string>
                                          "object at this path"));
 static cl::opt<bool> sequential("sequential",
                                 cl::desc("Compile without OpenMP parallelism"));
+static cl::opt<mlir::hybrid::SparseMode> sparse(
+    "sparse", cl::desc("Training-free sparse attention when compiling"),
+    cl::init(mlir::hybrid::SparseMode::None),
+    cl::values(clEnumValN(mlir::hybrid::SparseMode::None, "none", "as written"),
+               clEnumValN(mlir::hybrid::SparseMode::Auto, "auto",
+                          "sparsify causal attention")));
+static cl::opt<int64_t> treeSize(
+    "tree-size", cl::init(0),
+    cl::desc("Draft-tree nodes per step, for the GQA layout choice"));
 
 static int fail(const std::string &message) {
   errs() << "hybrid-run: error: " << message << "\n";
@@ -82,6 +91,8 @@ static bool compileModule(StringRef path, StringRef soPath) {
     return false;
   mlir::hybrid::CPUCompileOptions options;
   options.parallel = !sequential;
+  options.sparse = sparse;
+  options.treeSize = treeSize;
   return succeeded(
       mlir::hybrid::compileToSharedObject(*module, soPath, options));
 }

@@ -276,6 +276,10 @@ LogicalResult mlir::hybrid::compileToSharedObject(
   HybridCPUPipelineOptions pipelineOptions;
   pipelineOptions.parallel = options.parallel;
   pipelineOptions.vectorWidth = options.vectorWidth;
+  pipelineOptions.sparse = options.sparse;
+  pipelineOptions.gqaLayout = options.gqaLayout;
+  pipelineOptions.contextLength = options.contextLength;
+  pipelineOptions.treeSize = options.treeSize;
   if (options.vectorWidth <= 0) {
     llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
     pipelineOptions.vectorWidth = features.lookup("avx512f") ? 16 : 8;

@@ -11,6 +11,8 @@
 #ifndef HYBRID_TARGET_CPU_SHAREDOBJECT_H
 #define HYBRID_TARGET_CPU_SHAREDOBJECT_H
 
+#include "hybrid/Pipelines/Pipelines.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LLVM.h"
 
@@ -26,6 +28,11 @@ struct CPUCompileOptions {
   int64_t vectorWidth = 0;
   /// LLVM optimisation level (0-3).
   unsigned optLevel = 3;
+  /// Hybrid-level passes of hybrid-cpu-pipeline (see Pipelines.h).
+  SparseMode sparse = SparseMode::None;
+  LayoutMode gqaLayout = LayoutMode::Auto;
+  int64_t contextLength = 4096;
+  int64_t treeSize = 0;
 };
 
 /// Symbol of the NUL-terminated JSON metadata inside a compiled module.
