@@ -108,3 +108,91 @@ TEST(PassEquivalence, DenseSparseSwitchKeepsResultsOnBothSides) {
 }
 
 } // namespace
+
+namespace {
+
+/// The fused verify step commits exactly the state that running the
+/// accepted tokens one at a time produces, and each accepted node's output
+/// is the sequential output of its token (no replay needed).
+TEST(PassEquivalence, FusedRecurrenceCommitsTheSequentialState) {
+  std::mt19937 rng(84);
+  const char *text = R"mlir(
+func.func @verify(%q: tensor<1x2x8x16xf32>, %k: tensor<1x1x8x16xf32>,
+                  %v: tensor<1x1x8x16xf32>, %s0: tensor<1x1x16x16xf32>,
+                  %draft: tensor<8xi32>, %ids: tensor<8xi32>)
+    -> (tensor<1x2x8x16xf32>, tensor<1x1x16x16xf32>, tensor<8xi32>, tensor<i32>) {
+  %parents = arith.constant dense<[-1, 0, 0, 1, 1, 2, 3, 6]> : tensor<8xi32>
+  %o, %s = hybrid.linear_recurrence gated_delta %q, %k, %v decay(%g : tensor<1x1x8xf32>)
+      beta(%b : tensor<1x1x8xf32>) state(%s0 : tensor<1x1x16x16xf32>)
+      : tensor<1x2x8x16xf32>, tensor<1x1x8x16xf32>, tensor<1x1x8x16xf32>
+  %path, %len, %bonus = hybrid.tree_verify %parents, %draft, %ids
+      : tensor<8xi32>, tensor<8xi32>, tensor<8xi32>
+  return %o, %s, %path, %len
+      : tensor<1x2x8x16xf32>, tensor<1x1x16x16xf32>, tensor<8xi32>, tensor<i32>
+}
+)mlir";
+  // Decay and beta as constants of the module.
+  std::string module = text;
+  std::string constants =
+      "  %g = arith.constant dense<[[[-0.1, -0.2, -0.05, -0.3, -0.1, -0.2, "
+      "-0.15, -0.25]]]> : tensor<1x1x8xf32>\n"
+      "  %b = arith.constant dense<[[[0.9, 0.5, 0.7, 0.3, 0.6, 0.8, 0.4, "
+      "0.5]]]> : tensor<1x1x8xf32>\n";
+  module.insert(module.find("  %o, %s"), constants);
+  std::string fused = applyPasses(module, "hybrid-fuse-sparse-speculation");
+  ASSERT_NE(fused.find("hybrid.kv_compact"), std::string::npos) << fused;
+  hybrid::Module *m = compile(fused);
+  ASSERT_TRUE(m);
+
+  ref::Array q = randomArray({1, 2, 8, 16}, rng, 0.5),
+             k = randomArray({1, 1, 8, 16}, rng, 0.25),
+             v = randomArray({1, 1, 8, 16}, rng),
+             s0 = randomArray({1, 1, 16, 16}, rng, 0.1);
+  // Target argmax ids: node 0 -> 5, 1 -> 6, 3 -> 7, 6 -> 9; the drafts on
+  // the path 0 -> 1 -> 3 -> 6 match them, the others do not.
+  std::vector<int32_t> draft = {0, 5, 4, 6, 1, 2, 7, 3};
+  std::vector<int32_t> ids = {5, 6, 0, 7, 0, 0, 9, 0};
+  auto r = run(*m, "verify",
+               {toTensor(q, HYBRID_DTYPE_F32), toTensor(k, HYBRID_DTYPE_F32),
+                toTensor(v, HYBRID_DTYPE_F32), toTensor(s0, HYBRID_DTYPE_F32),
+                intTensor(draft, {8}), intTensor(ids, {8})});
+  ASSERT_EQ(r.size(), 4u);
+  std::vector<int32_t> path = intsFromTensor(r[2]);
+  ASSERT_EQ(intsFromTensor(r[3])[0], 4);
+  ASSERT_EQ(std::vector<int32_t>(path.begin(), path.begin() + 4),
+            (std::vector<int32_t>{0, 1, 3, 6}));
+
+  // The accepted tokens, one at a time, through the plain recurrence.
+  std::vector<int64_t> accepted = {0, 1, 3, 6};
+  double gAll[8] = {-0.1, -0.2, -0.05, -0.3, -0.1, -0.2, -0.15, -0.25};
+  double bAll[8] = {0.9, 0.5, 0.7, 0.3, 0.6, 0.8, 0.4, 0.5};
+  ref::Array sq({1, 2, 4, 16}), sk({1, 1, 4, 16}), sv({1, 1, 4, 16}),
+      sg({1, 1, 4}), sb({1, 1, 4});
+  for (int64_t t = 0; t < 4; ++t) {
+    int64_t n = accepted[t];
+    for (int64_t d = 0; d < 16; ++d) {
+      sq.at({0, 0, t, d}) = q.at({0, 0, n, d});
+      sq.at({0, 1, t, d}) = q.at({0, 1, n, d});
+      sk.at({0, 0, t, d}) = k.at({0, 0, n, d});
+      sv.at({0, 0, t, d}) = v.at({0, 0, n, d});
+    }
+    sg.at({0, 0, t}) = static_cast<float>(gAll[n]);
+    sb.at({0, 0, t}) = static_cast<float>(bAll[n]);
+  }
+  ref::RecurrenceParams p;
+  p.rule = ref::Rule::GatedDelta;
+  p.decay = &sg;
+  p.beta = &sb;
+  p.initialState = &s0;
+  ref::Array state;
+  ref::Array sequential = ref::linearRecurrence(sq, sk, sv, p, state);
+  EXPECT_TRUE(allClose(fromTensor(r[1]), state, 1e-5));
+  ref::Array fusedOut = fromTensor(r[0]), pathOut({1, 2, 4, 16});
+  for (int64_t t = 0; t < 4; ++t)
+    for (int64_t h = 0; h < 2; ++h)
+      for (int64_t d = 0; d < 16; ++d)
+        pathOut.at({0, h, t, d}) = fusedOut.at({0, h, accepted[t], d});
+  EXPECT_TRUE(allClose(pathOut, sequential, 1e-5));
+}
+
+} // namespace

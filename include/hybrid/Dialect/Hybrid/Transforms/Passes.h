@@ -8,6 +8,7 @@
 #include "mlir/Pass/Pass.h"
 
 namespace mlir {
+class DominanceInfo;
 class RewriterBase;
 namespace hybrid {
 
@@ -27,6 +28,20 @@ LogicalResult sparsifyAttention(RewriterBase &rewriter, AttentionOp op,
 /// when the selection is not over the same rows and keys.
 LogicalResult insertDenseSparseSwitch(RewriterBase &rewriter,
                                       BlockSparseAttentionOp sparse);
+
+/// Sparsity x speculation (hybrid-fuse-sparse-speculation), one rewrite per
+/// mechanism; each fails and leaves the IR alone when the op does not fit.
+/// The tree's nodes share one block selection under `policy`.
+LogicalResult shareTreeSelection(RewriterBase &rewriter,
+                                 BlockSparseAttentionOp sparse,
+                                 TreePolicy policy);
+/// A MoE over exactly the tree's nodes takes them as its chunk.
+LogicalResult chunkMoEByTree(RewriterBase &rewriter, ChunkMoEOp moe,
+                             Value parents);
+/// A recurrence over exactly the tree's nodes keeps per-node states; its
+/// committed state becomes the accepted node's (kv_compact after `verify`).
+LogicalResult recurOverTree(RewriterBase &rewriter, LinearRecurrenceOp rec,
+                            TreeVerifyOp verify, DominanceInfo &dominance);
 
 } // namespace hybrid
 } // namespace mlir

@@ -95,4 +95,32 @@ def HybridDenseSparseSwitch : Pass<"hybrid-dense-sparse-switch", "ModuleOp"> {
                            "mlir::tensor::TensorDialect"];
 }
 
+def HybridFuseSparseSpeculation
+    : Pass<"hybrid-fuse-sparse-speculation", "ModuleOp"> {
+  let summary = "Fuse sparsity with speculative verification over a draft tree";
+  let description = [{
+    In every function that verifies a draft tree (`hybrid.tree_verify
+    %parents, ...`):
+
+    1. a `hybrid.block_sparse_attention` over the tree whose blocks come from
+       a tree-less `hybrid.block_select` gets one selection for the whole
+       tree: the selection takes `tree(%parents)` and `policy`
+       (`union` of the nodes' selections, or the `root`'s);
+    2. a `hybrid.chunk_moe` over exactly the tree's N tokens takes the tree
+       as its chunk (`chunk = N`), so the experts the tree activates are read
+       once (BlockFFN's fusion of activation sparsity with speculation);
+    3. a tree-less `hybrid.linear_recurrence` over exactly the tree's tokens
+       computes per-node states from each node's parent (`tree(%parents)`),
+       and its committed state becomes the accepted node's, selected by a
+       `hybrid.kv_compact` after the verification: no replay.
+
+    Ops whose shapes or uses do not fit are left alone.
+  }];
+  let options = [
+    Option<"policy", "policy", "std::string", /*default=*/"\"union\"",
+           "How the tree's nodes share one block selection: union or root">,
+  ];
+  let dependentDialects = ["mlir::arith::ArithDialect"];
+}
+
 #endif // HYBRID_DIALECT_HYBRID_TRANSFORMS_PASSES_TD
