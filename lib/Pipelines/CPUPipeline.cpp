@@ -24,6 +24,8 @@ void mlir::hybrid::buildHybridCPUPipeline(
     pm.addPass(createHybridSparsifyAttention());
     pm.addPass(createHybridDenseSparseSwitch());
   }
+  if (options.speculate == SpeculateMode::Tree)
+    pm.addPass(createHybridFuseSparseSpeculation());
   if (options.gqaLayout == LayoutMode::Auto) {
     HybridSelectGQALayoutOptions layout;
     layout.contextLength = options.contextLength;

@@ -4,6 +4,9 @@
 // RUN:   -mlir-print-ir-after=hybrid-select-gqa-layout -o /dev/null 2>&1 | FileCheck %s
 // RUN: hybrid-opt %s --hybrid-cpu-pipeline="gqa-layout=keep" | FileCheck %s --check-prefix=LLVM
 // RUN: not hybrid-opt %s --hybrid-cpu-pipeline="sparse=always" 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: hybrid-opt %s --hybrid-cpu-pipeline="sparse=auto speculate=tree" \
+// RUN:   -mlir-print-ir-after=hybrid-fuse-sparse-speculation -o /dev/null 2>&1 | FileCheck %s --check-prefix=SPEC
+// SPEC: IR Dump After HybridFuseSparseSpeculation
 
 // CHECK: IR Dump After HybridSelectGQALayout
 // CHECK: scf.if

@@ -16,6 +16,7 @@ namespace hybrid {
 
 enum class SparseMode { None, Auto };
 enum class LayoutMode { Auto, Keep };
+enum class SpeculateMode { None, Tree };
 
 struct HybridCPUPipelineOptions
     : public PassPipelineOptions<HybridCPUPipelineOptions> {
@@ -44,6 +45,14 @@ struct HybridCPUPipelineOptions
           clEnumValN(SparseMode::Auto, "auto",
                      "sparsify causal attention (MiniCPM4's config) and "
                      "switch dense/sparse on the run-time length"))};
+  PassOptions::Option<SpeculateMode> speculate{
+      *this, "speculate", llvm::cl::desc("Speculative verification"),
+      llvm::cl::init(SpeculateMode::None),
+      llvm::cl::values(
+          clEnumValN(SpeculateMode::None, "none", "as written"),
+          clEnumValN(SpeculateMode::Tree, "tree",
+                     "fuse sparsity with draft-tree verification "
+                     "(hybrid-fuse-sparse-speculation)"))};
   PassOptions::Option<int64_t> contextLength{
       *this, "context-length",
       llvm::cl::desc("Cost model: keys for dynamic key lengths"),
