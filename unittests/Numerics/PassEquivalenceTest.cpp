@@ -196,3 +196,86 @@ func.func @verify(%q: tensor<1x2x8x16xf32>, %k: tensor<1x1x8x16xf32>,
 }
 
 } // namespace
+
+namespace {
+
+/// Tree attention over the KV cache, verification and compaction, fused:
+/// the accepted nodes' outputs and the committed cache equal decoding the
+/// accepted tokens one at a time (dense regime: below dense_len the nodes'
+/// shared selection does not change what they attend).
+TEST(PassEquivalence, FusedTreeAttentionEqualsSequentialDecoding) {
+  std::mt19937 rng(85);
+  const char *text = R"mlir(
+#cfg = #hybrid.sparse_config<kernel_size = 4, kernel_stride = 2, block_size = 8,
+    topk = 2, init_blocks = 1, window_size = 16, dense_len = 100000>
+func.func @verify(%q: tensor<1x2x8x16xf32>, %kc: tensor<1x1x?x16xf32>,
+                  %vc: tensor<1x1x?x16xf32>, %prefix: index,
+                  %draft: tensor<8xi32>, %ids: tensor<8xi32>)
+    -> (tensor<1x2x8x16xf32>, tensor<1x1x?x16xf32>, tensor<1x1x?x16xf32>,
+        tensor<8xi32>, tensor<i32>) {
+  %parents = arith.constant dense<[-1, 0, 0, 1, 1, 2, 3, 6]> : tensor<8xi32>
+  %sel = hybrid.block_select %q, %kc config(#cfg)
+      : tensor<1x2x8x16xf32>, tensor<1x1x?x16xf32>
+  %o = hybrid.block_sparse_attention %q, %kc, %vc blocks(%sel : tensor<1x1x8x2xi32>)
+      tree(%parents : tensor<8xi32>) config(#cfg)
+      : tensor<1x2x8x16xf32>, tensor<1x1x?x16xf32>, tensor<1x1x?x16xf32>
+  %path, %len, %bonus = hybrid.tree_verify %parents, %draft, %ids
+      : tensor<8xi32>, tensor<8xi32>, tensor<8xi32>
+  %k2, %v2 = hybrid.kv_compact %path, %len at %prefix
+      caches(%kc, %vc : tensor<1x1x?x16xf32>, tensor<1x1x?x16xf32>)
+      : tensor<8xi32>, tensor<i32>
+  return %o, %k2, %v2, %path, %len
+      : tensor<1x2x8x16xf32>, tensor<1x1x?x16xf32>, tensor<1x1x?x16xf32>,
+        tensor<8xi32>, tensor<i32>
+}
+)mlir";
+  std::string fused = applyPasses(text, "hybrid-fuse-sparse-speculation");
+  ASSERT_NE(fused.find("policy union"), std::string::npos) << fused;
+  hybrid::Module *m = compile(fused);
+  ASSERT_TRUE(m);
+
+  int64_t prefix = 37, total = prefix + 8;
+  ref::Array q = randomArray({1, 2, 8, 16}, rng),
+             kc = randomArray({1, 1, total, 16}, rng),
+             vc = randomArray({1, 1, total, 16}, rng);
+  std::vector<int32_t> draft = {0, 5, 4, 6, 1, 2, 7, 3};
+  std::vector<int32_t> ids = {5, 6, 0, 7, 0, 0, 9, 0};
+  auto r = run(*m, "verify",
+               {toTensor(q, HYBRID_DTYPE_F32), toTensor(kc, HYBRID_DTYPE_F32),
+                toTensor(vc, HYBRID_DTYPE_F32), indexScalar(prefix),
+                intTensor(draft, {8}), intTensor(ids, {8})});
+  ASSERT_EQ(r.size(), 5u);
+  std::vector<int32_t> path = intsFromTensor(r[3]);
+  int32_t length = intsFromTensor(r[4])[0];
+  ASSERT_EQ(length, 4);
+
+  // The committed cache: the accepted rows moved behind the prefix.
+  ref::Array k2 = ref::kvCompact(kc, path, length, prefix);
+  ref::Array v2 = ref::kvCompact(vc, path, length, prefix);
+  EXPECT_TRUE(allClose(fromTensor(r[1]), k2, 0.0));
+  EXPECT_TRUE(allClose(fromTensor(r[2]), v2, 0.0));
+
+  // Decoding the accepted tokens one at a time over the committed cache.
+  ref::Array seqQ({1, 2, length, 16}), seqK({1, 1, prefix + length, 16}),
+      seqV({1, 1, prefix + length, 16});
+  for (int64_t t = 0; t < length; ++t)
+    for (int64_t h = 0; h < 2; ++h)
+      for (int64_t d = 0; d < 16; ++d)
+        seqQ.at({0, h, t, d}) = q.at({0, h, path[t], d});
+  for (int64_t j = 0; j < prefix + length; ++j)
+    for (int64_t d = 0; d < 16; ++d) {
+      seqK.at({0, 0, j, d}) = k2.at({0, 0, j, d});
+      seqV.at({0, 0, j, d}) = v2.at({0, 0, j, d});
+    }
+  ref::AttentionParams p;
+  p.offset = prefix;
+  ref::Array sequential = ref::attention(seqQ, seqK, seqV, p);
+  ref::Array fusedOut = fromTensor(r[0]), onPath({1, 2, length, 16});
+  for (int64_t t = 0; t < length; ++t)
+    for (int64_t h = 0; h < 2; ++h)
+      for (int64_t d = 0; d < 16; ++d)
+        onPath.at({0, h, t, d}) = fusedOut.at({0, h, path[t], d});
+  EXPECT_TRUE(allClose(onPath, sequential, 1e-5));
+}
+
+} // namespace
