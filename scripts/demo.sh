@@ -24,5 +24,9 @@ echo "    parsed, verified, and round-tripped (text and bytecode)"
 echo "==> hybrid ops verified"
 "$opt" "$module" --print-op-stats -o /dev/null 2>&1 | grep "hybrid\." | sed 's/^ */    /'
 
+echo "==> cost model, one verification step over an 8-node tree at 32K keys"
+"$opt" "$module" --hybrid-cost-report="context-length=32768 tree-size=8" -o /dev/null \
+  | tail -n 1 | sed 's/^/    /'
+
 /usr/bin/python3 "$HYBRID_ROOT/scripts/demo.py" --hybrid-run "$HYBRID_BUILD/bin/hybrid-run" \
   --module "$module" --length "${HYBRID_DEMO_LENGTH:-4096}"
