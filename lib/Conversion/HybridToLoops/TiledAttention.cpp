@@ -12,6 +12,9 @@ using namespace mlir::hybrid;
 namespace {
 constexpr int64_t kKeyTile = kAttentionKeyTile;
 constexpr int64_t kRowsPerBlock = kAttentionRowsPerBlock;
+/// Below this many rows, scores are dot products instead of a product with
+/// the transposed K tile.
+constexpr int64_t kMinRowsForProduct = 4;
 } // namespace
 
 using P = arith::CmpIPredicate;
@@ -61,21 +64,40 @@ void AttentionRowBlock::keys(Value begin, Value end) {
 
   kb.loop(begin, end, tile, [&](Value j0) {
     Value count = kb.minui(tile, kb.subi(end, j0));
-    // K tile, transposed to [D, 64] (zeros past the last key).
-    kb.loop(kb.index(0), tile, kb.index(1), [&](Value t) {
-      Value valid = kb.cmpi(P::ult, t, count);
-      Value j = kb.minui(kb.addi(j0, t), kb.subi(in.kvLen, kb.index(1)));
-      kb.loop(kb.index(0), in.headDim, kb.index(1), [&](Value p) {
-        Value x = kb.load(in.k, {b, kvHead, j, p});
-        kb.store(kb.select(valid, x, kb.f32(0.0)), keysT,
-                 {kb.addi(kb.muli(p, tile), t)});
-      });
-    });
-    kb.loop(kb.index(0), rows, kb.index(1), [&](Value r) {
-      kb.fill(scores, S.rowStart(r), kb.f32(0.0), tile);
-    });
-    kb.matmulAccumulate(S, Q, /*transposeA=*/false, KT, rows, tile,
-                        in.headDim);
+    // Scores S = Q K-tile^T. A few rows (a group's heads at one position)
+    // take dot products; more rows amortise transposing the tile for the
+    // register-blocked product.
+    kb.ifThenElse(
+        kb.cmpi(P::ult, rows, kb.index(kMinRowsForProduct)), {},
+        [&]() -> SmallVector<Value> {
+          kb.loop(kb.index(0), rows, kb.index(1), [&](Value r) {
+            kb.loop(kb.index(0), count, kb.index(1), [&](Value t) {
+              Value s = kb.dot(in.q, Q.rowStart(r), in.k,
+                               {b, kvHead, kb.addi(j0, t), kb.index(0)},
+                               in.headDim);
+              kb.store(s, scores, kb.at(S.rowStart(r), t));
+            });
+          });
+          return {};
+        },
+        [&]() -> SmallVector<Value> {
+          // K tile, transposed to [D, 64] (zeros past the last key).
+          kb.loop(kb.index(0), tile, kb.index(1), [&](Value t) {
+            Value valid = kb.cmpi(P::ult, t, count);
+            Value j = kb.minui(kb.addi(j0, t), kb.subi(in.kvLen, kb.index(1)));
+            kb.loop(kb.index(0), in.headDim, kb.index(1), [&](Value p) {
+              Value x = kb.load(in.k, {b, kvHead, j, p});
+              kb.store(kb.select(valid, x, kb.f32(0.0)), keysT,
+                       {kb.addi(kb.muli(p, tile), t)});
+            });
+          });
+          kb.loop(kb.index(0), rows, kb.index(1), [&](Value r) {
+            kb.fill(scores, S.rowStart(r), kb.f32(0.0), tile);
+          });
+          kb.matmulAccumulate(S, Q, /*transposeA=*/false, KT, rows, tile,
+                              in.headDim);
+          return {};
+        });
 
     // Online softmax per row; the scores become the probabilities P.
     kb.loop(kb.index(0), rows, kb.index(1), [&](Value r) {
