@@ -279,3 +279,66 @@ func.func @verify(%q: tensor<1x2x8x16xf32>, %kc: tensor<1x1x?x16xf32>,
 }
 
 } // namespace
+
+namespace {
+
+/// The linalg spelling of GQA attention (broadcast K/V, constant scale,
+/// additive mask, softmax, two batch matmuls) raised to hybrid.attention
+/// computes the attention reference on the KV heads.
+TEST(PassEquivalence, RaisedAttentionComputesTheReference) {
+  std::mt19937 rng(86);
+  const char *text = R"mlir(
+func.func @gqa(%q: tensor<2x8x?x64xf32>, %k: tensor<2x2x?x64xf32>, %v: tensor<2x2x?x64xf32>,
+               %mask: tensor<16x?x?xf32>) -> tensor<16x?x64xf32> {
+  %c2 = arith.constant 2 : index
+  %s = tensor.dim %q, %c2 : tensor<2x8x?x64xf32>
+  %t = tensor.dim %k, %c2 : tensor<2x2x?x64xf32>
+  %zero = arith.constant 0.0 : f32
+  %q3 = tensor.collapse_shape %q [[0, 1], [2], [3]] : tensor<2x8x?x64xf32> into tensor<16x?x64xf32>
+  %kb0 = tensor.empty(%t) : tensor<2x2x4x?x64xf32>
+  %kb = linalg.broadcast ins(%k : tensor<2x2x?x64xf32>) outs(%kb0 : tensor<2x2x4x?x64xf32>) dimensions = [2]
+  %k3 = tensor.collapse_shape %kb [[0, 1, 2], [3], [4]] : tensor<2x2x4x?x64xf32> into tensor<16x?x64xf32>
+  %vb0 = tensor.empty(%t) : tensor<2x2x4x?x64xf32>
+  %vb = linalg.broadcast ins(%v : tensor<2x2x?x64xf32>) outs(%vb0 : tensor<2x2x4x?x64xf32>) dimensions = [2]
+  %v3 = tensor.collapse_shape %vb [[0, 1, 2], [3], [4]] : tensor<2x2x4x?x64xf32> into tensor<16x?x64xf32>
+  %kt0 = tensor.empty(%t) : tensor<16x64x?xf32>
+  %kt = linalg.transpose ins(%k3 : tensor<16x?x64xf32>) outs(%kt0 : tensor<16x64x?xf32>) permutation = [0, 2, 1]
+  %s0 = tensor.empty(%s, %t) : tensor<16x?x?xf32>
+  %sz = linalg.fill ins(%zero : f32) outs(%s0 : tensor<16x?x?xf32>) -> tensor<16x?x?xf32>
+  %scores = linalg.batch_matmul ins(%q3, %kt : tensor<16x?x64xf32>, tensor<16x64x?xf32>) outs(%sz : tensor<16x?x?xf32>) -> tensor<16x?x?xf32>
+  %c8 = arith.constant 0.125 : f32
+  %sc0 = tensor.empty(%s, %t) : tensor<16x?x?xf32>
+  %scale = linalg.fill ins(%c8 : f32) outs(%sc0 : tensor<16x?x?xf32>) -> tensor<16x?x?xf32>
+  %scaled = arith.mulf %scores, %scale : tensor<16x?x?xf32>
+  %masked = arith.addf %scaled, %mask : tensor<16x?x?xf32>
+  %p0 = tensor.empty(%s, %t) : tensor<16x?x?xf32>
+  %p = linalg.softmax dimension(2) ins(%masked : tensor<16x?x?xf32>) outs(%p0 : tensor<16x?x?xf32>) -> tensor<16x?x?xf32>
+  %o0 = tensor.empty(%s) : tensor<16x?x64xf32>
+  %oz = linalg.fill ins(%zero : f32) outs(%o0 : tensor<16x?x64xf32>) -> tensor<16x?x64xf32>
+  %o = linalg.batch_matmul ins(%p, %v3 : tensor<16x?x?xf32>, tensor<16x?x64xf32>) outs(%oz : tensor<16x?x64xf32>) -> tensor<16x?x64xf32>
+  return %o : tensor<16x?x64xf32>
+}
+)mlir";
+  std::string raised = applyPasses(text, "hybrid-raise-attention");
+  ASSERT_NE(raised.find("hybrid.attention"), std::string::npos) << raised;
+  ASSERT_EQ(raised.find("linalg.softmax"), std::string::npos) << raised;
+  hybrid::Module *m = compile(raised);
+  ASSERT_TRUE(m);
+  int64_t s = 5, t = 11;
+  ref::Array q = randomArray({2, 8, s, 64}, rng), k = randomArray({2, 2, t, 64}, rng),
+             v = randomArray({2, 2, t, 64}, rng), mask = randomArray({16, s, t}, rng);
+  auto r = run(*m, "gqa", {toTensor(q, HYBRID_DTYPE_F32), toTensor(k, HYBRID_DTYPE_F32),
+                           toTensor(v, HYBRID_DTYPE_F32), toTensor(mask, HYBRID_DTYPE_F32)});
+  ASSERT_EQ(r.size(), 1u);
+  ref::Array mask4 = mask;
+  mask4.shape = {2, 8, s, t};
+  ref::AttentionParams p;
+  p.causal = false;
+  p.scale = 0.125;
+  p.mask = &mask4;
+  ref::Array expected = ref::attention(q, k, v, p);
+  expected.shape = {16, s, 64};
+  EXPECT_TRUE(allClose(fromTensor(r[0]), expected, 1e-5));
+}
+
+} // namespace

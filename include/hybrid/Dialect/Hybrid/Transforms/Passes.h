@@ -9,6 +9,7 @@
 
 namespace mlir {
 class DominanceInfo;
+class RewritePatternSet;
 class RewriterBase;
 namespace hybrid {
 
@@ -42,6 +43,10 @@ LogicalResult chunkMoEByTree(RewriterBase &rewriter, ChunkMoEOp moe,
 /// committed state becomes the accepted node's (kv_compact after `verify`).
 LogicalResult recurOverTree(RewriterBase &rewriter, LinearRecurrenceOp rec,
                             TreeVerifyOp verify, DominanceInfo &dominance);
+
+/// The pattern of hybrid-raise-attention: MatMul, scale, mask, Softmax,
+/// MatMul (with GQA's broadcast K/V) -> hybrid.attention.
+void populateRaiseAttentionPatterns(RewritePatternSet &patterns);
 
 } // namespace hybrid
 } // namespace mlir

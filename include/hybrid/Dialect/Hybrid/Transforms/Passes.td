@@ -123,4 +123,21 @@ def HybridFuseSparseSpeculation
   let dependentDialects = ["mlir::arith::ArithDialect"];
 }
 
+def HybridRaiseAttention : Pass<"hybrid-raise-attention", "ModuleOp"> {
+  let summary = "Recognise attention spelled as MatMul, scale, mask, Softmax, MatMul";
+  let description = [{
+    Replaces the linalg/tensor spelling of attention that exporters produce
+    (`linalg.batch_matmul` of Q with `linalg.transpose`d K, an optional
+    constant scaling and additive mask, `linalg.softmax` over the keys, and
+    `linalg.batch_matmul` with V, on `[B x heads, S, D]` collapses of
+    `[B, H, S, D]` tensors) with one `hybrid.attention`. K and V repeated to
+    the query heads by `linalg.broadcast` (GQA's repeat-interleave) are traced
+    back to their KV heads, so the op sees `Hq = G x Hkv`. Chains that differ
+    (non-zero accumulators, softmax over another dimension, non-constant
+    scales) are left alone.
+  }];
+  let dependentDialects = ["mlir::hybrid::HybridDialect",
+                           "mlir::tensor::TensorDialect"];
+}
+
 #endif // HYBRID_DIALECT_HYBRID_TRANSFORMS_PASSES_TD

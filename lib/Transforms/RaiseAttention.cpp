@@ -1,0 +1,215 @@
+//===- RaiseAttention.cpp - Recognise attention spelled in linalg ---------===//
+//
+// Exporters spell attention as MatMul, scale, mask add, Softmax, MatMul, with
+// K and V repeated (or broadcast) to the query heads under GQA. In linalg /
+// tensor form the recognised chain is, over [N = B x heads, S, D] tensors:
+//
+//   %kt = linalg.transpose ins(%k3) permutation = [0, 2, 1]
+//   %s  = linalg.batch_matmul ins(%q3, %kt) outs(zero fill)
+//   %x  = arith.mulf %s, splat(c)  |  arith.divf %s, splat(c)   (optional)
+//   %m  = arith.addf %x, %mask                                   (optional)
+//   %p  = linalg.softmax dimension(2) ins(%m)
+//   %o  = linalg.batch_matmul ins(%p, %v3) outs(zero fill)
+//
+// where %q3/%k3/%v3 are collapses of [B, H, S, D] tensors, K and V possibly
+// `linalg.broadcast` over a new group dimension first (GQA's repeat), or
+// plain 3-D tensors (one batch). The chain becomes one hybrid.attention on
+// the 4-D sources, with the scale and the mask carried over.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hybrid/Dialect/Hybrid/Transforms/Passes.h"
+
+#include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::hybrid {
+#define GEN_PASS_DEF_HYBRIDRAISEATTENTION
+#include "hybrid/Dialect/Hybrid/Transforms/Passes.h.inc"
+} // namespace mlir::hybrid
+
+using namespace mlir;
+using namespace mlir::hybrid;
+
+namespace {
+
+/// A batch matmul that computes exactly A x B (default maps, zero init).
+bool isPlainBatchMatmul(linalg::BatchMatmulOp op) {
+  if (!op.hasPureTensorSemantics() ||
+      op.getIndexingMapsArray() != op.getDefaultIndexingMaps(op.getContext()))
+    return false;
+  auto fill = op.getOutputs()[0].getDefiningOp<linalg::FillOp>();
+  return fill && matchPattern(fill.getInputs()[0], m_AnyZeroFloat());
+}
+
+/// A [B, H, S, D] source of a [B*H, S, D] operand, with the KV-group size
+/// when the heads were broadcast from fewer (GQA).
+struct HeadSource {
+  Value tensor;      // rank 4
+  int64_t group = 1; // G: heads repeated per source head
+};
+
+/// Finds the 4-D source of a 3-D attention operand: a collapse of [B, H, S,
+/// D], a collapse of a broadcast [B, Hkv, G, S, D] of [B, Hkv, S, D], or
+/// nothing (then the 3-D value is used with batch 1).
+std::optional<HeadSource> findHeadSource(Value v3) {
+  auto collapse = v3.getDefiningOp<tensor::CollapseShapeOp>();
+  if (!collapse)
+    return std::nullopt;
+  SmallVector<ReassociationIndices> groups = collapse.getReassociationIndices();
+  Value src = collapse.getSrc();
+  auto srcType = cast<RankedTensorType>(src.getType());
+  if (srcType.getRank() == 4 && groups.size() == 3 &&
+      groups[0] == ReassociationIndices{0, 1})
+    return HeadSource{src, 1};
+  auto broadcast = src.getDefiningOp<linalg::BroadcastOp>();
+  if (srcType.getRank() == 5 && groups.size() == 3 &&
+      groups[0] == ReassociationIndices{0, 1, 2} && broadcast &&
+      broadcast.getDimensions() == ArrayRef<int64_t>{2} &&
+      !srcType.isDynamicDim(2))
+    return HeadSource{broadcast.getInput(), srcType.getDimSize(2)};
+  return std::nullopt;
+}
+
+/// The value every element of `v` holds: a splat constant, or a
+/// linalg.fill of a constant (how dynamic shapes spell a broadcast scalar).
+std::optional<double> splatValue(Value v) {
+  DenseFPElementsAttr splat;
+  if (matchPattern(v, m_Constant(&splat)) && splat.isSplat())
+    return splat.getSplatValue<APFloat>().convertToDouble();
+  if (auto fill = v.getDefiningOp<linalg::FillOp>()) {
+    FloatAttr scalar;
+    if (matchPattern(fill.getInputs()[0], m_Constant(&scalar)))
+      return scalar.getValueAsDouble();
+  }
+  return std::nullopt;
+}
+
+/// [N, S, D] -> [1, N, S, D].
+Value expandToHeads(PatternRewriter &rewriter, Location loc, Value v3) {
+  auto type = cast<RankedTensorType>(v3.getType());
+  SmallVector<int64_t> shape = {1};
+  llvm::append_range(shape, type.getShape());
+  SmallVector<OpFoldResult> sizes = {rewriter.getIndexAttr(1)};
+  for (int64_t d = 0; d < 3; ++d)
+    sizes.push_back(tensor::getMixedSize(rewriter, loc, v3, d));
+  return tensor::ExpandShapeOp::create(
+      rewriter, loc, RankedTensorType::get(shape, type.getElementType()), v3,
+      ArrayRef<ReassociationIndices>{{0, 1}, {2}, {3}}, sizes);
+}
+
+struct RaiseAttentionPattern : OpRewritePattern<linalg::BatchMatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::BatchMatmulOp pv,
+                                PatternRewriter &rewriter) const override {
+    if (!isPlainBatchMatmul(pv))
+      return rewriter.notifyMatchFailure(pv, "not a plain batch matmul");
+    auto softmax = pv.getInputs()[0].getDefiningOp<linalg::SoftmaxOp>();
+    if (!softmax || softmax.getDimension() != 2 ||
+        !softmax->getResult(0).hasOneUse())
+      return rewriter.notifyMatchFailure(pv, "not fed by a softmax over keys");
+
+    // Optional mask add, then optional scaling, then Q K^T.
+    Value logits = softmax.getInput();
+    Value mask;
+    if (auto add = logits.getDefiningOp<arith::AddFOp>()) {
+      Value lhs = add.getLhs(), rhs = add.getRhs();
+      bool lhsChain = lhs.getDefiningOp<arith::MulFOp>() ||
+                      lhs.getDefiningOp<arith::DivFOp>() ||
+                      lhs.getDefiningOp<linalg::BatchMatmulOp>();
+      logits = lhsChain ? lhs : rhs;
+      mask = lhsChain ? rhs : lhs;
+    }
+    double scale = 1.0;
+    if (auto mul = logits.getDefiningOp<arith::MulFOp>()) {
+      std::optional<double> rhs = splatValue(mul.getRhs());
+      std::optional<double> lhs = splatValue(mul.getLhs());
+      if (!rhs && !lhs)
+        return rewriter.notifyMatchFailure(pv, "scale is not a constant");
+      scale = rhs ? *rhs : *lhs;
+      logits = rhs ? mul.getLhs() : mul.getRhs();
+    } else if (auto div = logits.getDefiningOp<arith::DivFOp>()) {
+      std::optional<double> divisor = splatValue(div.getRhs());
+      if (!divisor)
+        return rewriter.notifyMatchFailure(pv, "divisor is not a constant");
+      scale = 1.0 / *divisor;
+      logits = div.getLhs();
+    }
+    auto qk = logits.getDefiningOp<linalg::BatchMatmulOp>();
+    if (!qk || !isPlainBatchMatmul(qk))
+      return rewriter.notifyMatchFailure(pv, "no Q x K^T product");
+    auto transpose = qk.getInputs()[1].getDefiningOp<linalg::TransposeOp>();
+    if (!transpose ||
+        transpose.getPermutation() != ArrayRef<int64_t>{0, 2, 1})
+      return rewriter.notifyMatchFailure(pv, "K is not transposed");
+    Value q3 = qk.getInputs()[0], k3 = transpose.getInput(),
+          v3 = pv.getInputs()[1];
+
+    // The 4-D sources, so that GQA's repeat disappears into Hq = G x Hkv.
+    Location loc = pv.getLoc();
+    std::optional<HeadSource> q = findHeadSource(q3), k = findHeadSource(k3),
+                              v = findHeadSource(v3);
+    Value q4, k4, v4;
+    if (q && k && v && q->group == 1 && k->group == v->group) {
+      q4 = q->tensor;
+      k4 = k->tensor;
+      v4 = v->tensor;
+    } else {
+      q4 = expandToHeads(rewriter, loc, q3);
+      k4 = expandToHeads(rewriter, loc, k3);
+      v4 = expandToHeads(rewriter, loc, v3);
+    }
+    auto qType = cast<RankedTensorType>(q4.getType());
+    Value mask4;
+    if (mask) {
+      auto maskType = cast<RankedTensorType>(mask.getType());
+      if (maskType.getRank() != 3 ||
+          maskType.getElementType() != qType.getElementType())
+        return rewriter.notifyMatchFailure(pv, "unsupported mask");
+      // [B*H, S, T] -> [B, H, S, T], as the query was split.
+      SmallVector<OpFoldResult> sizes = {
+          tensor::getMixedSize(rewriter, loc, q4, 0),
+          tensor::getMixedSize(rewriter, loc, q4, 1),
+          tensor::getMixedSize(rewriter, loc, mask, 1),
+          tensor::getMixedSize(rewriter, loc, mask, 2)};
+      SmallVector<int64_t> shape = {qType.getDimSize(0), qType.getDimSize(1),
+                                    maskType.getDimSize(1),
+                                    maskType.getDimSize(2)};
+      mask4 = tensor::ExpandShapeOp::create(
+          rewriter, loc, RankedTensorType::get(shape, maskType.getElementType()),
+          mask, ArrayRef<ReassociationIndices>{{0, 1}, {2}, {3}}, sizes);
+    }
+    auto attention = AttentionOp::create(
+        rewriter, loc, q4, k4, v4, mask4, /*offset=*/nullptr,
+        /*parents=*/nullptr, /*causal=*/false,
+        rewriter.getF32FloatAttr(static_cast<float>(scale)),
+        /*softcap=*/nullptr, /*layout=*/nullptr);
+    Value result = tensor::CollapseShapeOp::create(
+        rewriter, loc, pv.getResultTypes()[0], attention.getResult(),
+        ArrayRef<ReassociationIndices>{{0, 1}, {2}, {3}});
+    rewriter.replaceOp(pv, result);
+    return success();
+  }
+};
+
+struct HybridRaiseAttention
+    : hybrid::impl::HybridRaiseAttentionBase<HybridRaiseAttention> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    populateRaiseAttentionPatterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+void mlir::hybrid::populateRaiseAttentionPatterns(RewritePatternSet &patterns) {
+  patterns.add<RaiseAttentionPattern>(patterns.getContext());
+}
