@@ -253,6 +253,18 @@ TEST(BlockSparse, SelectionAndAttentionEqualDenseUnderTheMask) {
   checkSparse(minicpm, 2, 40, 700, 64, rng);
 }
 
+TEST(BlockSparse, PrefillRowCountsWithBlocksOf64) {
+  // MiniCPM4's block size with prefill-like row counts, and its dense
+  // fallback.
+  std::mt19937 rng(13);
+  ref::SparseConfig c{32, 16, 64, 3, 1, 128, 0};
+  for (int64_t group : {1, 4, 16})
+    checkSparse(c, group, 37 + rng() % 40, 500 + rng() % 300,
+                group == 16 ? 64 : 128, rng);
+  ref::SparseConfig denseBelow{32, 16, 64, 3, 1, 128, 100000};
+  checkSparse(denseBelow, 2, 20, 300, 64, rng);
+}
+
 TEST(BlockSparse, DenseBelowDenseLen) {
   std::mt19937 rng(8);
   ref::SparseConfig c{4, 2, 8, 2, 1, 8, /*denseLen=*/1000};
