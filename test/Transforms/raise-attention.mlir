@@ -104,3 +104,81 @@ func.func @accumulating(%q: tensor<4x5x8xf32>, %k: tensor<4x7x8xf32>, %v: tensor
   %o = linalg.batch_matmul ins(%p, %v : tensor<4x5x7xf32>, tensor<4x7x8xf32>) outs(%oz : tensor<4x5x8xf32>) -> tensor<4x5x8xf32>
   return %o : tensor<4x5x8xf32>
 }
+
+// -----
+
+// RMSNorm spelled out (rsqrt form, mean as a division by the width).
+// CHECK-LABEL: func.func @rms_norm
+// CHECK: %[[Y:.*]] = hybrid.rms_norm %arg0, %arg1 {epsilon = 9.99999997E-7 : f32} : tensor<?x256xf32>, tensor<256xf32>
+// CHECK: return %[[Y]]
+func.func @rms_norm(%x: tensor<?x256xf32>, %w: tensor<256xf32>) -> tensor<?x256xf32> {
+  %c0 = arith.constant 0 : index
+  %t = tensor.dim %x, %c0 : tensor<?x256xf32>
+  %zero = arith.constant 0.0 : f32
+  %sq = arith.mulf %x, %x : tensor<?x256xf32>
+  %acc0 = tensor.empty(%t) : tensor<?xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%acc0 : tensor<?xf32>) -> tensor<?xf32>
+  %sum = linalg.reduce ins(%sq : tensor<?x256xf32>) outs(%acc : tensor<?xf32>) dimensions = [1]
+    (%in: f32, %init: f32) {
+      %a = arith.addf %in, %init : f32
+      linalg.yield %a : f32
+    }
+  %width = arith.constant 256.0 : f32
+  %n = linalg.fill ins(%width : f32) outs(%acc0 : tensor<?xf32>) -> tensor<?xf32>
+  %mean = arith.divf %sum, %n : tensor<?xf32>
+  %epsv = arith.constant 1.0e-6 : f32
+  %e = linalg.fill ins(%epsv : f32) outs(%acc0 : tensor<?xf32>) -> tensor<?xf32>
+  %var = arith.addf %mean, %e : tensor<?xf32>
+  %r = math.rsqrt %var : tensor<?xf32>
+  %b0 = tensor.empty(%t) : tensor<?x256xf32>
+  %rb = linalg.broadcast ins(%r : tensor<?xf32>) outs(%b0 : tensor<?x256xf32>) dimensions = [1]
+  %xn = arith.mulf %x, %rb : tensor<?x256xf32>
+  %wb = linalg.broadcast ins(%w : tensor<256xf32>) outs(%b0 : tensor<?x256xf32>) dimensions = [0]
+  %y = arith.mulf %xn, %wb : tensor<?x256xf32>
+  return %y : tensor<?x256xf32>
+}
+
+// -----
+
+// Rotate-half rotary embedding with duplicated cos/sin halves.
+// CHECK-LABEL: func.func @rotary
+// CHECK: %[[Y:.*]] = hybrid.rotary_embedding %arg0, %arg1, %arg2 : tensor<1x4x?x8xf32>, tensor<1x?x4xf32>, tensor<1x?x4xf32>
+// CHECK: return %[[Y]]
+func.func @rotary(%x: tensor<1x4x?x8xf32>, %c: tensor<1x?x4xf32>, %s: tensor<1x?x4xf32>) -> tensor<1x4x?x8xf32> {
+  %c2 = arith.constant 2 : index
+  %n = tensor.dim %x, %c2 : tensor<1x4x?x8xf32>
+  %x1 = tensor.extract_slice %x[0, 0, 0, 0] [1, 4, %n, 4] [1, 1, 1, 1] : tensor<1x4x?x8xf32> to tensor<1x4x?x4xf32>
+  %x2 = tensor.extract_slice %x[0, 0, 0, 4] [1, 4, %n, 4] [1, 1, 1, 1] : tensor<1x4x?x8xf32> to tensor<1x4x?x4xf32>
+  %nx2 = arith.negf %x2 : tensor<1x4x?x4xf32>
+  %rot = tensor.concat dim(3) %nx2, %x1 : (tensor<1x4x?x4xf32>, tensor<1x4x?x4xf32>) -> tensor<1x4x?x8xf32>
+  %cos = tensor.concat dim(2) %c, %c : (tensor<1x?x4xf32>, tensor<1x?x4xf32>) -> tensor<1x?x8xf32>
+  %sin = tensor.concat dim(2) %s, %s : (tensor<1x?x4xf32>, tensor<1x?x4xf32>) -> tensor<1x?x8xf32>
+  %e = tensor.empty(%n) : tensor<1x4x?x8xf32>
+  %cb = linalg.broadcast ins(%cos : tensor<1x?x8xf32>) outs(%e : tensor<1x4x?x8xf32>) dimensions = [1]
+  %sb = linalg.broadcast ins(%sin : tensor<1x?x8xf32>) outs(%e : tensor<1x4x?x8xf32>) dimensions = [1]
+  %a = arith.mulf %x, %cb : tensor<1x4x?x8xf32>
+  %b = arith.mulf %rot, %sb : tensor<1x4x?x8xf32>
+  %y = arith.addf %a, %b : tensor<1x4x?x8xf32>
+  return %y : tensor<1x4x?x8xf32>
+}
+
+// -----
+
+// Tables whose halves may differ are not a rotary embedding the op can
+// express: left alone.
+// CHECK-LABEL: func.func @rotary_distinct_halves
+// CHECK-NOT: hybrid.rotary_embedding
+func.func @rotary_distinct_halves(%x: tensor<1x4x3x8xf32>, %cos: tensor<1x3x8xf32>,
+                                  %sin: tensor<1x3x8xf32>) -> tensor<1x4x3x8xf32> {
+  %x1 = tensor.extract_slice %x[0, 0, 0, 0] [1, 4, 3, 4] [1, 1, 1, 1] : tensor<1x4x3x8xf32> to tensor<1x4x3x4xf32>
+  %x2 = tensor.extract_slice %x[0, 0, 0, 4] [1, 4, 3, 4] [1, 1, 1, 1] : tensor<1x4x3x8xf32> to tensor<1x4x3x4xf32>
+  %nx2 = arith.negf %x2 : tensor<1x4x3x4xf32>
+  %rot = tensor.concat dim(3) %nx2, %x1 : (tensor<1x4x3x4xf32>, tensor<1x4x3x4xf32>) -> tensor<1x4x3x8xf32>
+  %e = tensor.empty() : tensor<1x4x3x8xf32>
+  %cb = linalg.broadcast ins(%cos : tensor<1x3x8xf32>) outs(%e : tensor<1x4x3x8xf32>) dimensions = [1]
+  %sb = linalg.broadcast ins(%sin : tensor<1x3x8xf32>) outs(%e : tensor<1x4x3x8xf32>) dimensions = [1]
+  %a = arith.mulf %x, %cb : tensor<1x4x3x8xf32>
+  %b = arith.mulf %rot, %sb : tensor<1x4x3x8xf32>
+  %y = arith.addf %a, %b : tensor<1x4x3x8xf32>
+  return %y : tensor<1x4x3x8xf32>
+}

@@ -342,3 +342,85 @@ func.func @gqa(%q: tensor<2x8x?x64xf32>, %k: tensor<2x2x?x64xf32>, %v: tensor<2x
 }
 
 } // namespace
+
+namespace {
+
+/// The spelled-out RMSNorm and rotate-half rotary embedding, raised, compute
+/// the ONNX references.
+TEST(PassEquivalence, RaisedNormAndRotaryComputeTheReferences) {
+  std::mt19937 rng(87);
+  const char *text = R"mlir(
+func.func @rms_norm(%x: tensor<?x256xf32>, %w: tensor<256xf32>) -> tensor<?x256xf32> {
+  %c0 = arith.constant 0 : index
+  %t = tensor.dim %x, %c0 : tensor<?x256xf32>
+  %zero = arith.constant 0.0 : f32
+  %sq = arith.mulf %x, %x : tensor<?x256xf32>
+  %acc0 = tensor.empty(%t) : tensor<?xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%acc0 : tensor<?xf32>) -> tensor<?xf32>
+  %sum = linalg.reduce ins(%sq : tensor<?x256xf32>) outs(%acc : tensor<?xf32>) dimensions = [1]
+    (%in: f32, %init: f32) {
+      %a = arith.addf %in, %init : f32
+      linalg.yield %a : f32
+    }
+  %width = arith.constant 256.0 : f32
+  %n = linalg.fill ins(%width : f32) outs(%acc0 : tensor<?xf32>) -> tensor<?xf32>
+  %mean = arith.divf %sum, %n : tensor<?xf32>
+  %epsv = arith.constant 1.0e-6 : f32
+  %e = linalg.fill ins(%epsv : f32) outs(%acc0 : tensor<?xf32>) -> tensor<?xf32>
+  %var = arith.addf %mean, %e : tensor<?xf32>
+  %r = math.rsqrt %var : tensor<?xf32>
+  %b0 = tensor.empty(%t) : tensor<?x256xf32>
+  %rb = linalg.broadcast ins(%r : tensor<?xf32>) outs(%b0 : tensor<?x256xf32>) dimensions = [1]
+  %xn = arith.mulf %x, %rb : tensor<?x256xf32>
+  %wb = linalg.broadcast ins(%w : tensor<256xf32>) outs(%b0 : tensor<?x256xf32>) dimensions = [0]
+  %y = arith.mulf %xn, %wb : tensor<?x256xf32>
+  return %y : tensor<?x256xf32>
+}
+func.func @rotary(%x: tensor<1x4x?x8xf32>, %c: tensor<1x?x4xf32>, %s: tensor<1x?x4xf32>) -> tensor<1x4x?x8xf32> {
+  %c2 = arith.constant 2 : index
+  %n = tensor.dim %x, %c2 : tensor<1x4x?x8xf32>
+  %x1 = tensor.extract_slice %x[0, 0, 0, 0] [1, 4, %n, 4] [1, 1, 1, 1] : tensor<1x4x?x8xf32> to tensor<1x4x?x4xf32>
+  %x2 = tensor.extract_slice %x[0, 0, 0, 4] [1, 4, %n, 4] [1, 1, 1, 1] : tensor<1x4x?x8xf32> to tensor<1x4x?x4xf32>
+  %nx2 = arith.negf %x2 : tensor<1x4x?x4xf32>
+  %rot = tensor.concat dim(3) %nx2, %x1 : (tensor<1x4x?x4xf32>, tensor<1x4x?x4xf32>) -> tensor<1x4x?x8xf32>
+  %cos = tensor.concat dim(2) %c, %c : (tensor<1x?x4xf32>, tensor<1x?x4xf32>) -> tensor<1x?x8xf32>
+  %sin = tensor.concat dim(2) %s, %s : (tensor<1x?x4xf32>, tensor<1x?x4xf32>) -> tensor<1x?x8xf32>
+  %e = tensor.empty(%n) : tensor<1x4x?x8xf32>
+  %cb = linalg.broadcast ins(%cos : tensor<1x?x8xf32>) outs(%e : tensor<1x4x?x8xf32>) dimensions = [1]
+  %sb = linalg.broadcast ins(%sin : tensor<1x?x8xf32>) outs(%e : tensor<1x4x?x8xf32>) dimensions = [1]
+  %a = arith.mulf %x, %cb : tensor<1x4x?x8xf32>
+  %b = arith.mulf %rot, %sb : tensor<1x4x?x8xf32>
+  %y = arith.addf %a, %b : tensor<1x4x?x8xf32>
+  return %y : tensor<1x4x?x8xf32>
+}
+)mlir";
+  std::string raised = applyPasses(text, "hybrid-raise-attention");
+  ASSERT_NE(raised.find("hybrid.rms_norm"), std::string::npos) << raised;
+  ASSERT_NE(raised.find("hybrid.rotary_embedding"), std::string::npos) << raised;
+  hybrid::Module *m = compile(raised);
+  ASSERT_TRUE(m);
+
+  ref::Array x = randomArray({5, 256}, rng), w = randomArray({256}, rng);
+  auto norm = run(*m, "rms_norm", {toTensor(x, HYBRID_DTYPE_F32), toTensor(w, HYBRID_DTYPE_F32)});
+  ASSERT_EQ(norm.size(), 1u);
+  EXPECT_TRUE(allClose(fromTensor(norm[0]), ref::rmsNorm(x, w, -1, 1e-6), 1e-5));
+
+  int64_t s = 6;
+  ref::Array xr = randomArray({1, 4, s, 8}, rng), c = randomArray({1, s, 4}, rng),
+             sn = randomArray({1, s, 4}, rng);
+  auto rot = run(*m, "rotary", {toTensor(xr, HYBRID_DTYPE_F32), toTensor(c, HYBRID_DTYPE_F32),
+                                toTensor(sn, HYBRID_DTYPE_F32)});
+  ASSERT_EQ(rot.size(), 1u);
+  // One batch: the [1, S, 4] tables are [S, 4] tables at positions 0..S-1.
+  ref::Array table = c, tableSin = sn;
+  table.shape = tableSin.shape = {s, 4};
+  std::vector<int64_t> positions(s);
+  for (int64_t i = 0; i < s; ++i)
+    positions[i] = i;
+  EXPECT_TRUE(allClose(fromTensor(rot[0]),
+                       ref::rotaryEmbedding(xr, table, tableSin, positions,
+                                            /*interleaved=*/false, 0),
+                       1e-5));
+}
+
+} // namespace

@@ -47,6 +47,9 @@ LogicalResult recurOverTree(RewriterBase &rewriter, LinearRecurrenceOp rec,
 /// The pattern of hybrid-raise-attention: MatMul, scale, mask, Softmax,
 /// MatMul (with GQA's broadcast K/V) -> hybrid.attention.
 void populateRaiseAttentionPatterns(RewritePatternSet &patterns);
+/// The RMSNorm and rotary-embedding spellings hybrid-raise-attention also
+/// recognises (see RaiseNormAndRotary.cpp for the forms).
+void populateRaiseNormAndRotaryPatterns(RewritePatternSet &patterns);
 
 } // namespace hybrid
 } // namespace mlir

@@ -132,9 +132,13 @@ def HybridRaiseAttention : Pass<"hybrid-raise-attention", "ModuleOp"> {
     `linalg.batch_matmul` with V, on `[B x heads, S, D]` collapses of
     `[B, H, S, D]` tensors) with one `hybrid.attention`. K and V repeated to
     the query heads by `linalg.broadcast` (GQA's repeat-interleave) are traced
-    back to their KV heads, so the op sees `Hq = G x Hkv`. Chains that differ
+    back to their KV heads, so the op sees `Hq = G x Hkv`. It also recognises
+    RMSNorm over the last dimension (square, sum, divide by the width, add a
+    constant epsilon, rsqrt or sqrt, scale by a weight) as `hybrid.rms_norm`,
+    and Hugging Face's rotate-half rotary embedding with cos/sin tables made
+    of two equal halves as `hybrid.rotary_embedding`. Chains that differ
     (non-zero accumulators, softmax over another dimension, non-constant
-    scales) are left alone.
+    scales or epsilons, tables whose halves may differ) are left alone.
   }];
   let dependentDialects = ["mlir::hybrid::HybridDialect",
                            "mlir::tensor::TensorDialect"];

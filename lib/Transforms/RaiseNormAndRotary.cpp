@@ -1,0 +1,217 @@
+//===- RaiseNormAndRotary.cpp - RMSNorm and rotary embeddings in linalg ---===//
+//
+// The other two spellings hybrid-raise-attention recognises.
+//
+// RMSNorm over the last dimension (Pow/ReduceMean/Add/Sqrt/Div/Mul):
+//   %sq  = arith.mulf %x, %x
+//   %sum = linalg.reduce { arith.addf } ins(%sq) dimensions = [last]
+//   %var = arith.addf (arith.divf %sum, N | arith.mulf %sum, 1/N), eps
+//   %xn  = arith.mulf %x, broadcast(math.rsqrt %var)
+//        | arith.divf %x, broadcast(math.sqrt %var)
+//   %y   = arith.mulf %xn, broadcast(%w)          (w over the last dim)
+//
+// Rotary embedding, Hugging Face's rotate_half, on [B, H, S, D]:
+//   %rot = tensor.concat dim(3) (arith.negf x[..., D/2:]), x[..., :D/2]
+//   %y   = arith.addf (arith.mulf %x, broadcast(cos)),
+//                     (arith.mulf %rot, broadcast(sin))
+// where cos and sin are [B, S, D] concatenations of the same [B, S, D/2]
+// halves (cos(θ), cos(θ)): the halves become the op's caches.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hybrid/Dialect/Hybrid/Transforms/Passes.h"
+
+#include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+
+using namespace mlir;
+using namespace mlir::hybrid;
+
+namespace {
+
+/// The value every element of `v` holds (splat constant or fill of a
+/// constant).
+std::optional<double> splatOf(Value v) {
+  DenseFPElementsAttr splat;
+  if (matchPattern(v, m_Constant(&splat)) && splat.isSplat())
+    return splat.getSplatValue<APFloat>().convertToDouble();
+  if (auto fill = v.getDefiningOp<linalg::FillOp>()) {
+    FloatAttr scalar;
+    if (matchPattern(fill.getInputs()[0], m_Constant(&scalar)))
+      return scalar.getValueAsDouble();
+  }
+  return std::nullopt;
+}
+
+/// The input of a linalg.broadcast that adds exactly `dims`.
+Value broadcastSource(Value v, ArrayRef<int64_t> dims) {
+  auto broadcast = v.getDefiningOp<linalg::BroadcastOp>();
+  if (!broadcast || broadcast.getDimensions() != dims)
+    return nullptr;
+  return broadcast.getInput();
+}
+
+/// A linalg.reduce summing `input` over `dim` from zero.
+Value sumOver(Value v, int64_t dim) {
+  auto reduce = v.getDefiningOp<linalg::ReduceOp>();
+  if (!reduce || reduce.getInputs().size() != 1 ||
+      reduce.getDimensions() != ArrayRef<int64_t>{dim} ||
+      splatOf(reduce.getInits()[0]) != 0.0)
+    return nullptr;
+  Block &body = reduce.getCombiner().front();
+  if (body.getOperations().size() != 2 || !isa<arith::AddFOp>(body.front()))
+    return nullptr;
+  return reduce.getInputs()[0];
+}
+
+struct RaiseRMSNorm : OpRewritePattern<arith::MulFOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(arith::MulFOp op,
+                                PatternRewriter &rewriter) const override {
+    auto type = dyn_cast<RankedTensorType>(op.getType());
+    if (!type || type.getRank() < 1)
+      return failure();
+    int64_t last = type.getRank() - 1;
+    SmallVector<int64_t> leading;
+    for (int64_t d = 0; d < last; ++d)
+      leading.push_back(d);
+    // y = xn * broadcast(w), the weight on either side.
+    Value normalised = op.getLhs(), weight = broadcastSource(op.getRhs(), leading);
+    if (!weight) {
+      normalised = op.getRhs();
+      weight = broadcastSource(op.getLhs(), leading);
+    }
+    if (!weight)
+      return failure();
+    // xn = x * bcast(rsqrt(var)) | x / bcast(sqrt(var)).
+    Value x, var;
+    if (auto mul = normalised.getDefiningOp<arith::MulFOp>()) {
+      Value r = broadcastSource(mul.getRhs(), {last});
+      auto rsqrt = r ? r.getDefiningOp<math::RsqrtOp>() : nullptr;
+      if (!rsqrt)
+        return failure();
+      x = mul.getLhs();
+      var = rsqrt.getOperand();
+    } else if (auto div = normalised.getDefiningOp<arith::DivFOp>()) {
+      Value r = broadcastSource(div.getRhs(), {last});
+      auto sqrt = r ? r.getDefiningOp<math::SqrtOp>() : nullptr;
+      if (!sqrt)
+        return failure();
+      x = div.getLhs();
+      var = sqrt.getOperand();
+    } else {
+      return failure();
+    }
+    // var = mean(x * x) + eps.
+    auto addEps = var.getDefiningOp<arith::AddFOp>();
+    if (!addEps)
+      return failure();
+    std::optional<double> eps = splatOf(addEps.getRhs());
+    Value mean = addEps.getLhs();
+    if (!eps) {
+      eps = splatOf(addEps.getLhs());
+      mean = addEps.getRhs();
+    }
+    if (!eps || *eps <= 0)
+      return failure();
+    int64_t width = type.getDimSize(last);
+    if (ShapedType::isDynamic(width))
+      return failure();
+    Value sum;
+    if (auto div = mean.getDefiningOp<arith::DivFOp>()) {
+      if (splatOf(div.getRhs()) != double(width))
+        return failure();
+      sum = div.getLhs();
+    } else if (auto mul = mean.getDefiningOp<arith::MulFOp>()) {
+      std::optional<double> inv = splatOf(mul.getRhs());
+      if (!inv || std::abs(*inv * width - 1.0) > 1e-6)
+        return failure();
+      sum = mul.getLhs();
+    } else {
+      return failure();
+    }
+    Value squares = sumOver(sum, last);
+    auto square = squares ? squares.getDefiningOp<arith::MulFOp>() : nullptr;
+    if (!square || square.getLhs() != x || square.getRhs() != x)
+      return failure();
+    rewriter.replaceOpWithNewOp<RMSNormOp>(
+        op, x, weight, /*axis=*/int64_t(-1),
+        APFloat(static_cast<float>(*eps)));
+    return success();
+  }
+};
+
+struct RaiseRotaryEmbedding : OpRewritePattern<arith::AddFOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  /// [B, S, D] cos/sin table broadcast over heads, made of two equal
+  /// halves; returns the half.
+  static Value halfTable(Value v) {
+    Value table = broadcastSource(v, {1});
+    auto concat = table ? table.getDefiningOp<tensor::ConcatOp>() : nullptr;
+    if (!concat || concat.getDim() != 2 || concat.getInputs().size() != 2 ||
+        concat.getInputs()[0] != concat.getInputs()[1])
+      return nullptr;
+    return concat.getInputs()[0];
+  }
+
+  /// x[..., offset : offset + half] as a unit-stride slice of the last dim.
+  static bool isHalfSlice(Value v, Value x, int64_t offset, int64_t half) {
+    auto slice = v.getDefiningOp<tensor::ExtractSliceOp>();
+    if (!slice || slice.getSource() != x || !slice.hasUnitStride())
+      return false;
+    SmallVector<OpFoldResult> offsets = slice.getMixedOffsets();
+    SmallVector<OpFoldResult> sizes = slice.getMixedSizes();
+    for (size_t d = 0; d + 1 < offsets.size(); ++d)
+      if (getConstantIntValue(offsets[d]) != 0)
+        return false;
+    return getConstantIntValue(offsets.back()) == offset &&
+           getConstantIntValue(sizes.back()) == half;
+  }
+
+  LogicalResult matchAndRewrite(arith::AddFOp op,
+                                PatternRewriter &rewriter) const override {
+    auto type = dyn_cast<RankedTensorType>(op.getType());
+    if (!type || type.getRank() != 4 || type.isDynamicDim(3) ||
+        type.getDimSize(3) % 2 != 0)
+      return failure();
+    int64_t half = type.getDimSize(3) / 2;
+    auto lhs = op.getLhs().getDefiningOp<arith::MulFOp>();
+    auto rhs = op.getRhs().getDefiningOp<arith::MulFOp>();
+    if (!lhs || !rhs)
+      return failure();
+    // One product is x * cos, the other rotate_half(x) * sin.
+    for (auto [cosMul, sinMul] : {std::pair(lhs, rhs), std::pair(rhs, lhs)}) {
+      Value x = cosMul.getLhs();
+      Value cosHalf = halfTable(cosMul.getRhs());
+      auto rot = sinMul.getLhs().getDefiningOp<tensor::ConcatOp>();
+      Value sinHalf = halfTable(sinMul.getRhs());
+      if (!cosHalf || !sinHalf || !rot || rot.getDim() != 3 ||
+          rot.getInputs().size() != 2)
+        continue;
+      auto neg = rot.getInputs()[0].getDefiningOp<arith::NegFOp>();
+      if (!neg || !isHalfSlice(neg.getOperand(), x, half, half) ||
+          !isHalfSlice(rot.getInputs()[1], x, 0, half))
+        continue;
+      rewriter.replaceOpWithNewOp<RotaryEmbeddingOp>(
+          op, x, cosHalf, sinHalf, /*position_ids=*/nullptr,
+          /*interleaved=*/false, /*num_heads=*/nullptr,
+          /*rotary_embedding_dim=*/nullptr);
+      return success();
+    }
+    return failure();
+  }
+};
+
+} // namespace
+
+void mlir::hybrid::populateRaiseNormAndRotaryPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<RaiseRMSNorm, RaiseRotaryEmbedding>(patterns.getContext());
+}
