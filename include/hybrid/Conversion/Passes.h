@@ -7,6 +7,9 @@
 
 namespace mlir::hybrid {
 
+#define GEN_PASS_DECL_CONVERTSTRIDEDCOPIESTOLOOPS
+#include "hybrid/Conversion/Passes.h.inc"
+
 #define GEN_PASS_REGISTRATION
 #include "hybrid/Conversion/Passes.h.inc"
 

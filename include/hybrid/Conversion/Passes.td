@@ -42,4 +42,17 @@ def ConvertHybridToLoops : Pass<"convert-hybrid-to-loops", "ModuleOp"> {
   ];
 }
 
+def ConvertStridedCopiesToLoops
+    : Pass<"convert-strided-copies-to-loops", "ModuleOp"> {
+  let summary = "Copy between non-contiguous buffers with loops";
+  let description = [{
+    `memref.copy` between buffers that are not both contiguous lowers to a
+    call to MLIR's C runner library (`memrefCopy`), which a compiled module
+    must not depend on: the runtime loads modules without MLIR. This pass
+    rewrites such copies into `linalg.copy`, which becomes loops.
+    Contiguous copies stay `memref.copy` (a memcpy).
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect"];
+}
+
 #endif // HYBRID_CONVERSION_PASSES_TD
