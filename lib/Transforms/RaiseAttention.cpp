@@ -20,6 +20,8 @@
 
 #include "hybrid/Dialect/Hybrid/Transforms/Passes.h"
 
+#include "MatchUtils.h"
+
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -76,19 +78,6 @@ std::optional<HeadSource> findHeadSource(Value v3) {
   return std::nullopt;
 }
 
-/// The value every element of `v` holds: a splat constant, or a
-/// linalg.fill of a constant (how dynamic shapes spell a broadcast scalar).
-std::optional<double> splatValue(Value v) {
-  DenseFPElementsAttr splat;
-  if (matchPattern(v, m_Constant(&splat)) && splat.isSplat())
-    return splat.getSplatValue<APFloat>().convertToDouble();
-  if (auto fill = v.getDefiningOp<linalg::FillOp>()) {
-    FloatAttr scalar;
-    if (matchPattern(fill.getInputs()[0], m_Constant(&scalar)))
-      return scalar.getValueAsDouble();
-  }
-  return std::nullopt;
-}
 
 /// [N, S, D] -> [1, N, S, D].
 Value expandToHeads(PatternRewriter &rewriter, Location loc, Value v3) {
@@ -128,14 +117,14 @@ struct RaiseAttentionPattern : OpRewritePattern<linalg::BatchMatmulOp> {
     }
     double scale = 1.0;
     if (auto mul = logits.getDefiningOp<arith::MulFOp>()) {
-      std::optional<double> rhs = splatValue(mul.getRhs());
-      std::optional<double> lhs = splatValue(mul.getLhs());
+      std::optional<double> rhs = matchSplat(mul.getRhs());
+      std::optional<double> lhs = matchSplat(mul.getLhs());
       if (!rhs && !lhs)
         return rewriter.notifyMatchFailure(pv, "scale is not a constant");
       scale = rhs ? *rhs : *lhs;
       logits = rhs ? mul.getLhs() : mul.getRhs();
     } else if (auto div = logits.getDefiningOp<arith::DivFOp>()) {
-      std::optional<double> divisor = splatValue(div.getRhs());
+      std::optional<double> divisor = matchSplat(div.getRhs());
       if (!divisor)
         return rewriter.notifyMatchFailure(pv, "divisor is not a constant");
       scale = 1.0 / *divisor;

@@ -21,6 +21,8 @@
 
 #include "hybrid/Dialect/Hybrid/Transforms/Passes.h"
 
+#include "MatchUtils.h"
+
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -34,19 +36,6 @@ using namespace mlir::hybrid;
 
 namespace {
 
-/// The value every element of `v` holds (splat constant or fill of a
-/// constant).
-std::optional<double> splatOf(Value v) {
-  DenseFPElementsAttr splat;
-  if (matchPattern(v, m_Constant(&splat)) && splat.isSplat())
-    return splat.getSplatValue<APFloat>().convertToDouble();
-  if (auto fill = v.getDefiningOp<linalg::FillOp>()) {
-    FloatAttr scalar;
-    if (matchPattern(fill.getInputs()[0], m_Constant(&scalar)))
-      return scalar.getValueAsDouble();
-  }
-  return std::nullopt;
-}
 
 /// The input of a linalg.broadcast that adds exactly `dims`.
 Value broadcastSource(Value v, ArrayRef<int64_t> dims) {
@@ -61,7 +50,7 @@ Value sumOver(Value v, int64_t dim) {
   auto reduce = v.getDefiningOp<linalg::ReduceOp>();
   if (!reduce || reduce.getInputs().size() != 1 ||
       reduce.getDimensions() != ArrayRef<int64_t>{dim} ||
-      splatOf(reduce.getInits()[0]) != 0.0)
+      matchSplat(reduce.getInits()[0]) != 0.0)
     return nullptr;
   Block &body = reduce.getCombiner().front();
   if (body.getOperations().size() != 2 || !isa<arith::AddFOp>(body.front()))
@@ -112,10 +101,10 @@ struct RaiseRMSNorm : OpRewritePattern<arith::MulFOp> {
     auto addEps = var.getDefiningOp<arith::AddFOp>();
     if (!addEps)
       return failure();
-    std::optional<double> eps = splatOf(addEps.getRhs());
+    std::optional<double> eps = matchSplat(addEps.getRhs());
     Value mean = addEps.getLhs();
     if (!eps) {
-      eps = splatOf(addEps.getLhs());
+      eps = matchSplat(addEps.getLhs());
       mean = addEps.getRhs();
     }
     if (!eps || *eps <= 0)
@@ -125,11 +114,11 @@ struct RaiseRMSNorm : OpRewritePattern<arith::MulFOp> {
       return failure();
     Value sum;
     if (auto div = mean.getDefiningOp<arith::DivFOp>()) {
-      if (splatOf(div.getRhs()) != double(width))
+      if (matchSplat(div.getRhs()) != double(width))
         return failure();
       sum = div.getLhs();
     } else if (auto mul = mean.getDefiningOp<arith::MulFOp>()) {
-      std::optional<double> inv = splatOf(mul.getRhs());
+      std::optional<double> inv = matchSplat(mul.getRhs());
       if (!inv || std::abs(*inv * width - 1.0) > 1e-6)
         return failure();
       sum = mul.getLhs();
