@@ -113,6 +113,8 @@ struct Recurrence {
     Value queries;// [chunk * Dk]         decayed queries
     Value scores; // [chunk * chunk]      intra-chunk weights
     Value out;    // [chunk * Dv]         output accumulators
+    Value keysT;  // [Dk * chunk]         the chunk's keys, transposed
+    Value steps;  // [chunk]              e^{g_t} = e^{Γ_t - Γ_{t-1}}
     Value capacity;
   };
 
@@ -127,6 +129,8 @@ struct Recurrence {
     s.queries = kb.scratch(kb.muli(chunkSize, keyDim), f32);
     s.scores = kb.scratch(kb.muli(chunkSize, chunkSize), f32);
     s.out = kb.scratch(kb.muli(chunkSize, valueDim), f32);
+    s.keysT = kb.scratch(kb.muli(keyDim, chunkSize), f32);
+    s.steps = kb.scratch(chunkSize, f32);
     return s;
   }
 
@@ -197,6 +201,74 @@ struct Recurrence {
       });
     };
 
+    // Intra-chunk weights W[t, s] = <x_t, k_s> e^{Γ_t - Γ_s} for s < t (or
+    // s <= t when `inclusive`), 0 above: with a per-head decay one product
+    // x K^T then a scaling; per-key-dim decays take decayed dot products.
+    Matrix keysT = flatRows(s.keysT, s.capacity);
+    if (!perKeyDecay) {
+      kb.loop(kb.index(0), c, kb.index(1), [&](Value t) {
+        kb.loop(kb.index(0), keyDim, kb.index(1), [&](Value i) {
+          kb.store(kb.load(k, kb.at(kRow(t), i)), s.keysT,
+                   {kb.addi(kb.muli(i, s.capacity), t)});
+        });
+      });
+    }
+    auto intraChunkWeights = [&](Value x, function_ref<SmallVector<Value>(Value)> xRow,
+                                 bool inclusive) {
+      auto keep = [&](Value s2, Value t) {
+        return kb.cmpi(inclusive ? P::ule : P::ult, s2, t);
+      };
+      if (perKeyDecay) {
+        kb.loop(kb.index(0), c, kb.index(1), [&](Value t) {
+          kb.loop(kb.index(0), c, kb.index(1), [&](Value s2) {
+            Value w = kb.ifThenElse(
+                keep(s2, t), {kb.b.getF32Type()},
+                [&]() -> SmallVector<Value> {
+                  return {decayedDot(x, xRow(t), k, kRow(s2), t, s2)};
+                },
+                [&]() -> SmallVector<Value> { return {kb.f32(0.0)}; })[0];
+            kb.store(w, s.scores, kb.at(scores.rowStart(t), s2));
+          });
+        });
+        return;
+      }
+      kb.loop(kb.index(0), c, kb.index(1), [&](Value t) {
+        kb.fill(s.scores, scores.rowStart(t), kb.f32(0.0), c);
+      });
+      Matrix rowsOfX{x, [&](Value t) { return xRow(t); }};
+      kb.matmulAccumulate(scores, rowsOfX, /*transposeA=*/false, keysT, c, c,
+                          keyDim);
+      // e^{Γ_t - Γ_s} = prod_{u in (s, t]} e^{g_u}: walking each row from
+      // the diagonal down multiplies factors <= 1 (no overflow, no exp per
+      // pair).
+      if (gated)
+        kb.loop(kb.index(0), c, kb.index(1), [&](Value u) {
+          Value prev = kb.select(kb.cmpi(P::eq, u, kb.index(0)), u,
+                                 kb.subi(u, kb.index(1)));
+          kb.store(kb.exp(kb.subf(gamAt(u, kb.index(0)),
+                                  gamAt(prev, kb.index(0)))),
+                   s.steps, {u});
+        });
+      kb.loop(kb.index(0), c, kb.index(1), [&](Value t) {
+        kb.loop(kb.index(0), c, kb.index(1), {kb.f32(1.0)},
+                [&](Value m, ValueRange it) -> SmallVector<Value> {
+                  Value s2 = kb.subi(kb.subi(c, kb.index(1)), m);
+                  Value d = kb.load(s.scores, kb.at(scores.rowStart(t), s2));
+                  Value inRange = keep(s2, t);
+                  kb.store(kb.select(inRange, kb.mulf(d, it[0]), kb.f32(0.0)),
+                           s.scores, kb.at(scores.rowStart(t), s2));
+                  if (!gated)
+                    return {it[0]};
+                  // The factor for s2 - 1 once s2 is on or below the row's
+                  // diagonal.
+                  Value onPath = kb.cmpi(P::ule, s2, t);
+                  return {kb.select(onPath,
+                                    kb.mulf(it[0], kb.load(s.steps, {s2})),
+                                    it[0])};
+                });
+      });
+    };
+
     // Γ: cumulative log-decay.
     if (gated) {
       kb.loop(kb.index(0), gw, kb.index(1), [&](Value i) {
@@ -219,9 +291,10 @@ struct Recurrence {
       decayedRows(s.keys, k, kRow, gamAt, -1.0);
       kb.matmulAccumulate(U, keys, /*transposeA=*/false, S, c, valueDim,
                           keyDim);
+      intraChunkWeights(k, kRow, /*inclusive=*/false);
       kb.loop(kb.index(0), c, kb.index(1), [&](Value t) {
         kb.loop(kb.index(0), t, kb.index(1), [&](Value s2) {
-          Value l = decayedDot(k, kRow(t), k, kRow(s2), t, s2);
+          Value l = kb.load(s.scores, kb.at(scores.rowStart(t), s2));
           kb.scaleAdd(s.u, U.rowStart(t), kb.f32(1.0),
                       kb.subf(kb.f32(0.0), l), s.u, U.rowStart(s2), valueDim);
         });
@@ -245,16 +318,8 @@ struct Recurrence {
       decayedRows(s.queries, q, qRow, gamAt, 1.0);
       kb.loop(kb.index(0), c, kb.index(1), [&](Value t) {
         kb.fill(s.out, out.rowStart(t), kb.f32(0.0), valueDim);
-        kb.loop(kb.index(0), c, kb.index(1), [&](Value s2) {
-          Value w = kb.ifThenElse(
-              kb.cmpi(P::ule, s2, t), {kb.b.getF32Type()},
-              [&]() -> SmallVector<Value> {
-                return {decayedDot(q, qRow(t), k, kRow(s2), t, s2)};
-              },
-              [&]() -> SmallVector<Value> { return {kb.f32(0.0)}; })[0];
-          kb.store(w, s.scores, kb.at(scores.rowStart(t), s2));
-        });
       });
+      intraChunkWeights(q, qRow, /*inclusive=*/true);
       kb.matmulAccumulate(out, queries, false, S, c, valueDim, keyDim);
       kb.matmulAccumulate(out, scores, false, U, c, valueDim, c);
       kb.loop(kb.index(0), c, kb.index(1), [&](Value t) {
