@@ -14,9 +14,10 @@ using namespace hybrid::test;
 namespace {
 
 std::string moeModule(const std::string &router, int64_t chunk,
-                      const std::string &extraAttrs, bool shared) {
-  std::string x = "tensor<?x?xf32>", v = "tensor<?xf32>",
-              w3 = "tensor<?x?x?xf32>";
+                      const std::string &extraAttrs, bool shared,
+                      const std::string &dtype = "f32") {
+  std::string x = "tensor<?x?x" + dtype + ">", v = "tensor<?x" + dtype + ">",
+              w3 = "tensor<?x?x?x" + dtype + ">";
   std::string args = "%x: " + x + ", %wr: " + x + ", %r: " + v + ", %up: " + w3 +
                      ", %down: " + w3;
   std::string routerOperand = router == "blockffn" ? " norm(%r : " + v + ")"
@@ -34,13 +35,15 @@ std::string moeModule(const std::string &router, int64_t chunk,
 }
 
 void checkMoE(const std::string &router, ref::Router kind, int64_t chunk,
-              bool shared, std::mt19937 &rng) {
+              bool shared, std::mt19937 &rng,
+              hybrid_dtype dtype = HYBRID_DTYPE_F32) {
   SCOPED_TRACE(testing::Message() << router << " chunk=" << chunk
-                                  << (shared ? " shared" : ""));
+                                  << (shared ? " shared" : "") << " "
+                                  << mlirType(dtype));
   int64_t T = 13, Dm = 32, E = 8, Be = 12, Bs = 6, topK = 2;
   hybrid::Module *m = compile(moeModule(
       router, chunk, kind == ref::Router::TopKSoftmax ? ", top_k = 2" : "",
-      shared));
+      shared, mlirType(dtype)));
   ASSERT_TRUE(m);
   ref::Array x = randomArray({T, Dm}, rng), wr = randomArray({E, Dm}, rng, 0.3),
              r = randomArray({E}, rng), up = randomArray({E, Be, Dm}, rng, 0.2),
@@ -48,13 +51,12 @@ void checkMoE(const std::string &router, ref::Router kind, int64_t chunk,
              su = randomArray({Bs, Dm}, rng, 0.2), sd = randomArray({Dm, Bs}, rng, 0.2);
   for (double &g : r.data)
     g = std::abs(g) + 0.1;
-  std::vector<hybrid::Tensor> a = {
-      toTensor(x, HYBRID_DTYPE_F32), toTensor(wr, HYBRID_DTYPE_F32),
-      toTensor(r, HYBRID_DTYPE_F32), toTensor(up, HYBRID_DTYPE_F32),
-      toTensor(down, HYBRID_DTYPE_F32)};
+  std::vector<hybrid::Tensor> a = {toTensor(x, dtype), toTensor(wr, dtype),
+                                   toTensor(r, dtype), toTensor(up, dtype),
+                                   toTensor(down, dtype)};
   if (shared) {
-    a.push_back(toTensor(su, HYBRID_DTYPE_F32));
-    a.push_back(toTensor(sd, HYBRID_DTYPE_F32));
+    a.push_back(toTensor(su, dtype));
+    a.push_back(toTensor(sd, dtype));
   }
   auto results = run(*m, "moe", a);
   ASSERT_EQ(results.size(), 1u);
@@ -69,7 +71,7 @@ void checkMoE(const std::string &router, ref::Router kind, int64_t chunk,
   }
   ref::Array weights;
   ref::Array y = ref::chunkMoE(x, wr, up, down, p, &weights);
-  EXPECT_TRUE(allClose(fromTensor(results[0]), y, 1e-5));
+  EXPECT_TRUE(allClose(fromTensor(results[0]), y, tolerance(dtype)));
   // The routers are sparse, so that chunking has something to skip.
   int64_t zeros = 0;
   for (double w : weights.data)
@@ -81,6 +83,12 @@ TEST(ChunkMoE, EveryChunkSizeEqualsTheTokenLevelFormula) {
   std::mt19937 rng(30);
   for (int64_t chunk : {1, 3, 8, 13, 64})
     checkMoE("blockffn", ref::Router::BlockFFN, chunk, false, rng);
+}
+
+TEST(ChunkMoE, HalfPrecisionStorage) {
+  std::mt19937 rng(32);
+  checkMoE("blockffn", ref::Router::BlockFFN, 8, false, rng, HYBRID_DTYPE_F16);
+  checkMoE("deco", ref::Router::Deco, 3, true, rng, HYBRID_DTYPE_BF16);
 }
 
 TEST(ChunkMoE, DecoWithSharedExpertAndTopKSoftmax) {
