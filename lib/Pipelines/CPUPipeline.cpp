@@ -68,8 +68,9 @@ void mlir::hybrid::buildHybridCPUPipeline(
   pm.addPass(memref::createExpandStridedMetadataPass());
   // expand-strided-metadata computes strides and offsets with affine.apply.
   pm.addPass(createLowerAffinePass());
-  // Memref lowering first: it inlines the alloca scopes that scf-to-openmp
-  // puts around parallel bodies, which must stay single-block until then.
+  // Per-iteration scratch is released per iteration, then memref lowering
+  // inlines the alloca scopes (which must stay single-block until then).
+  pm.addPass(createScopeLoopAllocas());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createArithToLLVMConversionPass());

@@ -8,6 +8,7 @@
 namespace mlir::hybrid {
 
 #define GEN_PASS_DECL_CONVERTSTRIDEDCOPIESTOLOOPS
+#define GEN_PASS_DECL_SCOPELOOPALLOCAS
 #include "hybrid/Conversion/Passes.h.inc"
 
 #define GEN_PASS_REGISTRATION

@@ -55,4 +55,18 @@ def ConvertStridedCopiesToLoops
   let dependentDialects = ["mlir::linalg::LinalgDialect"];
 }
 
+def ScopeLoopAllocas : Pass<"scope-loop-allocas", "ModuleOp"> {
+  let summary = "Release a loop iteration's stack allocations at its end";
+  let description = [{
+    Every `scf.for` and `scf.parallel` whose body allocates on the stack
+    (`memref.alloca`) saves the stack pointer at the start of an iteration
+    and restores it at the end (`llvm.intr.stacksave`/`stackrestore`).
+    Loops are automatic allocation scopes in MLIR, but lowering them to
+    branches does not restore the stack, so a kernel's per-row scratch
+    would otherwise grow the stack with the trip count when the loops run
+    sequentially. (OpenMP-lowered parallel loops get their own scope.)
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect"];
+}
+
 #endif // HYBRID_CONVERSION_PASSES_TD
