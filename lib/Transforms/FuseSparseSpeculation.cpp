@@ -126,12 +126,28 @@ struct HybridFuseSparseSpeculation
         else if (auto r = dyn_cast<LinearRecurrenceOp>(op))
           recs.push_back(r);
       });
-      for (BlockSparseAttentionOp s : sparse)
-        (void)shareTreeSelection(rewriter, s, *treePolicy);
-      for (ChunkMoEOp m : moes)
-        (void)chunkMoEByTree(rewriter, m, parents);
-      for (LinearRecurrenceOp r : recs)
-        (void)recurOverTree(rewriter, r, verify, dominance);
+      auto remark = [&](Location loc, const Twine &what) {
+        if (report)
+          emitRemark(loc) << what;
+      };
+      for (BlockSparseAttentionOp s : sparse) {
+        Location loc = s.getLoc();
+        if (succeeded(shareTreeSelection(rewriter, s, *treePolicy)))
+          remark(loc, "the tree's nodes share one block selection (" +
+                          policy + " of their selections)");
+      }
+      for (ChunkMoEOp m : moes) {
+        Location loc = m.getLoc();
+        if (succeeded(chunkMoEByTree(rewriter, m, parents)))
+          remark(loc, "the tree's nodes form one MoE chunk: each active "
+                      "expert is read once per tree");
+      }
+      for (LinearRecurrenceOp r : recs) {
+        Location loc = r.getLoc();
+        if (succeeded(recurOverTree(rewriter, r, verify, dominance)))
+          remark(loc, "per-node recurrent states; the accepted node's state "
+                      "is committed after verification (no replay)");
+      }
     }
   }
 };

@@ -1,6 +1,10 @@
 // RUN: hybrid-opt %s --hybrid-fuse-sparse-speculation | FileCheck %s
 // RUN: hybrid-opt %s --hybrid-fuse-sparse-speculation="policy=root" | FileCheck %s --check-prefix=ROOT
 // RUN: not hybrid-opt %s --hybrid-fuse-sparse-speculation="policy=all" 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: hybrid-opt %s --hybrid-fuse-sparse-speculation="report=true" -o /dev/null 2>&1 | FileCheck %s --check-prefix=REMARK
+// REMARK: remark: the tree's nodes share one block selection (union of their selections)
+// REMARK: remark: the tree's nodes form one MoE chunk: each active expert is read once per tree
+// REMARK: remark: per-node recurrent states; the accepted node's state is committed after verification (no replay)
 
 #cfg = #hybrid.sparse_config<kernel_size = 32, kernel_stride = 16, block_size = 64,
     topk = 16, init_blocks = 1, window_size = 256, dense_len = 8192>

@@ -119,6 +119,8 @@ def HybridFuseSparseSpeculation
   let options = [
     Option<"policy", "policy", "std::string", /*default=*/"\"union\"",
            "How the tree's nodes share one block selection: union or root">,
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Emit a remark on every op the pass fuses">,
   ];
   let dependentDialects = ["mlir::arith::ArithDialect"];
 }
