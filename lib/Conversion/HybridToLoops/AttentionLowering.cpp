@@ -70,6 +70,11 @@ struct AttentionShape {
     }
   }
 
+  /// pos(i) = offset + i: the op's offset, or bottom-right (Skv - Sq).
+  Value queryOffset(KernelBuilder &kb, Value offsetOperand) const {
+    return offsetOperand ? offsetOperand : kb.subi(kvLen, qLen);
+  }
+
   /// The [B, Hq, Sq, Dv] result buffer.
   Value allocOutput(KernelBuilder &kb, RankedTensorType type) const {
     SmallVector<Value> dynamic;
@@ -278,8 +283,7 @@ struct AttentionLowering : KernelPattern<AttentionOp> {
     DraftTreeRows tree(kb, checks, s, op.getParents());
     Value parents = tree.parents, treeRow0 = tree.firstRow,
           treeKey0 = tree.firstKey;
-    Value offset = op.getOffset() ? op.getOffset()
-                                  : kb.subi(s.kvLen, s.qLen);
+    Value offset = s.queryOffset(kb, op.getOffset());
 
     // The user mask applied to the logit x of (b, h, i, j).
     auto applyMask = [&](Value x, Value b, Value h, Value i, Value j) -> Value {
@@ -412,8 +416,7 @@ struct BlockSparseAttentionLowering : KernelPattern<BlockSparseAttentionOp> {
     DraftTreeRows tree(kb, checks, s, op.getParents());
     Value parents = tree.parents, treeRow0 = tree.firstRow,
           treeKey0 = tree.firstKey;
-    Value offset = op.getOffset() ? op.getOffset()
-                                  : kb.subi(s.kvLen, s.qLen);
+    Value offset = s.queryOffset(kb, op.getOffset());
     // InfLLM-V2's dense-sparse switch, on the run-time length.
     Value dense = kb.cmpi(P::slt, s.kvLen, kb.index(config.getDenseLen()));
 

@@ -272,32 +272,19 @@ struct BlockSelectLowering : KernelPattern<BlockSelectOp> {
             },
             [&]() -> SmallVector<Value> {
               // Union: mark every block a node selected, then list them.
-              Value marks = kb.scratch(kb.maxsi(numBlocks, kb.index(1)),
-                                       rewriter.getI8Type());
-              Value zero8 = arith::ConstantIntOp::create(rewriter, kb.loc, 0, 8);
-              Value one8 = arith::ConstantIntOp::create(rewriter, kb.loc, 1, 8);
-              kb.loop(kb.index(0), numBlocks, kb.index(1), [&](Value n) {
-                memref::StoreOp::create(rewriter, kb.loc, zero8, marks,
-                                        ValueRange{n});
-              });
+              Value marks = kb.flags(numBlocks);
               kb.loop(kb.index(0), nodes, kb.index(1), [&](Value node) {
                 kb.loop(kb.index(0), kIdx, kb.index(1), [&](Value slot) {
                   Value id = kb.loadIndex(
                       own, {b, h, kb.addi(treeRow0, node), slot});
-                  kb.ifThen(kb.cmpi(P::sge, id, kb.index(0)), [&] {
-                    memref::StoreOp::create(rewriter, kb.loc, one8, marks,
-                                            ValueRange{id});
-                  });
+                  kb.ifThen(kb.cmpi(P::sge, id, kb.index(0)),
+                            [&] { kb.setFlag(marks, id); });
                 });
               });
               Value written = kb.loop(
                   kb.index(0), numBlocks, kb.index(1), {kb.index(0)},
                   [&](Value n, ValueRange it) -> SmallVector<Value> {
-                    Value marked = kb.cmpi(
-                        P::ne,
-                        kb.indexCast(memref::LoadOp::create(
-                            rewriter, kb.loc, marks, ValueRange{n})),
-                        kb.index(0));
+                    Value marked = kb.isFlagSet(marks, n);
                     Value fits = kb.andi(marked, kb.cmpi(P::ult, it[0], slots));
                     kb.ifThen(fits,
                               [&] { kb.storeIndex(n, out, {b, h, t, it[0]}); });

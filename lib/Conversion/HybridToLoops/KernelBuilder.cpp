@@ -460,6 +460,30 @@ void KernelBuilder::matmulAccumulate(const Matrix &c, const Matrix &a,
 }
 
 //===----------------------------------------------------------------------===//
+// Flags
+//===----------------------------------------------------------------------===//
+
+Value KernelBuilder::flags(Value n) {
+  Value buffer = scratch(maxsi(n, index(1)), b.getI8Type());
+  Value zero = arith::ConstantIntOp::create(b, loc, 0, 8);
+  loop(index(0), n, index(1), [&](Value i) {
+    memref::StoreOp::create(b, loc, zero, buffer, ValueRange{i});
+  });
+  return buffer;
+}
+
+void KernelBuilder::setFlag(Value flags, Value i) {
+  memref::StoreOp::create(b, loc, arith::ConstantIntOp::create(b, loc, 1, 8),
+                          flags, ValueRange{i});
+}
+
+Value KernelBuilder::isFlagSet(Value flags, Value i) {
+  Value byte = memref::LoadOp::create(b, loc, flags, ValueRange{i});
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, byte,
+                               arith::ConstantIntOp::create(b, loc, 0, 8));
+}
+
+//===----------------------------------------------------------------------===//
 // Run-time errors
 //===----------------------------------------------------------------------===//
 

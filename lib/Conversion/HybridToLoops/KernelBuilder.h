@@ -124,6 +124,13 @@ public:
   void matmulAccumulate(const Matrix &c, const Matrix &a, bool transposeA,
                         const Matrix &bm, Value m, Value n, Value k);
 
+  //===--- Flags over [0, n): a stack byte array ----------------------------===//
+  /// `n` cleared flags (at least one byte, so that n = 0 is fine).
+  Value flags(Value n);
+  void setFlag(Value flags, Value i);
+  /// Whether flag i is set (an i1).
+  Value isFlagSet(Value flags, Value i);
+
   //===--- Run-time errors -------------------------------------------------===//
   /// When `cond` holds at run time, the invocation fails with `message`.
   void raiseIf(Value cond, StringRef message);

@@ -114,13 +114,7 @@ struct ChunkMoELowering : KernelPattern<ChunkMoEOp> {
           // Keep the top_k largest logits (ties: lower expert), softmax
           // over them, zero elsewhere: mark the chosen ones with +inf-free
           // passes of "largest not yet chosen".
-          Value chosen = kb.scratch(experts, rewriter.getI8Type());
-          Value zero8 = arith::ConstantIntOp::create(rewriter, kb.loc, 0, 8);
-          Value one8 = arith::ConstantIntOp::create(rewriter, kb.loc, 1, 8);
-          kb.loop(kb.index(0), experts, kb.index(1), [&](Value e) {
-            memref::StoreOp::create(rewriter, kb.loc, zero8, chosen,
-                                    ValueRange{e});
-          });
+          Value chosen = kb.flags(experts);
           Value maxLogit;
           kb.loop(kb.index(0), kb.index(*op.getTopK()), kb.index(1),
                   [&](Value) {
@@ -128,11 +122,7 @@ struct ChunkMoELowering : KernelPattern<ChunkMoEOp> {
                         kb.index(0), experts, kb.index(1),
                         {kb.negInf(), kb.index(-1)},
                         [&](Value e, ValueRange it) -> SmallVector<Value> {
-                          Value free = kb.cmpi(
-                              P::eq,
-                              kb.indexCast(memref::LoadOp::create(
-                                  rewriter, kb.loc, chosen, ValueRange{e})),
-                              kb.index(0));
+                          Value free = kb.notI(kb.isFlagSet(chosen, e));
                           Value l = kb.load(weights, {t, e});
                           Value better = kb.andi(
                               free, kb.ori(kb.cmpf(F::OGT, l, it[0]),
@@ -141,8 +131,7 @@ struct ChunkMoELowering : KernelPattern<ChunkMoEOp> {
                           return {kb.select(better, l, it[0]),
                                   kb.select(better, e, it[1])};
                         });
-                    memref::StoreOp::create(rewriter, kb.loc, one8, chosen,
-                                            ValueRange{best[1]});
+                    kb.setFlag(chosen, best[1]);
                   });
           maxLogit = kb.loop(
               kb.index(0), experts, kb.index(1), {kb.negInf()},
@@ -152,11 +141,7 @@ struct ChunkMoELowering : KernelPattern<ChunkMoEOp> {
           Value sum = kb.loop(
               kb.index(0), experts, kb.index(1), {kb.f32(0.0)},
               [&](Value e, ValueRange it) -> SmallVector<Value> {
-                Value isChosen = kb.cmpi(
-                    P::ne,
-                    kb.indexCast(memref::LoadOp::create(rewriter, kb.loc,
-                                                        chosen, ValueRange{e})),
-                    kb.index(0));
+                Value isChosen = kb.isFlagSet(chosen, e);
                 Value p = kb.select(
                     isChosen,
                     kb.exp(kb.subf(kb.load(weights, {t, e}), maxLogit)),
