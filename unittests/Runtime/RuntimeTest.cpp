@@ -93,6 +93,36 @@ TEST(Runtime, BadCallsNameTheArgument) {
   EXPECT_EQ(invokeError(*m, "attn", {Q, K, V}), "");
 }
 
+// block_select shares the attention ops' operand checks: a draft tree that
+// is malformed, or longer than the keys, is an error, not a negative index.
+TEST(Runtime, BlockSelectChecksItsDraftTree) {
+  hybrid::Module *m = compile(R"mlir(
+#cfg = #hybrid.sparse_config<kernel_size = 4, kernel_stride = 2, block_size = 8,
+    topk = 2, init_blocks = 1, window_size = 16, dense_len = 0>
+func.func @select(%q: tensor<1x2x?x8xf32>, %k: tensor<1x1x?x8xf32>, %p: tensor<?xi32>)
+    -> tensor<1x1x?x?xi32> {
+  %s = hybrid.block_select %q, %k tree(%p : tensor<?xi32>) policy union config(#cfg)
+      : tensor<1x2x?x8xf32>, tensor<1x1x?x8xf32>
+  return %s : tensor<1x1x?x?xi32>
+}
+)mlir");
+  ASSERT_TRUE(m);
+  std::mt19937 rng(62);
+  ref::Array qa = randomArray({1, 2, 6, 8}, rng),
+             k32a = randomArray({1, 1, 32, 8}, rng),
+             k3a = randomArray({1, 1, 3, 8}, rng);
+  auto q = toTensor(qa, HYBRID_DTYPE_F32), k32 = toTensor(k32a, HYBRID_DTYPE_F32),
+       k3 = toTensor(k3a, HYBRID_DTYPE_F32);
+  EXPECT_EQ(invokeError(*m, "select", {q, k32, intTensor({-1, 0, 0, 1}, {4})}),
+            "");
+  EXPECT_EQ(invokeError(*m, "select", {q, k3, intTensor({-1, 0, 0, 1}, {4})}),
+            "'select' failed: hybrid.block_select: the draft tree has more "
+            "nodes than query rows or keys");
+  EXPECT_EQ(invokeError(*m, "select", {q, k32, intTensor({-1, 0, 2, 1}, {4})}),
+            "'select' failed: hybrid.block_select: parents do not form a draft "
+            "tree (parents[0] = -1, 0 <= parents[i] < i)");
+}
+
 TEST(Runtime, ThreadCountDoesNotChangeResults) {
   hybrid::Module *m = attentionModule();
   ASSERT_TRUE(m);

@@ -9,9 +9,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "KernelBuilder.h"
+#include "AttentionShape.h"
 #include "Lowerings.h"
-#include "TiledAttention.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -21,93 +20,7 @@ using namespace mlir::hybrid;
 
 namespace {
 
-constexpr int64_t kKeyTile = 64;
-
-/// Sizes and buffers shared by the attention kernels.
-struct AttentionShape {
-  Value q, k, v;
-  Value batch, qHeads, qLen, headDim, kvHeads, kvLen, valueDim, group;
-  Value scale;
-
-  AttentionShape(KernelBuilder &kb, Value query, Value key, Value value,
-                 std::optional<APFloat> scaleAttr) {
-    q = kb.buffer(query);
-    k = kb.buffer(key);
-    v = value ? kb.buffer(value) : Value();
-    batch = kb.dim(q, 0);
-    qHeads = kb.dim(q, 1);
-    qLen = kb.dim(q, 2);
-    headDim = kb.dim(q, 3);
-    kvHeads = kb.dim(k, 1);
-    kvLen = kb.dim(k, 2);
-    valueDim = v ? kb.dim(v, 3) : Value();
-    group = kb.divui(qHeads, kb.maxsi(kvHeads, kb.index(1)));
-    scale = scaleAttr ? kb.f32(scaleAttr->convertToFloat())
-                      : kb.divf(kb.f32(1.0),
-                                math::SqrtOp::create(kb.b, kb.loc,
-                                                     kb.toF32(headDim)));
-  }
-
-  /// Checks every relation the verifier could not check statically.
-  void checkDynamic(KernelBuilder &kb, RuntimeChecks &checks) const {
-    using P = arith::CmpIPredicate;
-    auto check = [&](Value cond, const Twine &what) { checks.check(cond, what); };
-    check(kb.cmpi(P::ne, kb.dim(k, 0), batch),
-          "key batch size does not match the query's");
-    check(kb.cmpi(P::ne, kb.dim(k, 3), headDim),
-          "key head dim does not match the query's");
-    check(kb.ori(kb.cmpi(P::eq, kvHeads, kb.index(0)),
-                 kb.cmpi(P::ne, kb.remui(qHeads, kb.maxsi(kvHeads, kb.index(1))),
-                         kb.index(0))),
-          "query heads must be a multiple of key/value heads");
-    if (v) {
-      check(kb.cmpi(P::ne, kb.dim(v, 0), batch),
-            "value batch size does not match the query's");
-      check(kb.cmpi(P::ne, kb.dim(v, 1), kvHeads),
-            "value heads do not match key heads");
-      check(kb.cmpi(P::ne, kb.dim(v, 2), kvLen),
-            "value length does not match key length");
-    }
-  }
-
-  /// pos(i) = offset + i: the op's offset, or bottom-right (Skv - Sq).
-  Value queryOffset(KernelBuilder &kb, Value offsetOperand) const {
-    return offsetOperand ? offsetOperand : kb.subi(kvLen, qLen);
-  }
-
-  /// The [B, Hq, Sq, Dv] result buffer.
-  Value allocOutput(KernelBuilder &kb, RankedTensorType type) const {
-    SmallVector<Value> dynamic;
-    Value sizes[4] = {batch, qHeads, qLen, valueDim};
-    for (int64_t d = 0; d < 4; ++d)
-      if (type.isDynamicDim(d))
-        dynamic.push_back(sizes[d]);
-    return kb.alloc(type, dynamic);
-  }
-
-  /// The kernel inputs, with the op's options.
-  AttentionInputs inputs(Value out, Value offset,
-                         std::optional<APFloat> softcap, bool causal) const {
-    AttentionInputs in;
-    in.q = q;
-    in.k = k;
-    in.v = v;
-    in.out = out;
-    in.batch = batch;
-    in.qHeads = qHeads;
-    in.qLen = qLen;
-    in.headDim = headDim;
-    in.kvHeads = kvHeads;
-    in.kvLen = kvLen;
-    in.valueDim = valueDim;
-    in.group = group;
-    in.scale = scale;
-    in.softcap = softcap;
-    in.causal = causal;
-    in.offset = offset;
-    return in;
-  }
-};
+constexpr int64_t kKeyTile = kAttentionKeyTile;
 
 /// Online softmax of one query row: acc[Dv] = sum_j p_j v_j, with running
 /// max m and normaliser l, all in stack scratch that LLVM promotes to
@@ -193,28 +106,6 @@ private:
   KernelBuilder &kb;
   Value values, valueDim;
   Value acc, state, tileScores;
-};
-
-/// The draft tree of an attention op: its buffer (null without a tree),
-/// checked at run time, and where its rows and keys start (the last N of
-/// each).
-struct DraftTreeRows {
-  Value parents, firstRow, firstKey;
-
-  DraftTreeRows(KernelBuilder &kb, RuntimeChecks &checks,
-                const AttentionShape &s, Value parentsTensor) {
-    using P = arith::CmpIPredicate;
-    parents = parentsTensor ? kb.buffer(parentsTensor) : Value();
-    Value nodes = parents ? kb.dim(parents, 0) : kb.index(0);
-    if (parents) {
-      checks.checkDraftTree(parents);
-      checks.check(kb.ori(kb.cmpi(P::ugt, nodes, s.qLen),
-                          kb.cmpi(P::ugt, nodes, s.kvLen)),
-                   "the draft tree has more nodes than query rows or keys");
-    }
-    firstRow = kb.subi(s.qLen, nodes);
-    firstKey = kb.subi(s.kvLen, nodes);
-  }
 };
 
 /// Walks node `node`'s ancestor chain (itself first), calling `visit(a)`

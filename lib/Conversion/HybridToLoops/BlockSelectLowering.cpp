@@ -11,11 +11,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "KernelBuilder.h"
+#include "AttentionShape.h"
 #include "Lowerings.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 
-#include "mlir/Dialect/Math/IR/Math.h"
 
 #include <limits>
 
@@ -36,24 +35,13 @@ struct BlockSelectLowering : KernelPattern<BlockSelectOp> {
     SparseConfigAttr config = op.getConfig();
     Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
 
-    Value q = kb.buffer(op.getQuery()), k = kb.buffer(op.getKey());
-    Value batch = kb.dim(q, 0), qHeads = kb.dim(q, 1), qLen = kb.dim(q, 2),
-          headDim = kb.dim(q, 3), kvHeads = kb.dim(k, 1), kvLen = kb.dim(k, 2);
-    Value group = kb.divui(qHeads, kb.maxsi(kvHeads, kb.index(1)));
-    Value scale =
-        op.getScale()
-            ? kb.f32(op.getScale()->convertToFloat())
-            : kb.divf(kb.f32(1.0), math::SqrtOp::create(rewriter, kb.loc,
-                                                        kb.toF32(headDim)));
+    AttentionShape s(kb, op.getQuery(), op.getKey(), /*value=*/Value(),
+                     op.getScale());
+    Value q = s.q, k = s.k, batch = s.batch, qLen = s.qLen,
+          headDim = s.headDim, kvHeads = s.kvHeads, kvLen = s.kvLen,
+          group = s.group, scale = s.scale;
     RuntimeChecks checks(kb, "hybrid.block_select");
-    auto check = [&](Value cond, StringRef what) { checks.check(cond, what); };
-    check(kb.ori(kb.cmpi(P::ne, kb.dim(k, 0), batch),
-                 kb.cmpi(P::ne, kb.dim(k, 3), headDim)),
-          "key batch or head dim does not match the query's");
-    check(kb.ori(kb.cmpi(P::eq, kvHeads, kb.index(0)),
-                 kb.cmpi(P::ne, kb.remui(qHeads, kb.maxsi(kvHeads, kb.index(1))),
-                         kb.index(0))),
-          "query heads must be a multiple of key/value heads");
+    s.checkDynamic(kb, checks);
 
     int64_t topk = config.getTopk();
     Value kernel = kb.index(config.getKernelSize());
@@ -70,22 +58,14 @@ struct BlockSelectLowering : KernelPattern<BlockSelectOp> {
         kb.index(0));
     Value numBlocks = kb.ceilDiv(kvLen, blockSize);
 
-    Value parents = op.getParents() ? kb.buffer(op.getParents()) : Value();
-    Value nodes = parents ? kb.dim(parents, 0) : kb.index(0);
-    if (parents)
-      check(kb.cmpi(P::ugt, nodes, qLen),
-            "the draft tree has more nodes than query rows");
-    Value offset = op.getOffset() ? op.getOffset() : kb.subi(kvLen, qLen);
-    Value treeRow0 = kb.subi(qLen, nodes), treeKey0 = kb.subi(kvLen, nodes);
+    DraftTreeRows tree(kb, checks, s, op.getParents());
+    Value parents = tree.parents, nodes = tree.nodes,
+          treeRow0 = tree.firstRow, treeKey0 = tree.firstKey;
+    Value offset = s.queryOffset(kb, op.getOffset());
 
     Value slots = type.isDynamicDim(3) ? kb.muli(kb.index(topk), nodes)
                                        : kb.index(type.getDimSize(3));
-    SmallVector<Value> outSizes;
-    Value sizes[4] = {batch, kvHeads, qLen, slots};
-    for (int64_t d = 0; d < 4; ++d)
-      if (type.isDynamicDim(d))
-        outSizes.push_back(sizes[d]);
-    Value out = kb.alloc(type, outSizes);
+    Value out = kb.alloc(type, {batch, kvHeads, qLen, slots});
     // Each row's own selection; the tree phase reads it.
     Value own = parents ? kb.alloc({OpFoldResult(batch), OpFoldResult(kvHeads),
                                     OpFoldResult(qLen),

@@ -127,10 +127,24 @@ Value KernelBuilder::buffer(Value tensor) {
                                            /*read_only=*/true);
 }
 
-Value KernelBuilder::alloc(RankedTensorType type, ValueRange dynSizes) {
+Value KernelBuilder::alloc(RankedTensorType type, ValueRange sizes) {
+  assert(static_cast<int64_t>(sizes.size()) == type.getRank() &&
+         "one size per dimension");
+  SmallVector<Value> dynSizes;
+  for (auto [d, size] : llvm::enumerate(sizes))
+    if (type.isDynamicDim(d))
+      dynSizes.push_back(size);
   auto memrefType = MemRefType::get(type.getShape(), type.getElementType());
   return memref::AllocOp::create(b, loc, memrefType, dynSizes,
                                  b.getI64IntegerAttr(64));
+}
+
+Value KernelBuilder::allocLike(RankedTensorType type, Value like) {
+  // Static sizes are never read: leave them null rather than emit dims.
+  SmallVector<Value> sizes;
+  for (int64_t d = 0, e = type.getRank(); d < e; ++d)
+    sizes.push_back(type.isDynamicDim(d) ? dim(like, d) : Value());
+  return alloc(type, sizes);
 }
 
 Value KernelBuilder::alloc(ArrayRef<OpFoldResult> sizes, Type elementType) {

@@ -60,8 +60,12 @@ public:
   //===--- Tensor/buffer boundary -----------------------------------------===//
   /// The buffer of a tensor operand (identity layout).
   Value buffer(Value tensor);
-  /// A new buffer of `type`'s shape, dynamic sizes taken from `dynSizes`.
-  Value alloc(RankedTensorType type, ValueRange dynSizes);
+  /// A new buffer of `type`'s shape; `sizes` holds every dimension's size,
+  /// of which only the dynamic ones are read.
+  Value alloc(RankedTensorType type, ValueRange sizes);
+  /// A new buffer of `type`'s shape, dynamic sizes read from the buffer
+  /// `like` of the same shape.
+  Value allocLike(RankedTensorType type, Value like);
   /// A buffer with the given sizes (static where constant) and element type.
   Value alloc(ArrayRef<OpFoldResult> sizes, Type elementType);
   /// Stack scratch of `size` f32 (a constant size).

@@ -39,12 +39,7 @@ struct MatmulLowering : OpRewritePattern<linalg::MatmulOp> {
     Value a = kb.buffer(op.getInputs()[0]), b = kb.buffer(op.getInputs()[1]);
     Value init = kb.buffer(op.getOutputs()[0]);
     Value m = kb.dim(a, 0), k = kb.dim(a, 1), n = kb.dim(b, 1);
-    SmallVector<Value> sizes;
-    if (type.isDynamicDim(0))
-      sizes.push_back(m);
-    if (type.isDynamicDim(1))
-      sizes.push_back(n);
-    Value c = kb.alloc(type, sizes);
+    Value c = kb.alloc(type, {m, n});
     memref::CopyOp::create(rewriter, kb.loc, init, c);
 
     Value rows = kb.index(64);

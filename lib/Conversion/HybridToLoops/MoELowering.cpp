@@ -63,12 +63,7 @@ struct ChunkMoELowering : KernelPattern<ChunkMoEOp> {
       check(kb.cmpi(P::ugt, kb.index(*topK), experts),
             "top_k exceeds the number of experts");
 
-    SmallVector<Value> outSizes;
-    if (type.isDynamicDim(0))
-      outSizes.push_back(tokens);
-    if (type.isDynamicDim(1))
-      outSizes.push_back(model);
-    Value out = kb.alloc(type, outSizes);
+    Value out = kb.alloc(type, {tokens, model});
     Value weights = kb.alloc({OpFoldResult(tokens), OpFoldResult(experts)}, f32);
     Value hidden = kb.alloc({OpFoldResult(tokens), OpFoldResult(width)}, f32);
     Value acc = kb.alloc({OpFoldResult(tokens), OpFoldResult(model)}, f32);

@@ -14,16 +14,6 @@
 using namespace mlir;
 using namespace mlir::hybrid;
 
-/// Dynamic sizes of `type` read from the buffer `like` of the same shape.
-static SmallVector<Value> dynamicSizes(KernelBuilder &k, RankedTensorType type,
-                                       Value like) {
-  SmallVector<Value> sizes;
-  for (int64_t d = 0, e = type.getRank(); d < e; ++d)
-    if (type.isDynamicDim(d))
-      sizes.push_back(k.dim(like, d));
-  return sizes;
-}
-
 /// A buffer of any rank viewed as its flat, contiguous 1-D form.
 static Value flatten(KernelBuilder &k, Value buffer) {
   ReassociationIndices all;
@@ -46,7 +36,7 @@ struct RMSNormLowering : KernelPattern<RMSNormOp> {
     int64_t rank = type.getRank(), axis = op.getNormalizedAxis();
     Value x = k.buffer(op.getInput());
     Value scale = k.buffer(op.getScale());
-    Value out = k.alloc(type, dynamicSizes(k, type, x));
+    Value out = k.allocLike(type, x);
 
     Value outer = k.index(1), inner = k.index(1);
     SmallVector<Value> normDims;
@@ -123,7 +113,7 @@ struct RotaryEmbeddingLowering : KernelPattern<RotaryEmbeddingOp> {
     Value sinT = k.buffer(op.getSinCache());
     Value positions = op.getPositionIds() ? k.buffer(op.getPositionIds())
                                           : Value();
-    Value out = k.alloc(type, dynamicSizes(k, type, x));
+    Value out = k.allocLike(type, x);
 
     // Both layouts as [B, S, H, D] coordinates: 4-D inputs are
     // [B, H, S, D]; 3-D inputs are [B, S, H*D].

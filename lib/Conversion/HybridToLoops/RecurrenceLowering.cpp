@@ -365,21 +365,12 @@ struct LinearRecurrenceLowering : KernelPattern<LinearRecurrenceOp> {
     Value parents = op.getParents() ? kb.buffer(op.getParents()) : Value();
     Value nodes = parents ? kb.dim(parents, 0) : kb.index(0);
 
-    SmallVector<Value> outSizes;
-    Value outDims[4] = {r.batch, r.qHeads, r.len, r.valueDim};
-    for (int64_t d = 0; d < 4; ++d)
-      if (outType.isDynamicDim(d))
-        outSizes.push_back(outDims[d]);
-    r.out = kb.alloc(outType, outSizes);
+    r.out = kb.alloc(outType, {r.batch, r.qHeads, r.len, r.valueDim});
     SmallVector<Value> stateDims = {r.batch, r.kvHeads};
     if (parents)
       stateDims.push_back(nodes);
     stateDims.append({r.keyDim, r.valueDim});
-    SmallVector<Value> stateSizes;
-    for (int64_t d = 0, e = stateType.getRank(); d < e; ++d)
-      if (stateType.isDynamicDim(d))
-        stateSizes.push_back(stateDims[d]);
-    Value finalState = kb.alloc(stateType, stateSizes);
+    Value finalState = kb.alloc(stateType, stateDims);
     Value init = op.getInitialState() ? kb.buffer(op.getInitialState())
                                       : Value();
 

@@ -36,9 +36,7 @@ struct TreeVerifyLowering : KernelPattern<TreeVerifyOp> {
 
     auto pathType = cast<RankedTensorType>(op.getPath().getType());
     auto scalarType = cast<RankedTensorType>(op.getLength().getType());
-    Value path = kb.alloc(pathType, pathType.isDynamicDim(0)
-                                        ? SmallVector<Value>{nodes}
-                                        : SmallVector<Value>{});
+    Value path = kb.alloc(pathType, {nodes});
     Value length = kb.alloc(scalarType, {});
     Value bonus = kb.alloc(scalarType, {});
 
@@ -157,11 +155,7 @@ struct KVCompactLowering : KernelPattern<KVCompactOp> {
          llvm::zip(op.getCaches(), op.getResultTypes())) {
       auto type = cast<RankedTensorType>(resultType);
       Value cache = kb.buffer(cacheTensor);
-      SmallVector<Value> sizes;
-      for (int64_t d = 0; d < 4; ++d)
-        if (type.isDynamicDim(d))
-          sizes.push_back(kb.dim(cache, d));
-      Value out = kb.alloc(type, sizes);
+      Value out = kb.allocLike(type, cache);
       memref::CopyOp::create(rewriter, kb.loc, cache, out);
       kb.ifThen(checks.passed(), [&] {
         Value rowLen = kb.dim(cache, 3);
@@ -181,16 +175,13 @@ struct KVCompactLowering : KernelPattern<KVCompactOp> {
     for (auto [i, statesTensor] : llvm::enumerate(op.getNodeStates())) {
       auto type = cast<RankedTensorType>(op.getResultTypes()[numCaches + i]);
       Value states = kb.buffer(statesTensor);
-      SmallVector<Value> sizes;
-      int64_t srcDims[4] = {0, 1, 3, 4};
-      for (int64_t d = 0; d < 4; ++d)
-        if (type.isDynamicDim(d))
-          sizes.push_back(kb.dim(states, srcDims[d]));
-      Value out = kb.alloc(type, sizes);
+      // [B, H, N, Dk, Dv] -> [B, H, Dk, Dv]: the accepted node's state.
+      Value batch = kb.dim(states, 0), heads = kb.dim(states, 1),
+            dk = kb.dim(states, 3), dv = kb.dim(states, 4);
+      Value out = kb.alloc(type, {batch, heads, dk, dv});
       kb.ifThen(checks.passed(), [&] {
         Value node = kb.loadIndex(path, {kb.subi(length, kb.index(1))});
-        Value dv = kb.dim(states, 4);
-        kb.parallel({kb.dim(states, 0), kb.dim(states, 1), kb.dim(states, 3)},
+        kb.parallel({batch, heads, dk},
                     [&](ValueRange ivs) {
                       kb.scaleCopy(out, {ivs[0], ivs[1], ivs[2], kb.index(0)},
                                    kb.f32(1.0), states,

@@ -1,0 +1,84 @@
+//===- AttentionShape.cpp - Operands of the attention-family ops ----------===//
+
+#include "AttentionShape.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+
+using namespace mlir;
+using namespace mlir::hybrid;
+
+using P = arith::CmpIPredicate;
+
+AttentionShape::AttentionShape(KernelBuilder &kb, Value query, Value key,
+                               Value value, std::optional<APFloat> scaleAttr) {
+  q = kb.buffer(query);
+  k = kb.buffer(key);
+  v = value ? kb.buffer(value) : Value();
+  batch = kb.dim(q, 0);
+  qHeads = kb.dim(q, 1);
+  qLen = kb.dim(q, 2);
+  headDim = kb.dim(q, 3);
+  kvHeads = kb.dim(k, 1);
+  kvLen = kb.dim(k, 2);
+  valueDim = v ? kb.dim(v, 3) : Value();
+  group = kb.divui(qHeads, kb.maxsi(kvHeads, kb.index(1)));
+  scale = scaleAttr ? kb.f32(scaleAttr->convertToFloat())
+                    : kb.divf(kb.f32(1.0), math::SqrtOp::create(
+                                               kb.b, kb.loc, kb.toF32(headDim)));
+}
+
+void AttentionShape::checkDynamic(KernelBuilder &kb,
+                                  RuntimeChecks &checks) const {
+  auto check = [&](Value cond, const Twine &what) { checks.check(cond, what); };
+  check(kb.cmpi(P::ne, kb.dim(k, 0), batch),
+        "key batch size does not match the query's");
+  check(kb.cmpi(P::ne, kb.dim(k, 3), headDim),
+        "key head dim does not match the query's");
+  check(kb.ori(kb.cmpi(P::eq, kvHeads, kb.index(0)),
+               kb.cmpi(P::ne, kb.remui(qHeads, kb.maxsi(kvHeads, kb.index(1))),
+                       kb.index(0))),
+        "query heads must be a multiple of key/value heads");
+  if (v) {
+    check(kb.cmpi(P::ne, kb.dim(v, 0), batch),
+          "value batch size does not match the query's");
+    check(kb.cmpi(P::ne, kb.dim(v, 1), kvHeads),
+          "value heads do not match key heads");
+    check(kb.cmpi(P::ne, kb.dim(v, 2), kvLen),
+          "value length does not match key length");
+  }
+}
+
+Value AttentionShape::queryOffset(KernelBuilder &kb,
+                                  Value offsetOperand) const {
+  return offsetOperand ? offsetOperand : kb.subi(kvLen, qLen);
+}
+
+Value AttentionShape::allocOutput(KernelBuilder &kb,
+                                  RankedTensorType type) const {
+  return kb.alloc(type, {batch, qHeads, qLen, valueDim});
+}
+
+AttentionInputs AttentionShape::inputs(Value out, Value offset,
+                                       std::optional<APFloat> softcap,
+                                       bool causal) const {
+  AttentionInputs in = *this;
+  in.out = out;
+  in.offset = offset;
+  in.softcap = softcap;
+  in.causal = causal;
+  return in;
+}
+
+DraftTreeRows::DraftTreeRows(KernelBuilder &kb, RuntimeChecks &checks,
+                             const AttentionShape &s, Value parentsTensor) {
+  parents = parentsTensor ? kb.buffer(parentsTensor) : Value();
+  nodes = parents ? kb.dim(parents, 0) : kb.index(0);
+  if (parents) {
+    checks.checkDraftTree(parents);
+    checks.check(kb.ori(kb.cmpi(P::ugt, nodes, s.qLen),
+                        kb.cmpi(P::ugt, nodes, s.kvLen)),
+                 "the draft tree has more nodes than query rows or keys");
+  }
+  firstRow = kb.subi(s.qLen, nodes);
+  firstKey = kb.subi(s.kvLen, nodes);
+}

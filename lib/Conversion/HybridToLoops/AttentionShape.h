@@ -1,0 +1,52 @@
+//===- AttentionShape.h - Operands of the attention-family ops --*- C++ -*-===//
+//
+// The buffers, sizes and scale that hybrid.attention,
+// hybrid.block_sparse_attention and hybrid.block_select read from their
+// [B, H, S, D] query/key/value operands, the run-time checks of the
+// relations between them, and the rows and keys of an optional draft tree.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HYBRID_LIB_CONVERSION_HYBRIDTOLOOPS_ATTENTIONSHAPE_H
+#define HYBRID_LIB_CONVERSION_HYBRIDTOLOOPS_ATTENTIONSHAPE_H
+
+#include "KernelBuilder.h"
+#include "TiledAttention.h"
+
+#include <optional>
+
+namespace mlir::hybrid {
+
+/// The operands of an attention-family op, read into an AttentionInputs
+/// (without a value operand, `v` and `valueDim` are null).
+struct AttentionShape : AttentionInputs {
+  AttentionShape(KernelBuilder &kb, Value query, Value key, Value value,
+                 std::optional<APFloat> scaleAttr);
+
+  /// Checks every relation the verifier could not check statically.
+  void checkDynamic(KernelBuilder &kb, RuntimeChecks &checks) const;
+
+  /// pos(i) = offset + i: the op's offset, or bottom-right (Skv - Sq).
+  Value queryOffset(KernelBuilder &kb, Value offsetOperand) const;
+
+  /// The [B, Hq, Sq, Dv] result buffer.
+  Value allocOutput(KernelBuilder &kb, RankedTensorType type) const;
+
+  /// The kernel inputs, with the op's options.
+  AttentionInputs inputs(Value out, Value offset,
+                         std::optional<APFloat> softcap, bool causal) const;
+};
+
+/// The draft tree of an attention-family op: its buffer (null without a
+/// tree), checked at run time, and where its rows and keys start (the last
+/// N of each).
+struct DraftTreeRows {
+  Value parents, nodes, firstRow, firstKey;
+
+  DraftTreeRows(KernelBuilder &kb, RuntimeChecks &checks,
+                const AttentionShape &s, Value parentsTensor);
+};
+
+} // namespace mlir::hybrid
+
+#endif // HYBRID_LIB_CONVERSION_HYBRIDTOLOOPS_ATTENTIONSHAPE_H
