@@ -47,10 +47,10 @@ static int64_t bytesOf(Type elementType) {
   return std::max<int64_t>(1, elementType.getIntOrFloatBitWidth() / 8);
 }
 
-AttentionSizes CostModel::attentionSizes(Operation *op) const {
-  auto q = cast<ShapedType>(op->getOperand(0).getType());
-  auto k = cast<ShapedType>(op->getOperand(1).getType());
-  auto v = cast<ShapedType>(op->getOperand(2).getType());
+AttentionSizes CostModel::attentionSizes(Value query, Value key,
+                                         Value value) const {
+  auto q = cast<ShapedType>(query.getType());
+  auto k = cast<ShapedType>(key.getType());
   AttentionSizes s;
   s.batch = resolve(q.getDimSize(0), 1);
   s.qHeads = resolve(q.getDimSize(1), 1);
@@ -58,7 +58,9 @@ AttentionSizes CostModel::attentionSizes(Operation *op) const {
   s.qLen = resolve(q.getDimSize(2), options.queryTokens());
   s.kvLen = resolve(k.getDimSize(2), options.contextLength);
   s.headDim = resolve(q.getDimSize(3), 128);
-  s.valueDim = resolve(v.getDimSize(3), s.headDim);
+  s.valueDim =
+      value ? resolve(cast<ShapedType>(value.getType()).getDimSize(3), s.headDim)
+            : s.headDim;
   s.bytesPerElement = bytesOf(q.getElementType());
   return s;
 }
@@ -96,7 +98,8 @@ static OpCost attentionCost(const AttentionSizes &s, double attended,
 OpCost CostModel::estimate(Operation *op) const {
   return llvm::TypeSwitch<Operation *, OpCost>(op)
       .Case<AttentionOp>([&](AttentionOp a) {
-        AttentionSizes s = attentionSizes(a);
+        AttentionSizes s =
+            attentionSizes(a.getQuery(), a.getKey(), a.getValue());
         // Causal rows see on average the keys up to their position.
         double attended =
             a.getCausal() ? std::max(1.0, s.kvLen - (s.qLen - 1) / 2.0)
@@ -108,7 +111,8 @@ OpCost CostModel::estimate(Operation *op) const {
         return c;
       })
       .Case<BlockSparseAttentionOp>([&](BlockSparseAttentionOp a) {
-        AttentionSizes s = attentionSizes(a);
+        AttentionSizes s =
+            attentionSizes(a.getQuery(), a.getKey(), a.getValue());
         SparseConfigAttr cfg = a.getConfig();
         double attended =
             s.kvLen < cfg.getDenseLen()
@@ -122,23 +126,17 @@ OpCost CostModel::estimate(Operation *op) const {
         return attentionCost(s, attended, reads);
       })
       .Case<BlockSelectOp>([&](BlockSelectOp a) {
-        auto q = cast<ShapedType>(a.getQuery().getType());
-        auto k = cast<ShapedType>(a.getKey().getType());
-        int64_t batch = resolve(q.getDimSize(0), 1),
-                hq = resolve(q.getDimSize(1), 1),
-                hkv = resolve(k.getDimSize(1), 1),
-                sq = resolve(q.getDimSize(2), options.queryTokens()),
-                skv = resolve(k.getDimSize(2), options.contextLength),
-                d = resolve(q.getDimSize(3), 128);
+        AttentionSizes s = attentionSizes(a.getQuery(), a.getKey());
         SparseConfigAttr cfg = a.getConfig();
-        double kernels = skv >= cfg.getKernelSize()
-                             ? double(skv - cfg.getKernelSize()) /
+        double kernels = s.kvLen >= cfg.getKernelSize()
+                             ? double(s.kvLen - cfg.getKernelSize()) /
                                        cfg.getKernelStride() + 1
                              : 0.0;
+        double keys = double(s.batch) * s.kvHeads * s.kvLen * s.headDim;
         OpCost c;
-        c.flops = 2.0 * batch * hq * sq * kernels * d +
-                  double(batch) * hkv * skv * d; // scores + compression
-        c.bytes = double(batch) * hkv * skv * d * bytesOf(k.getElementType());
+        c.flops = 2.0 * s.batch * s.qHeads * s.qLen * kernels * s.headDim +
+                  keys; // scores + compression
+        c.bytes = keys * s.bytesPerElement;
         return c;
       })
       .Case<LinearRecurrenceOp>([&](LinearRecurrenceOp r) {

@@ -23,7 +23,7 @@ struct HybridSelectGQALayout
     getOperation().walk([&](AttentionOp op) {
       if (op.getLayout() && !force)
         return;
-      AttentionSizes sizes = model.attentionSizes(op);
+      AttentionSizes sizes = model.attentionSizes(op.getQuery(), op.getKey(), op.getValue());
       double headMajor =
           model.attentionKVReadBytes(sizes, GQALayout::HeadMajor);
       double packed = model.attentionKVReadBytes(sizes, GQALayout::GroupPacked);

@@ -68,8 +68,10 @@ public:
   /// The sum over every hybrid op under `root`.
   OpCost estimateAll(Operation *root) const;
 
-  /// Sizes of hybrid.attention / hybrid.block_sparse_attention operands.
-  AttentionSizes attentionSizes(Operation *op) const;
+  /// Sizes of an attention-family op's [B, H, S, D] operands; without a
+  /// value operand (hybrid.block_select) the value dim is the head dim.
+  AttentionSizes attentionSizes(Value query, Value key,
+                                Value value = {}) const;
 
   /// Bytes of K and V an attention kernel reads under `layout`: a block of
   /// rows (one head's query rows, or the G heads of a group) meets every K/V

@@ -2,8 +2,6 @@
 
 #include "AttentionShape.h"
 
-#include "mlir/Dialect/Math/IR/Math.h"
-
 using namespace mlir;
 using namespace mlir::hybrid;
 
@@ -22,9 +20,7 @@ AttentionShape::AttentionShape(KernelBuilder &kb, Value query, Value key,
   kvLen = kb.dim(k, 2);
   valueDim = v ? kb.dim(v, 3) : Value();
   group = kb.divui(qHeads, kb.maxsi(kvHeads, kb.index(1)));
-  scale = scaleAttr ? kb.f32(scaleAttr->convertToFloat())
-                    : kb.divf(kb.f32(1.0), math::SqrtOp::create(
-                                               kb.b, kb.loc, kb.toF32(headDim)));
+  scale = kb.logitScale(scaleAttr, headDim);
 }
 
 void AttentionShape::checkDynamic(KernelBuilder &kb,

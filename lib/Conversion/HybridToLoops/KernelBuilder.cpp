@@ -90,6 +90,11 @@ Value KernelBuilder::maxf(Value a, Value c) {
   return arith::MaximumFOp::create(b, loc, a, c);
 }
 Value KernelBuilder::exp(Value a) { return math::ExpOp::create(b, loc, a); }
+Value KernelBuilder::logitScale(std::optional<APFloat> scale, Value headDim) {
+  if (scale)
+    return f32(scale->convertToFloat());
+  return divf(f32(1.0), math::SqrtOp::create(b, loc, toF32(headDim)));
+}
 Value KernelBuilder::select(Value cond, Value a, Value c) {
   return arith::SelectOp::create(b, loc, cond, a, c);
 }

@@ -16,6 +16,7 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include <functional>
+#include <optional>
 
 namespace mlir::hybrid {
 
@@ -51,6 +52,8 @@ public:
   Value select(Value cond, Value a, Value c);
   Value cmpf(arith::CmpFPredicate p, Value a, Value c);
   Value toF32(Value index); // index -> f32
+  /// An op's logit scale: `scale` when given, else 1/sqrt(headDim).
+  Value logitScale(std::optional<APFloat> scale, Value headDim);
   Value negInf();
   Value boolean(bool v);
   Value notI(Value cond); // logical not of an i1

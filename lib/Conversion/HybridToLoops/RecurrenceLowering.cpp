@@ -25,7 +25,6 @@
 #include "Lowerings.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 
-#include "mlir/Dialect/Math/IR/Math.h"
 
 using namespace mlir;
 using namespace mlir::hybrid;
@@ -58,10 +57,7 @@ struct Recurrence {
     kvHeads = kb.dim(k, 1);
     valueDim = kb.dim(v, 3);
     group = kb.divui(qHeads, kb.maxsi(kvHeads, kb.index(1)));
-    scale = op.getScale()
-                ? kb.f32(op.getScale()->convertToFloat())
-                : kb.divf(kb.f32(1.0), math::SqrtOp::create(kb.b, kb.loc,
-                                                            kb.toF32(keyDim)));
+    scale = kb.logitScale(op.getScale(), keyDim);
     gated = op.isGated();
     delta = op.isDelta();
     perKeyDecay =
