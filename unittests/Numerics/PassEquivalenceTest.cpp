@@ -9,6 +9,8 @@
 
 #include "Harness.h"
 
+#include <numeric>
+
 using namespace hybrid;
 using namespace hybrid::test;
 
@@ -37,6 +39,19 @@ Inputs makeInputs(int64_t qHeads, int64_t kvHeads, int64_t qLen, int64_t kvLen,
   in.tensors = {toTensor(in.q, HYBRID_DTYPE_F32), toTensor(in.k, HYBRID_DTYPE_F32),
                 toTensor(in.v, HYBRID_DTYPE_F32)};
   return in;
+}
+
+/// out[b, h, t, :] = a[b, h, rows[t], :] for t < count: the rows of a
+/// [B, H, S, D] array along a draft-tree path.
+ref::Array rowsAlong(const ref::Array &a, const std::vector<int32_t> &rows,
+                     int64_t count) {
+  ref::Array out({a.dim(0), a.dim(1), count, a.dim(3)});
+  for (int64_t b = 0; b < a.dim(0); ++b)
+    for (int64_t h = 0; h < a.dim(1); ++h)
+      for (int64_t t = 0; t < count; ++t)
+        for (int64_t d = 0; d < a.dim(3); ++d)
+          out.at({b, h, t, d}) = a.at({b, h, rows[t], d});
+  return out;
 }
 
 ref::Array runOnce(const std::string &text, Inputs &in) {
@@ -163,21 +178,14 @@ func.func @verify(%q: tensor<1x2x8x16xf32>, %k: tensor<1x1x8x16xf32>,
             (std::vector<int32_t>{0, 1, 3, 6}));
 
   // The accepted tokens, one at a time, through the plain recurrence.
-  std::vector<int64_t> accepted = {0, 1, 3, 6};
+  std::vector<int32_t> accepted = {0, 1, 3, 6};
   double gAll[8] = {-0.1, -0.2, -0.05, -0.3, -0.1, -0.2, -0.15, -0.25};
   double bAll[8] = {0.9, 0.5, 0.7, 0.3, 0.6, 0.8, 0.4, 0.5};
-  ref::Array sq({1, 2, 4, 16}), sk({1, 1, 4, 16}), sv({1, 1, 4, 16}),
-      sg({1, 1, 4}), sb({1, 1, 4});
+  ref::Array sq = rowsAlong(q, accepted, 4), sk = rowsAlong(k, accepted, 4),
+             sv = rowsAlong(v, accepted, 4), sg({1, 1, 4}), sb({1, 1, 4});
   for (int64_t t = 0; t < 4; ++t) {
-    int64_t n = accepted[t];
-    for (int64_t d = 0; d < 16; ++d) {
-      sq.at({0, 0, t, d}) = q.at({0, 0, n, d});
-      sq.at({0, 1, t, d}) = q.at({0, 1, n, d});
-      sk.at({0, 0, t, d}) = k.at({0, 0, n, d});
-      sv.at({0, 0, t, d}) = v.at({0, 0, n, d});
-    }
-    sg.at({0, 0, t}) = static_cast<float>(gAll[n]);
-    sb.at({0, 0, t}) = static_cast<float>(bAll[n]);
+    sg.at({0, 0, t}) = static_cast<float>(gAll[accepted[t]]);
+    sb.at({0, 0, t}) = static_cast<float>(bAll[accepted[t]]);
   }
   ref::RecurrenceParams p;
   p.rule = ref::Rule::GatedDelta;
@@ -187,12 +195,8 @@ func.func @verify(%q: tensor<1x2x8x16xf32>, %k: tensor<1x1x8x16xf32>,
   ref::Array state;
   ref::Array sequential = ref::linearRecurrence(sq, sk, sv, p, state);
   EXPECT_TRUE(allClose(fromTensor(r[1]), state, 1e-5));
-  ref::Array fusedOut = fromTensor(r[0]), pathOut({1, 2, 4, 16});
-  for (int64_t t = 0; t < 4; ++t)
-    for (int64_t h = 0; h < 2; ++h)
-      for (int64_t d = 0; d < 16; ++d)
-        pathOut.at({0, h, t, d}) = fusedOut.at({0, h, accepted[t], d});
-  EXPECT_TRUE(allClose(pathOut, sequential, 1e-5));
+  EXPECT_TRUE(
+      allClose(rowsAlong(fromTensor(r[0]), accepted, 4), sequential, 1e-5));
 }
 
 } // namespace
@@ -256,26 +260,16 @@ func.func @verify(%q: tensor<1x2x8x16xf32>, %kc: tensor<1x1x?x16xf32>,
   EXPECT_TRUE(allClose(fromTensor(r[2]), v2, 0.0));
 
   // Decoding the accepted tokens one at a time over the committed cache.
-  ref::Array seqQ({1, 2, length, 16}), seqK({1, 1, prefix + length, 16}),
-      seqV({1, 1, prefix + length, 16});
-  for (int64_t t = 0; t < length; ++t)
-    for (int64_t h = 0; h < 2; ++h)
-      for (int64_t d = 0; d < 16; ++d)
-        seqQ.at({0, h, t, d}) = q.at({0, h, path[t], d});
-  for (int64_t j = 0; j < prefix + length; ++j)
-    for (int64_t d = 0; d < 16; ++d) {
-      seqK.at({0, 0, j, d}) = k2.at({0, 0, j, d});
-      seqV.at({0, 0, j, d}) = v2.at({0, 0, j, d});
-    }
+  std::vector<int32_t> committed(prefix + length);
+  std::iota(committed.begin(), committed.end(), 0);
+  ref::Array seqQ = rowsAlong(q, path, length),
+             seqK = rowsAlong(k2, committed, prefix + length),
+             seqV = rowsAlong(v2, committed, prefix + length);
   ref::AttentionParams p;
   p.offset = prefix;
   ref::Array sequential = ref::attention(seqQ, seqK, seqV, p);
-  ref::Array fusedOut = fromTensor(r[0]), onPath({1, 2, length, 16});
-  for (int64_t t = 0; t < length; ++t)
-    for (int64_t h = 0; h < 2; ++h)
-      for (int64_t d = 0; d < 16; ++d)
-        onPath.at({0, h, t, d}) = fusedOut.at({0, h, path[t], d});
-  EXPECT_TRUE(allClose(onPath, sequential, 1e-5));
+  EXPECT_TRUE(
+      allClose(rowsAlong(fromTensor(r[0]), path, length), sequential, 1e-5));
 }
 
 } // namespace
