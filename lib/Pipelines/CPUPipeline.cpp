@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -41,6 +42,8 @@ void mlir::hybrid::buildHybridCPUPipeline(
   pm.addPass(createConvertHybridToLoops(toLoops));
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
   pm.addPass(createCanonicalizerPass());
+  // The tiled stage's tasks become parallel loops (OpenMP further down).
+  pm.addPass(createForallToParallelLoopPass());
 
   // Tensors -> buffers. Every buffer a public function returns is owned by
   // its caller (the runtime frees it), so results never alias inputs or
@@ -54,6 +57,12 @@ void mlir::hybrid::buildHybridCPUPipeline(
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createConvertStridedCopiesToLoops());
+
+  // The CPU stage: register tiles for the tile kernels, inline vector exp.
+  HybridCPUTileKernelsOptions tileKernels;
+  tileKernels.vectorWidth = options.vectorWidth;
+  pm.addPass(createHybridCPUTileKernels(tileKernels));
+  pm.addPass(createHybridCPUApproximateMath());
 
   // Loops -> LLVM.
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());

@@ -1,8 +1,11 @@
-//===- MatmulTest.cpp - linalg.matmul on the register-blocked kernel ------===//
+//===- MatmulTest.cpp - linalg.matmul on the tiled product ----------------===//
 //
-// Row counts around the 8-row tile and the 64-row parallel block, column
-// counts with and without full vector pairs (and not a multiple of the
-// vector width: the scalar path), f32 and half-precision inputs.
+// Shapes chosen around every cut of the tiled product (TileKernels.h):
+// row counts that leave 12-, 4- and 1-row tiles, fewer rows than the
+// packing threshold (B read in place, last columns through a padded panel)
+// and more, K across several kc blocks and not a multiple of the unroll,
+// columns across task blocks and not a multiple of the vector width, empty
+// products; f32 and half-precision inputs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,9 +16,10 @@ using namespace hybrid::test;
 
 namespace {
 
-TEST(Matmul, RegisterBlockedKernelEqualsReference) {
+TEST(Matmul, TiledProductEqualsReference) {
   std::mt19937 rng(70);
-  for (hybrid_dtype dtype : {HYBRID_DTYPE_F32, HYBRID_DTYPE_BF16}) {
+  for (hybrid_dtype dtype :
+       {HYBRID_DTYPE_F32, HYBRID_DTYPE_BF16, HYBRID_DTYPE_F16}) {
     std::string in = tensorType({-1, -1}, mlirType(dtype));
     std::string out = "tensor<?x?xf32>";
     hybrid::Module *m = compile(
@@ -25,7 +29,10 @@ TEST(Matmul, RegisterBlockedKernelEqualsReference) {
     ASSERT_TRUE(m);
     for (auto [rows, inner, cols] :
          std::vector<std::tuple<int64_t, int64_t, int64_t>>{
-             {1, 5, 32}, {8, 64, 64}, {67, 33, 48}, {130, 17, 80}, {9, 4, 7}}) {
+             {1, 5, 32},     {8, 64, 64},    {67, 33, 48},  {130, 17, 80},
+             {9, 4, 7},      {17, 301, 161}, {23, 9, 1030}, {24, 515, 33},
+             {29, 260, 545}, {205, 70, 96},  {0, 3, 5},     {4, 0, 6},
+             {3, 2, 0},      {1600, 8, 40}}) {
       SCOPED_TRACE(testing::Message() << mlirType(dtype) << " " << rows << "x"
                                       << inner << "x" << cols);
       ref::Array a = randomArray({rows, inner}, rng), b = randomArray({inner, cols}, rng),

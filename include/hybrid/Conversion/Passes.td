@@ -69,4 +69,46 @@ def ScopeLoopAllocas : Pass<"scope-loop-allocas", "ModuleOp"> {
   let dependentDialects = ["mlir::LLVM::LLVMDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// CPU stage: how a tile runs on a CPU
+//===----------------------------------------------------------------------===//
+
+def HybridCPUTileKernels : Pass<"hybrid-cpu-tile-kernels", "ModuleOp"> {
+  let summary = "Give the tile kernels their CPU register-tile bodies";
+  let description = [{
+    The tiled stage cuts products into register tiles and calls one tile
+    kernel per tile: a private `func.func` declaration marked
+    `hybrid.tile_kernel` (see `TileKernels.h`). This pass defines each
+    declaration for the CPU. A `matmul` tile of rows x cols keeps
+    rows x (cols / vector-width) accumulator vectors in registers over the
+    whole K loop (unrolled by 4); each K step loads the B row as vectors and
+    broadcasts one packed A value per row into the FMAs, the outer-product
+    form of a contraction.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
+           "f32 lanes of one vector register">,
+  ];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::memref::MemRefDialect",
+    "mlir::scf::SCFDialect", "mlir::vector::VectorDialect",
+  ];
+}
+
+def HybridCPUApproximateMath : Pass<"hybrid-cpu-approximate-math"> {
+  let summary = "Inline polynomial approximations of exp and friends";
+  let description = [{
+    `math.exp` on f32 scalars and vectors would otherwise lower to a libm
+    call per element (through the PLT, and one lane at a time for vectors).
+    This pass applies upstream's polynomial approximations (Cody-Waite range
+    reduction and a minimax polynomial, a few ulp from libm) to exp, expm1,
+    log, log1p, tanh and erf, so that the softmax and gating loops stay in
+    vector registers.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::math::MathDialect",
+    "mlir::vector::VectorDialect",
+  ];
+}
+
 #endif // HYBRID_CONVERSION_PASSES_TD

@@ -10,7 +10,7 @@
 #ifndef HYBRID_LIB_CONVERSION_HYBRIDTOLOOPS_ATTENTIONSHAPE_H
 #define HYBRID_LIB_CONVERSION_HYBRIDTOLOOPS_ATTENTIONSHAPE_H
 
-#include "KernelBuilder.h"
+#include "hybrid/Conversion/Tiling/KernelBuilder.h"
 #include "TiledAttention.h"
 
 #include <optional>

@@ -1,13 +1,12 @@
-//===- MatmulLowering.cpp - linalg.matmul on the register-blocked kernel --===//
+//===- MatmulLowering.cpp - linalg.matmul on the tiled product -----------===//
 //
 // Models mix hybrid ops with plain projections. linalg.matmul with the
-// default maps would otherwise reach LLVM as a scalar triple loop; this
-// pattern gives it the same register-blocked product the recurrence uses,
-// parallel over blocks of 64 rows.
+// default maps goes through the tiled stage's product (TiledMatmul.h):
+// packed panels, cache blocks, tasks over blocks of C, register tiles.
 //
 //===----------------------------------------------------------------------===//
 
-#include "KernelBuilder.h"
+#include "hybrid/Conversion/Tiling/TiledMatmul.h"
 #include "Lowerings.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -41,20 +40,8 @@ struct MatmulLowering : OpRewritePattern<linalg::MatmulOp> {
     Value m = kb.dim(a, 0), k = kb.dim(a, 1), n = kb.dim(b, 1);
     Value c = kb.alloc(type, {m, n});
     memref::CopyOp::create(rewriter, kb.loc, init, c);
-
-    Value rows = kb.index(64);
-    kb.parallel({kb.ceilDiv(m, rows)}, [&](ValueRange ivs) {
-      Value r0 = kb.muli(ivs[0], rows);
-      Value count = kb.minui(rows, kb.subi(m, r0));
-      auto rowsOf = [&](Value buffer, Value base) {
-        return KernelBuilder::Matrix{
-            buffer, [&kb, base](Value r) -> SmallVector<Value> {
-              return {kb.addi(base, r), kb.index(0)};
-            }};
-      };
-      kb.matmulAccumulate(rowsOf(c, r0), rowsOf(a, r0), /*transposeA=*/false,
-                          rowsOf(b, kb.index(0)), count, n, k);
-    });
+    emitTiledMatmul(kb, chooseMatmulTiling(options.vectorWidth), c, a, b, m,
+                    n, k);
     rewriter.replaceOp(op, kb.tensor(c, type));
     return success();
   }

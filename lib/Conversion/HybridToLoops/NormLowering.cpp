@@ -5,7 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "KernelBuilder.h"
+#include "hybrid/Conversion/Tiling/KernelBuilder.h"
 #include "Lowerings.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 

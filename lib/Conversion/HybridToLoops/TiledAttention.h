@@ -13,7 +13,7 @@
 #ifndef HYBRID_LIB_CONVERSION_HYBRIDTOLOOPS_TILEDATTENTION_H
 #define HYBRID_LIB_CONVERSION_HYBRIDTOLOOPS_TILEDATTENTION_H
 
-#include "KernelBuilder.h"
+#include "hybrid/Conversion/Tiling/KernelBuilder.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 

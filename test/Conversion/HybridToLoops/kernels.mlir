@@ -55,18 +55,3 @@ func.func @moe(%x: tensor<?x256xf32>, %wr: tensor<16x256xf32>, %g: tensor<16xf32
       {chunk = 8} : tensor<?x256xf32>, tensor<16x256xf32>
   return %y : tensor<?x256xf32>
 }
-
-// -----
-
-// The model's projections get the register-blocked product: a parallel loop
-// over 64-row blocks, vector FMAs, no scalar triple loop.
-// CHECK-LABEL: func.func @projection
-// CHECK-NOT: linalg.matmul
-// CHECK: scf.parallel
-// CHECK: vector.fma
-func.func @projection(%x: tensor<?x256xf32>, %w: tensor<256x128xf32>,
-                      %acc: tensor<?x128xf32>) -> tensor<?x128xf32> {
-  %y = linalg.matmul ins(%x, %w : tensor<?x256xf32>, tensor<256x128xf32>)
-                     outs(%acc : tensor<?x128xf32>) -> tensor<?x128xf32>
-  return %y : tensor<?x128xf32>
-}

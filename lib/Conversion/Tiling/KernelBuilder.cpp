@@ -1,6 +1,6 @@
 //===- KernelBuilder.cpp - Building blocks of the hybrid kernels ----------===//
 
-#include "KernelBuilder.h"
+#include "hybrid/Conversion/Tiling/KernelBuilder.h"
 
 #include <limits>
 
@@ -243,6 +243,15 @@ void KernelBuilder::parallel(ValueRange upperBounds,
   auto op = scf::ParallelOp::create(b, loc, zeros, upperBounds, ones);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(op.getBody());
+  body(op.getInductionVars());
+}
+
+void KernelBuilder::forall(ValueRange upperBounds,
+                           function_ref<void(ValueRange)> body) {
+  SmallVector<OpFoldResult> ubs(upperBounds.begin(), upperBounds.end());
+  auto op = scf::ForallOp::create(b, loc, ubs, ValueRange{}, std::nullopt);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(op.getBody()->getTerminator());
   body(op.getInductionVars());
 }
 

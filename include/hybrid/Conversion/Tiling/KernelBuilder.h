@@ -7,8 +7,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef HYBRID_LIB_CONVERSION_HYBRIDTOLOOPS_KERNELBUILDER_H
-#define HYBRID_LIB_CONVERSION_HYBRIDTOLOOPS_KERNELBUILDER_H
+#ifndef HYBRID_CONVERSION_TILING_KERNELBUILDER_H
+#define HYBRID_CONVERSION_TILING_KERNELBUILDER_H
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -92,6 +92,9 @@ public:
   //===--- Structured control flow ----------------------------------------===//
   void parallel(ValueRange upperBounds,
                 function_ref<void(ValueRange ivs)> body);
+  /// Independent tasks over [0, upperBounds) (scf.forall): the tiled stage's
+  /// unit of work, which a target stage maps to threads or thread blocks.
+  void forall(ValueRange upperBounds, function_ref<void(ValueRange ivs)> body);
   void loop(Value lb, Value ub, Value step, function_ref<void(Value iv)> body);
   SmallVector<Value>
   loop(Value lb, Value ub, Value step, ValueRange inits,
@@ -176,4 +179,4 @@ SmallVector<Value> indices(std::initializer_list<Value> head,
 
 } // namespace mlir::hybrid
 
-#endif // HYBRID_LIB_CONVERSION_HYBRIDTOLOOPS_KERNELBUILDER_H
+#endif // HYBRID_CONVERSION_TILING_KERNELBUILDER_H

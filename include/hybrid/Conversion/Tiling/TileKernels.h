@@ -1,0 +1,75 @@
+//===- TileKernels.h - The contract between the tiled stage and targets -*- C++ -*-===//
+//
+// The tiled stage cuts every product into tiles and calls one *tile kernel*
+// per register tile; it never says how a tile runs. A tile kernel is a
+// private `func.func` declaration carrying the attributes below. Each target
+// stage gives the declarations bodies: the CPU stage
+// (`hybrid-cpu-tile-kernels`) with a register tile of broadcasts and FMAs,
+// a GPU stage with warps and `mma.sync`. A new target adds a stage, not a
+// copy of every kernel.
+//
+// The one kernel so far, `matmul`, computes on a rows x cols tile
+//
+//   C[r, j] += sum_{p < kc} A[p * rows + r] * B[p * ldb + j]
+//   (C[r, j] at c[cOff + r * ldc + j]; A, B offset by aOff, bOff)
+//
+// A is a packed panel (k-major, `rows` values per step, zero-padded), B is
+// either a packed panel (ldb = cols) or the matrix itself read in place, C
+// is row-major. All three are flat f32 buffers.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HYBRID_CONVERSION_TILING_TILEKERNELS_H
+#define HYBRID_CONVERSION_TILING_TILEKERNELS_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+
+namespace mlir::hybrid {
+
+/// Attribute naming a tile kernel declaration's kind ("matmul").
+inline constexpr llvm::StringLiteral kTileKernelAttrName = "hybrid.tile_kernel";
+/// Its register tile: rows and columns (i64 attributes).
+inline constexpr llvm::StringLiteral kTileRowsAttrName = "hybrid.tile_rows";
+inline constexpr llvm::StringLiteral kTileColsAttrName = "hybrid.tile_cols";
+
+/// The `matmul` tile kernel for a rows x cols register tile, declared in
+/// `module` on first use. Its arguments, in order: kc, a, aOff, b, bOff,
+/// ldb, c, cOff, ldc (buffers `memref<?xf32>`, the rest `index`).
+func::FuncOp getOrDeclareMatmulTileKernel(ModuleOp module, int64_t rows,
+                                          int64_t cols);
+
+/// How the tiled stage cuts a product C[M x N] += A[M x K] B[K x N] for a
+/// target: the register tile, the cache blocks around it and the work split
+/// across threads. Chosen per target by `chooseMatmulTiling`.
+struct MatmulTiling {
+  /// f32 lanes of one vector register.
+  int64_t vectorWidth;
+  /// Register tile: `rows` x `cols` accumulators (cols a multiple of the
+  /// vector width). `rowTiles` lists the row counts used, largest first,
+  /// ending in 1, so that the rows left over by full tiles still use
+  /// registers rather than a padded tile.
+  int64_t cols;
+  SmallVector<int64_t, 3> rowTiles;
+  /// Cache blocks: kc steps of K keep a B panel (kc x cols) in L1 and the
+  /// A block (mc x kc) in L2; nc columns of packed B live in L2/L3.
+  int64_t kc, mc, nc;
+  /// Below this many rows, B is read in place instead of packed: each of
+  /// its elements is then used by too few rows to repay a copy.
+  int64_t packThreshold;
+  /// Columns per task when B is read in place (small M): split N finely so
+  /// that a decode-sized product still runs on every core.
+  int64_t inPlaceTaskCols;
+  /// Tasks to aim for when M is large: enough to balance a few threads.
+  int64_t targetTasks;
+
+  int64_t rows() const { return rowTiles.front(); }
+};
+
+/// The tiling for a CPU whose vector registers hold `vectorWidth` f32
+/// (16: AVX-512, 12 x 32 tiles; 8: AVX2, 6 x 16 tiles; else scaled down).
+MatmulTiling chooseMatmulTiling(int64_t vectorWidth);
+
+} // namespace mlir::hybrid
+
+#endif // HYBRID_CONVERSION_TILING_TILEKERNELS_H

@@ -1,0 +1,32 @@
+//===- TiledMatmul.h - Matrix products cut into tiles -----------*- C++ -*-===//
+//
+// The tiled form of C += A B that every dense product of the kernels goes
+// through: tasks over blocks of C (scf.forall), K cut into cache blocks,
+// operands packed into panels, and one tile kernel call per register tile
+// (see TileKernels.h). What a tile costs is the target stage's business.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HYBRID_CONVERSION_TILING_TILEDMATMUL_H
+#define HYBRID_CONVERSION_TILING_TILEDMATMUL_H
+
+#include "hybrid/Conversion/Tiling/KernelBuilder.h"
+#include "hybrid/Conversion/Tiling/TileKernels.h"
+
+namespace mlir::hybrid {
+
+/// Emits C[m x n] += A[m x k] B[k x n] on row-major buffers with identity
+/// layouts: `c` f32, `a` and `b` f32, f16 or bf16 (converted to f32 when
+/// packed). The work is split into tasks of an `scf.forall` as `tiling`
+/// says: over column blocks (and row blocks when there are too few
+/// columns); B is packed per task when m reaches `tiling.packThreshold`,
+/// read in place otherwise.
+void emitTiledMatmul(KernelBuilder &kb, const MatmulTiling &tiling, Value c,
+                     Value a, Value b, Value m, Value n, Value k);
+
+/// A buffer of any rank with the identity layout, seen as `memref<?xT>`.
+Value flattenBuffer(KernelBuilder &kb, Value buffer);
+
+} // namespace mlir::hybrid
+
+#endif // HYBRID_CONVERSION_TILING_TILEDMATMUL_H

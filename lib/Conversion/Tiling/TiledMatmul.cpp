@@ -1,0 +1,269 @@
+//===- TiledMatmul.cpp - Matrix products cut into tiles -------------------===//
+//
+// The loop nest is Goto's (as in BLIS, OpenBLAS and IREE's mmt4d path):
+//
+//   forall tasks (row block x column block of C)
+//     for pc in K step kc          B panel kc x cols stays in L1
+//       pack B[pc.., task cols]    (when m is large enough to repay it)
+//       for ic in task rows step mc
+//         pack A[ic.., pc..]       A block mc x kc stays in L2
+//         for jr in task cols step cols
+//           for each row tile      one tile kernel call
+//
+// Packing turns B's row-strided reads (a new page every k step) into one
+// contiguous stream and A's rows into the broadcast order of the register
+// tile. Rows left over by full tiles use smaller row tiles, never padding;
+// columns left over go through a zero-padded copy of the C tile.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hybrid/Conversion/Tiling/TiledMatmul.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+using namespace mlir;
+using namespace mlir::hybrid;
+
+Value mlir::hybrid::flattenBuffer(KernelBuilder &kb, Value buffer) {
+  auto type = cast<MemRefType>(buffer.getType());
+  Value flat = buffer;
+  if (type.getRank() != 1) {
+    ReassociationIndices all;
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      all.push_back(d);
+    flat = memref::CollapseShapeOp::create(kb.b, kb.loc, buffer,
+                                           ArrayRef<ReassociationIndices>{all});
+  }
+  auto dynamic =
+      MemRefType::get({ShapedType::kDynamic}, type.getElementType());
+  if (flat.getType() == dynamic)
+    return flat;
+  return memref::CastOp::create(kb.b, kb.loc, dynamic, flat);
+}
+
+namespace {
+
+/// One task's share of the product and the emission of its loop nest.
+class MatmulTask {
+public:
+  MatmulTask(KernelBuilder &kb, const MatmulTiling &tiling, ModuleOp module,
+             Value c, Value a, Value b, Value n, Value k)
+      : kb(kb), t(tiling), module(module), c(c), a(a), b(b), n(n), k(k) {}
+
+  /// C[r0:r1, c0:c1] += A[r0:r1, :] B[:, c0:c1]; B packed when `packB`.
+  void emit(Value r0, Value r1, Value c0, Value c1, Value packB,
+            Value taskCols);
+
+private:
+  /// Calls `body(rowStart, rows)` for the row tiles covering [0, count):
+  /// full tiles of each size in `rowTiles`, largest first.
+  void forEachRowTile(Value count,
+                      function_ref<void(Value rowStart, int64_t rows)> body);
+  /// Packs B[pc:pc+kcur, col0:col0+width) into one zero-padded panel of
+  /// `t.cols` columns at `dst[dstOff]` (k-major).
+  void packBPanel(Value dst, Value dstOff, Value pc, Value kcur, Value col0,
+                  Value width);
+  /// Packs A[row0:row0+count, pc:pc+kcur) into row-tile panels at `dst`.
+  void packA(Value dst, Value row0, Value count, Value pc, Value kcur);
+  /// One register tile: rows at `row` (absolute) of the packed A block at
+  /// `aOff`, columns [col, col+width) from (bBuf, bOff, ldb).
+  void tile(int64_t rows, Value kcur, Value aPacked, Value aOff, Value bBuf,
+            Value bOff, Value ldb, Value row, Value col, Value width);
+
+  KernelBuilder &kb;
+  const MatmulTiling &t;
+  ModuleOp module;
+  Value c, a, b, n, k;
+};
+
+} // namespace
+
+void MatmulTask::forEachRowTile(
+    Value count, function_ref<void(Value, int64_t)> body) {
+  Value start = kb.index(0);
+  for (int64_t rows : t.rowTiles) {
+    Value size = kb.index(rows);
+    Value tiles = kb.divui(kb.subi(count, start), size);
+    Value end = kb.addi(start, kb.muli(tiles, size));
+    kb.loop(start, end, size, [&](Value rowStart) { body(rowStart, rows); });
+    start = end;
+  }
+}
+
+void MatmulTask::packBPanel(Value dst, Value dstOff, Value pc, Value kcur,
+                            Value col0, Value width) {
+  Value cols = kb.index(t.cols);
+  Value one = kb.f32(1.0);
+  kb.loop(kb.index(0), kcur, kb.index(1), [&](Value p) {
+    Value to = kb.addi(dstOff, kb.muli(p, cols));
+    Value from = kb.addi(kb.muli(kb.addi(pc, p), n), col0);
+    kb.scaleCopy(dst, {to}, one, b, {from}, width);
+    kb.fill(dst, {kb.addi(to, width)}, kb.f32(0.0), kb.subi(cols, width));
+  });
+}
+
+void MatmulTask::packA(Value dst, Value row0, Value count, Value pc,
+                       Value kcur) {
+  forEachRowTile(count, [&](Value rowStart, int64_t rows) {
+    Value base = kb.muli(rowStart, kcur);
+    for (int64_t r = 0; r < rows; ++r) {
+      Value from =
+          kb.addi(kb.muli(kb.addi(row0, kb.addi(rowStart, kb.index(r))), k),
+                  pc);
+      // Reads a row contiguously; writes every `rows`-th element.
+      kb.loop(kb.index(0), kcur, kb.index(1), [&](Value p) {
+        Value x = kb.load(a, {kb.addi(from, p)});
+        kb.store(x, dst,
+                 {kb.addi(base, kb.addi(kb.muli(p, kb.index(rows)),
+                                        kb.index(r)))});
+      });
+    }
+  });
+}
+
+void MatmulTask::tile(int64_t rows, Value kcur, Value aPacked, Value aOff,
+                      Value bBuf, Value bOff, Value ldb, Value row, Value col,
+                      Value width) {
+  func::FuncOp kernel = getOrDeclareMatmulTileKernel(module, rows, t.cols);
+  Value cOff = kb.addi(kb.muli(row, n), col);
+  Value full = kb.cmpi(arith::CmpIPredicate::eq, width, kb.index(t.cols));
+  kb.ifThenElse(
+      full, {},
+      [&]() -> SmallVector<Value> {
+        func::CallOp::create(kb.b, kb.loc, kernel,
+                             ValueRange{kcur, aPacked, aOff, bBuf, bOff, ldb,
+                                        c, cOff, n});
+        return {};
+      },
+      [&]() -> SmallVector<Value> {
+        // The last columns: through a zero-padded copy of the C tile.
+        Value cols = kb.index(t.cols);
+        Value scratch = kb.scratch(kb.index(rows * t.cols), kb.b.getF32Type());
+        Value one = kb.f32(1.0);
+        for (int64_t r = 0; r < rows; ++r) {
+          Value to = kb.index(r * t.cols);
+          Value from = kb.addi(cOff, kb.muli(kb.index(r), n));
+          kb.scaleCopy(scratch, {to}, one, c, {from}, width);
+          kb.fill(scratch, {kb.addi(to, width)}, kb.f32(0.0),
+                  kb.subi(cols, width));
+        }
+        func::CallOp::create(kb.b, kb.loc, kernel,
+                             ValueRange{kcur, aPacked, aOff, bBuf, bOff, ldb,
+                                        scratch, kb.index(0), cols});
+        for (int64_t r = 0; r < rows; ++r)
+          kb.scaleCopy(c, {kb.addi(cOff, kb.muli(kb.index(r), n))}, one,
+                       scratch, {kb.index(r * t.cols)}, width);
+        return {};
+      });
+}
+
+void MatmulTask::emit(Value r0, Value r1, Value c0, Value c1, Value packB,
+                      Value taskCols) {
+  using P = arith::CmpIPredicate;
+  Type f32 = kb.b.getF32Type();
+  Value cols = kb.index(t.cols);
+  Value kc = kb.index(t.kc), mc = kb.index(t.mc);
+  Value width = kb.subi(c1, c0);
+  // Scratch of this task: the packed B block, the packed A block and, for
+  // the last columns of an in-place B, one padded panel.
+  Value panels = kb.ceilDiv(taskCols, cols);
+  Value bPacked = kb.alloc(
+      {OpFoldResult(kb.muli(kb.muli(panels, cols), kc))}, f32);
+  Value aPacked = kb.alloc({OpFoldResult(kb.muli(mc, kc))}, f32);
+  Value bEdge = kb.alloc({OpFoldResult(kb.muli(cols, kc))}, f32);
+  bool bIsF32 =
+      cast<MemRefType>(b.getType()).getElementType().isF32();
+
+  kb.loop(kb.index(0), k, kc, [&](Value pc) {
+    Value kcur = kb.minui(kc, kb.subi(k, pc));
+    kb.ifThen(packB, [&] {
+      kb.loop(kb.index(0), width, cols, [&](Value j) {
+        packBPanel(bPacked, kb.muli(j, kcur), pc, kcur, kb.addi(c0, j),
+                   kb.minui(cols, kb.subi(width, j)));
+      });
+    });
+    kb.loop(r0, r1, mc, [&](Value ic) {
+      Value mcur = kb.minui(mc, kb.subi(r1, ic));
+      packA(aPacked, ic, mcur, pc, kcur);
+      kb.loop(kb.index(0), width, cols, [&](Value j) {
+        Value col = kb.addi(c0, j);
+        Value w = kb.minui(cols, kb.subi(width, j));
+        // Where this column panel of B is read from.
+        SmallVector<Value> source;
+        if (!bIsF32) {
+          source = {bPacked, kb.muli(j, kcur), cols};
+        } else {
+          Value inPlace =
+              kb.andi(kb.notI(packB), kb.cmpi(P::eq, w, cols));
+          Type flatType = bPacked.getType();
+          Type index = kb.b.getIndexType();
+          source = kb.ifThenElse(
+              inPlace, {flatType, index, index},
+              [&]() -> SmallVector<Value> {
+                return {b, kb.addi(kb.muli(pc, n), col), n};
+              },
+              [&]() -> SmallVector<Value> {
+                return kb.ifThenElse(
+                    packB, {flatType, index, index},
+                    [&]() -> SmallVector<Value> {
+                      return {bPacked, kb.muli(j, kcur), cols};
+                    },
+                    [&]() -> SmallVector<Value> {
+                      packBPanel(bEdge, kb.index(0), pc, kcur, col, w);
+                      return {bEdge, kb.index(0), cols};
+                    });
+              });
+        }
+        forEachRowTile(mcur, [&](Value rowStart, int64_t rows) {
+          tile(rows, kcur, aPacked, kb.muli(rowStart, kcur), source[0],
+               source[1], source[2], kb.addi(ic, rowStart), col, w);
+        });
+      });
+    });
+  });
+}
+
+void mlir::hybrid::emitTiledMatmul(KernelBuilder &kb,
+                                   const MatmulTiling &tiling, Value c,
+                                   Value a, Value b, Value m, Value n,
+                                   Value k) {
+  using P = arith::CmpIPredicate;
+  auto module =
+      kb.b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
+  Value cFlat = flattenBuffer(kb, c), aFlat = flattenBuffer(kb, a),
+        bFlat = flattenBuffer(kb, b);
+
+  // The task grid. With B packed, column blocks of nc (each packs its B
+  // block once per kc step), and row blocks only when there are too few
+  // column blocks to keep every thread busy. With B in place (few rows),
+  // narrow column blocks.
+  Value packB = kb.cmpi(P::uge, m, kb.index(tiling.packThreshold));
+  if (!cast<MemRefType>(b.getType()).getElementType().isF32())
+    packB = kb.boolean(true);
+  Value taskCols = kb.select(packB, kb.index(tiling.nc),
+                             kb.index(tiling.inPlaceTaskCols));
+  Value colTasks = kb.ceilDiv(n, taskCols);
+  Value wanted = kb.ceilDiv(kb.index(tiling.targetTasks),
+                             kb.maxsi(colTasks, kb.index(1)));
+  Value rowTasks = kb.select(
+      packB, kb.minui(wanted, kb.ceilDiv(m, kb.index(tiling.rows()))),
+      kb.index(1));
+  rowTasks = kb.maxsi(rowTasks, kb.index(1));
+  // Rows per task: a positive multiple of the register tile's rows.
+  Value rowsPerTask = kb.muli(
+      kb.maxsi(kb.ceilDiv(kb.ceilDiv(m, rowTasks), kb.index(tiling.rows())),
+               kb.index(1)),
+      kb.index(tiling.rows()));
+  rowTasks = kb.ceilDiv(m, rowsPerTask);
+
+  MatmulTask task(kb, tiling, module, cFlat, aFlat, bFlat, n, k);
+  kb.forall({rowTasks, colTasks}, [&](ValueRange ivs) {
+    Value r0 = kb.muli(ivs[0], rowsPerTask);
+    Value r1 = kb.minui(m, kb.addi(r0, rowsPerTask));
+    Value c0 = kb.muli(ivs[1], taskCols);
+    Value c1 = kb.minui(n, kb.addi(c0, taskCols));
+    task.emit(r0, r1, c0, c1, packB, taskCols);
+  });
+}

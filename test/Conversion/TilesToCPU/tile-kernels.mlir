@@ -1,0 +1,42 @@
+// The CPU stage defines each tile kernel: rows x (cols / lanes) accumulators
+// loaded once, a K loop unrolled by 4 of vector loads of B, broadcasts of
+// packed A and FMAs, then a remainder loop, and one store per accumulator.
+//
+// RUN: hybrid-opt %s --hybrid-cpu-tile-kernels="vector-width=16" --split-input-file --verify-diagnostics | FileCheck %s
+
+// CHECK-LABEL: func.func private @tile_2x32(
+// CHECK-COUNT-4: vector.load %{{.*}} : memref<?xf32>, vector<16xf32>
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c4{{.*}} iter_args
+// CHECK-COUNT-16: vector.fma
+// CHECK: scf.yield
+// CHECK: scf.for
+// CHECK-COUNT-4: vector.fma
+// CHECK: scf.yield
+// CHECK-COUNT-4: vector.store
+// CHECK-NOT: vector.store
+// CHECK: return
+func.func private @tile_2x32(index, memref<?xf32>, index, memref<?xf32>, index, index, memref<?xf32>, index, index)
+    attributes {hybrid.tile_kernel = "matmul", hybrid.tile_rows = 2 : i64, hybrid.tile_cols = 32 : i64}
+
+// -----
+
+// expected-error @+1 {{matmul tile 2x24 is not whole vectors of 16 lanes}}
+func.func private @tile_2x24(index, memref<?xf32>, index, memref<?xf32>, index, index, memref<?xf32>, index, index)
+    attributes {hybrid.tile_kernel = "matmul", hybrid.tile_rows = 2 : i64, hybrid.tile_cols = 24 : i64}
+
+// -----
+
+// expected-error @+1 {{no CPU body for tile kernel 'conv'}}
+func.func private @tile_conv(index)
+    attributes {hybrid.tile_kernel = "conv", hybrid.tile_rows = 2 : i64, hybrid.tile_cols = 32 : i64}
+
+// -----
+
+// expected-error @+1 {{tile kernel without hybrid.tile_rows and hybrid.tile_cols}}
+func.func private @tile_bare(index) attributes {hybrid.tile_kernel = "matmul"}
+
+// -----
+
+// expected-error @+1 {{matmul tile kernel must have type '(index, memref<?xf32>, index, memref<?xf32>, index, index, memref<?xf32>, index, index) -> ()'}}
+func.func private @tile_short(index)
+    attributes {hybrid.tile_kernel = "matmul", hybrid.tile_rows = 2 : i64, hybrid.tile_cols = 32 : i64}
