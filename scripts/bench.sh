@@ -1,13 +1,34 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the kernel benchmarks: one JSON
-# line per case from bench/hybrid-bench, then the PyTorch peer on the same
-# shapes when Debian's python3-torch is installed (HYBRID_BENCH_PEERS=0
-# skips it). Extra arguments go to hybrid-bench (e.g. --case attention).
+# Hybrid against its peers, on this machine: installs what is missing (the
+# build's packages, numpy on OpenBLAS's pthreads build, python3-onnx, and
+# onnxruntime-node from npm), builds, and prints the peer table of
+# bench/peers/compare.py. Extra arguments go to it (--threads=N, --calls N,
+# --case NAME, --json). HYBRID_BENCH_KERNELS=1 then also runs hybrid-bench,
+# the op-level cases (attention, recurrence, MoE) not yet in the table.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/setup.sh"
+HYBRID_PACKAGES+=(python3-onnx libopenblas0-pthread nodejs)
+# Some nodejs builds ship npm themselves (and conflict with Debian's).
+command -v npm >/dev/null || HYBRID_PACKAGES+=(npm)
 hybrid_setup
 
-"$HYBRID_BUILD/bin/hybrid-bench" "$@"
-if [ "${HYBRID_BENCH_PEERS:-1}" = 1 ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then
-  /usr/bin/python3 "$HYBRID_ROOT/bench/peers/torch_peers.py"
+PEERS="$HYBRID_BUILD/bench-peers"
+if [ ! -d "$PEERS/node_modules/onnxruntime-node" ]; then
+  echo "==> installing onnxruntime-node 1.30.0 into $PEERS"
+  mkdir -p "$PEERS"
+  (cd "$PEERS" && npm install --silent --no-save --ignore-scripts onnxruntime-node@1.30.0)
+fi
+
+# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE pin some machines to an older kernel;
+# a benchmark peer runs the kernel OpenBLAS picks for this CPU (the script
+# prints which).
+THREADS=2
+for arg in "$@"; do
+  case "$arg" in --threads=*) THREADS="${arg#--threads=}" ;; esac
+done
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$THREADS" \
+  OMP_NUM_THREADS="$THREADS" /usr/bin/python3 "$HYBRID_ROOT/bench/peers/compare.py" \
+  --build "$HYBRID_BUILD" --node-modules "$PEERS/node_modules" --threads "$THREADS" "$@"
+if [ "${HYBRID_BENCH_KERNELS:-0}" = 1 ]; then
+  "$HYBRID_BUILD/bin/hybrid-bench" --num-threads "$THREADS"
 fi

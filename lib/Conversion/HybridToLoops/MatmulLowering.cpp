@@ -36,12 +36,19 @@ struct MatmulLowering : OpRewritePattern<linalg::MatmulOp> {
 
     KernelBuilder kb(rewriter, op.getLoc(), options.vectorWidth);
     Value a = kb.buffer(op.getInputs()[0]), b = kb.buffer(op.getInputs()[1]);
-    Value init = kb.buffer(op.getOutputs()[0]);
     Value m = kb.dim(a, 0), k = kb.dim(a, 1), n = kb.dim(b, 1);
     Value c = kb.alloc(type, {m, n});
-    memref::CopyOp::create(rewriter, kb.loc, init, c);
+    // A product into a filled tensor (the usual `outs`) starts from the
+    // fill value in its tasks; anything else is copied in first.
+    Value fill;
+    if (auto fillOp = op.getOutputs()[0].getDefiningOp<linalg::FillOp>())
+      if (fillOp.getInputs()[0].getType().isF32())
+        fill = fillOp.getInputs()[0];
+    if (!fill)
+      memref::CopyOp::create(rewriter, kb.loc,
+                             kb.buffer(op.getOutputs()[0]), c);
     emitTiledMatmul(kb, chooseMatmulTiling(options.vectorWidth), c, a, b, m,
-                    n, k);
+                    n, k, fill);
     rewriter.replaceOp(op, kb.tensor(c, type));
     return success();
   }

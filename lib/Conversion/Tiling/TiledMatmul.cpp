@@ -54,7 +54,7 @@ public:
 
   /// C[r0:r1, c0:c1] += A[r0:r1, :] B[:, c0:c1]; B packed when `packB`.
   void emit(Value r0, Value r1, Value c0, Value c1, Value packB,
-            Value taskCols);
+            Value fill);
 
 private:
   /// Calls `body(rowStart, rows)` for the row tiles covering [0, count):
@@ -108,18 +108,18 @@ void MatmulTask::packA(Value dst, Value row0, Value count, Value pc,
                        Value kcur) {
   forEachRowTile(count, [&](Value rowStart, int64_t rows) {
     Value base = kb.muli(rowStart, kcur);
-    for (int64_t r = 0; r < rows; ++r) {
-      Value from =
-          kb.addi(kb.muli(kb.addi(row0, kb.addi(rowStart, kb.index(r))), k),
-                  pc);
-      // Reads a row contiguously; writes every `rows`-th element.
-      kb.loop(kb.index(0), kcur, kb.index(1), [&](Value p) {
-        Value x = kb.load(a, {kb.addi(from, p)});
-        kb.store(x, dst,
-                 {kb.addi(base, kb.addi(kb.muli(p, kb.index(rows)),
-                                        kb.index(r)))});
-      });
-    }
+    SmallVector<Value> from;
+    for (int64_t r = 0; r < rows; ++r)
+      from.push_back(kb.addi(
+          kb.muli(kb.addi(row0, kb.addi(rowStart, kb.index(r))), k), pc));
+    // One k step of the tile's rows per iteration: `rows` streams read,
+    // one contiguous run written.
+    kb.loop(kb.index(0), kcur, kb.index(1), [&](Value p) {
+      Value to = kb.addi(base, kb.muli(p, kb.index(rows)));
+      for (int64_t r = 0; r < rows; ++r)
+        kb.store(kb.load(a, {kb.addi(from[r], p)}), dst,
+                 {kb.addi(to, kb.index(r))});
+    });
   });
 }
 
@@ -160,35 +160,46 @@ void MatmulTask::tile(int64_t rows, Value kcur, Value aPacked, Value aOff,
 }
 
 void MatmulTask::emit(Value r0, Value r1, Value c0, Value c1, Value packB,
-                      Value taskCols) {
+                      Value fill) {
   using P = arith::CmpIPredicate;
   Type f32 = kb.b.getF32Type();
   Value cols = kb.index(t.cols);
   Value kc = kb.index(t.kc), mc = kb.index(t.mc);
-  Value width = kb.subi(c1, c0);
+  Value nc = kb.index(t.nc);
   // Scratch of this task: the packed B block, the packed A block and, for
   // the last columns of an in-place B, one padded panel.
-  Value panels = kb.ceilDiv(taskCols, cols);
-  Value bPacked = kb.alloc(
-      {OpFoldResult(kb.muli(kb.muli(panels, cols), kc))}, f32);
+  Value bPacked = kb.alloc({OpFoldResult(kb.muli(nc, kc))}, f32);
   Value aPacked = kb.alloc({OpFoldResult(kb.muli(mc, kc))}, f32);
   Value bEdge = kb.alloc({OpFoldResult(kb.muli(cols, kc))}, f32);
   bool bIsF32 =
       cast<MemRefType>(b.getType()).getElementType().isF32();
 
+  // The task's block of C starts as `fill` (when the product's init is a
+  // constant), written here rather than copied in: in parallel, and once.
+  if (fill)
+    kb.loop(r0, r1, kb.index(1), [&](Value r) {
+      kb.fill(c, {kb.addi(kb.muli(r, n), c0)}, fill, kb.subi(c1, c0));
+    });
+  // Column blocks of nc keep the packed B block (kc x nc) in L2/L3.
+  kb.loop(c0, c1, nc, [&](Value jc) {
+  Value width = kb.minui(nc, kb.subi(c1, jc));
   kb.loop(kb.index(0), k, kc, [&](Value pc) {
     Value kcur = kb.minui(kc, kb.subi(k, pc));
     kb.ifThen(packB, [&] {
-      kb.loop(kb.index(0), width, cols, [&](Value j) {
-        packBPanel(bPacked, kb.muli(j, kcur), pc, kcur, kb.addi(c0, j),
-                   kb.minui(cols, kb.subi(width, j)));
+      // Row by row of B (contiguous reads), scattered to the panels.
+      kb.loop(kb.index(0), kcur, kb.index(1), [&](Value p) {
+        kb.loop(kb.index(0), width, cols, [&](Value j) {
+          packBPanel(bPacked, kb.addi(kb.muli(j, kcur), kb.muli(p, cols)),
+                     kb.addi(pc, p), kb.index(1), kb.addi(jc, j),
+                     kb.minui(cols, kb.subi(width, j)));
+        });
       });
     });
     kb.loop(r0, r1, mc, [&](Value ic) {
       Value mcur = kb.minui(mc, kb.subi(r1, ic));
       packA(aPacked, ic, mcur, pc, kcur);
       kb.loop(kb.index(0), width, cols, [&](Value j) {
-        Value col = kb.addi(c0, j);
+        Value col = kb.addi(jc, j);
         Value w = kb.minui(cols, kb.subi(width, j));
         // Where this column panel of B is read from.
         SmallVector<Value> source;
@@ -223,40 +234,55 @@ void MatmulTask::emit(Value r0, Value r1, Value c0, Value c1, Value packB,
       });
     });
   });
+  });
 }
 
 void mlir::hybrid::emitTiledMatmul(KernelBuilder &kb,
                                    const MatmulTiling &tiling, Value c,
-                                   Value a, Value b, Value m, Value n,
-                                   Value k) {
+                                   Value a, Value b, Value m, Value n, Value k,
+                                   Value fill) {
   using P = arith::CmpIPredicate;
   auto module =
       kb.b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
   Value cFlat = flattenBuffer(kb, c), aFlat = flattenBuffer(kb, a),
         bFlat = flattenBuffer(kb, b);
 
-  // The task grid. With B packed, column blocks of nc (each packs its B
-  // block once per kc step), and row blocks only when there are too few
-  // column blocks to keep every thread busy. With B in place (few rows),
-  // narrow column blocks.
+  // The task grid. With B packed, `targetTasks` tasks split into row x
+  // column blocks so that packing copies least: each column block packs
+  // all of its rows of A, each row block all of its columns of B, so the
+  // split minimises m * colTasks + n * rowTasks. With B read in place (few
+  // rows), narrow column blocks only.
   Value packB = kb.cmpi(P::uge, m, kb.index(tiling.packThreshold));
   if (!cast<MemRefType>(b.getType()).getElementType().isF32())
     packB = kb.boolean(true);
-  Value taskCols = kb.select(packB, kb.index(tiling.nc),
-                             kb.index(tiling.inPlaceTaskCols));
-  Value colTasks = kb.ceilDiv(n, taskCols);
-  Value wanted = kb.ceilDiv(kb.index(tiling.targetTasks),
-                             kb.maxsi(colTasks, kb.index(1)));
-  Value rowTasks = kb.select(
-      packB, kb.minui(wanted, kb.ceilDiv(m, kb.index(tiling.rows()))),
-      kb.index(1));
-  rowTasks = kb.maxsi(rowTasks, kb.index(1));
-  // Rows per task: a positive multiple of the register tile's rows.
-  Value rowsPerTask = kb.muli(
-      kb.maxsi(kb.ceilDiv(kb.ceilDiv(m, rowTasks), kb.index(tiling.rows())),
-               kb.index(1)),
-      kb.index(tiling.rows()));
+  Value colTasks = kb.index(1), best = Value();
+  for (int64_t cTasks = 1; cTasks <= tiling.targetTasks; cTasks *= 2) {
+    int64_t rTasks = std::max<int64_t>(1, tiling.targetTasks / cTasks);
+    Value cost = kb.addi(kb.muli(m, kb.index(cTasks)),
+                         kb.muli(n, kb.index(rTasks)));
+    if (!best) {
+      best = cost;
+      continue;
+    }
+    Value better = kb.cmpi(P::ult, cost, best);
+    colTasks = kb.select(better, kb.index(cTasks), colTasks);
+    best = kb.select(better, cost, best);
+  }
+  Value rowTasks = kb.maxsi(
+      kb.divui(kb.index(tiling.targetTasks), colTasks), kb.index(1));
+  colTasks = kb.select(packB, colTasks,
+                       kb.ceilDiv(n, kb.index(tiling.inPlaceTaskCols)));
+  rowTasks = kb.select(packB, rowTasks, kb.index(1));
+  // Block sizes: positive multiples of the register tile.
+  auto blockOf = [&](Value size, Value tasks, int64_t unit) {
+    Value units = kb.ceilDiv(kb.ceilDiv(size, kb.maxsi(tasks, kb.index(1))),
+                             kb.index(unit));
+    return kb.muli(kb.maxsi(units, kb.index(1)), kb.index(unit));
+  };
+  Value rowsPerTask = blockOf(m, rowTasks, tiling.rows());
+  Value taskCols = blockOf(n, colTasks, tiling.cols);
   rowTasks = kb.ceilDiv(m, rowsPerTask);
+  colTasks = kb.ceilDiv(n, taskCols);
 
   MatmulTask task(kb, tiling, module, cFlat, aFlat, bFlat, n, k);
   kb.forall({rowTasks, colTasks}, [&](ValueRange ivs) {
@@ -264,6 +290,6 @@ void mlir::hybrid::emitTiledMatmul(KernelBuilder &kb,
     Value r1 = kb.minui(m, kb.addi(r0, rowsPerTask));
     Value c0 = kb.muli(ivs[1], taskCols);
     Value c1 = kb.minui(n, kb.addi(c0, taskCols));
-    task.emit(r0, r1, c0, c1, packB, taskCols);
+    task.emit(r0, r1, c0, c1, packB, fill);
   });
 }

@@ -20,9 +20,11 @@ namespace mlir::hybrid {
 /// packed). The work is split into tasks of an `scf.forall` as `tiling`
 /// says: over column blocks (and row blocks when there are too few
 /// columns); B is packed per task when m reaches `tiling.packThreshold`,
-/// read in place otherwise.
+/// read in place otherwise. With `fill` (an f32), C starts as that value
+/// instead of its contents.
 void emitTiledMatmul(KernelBuilder &kb, const MatmulTiling &tiling, Value c,
-                     Value a, Value b, Value m, Value n, Value k);
+                     Value a, Value b, Value m, Value n, Value k,
+                     Value fill = Value());
 
 /// A buffer of any rank with the identity layout, seen as `memref<?xT>`.
 Value flattenBuffer(KernelBuilder &kb, Value buffer);

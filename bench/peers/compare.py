@@ -1,0 +1,320 @@
+#!/usr/bin/python3
+"""Hybrid against its peers on the same shapes, thread count and inputs.
+
+Run through scripts/bench.sh, which installs the peers and sets the
+environment. For each case, Hybrid (the compiled module through the runtime's
+C API, in this process), numpy on OpenBLAS (pthreads build) and ONNX Runtime
+(onnxruntime-node, a child process; its fastest formulation: B as a
+constant initializer, which ORT prepacks) are called in turn, one call each
+per round, after a warm-up; every output is checked against a float64
+reference before any time is reported. Prints a table and, with --json,
+one JSON line per case.
+
+The script refuses to report when numpy is not on the OpenBLAS pthreads
+library with the requested thread count, since a misconfigured peer
+proves nothing.
+"""
+
+import argparse
+import ctypes
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def fail(message):
+    sys.exit("bench: error: " + message)
+
+
+# --- Peers' configuration ----------------------------------------------------
+
+def openblas_config(threads):
+    """The loaded OpenBLAS (path, core, threads); refuses anything else."""
+    np.ones((64, 64), np.float32) @ np.ones((64, 64), np.float32)
+    libs = {line.split()[-1] for line in open("/proc/self/maps") if "blas" in line}
+    openblas = [lib for lib in libs if "libopenblas" in lib]
+    if not openblas:
+        fail("numpy is not using OpenBLAS (loaded: %s); install "
+             "libopenblas0-pthread" % sorted(libs))
+    if "pthread" not in openblas[0]:
+        fail("numpy's OpenBLAS is not the pthreads build: " + openblas[0])
+    lib = ctypes.CDLL(openblas[0])
+    lib.openblas_get_corename.restype = ctypes.c_char_p
+    got = lib.openblas_get_num_threads()
+    if got != threads:
+        fail("OpenBLAS runs %d threads, not %d" % (got, threads))
+    return {"library": openblas[0], "core": lib.openblas_get_corename().decode(),
+            "threads": got}
+
+
+class HybridRuntime:
+    """The thin runtime's C API through ctypes."""
+
+    def __init__(self, build):
+        self.lib = ctypes.CDLL(os.path.join(build, "lib", "libhybrid_runtime.so"))
+        L = self.lib
+        for name, res, args in [
+            ("hybrid_module_load", ctypes.c_void_p, [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]),
+            ("hybrid_module_set_num_threads", ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_int]),
+            ("hybrid_tensor_wrap", ctypes.c_void_p, [ctypes.c_int, ctypes.c_size_t,
+                                                     ctypes.POINTER(ctypes.c_int64), ctypes.c_void_p,
+                                                     ctypes.POINTER(ctypes.c_void_p)]),
+            ("hybrid_module_invoke", ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p,
+                                                       ctypes.POINTER(ctypes.c_void_p), ctypes.c_size_t,
+                                                       ctypes.POINTER(ctypes.c_void_p), ctypes.c_size_t]),
+            ("hybrid_tensor_data", ctypes.c_void_p, [ctypes.c_void_p]),
+            ("hybrid_tensor_num_elements", ctypes.c_size_t, [ctypes.c_void_p]),
+            ("hybrid_tensor_free", None, [ctypes.c_void_p]),
+            ("hybrid_status_message", ctypes.c_char_p, [ctypes.c_void_p]),
+            ("hybrid_status_free", None, [ctypes.c_void_p]),
+        ]:
+            fn = getattr(L, name)
+            fn.restype, fn.argtypes = res, args
+
+    def check(self, status, what):
+        if status:
+            message = self.lib.hybrid_status_message(status).decode()
+            self.lib.hybrid_status_free(status)
+            fail("%s: %s" % (what, message))
+
+    def load(self, path, threads):
+        module = ctypes.c_void_p()
+        self.check(self.lib.hybrid_module_load(path.encode(), ctypes.byref(module)), path)
+        self.check(self.lib.hybrid_module_set_num_threads(module, threads), "threads")
+        return module
+
+    def wrap(self, array):
+        shape = (ctypes.c_int64 * array.ndim)(*array.shape)
+        tensor = ctypes.c_void_p()
+        self.check(self.lib.hybrid_tensor_wrap(0, array.ndim, shape, array.ctypes.data,
+                                               ctypes.byref(tensor)), "wrap")
+        return tensor
+
+    def invoke(self, module, entry, tensors, shape):
+        """Runs `entry`; returns (milliseconds, result as numpy)."""
+        args = (ctypes.c_void_p * len(tensors))(*tensors)
+        result = (ctypes.c_void_p * 1)()
+        start = time.perf_counter()
+        self.check(self.lib.hybrid_module_invoke(module, entry.encode(), args, len(tensors),
+                                                 result, 1), entry)
+        ms = (time.perf_counter() - start) * 1e3
+        count = int(np.prod(shape))
+        data = ctypes.cast(self.lib.hybrid_tensor_data(result[0]), ctypes.POINTER(ctypes.c_float))
+        out = np.ctypeslib.as_array(data, shape=(count,)).reshape(shape).copy()
+        self.lib.hybrid_tensor_free(result[0])
+        return ms, out
+
+
+class OrtPeer:
+    def __init__(self, node_modules, threads):
+        env = dict(os.environ, HYBRID_ORT_NODE_MODULES=node_modules)
+        self.threads = threads
+        self.proc = subprocess.Popen(["node", os.path.join(HERE, "ort_server.mjs")],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, env=env, cwd=os.path.dirname(node_modules))
+
+    def request(self, **req):
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        reply = json.loads(self.proc.stdout.readline())
+        if "error" in reply:
+            fail("onnxruntime: " + reply["error"])
+        return reply
+
+    def load(self, model):
+        self.request(op="load", model=model, threads=self.threads)
+
+    def run(self, inputs, output=None):
+        return self.request(op="run", inputs=inputs, output=output)["ms"]
+
+
+# --- Cases ---------------------------------------------------------------------
+
+MATMUL_MLIR = """func.func @mm(%a: tensor<?x{K}xf32>, %b: tensor<{K}x{N}xf32>) -> tensor<?x{N}xf32> {{
+  %c0 = arith.constant 0 : index
+  %m = tensor.dim %a, %c0 : tensor<?x{K}xf32>
+  %z = arith.constant 0.0 : f32
+  %e = tensor.empty(%m) : tensor<?x{N}xf32>
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<?x{N}xf32>) -> tensor<?x{N}xf32>
+  %r = linalg.matmul ins(%a, %b : tensor<?x{K}xf32>, tensor<{K}x{N}xf32>)
+                     outs(%f : tensor<?x{N}xf32>) -> tensor<?x{N}xf32>
+  return %r : tensor<?x{N}xf32>
+}}
+"""
+
+
+def matmul_onnx(path, b):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    K, N = b.shape
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "b"], ["c"])], "mm",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["m", K])],
+        [helper.make_tensor_value_info("c", TensorProto.FLOAT, ["m", N])],
+        [numpy_helper.from_array(b, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, path)
+
+
+def matmul_cases():
+    yield "matmul 2048^3", 2048, 2048, 2048
+    yield "matmul 256x1024 x 1024x8192", 256, 1024, 8192
+    # Llama-3.2-1B-sized projections (hidden 2048, MLP 8192).
+    for m in (1, 16, 256):
+        yield "1B up-proj M=%d" % m, m, 2048, 8192
+        yield "1B down-proj M=%d" % m, m, 8192, 2048
+
+
+PAUSE_S = 0.2
+
+
+def median_spread(times):
+    t = sorted(times)
+    return t[len(t) // 2], t[0], t[-1]
+
+
+def run_matmul(args, rt, ort, tmp, blas, peaks):
+    rows = []
+    rng = np.random.default_rng(0)
+    for name, M, K, N in matmul_cases():
+        if args.case and not any(c in name for c in args.case):
+            continue
+        a = rng.standard_normal((M, K), dtype=np.float32)
+        b = rng.standard_normal((K, N), dtype=np.float32)
+        ref = a.astype(np.float64) @ b.astype(np.float64)
+        tol = 1e-4 * max(1.0, np.abs(ref).max())
+        stem = os.path.join(tmp, "mm_%d_%d_%d" % (M, K, N))
+        np.save(stem + "_a.npy", a)
+        np.save(stem + "_b.npy", b)
+        open(stem + ".mlir", "w").write(MATMUL_MLIR.format(K=K, N=N))
+        so = stem + ".so"
+        proc = subprocess.run([os.path.join(args.build, "bin", "hybrid-run"), stem + ".mlir",
+                               "--entry", "mm", "--input", stem + "_a.npy", "--input",
+                               stem + "_b.npy", "--emit-so", so], capture_output=True, text=True)
+        if proc.returncode:
+            fail("compiling %s: %s" % (name, proc.stderr))
+        module = rt.load(so, args.threads)
+        tensors = [rt.wrap(a), rt.wrap(b)]
+        matmul_onnx(stem + ".onnx", b)
+        ort.load(stem + ".onnx")
+
+        # Warm-up, with every output checked.
+        _, out = rt.invoke(module, "mm", tensors, (M, N))
+        outputs = {"hybrid": out, "numpy": a @ b}
+        ort.run({"a": stem + "_a.npy"}, stem + "_ort.npy")
+        outputs["ort"] = np.load(stem + "_ort.npy")
+        for peer, got in outputs.items():
+            err = np.abs(got - ref).max()
+            if not err <= tol:
+                fail("%s: %s is off the float64 reference by %g (tolerance %g)"
+                     % (name, peer, err, tol))
+        times = {"hybrid": [], "numpy": [], "ort": []}
+        # OpenBLAS's and ORT's worker threads spin for a while after a call;
+        # a pause before switching keeps one peer's spinners off the next
+        # one's cores.
+        for _ in range(args.calls):
+            times["hybrid"].append(rt.invoke(module, "mm", tensors, (M, N))[0])
+            time.sleep(PAUSE_S)
+            start = time.perf_counter()
+            a @ b
+            times["numpy"].append((time.perf_counter() - start) * 1e3)
+            time.sleep(PAUSE_S)
+            times["ort"].append(ort.run({"a": stem + "_a.npy"}))
+            time.sleep(PAUSE_S)
+        flops = 2.0 * M * N * K
+        stats = {k: median_spread(v) for k, v in times.items()}
+        h = stats["hybrid"][0]
+        row = {"case": name, "shape": {"M": M, "K": K, "N": N}, "threads": args.threads,
+               "calls": args.calls}
+        for peer, (med, lo, hi) in stats.items():
+            row[peer] = {"median_ms": round(med, 3), "min_ms": round(lo, 3),
+                         "max_ms": round(hi, 3), "gflops": round(flops / (med * 1e6), 1)}
+        row["speed_vs_numpy"] = round(stats["numpy"][0] / h, 2)
+        row["speed_vs_ort"] = round(stats["ort"][0] / h, 2)
+        row["hybrid_fraction_of_gemm_peak"] = round(flops / (h * 1e6) / peaks["gemm_gflops"], 2)
+        # Bytes that must be read at least once (B dominates at small M).
+        row["hybrid_fraction_of_bandwidth"] = round(
+            4.0 * (M * K + K * N + M * N) / (h * 1e6) / peaks["bandwidth_gbs"], 2)
+        rows.append(row)
+        if args.json:
+            print(json.dumps(row), flush=True)
+        else:
+            print_row(row)
+    return rows
+
+
+def measure_peaks(threads):
+    """The machine's GEMM rate (OpenBLAS sgemm, best of 2048^3 and 4096^3)
+    and memory bandwidth (OpenBLAS sgemv over 256 MB, read once)."""
+    best = 0.0
+    for n in (2048, 4096):
+        a = np.ones((n, n), np.float32)
+        a @ a
+        for _ in range(3):
+            start = time.perf_counter()
+            a @ a
+            best = max(best, 2.0 * n ** 3 / (time.perf_counter() - start) / 1e9)
+    big = np.ones((8192, 8192), np.float32)
+    x = np.ones(8192, np.float32)
+    big @ x
+    bw = 0.0
+    for _ in range(5):
+        start = time.perf_counter()
+        big @ x
+        bw = max(bw, big.nbytes / (time.perf_counter() - start) / 1e9)
+    return {"gemm_gflops": round(best, 1), "bandwidth_gbs": round(bw, 1)}
+
+
+HEADER = "%-28s %-18s %-22s %-22s %-22s %8s %8s %6s" % (
+    "case", "shape MxKxN", "hybrid ms (min-max)", "numpy ms", "ort ms", "vs np", "vs ort", "%peak")
+
+
+def print_row(row):
+    s = row["shape"]
+    fmt = lambda p: "%.2f (%.2f-%.2f)" % (row[p]["median_ms"], row[p]["min_ms"], row[p]["max_ms"])
+    print("%-28s %-18s %-22s %-22s %-22s %7.2fx %7.2fx %5.0f%%" % (
+        row["case"], "%dx%dx%d" % (s["M"], s["K"], s["N"]), fmt("hybrid"), fmt("numpy"),
+        fmt("ort"), row["speed_vs_numpy"], row["speed_vs_ort"],
+        100 * row["hybrid_fraction_of_gemm_peak"]), flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build", default=os.path.join(ROOT, "build"))
+    parser.add_argument("--node-modules", required=True)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--calls", type=int, default=10)
+    parser.add_argument("--case", action="append", help="only cases containing this")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.calls < 10:
+        fail("--calls must be at least 10 (medians of fewer calls are noise)")
+
+    blas = openblas_config(args.threads)
+    rt = HybridRuntime(args.build)
+    ort = OrtPeer(args.node_modules, args.threads)
+    peaks = measure_peaks(args.threads)
+    print("peers: numpy %s on %s (core %s, %d threads); onnxruntime-node, intra-op "
+          "threads %d; Hybrid %d threads" % (np.__version__, blas["library"], blas["core"],
+                                             blas["threads"], args.threads, args.threads))
+    print("machine (measured): GEMM %.1f GFLOP/s (OpenBLAS sgemm), memory %.1f GB/s "
+          "(OpenBLAS sgemv)" % (peaks["gemm_gflops"], peaks["bandwidth_gbs"]))
+    print("median of %d alternating calls after a warm-up; vs = peer time / Hybrid time "
+          "(>1: Hybrid faster)" % args.calls)
+    if not args.json:
+        print(HEADER)
+    with tempfile.TemporaryDirectory(prefix="hybrid-bench-") as tmp:
+        run_matmul(args, rt, ort, tmp, blas, peaks)
+
+
+if __name__ == "__main__":
+    main()
