@@ -15,16 +15,21 @@ func::FuncOp mlir::hybrid::getOrDeclareMatmulTileKernel(ModuleOp module,
   if (auto fn = module.lookupSymbol<func::FuncOp>(name))
     return fn;
   OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
-  Type index = b.getIndexType();
-  Type flat = MemRefType::get({ShapedType::kDynamic}, b.getF32Type());
-  auto type = b.getFunctionType(
-      {index, flat, index, flat, index, index, flat, index, index}, {});
-  auto fn = func::FuncOp::create(b, module.getLoc(), name, type);
+  auto fn = func::FuncOp::create(b, module.getLoc(), name,
+                                 getMatmulTileKernelType(b.getContext()));
   fn.setPrivate();
   fn->setAttr(kTileKernelAttrName, b.getStringAttr("matmul"));
   fn->setAttr(kTileRowsAttrName, b.getI64IntegerAttr(rows));
   fn->setAttr(kTileColsAttrName, b.getI64IntegerAttr(cols));
   return fn;
+}
+
+FunctionType mlir::hybrid::getMatmulTileKernelType(MLIRContext *ctx) {
+  Builder b(ctx);
+  Type index = b.getIndexType();
+  Type flat = MemRefType::get({ShapedType::kDynamic}, b.getF32Type());
+  return b.getFunctionType(
+      {index, flat, index, flat, index, index, flat, index, index}, {});
 }
 
 MatmulTiling mlir::hybrid::chooseMatmulTiling(int64_t vectorWidth) {

@@ -38,6 +38,8 @@ inline constexpr llvm::StringLiteral kTileColsAttrName = "hybrid.tile_cols";
 /// ldb, c, cOff, ldc (buffers `memref<?xf32>`, the rest `index`).
 func::FuncOp getOrDeclareMatmulTileKernel(ModuleOp module, int64_t rows,
                                           int64_t cols);
+/// The type every `matmul` tile kernel has.
+FunctionType getMatmulTileKernelType(MLIRContext *ctx);
 
 /// How the tiled stage cuts a product C[M x N] += A[M x K] B[K x N] for a
 /// target: the register tile, the cache blocks around it and the work split
