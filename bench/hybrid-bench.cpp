@@ -140,20 +140,24 @@ void denseAttentionPrefill() {
     return;
   int64_t B = 1, Hq = 16, Hkv = 2, S = 4096, D = 128;
   std::string q = t4(B, Hq, "?", D), kv = t4(B, Hkv, "?", D);
-  std::string text = "func.func @attn(%q: " + q + ", %k: " + kv + ", %v: " + kv +
-                     ") -> " + q + " {\n  %o = hybrid.attention %q, %k, %v {causal} : " +
-                     q + ", " + kv + ", " + kv + "\n  return %o : " + q + "\n}\n";
-  hybrid::Module m;
-  if (!compileModule(text, m))
-    return;
   std::mt19937 rng(1);
   std::vector<hybrid::Tensor> args = {randomTensor({B, Hq, S, D}, rng),
                                       randomTensor({B, Hkv, S, D}, rng),
                                       randomTensor({B, Hkv, S, D}, rng)};
   double keys = double(S) * (S + 1) / 2; // causal pairs per head
-  timeCase(m, "attention_prefill", "dense_causal",
-           shapeJson({{"B", B}, {"Hq", Hq}, {"Hkv", Hkv}, {"S", S}, {"D", D}}),
-           "attn", args, 4.0 * B * Hq * D * keys);
+  for (const char *layout : {"head_major", "group_packed"}) {
+    std::string text =
+        "func.func @attn(%q: " + q + ", %k: " + kv + ", %v: " + kv + ") -> " +
+        q + " {\n  %o = hybrid.attention %q, %k, %v {causal, layout = "
+        "#hybrid.gqa_layout<" + layout + ">} : " + q + ", " + kv + ", " + kv +
+        "\n  return %o : " + q + "\n}\n";
+    hybrid::Module m;
+    if (!compileModule(text, m))
+      return;
+    timeCase(m, "attention_prefill", std::string("dense_causal_") + layout,
+             shapeJson({{"B", B}, {"Hq", Hq}, {"Hkv", Hkv}, {"S", S}, {"D", D}}),
+             "attn", args, 4.0 * B * Hq * D * keys);
+  }
 }
 
 void sparseVersusDense() {
@@ -335,6 +339,47 @@ void chunkMoEVersusDense() {
                      dense / sparse, 1.0 / active);
 }
 
+/// Verification of a 64-node draft tree against one decode step at the
+/// same context (8K keys, Hq 16, Hkv 2, D 128), in the layout the pass picks.
+void treeVerifyVersusDecode() {
+  if (!selected("tree_verify"))
+    return;
+  int64_t Hq = 16, Hkv = 2, prefix = 8192, nodes = 64, D = 128;
+  std::string q = t4(1, Hq, "?", D), kv = t4(1, Hkv, "?", D);
+  std::string head = "func.func @attn(%q: " + q + ", %k: " + kv + ", %v: " + kv;
+  std::string tail = " : " + q + ", " + kv + ", " + kv + "\n  return %o : " + q + "\n}\n";
+  std::string decodeText = head + ") -> " + q +
+                           " {\n  %o = hybrid.attention %q, %k, %v {causal, layout = "
+                           "#hybrid.gqa_layout<group_packed>}" + tail;
+  std::string treeText = head + ", %p: tensor<?xi32>) -> " + q +
+                         " {\n  %o = hybrid.attention %q, %k, %v tree(%p : tensor<?xi32>) "
+                         "{causal, layout = #hybrid.gqa_layout<group_packed>}" + tail;
+  std::mt19937 rng(9);
+  hybrid::Tensor parents;
+  hybrid::Tensor::create(HYBRID_DTYPE_I32, {nodes}, parents);
+  parents.data<int32_t>()[0] = -1;
+  for (int64_t i = 1; i < nodes; ++i) // a bushy tree: parents among the last 4
+    parents.data<int32_t>()[i] = int32_t(i - 1 - int64_t(rng() % std::min<int64_t>(i, 4)));
+  hybrid::Module decode, verify;
+  if (!compileModule(decodeText, decode) || !compileModule(treeText, verify))
+    return;
+  std::string shape = shapeJson({{"Hq", Hq}, {"Hkv", Hkv}, {"prefix", prefix},
+                                 {"nodes", nodes}, {"D", D}});
+  double step = timeCase(
+      decode, "tree_verify", "decode_step", shape, "attn",
+      {randomTensor({1, Hq, 1, D}, rng), randomTensor({1, Hkv, prefix + 1, D}, rng),
+       randomTensor({1, Hkv, prefix + 1, D}, rng)},
+      4.0 * Hq * D * (prefix + 1));
+  double tree = timeCase(
+      verify, "tree_verify", "tree_64", shape, "attn",
+      {randomTensor({1, Hq, nodes, D}, rng), randomTensor({1, Hkv, prefix + nodes, D}, rng),
+       randomTensor({1, Hkv, prefix + nodes, D}, rng), parents},
+      4.0 * Hq * D * nodes * prefix);
+  if (step > 0 && tree > 0)
+    outs() << format("{\"op\": \"tree_verify\", \"variant\": \"summary\", "
+                     "\"verify_over_decode_step\": %.2f}\n", tree / step);
+}
+
 /// Decode (1 query row) and verification (tree-size rows) with G = 8 and
 /// 16: both layouts timed, and the layout hybrid-select-gqa-layout picks.
 void gqaLayoutChoice() {
@@ -409,5 +454,6 @@ int main(int argc, char **argv) {
   recurrenceChunkedVersusStep();
   chunkMoEVersusDense();
   gqaLayoutChoice();
+  treeVerifyVersusDecode();
   return 0;
 }

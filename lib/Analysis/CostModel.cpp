@@ -2,7 +2,7 @@
 
 #include "hybrid/Analysis/CostModel.h"
 
-#include "hybrid/Conversion/HybridToLoops/HybridToLoops.h"
+#include "hybrid/Conversion/Tiling/TiledAttention.h"
 
 #include "llvm/ADT/TypeSwitch.h"
 

@@ -91,6 +91,21 @@ TEST(Attention, HalfPrecisionStorage) {
   checkDense(HYBRID_DTYPE_BF16, {1, 2, 4, 17, 130, 128}, true, rng);
 }
 
+TEST(Attention, BlocksOfRowsAndKeyTilesAcrossTheirEdges) {
+  // Blocks hold up to 96 query rows (12 rows x 8 heads when group-packed)
+  // and meet 48-key tiles: several blocks, a partial last block and tile,
+  // causal limits inside tiles, value columns that are not whole register
+  // tiles (72: V is packed), and half-precision K/V converted per tile.
+  std::mt19937 rng(13);
+  for (bool packed : {false, true}) {
+    checkDense(HYBRID_DTYPE_F32, {1, 2, 8, 200, 230, 72}, true, rng, packed);
+    checkDense(HYBRID_DTYPE_F32, {2, 1, 3, 150, 150, 128}, false, rng, packed);
+    checkDense(HYBRID_DTYPE_BF16, {1, 2, 4, 120, 300, 64}, true, rng, packed);
+  }
+  // A block of 5-16 rows: S^T takes one vector of columns.
+  checkDense(HYBRID_DTYPE_F32, {1, 2, 2, 7, 100, 64}, true, rng, true);
+}
+
 TEST(Attention, MasksSoftcapScaleAndTopLeftOffset) {
   std::mt19937 rng(4);
   std::string t = tensorType(kDyn4, "f32");
@@ -165,6 +180,37 @@ TEST(Attention, DraftTreeRowsAttendPrefixAndAncestors) {
   p.parents = &parents;
   ASSERT_EQ(results.size(), 1u);
   EXPECT_TRUE(allClose(fromTensor(results[0]), ref::attention(q, k, v, p), 1e-5));
+}
+
+TEST(Attention, LargeDraftTreeInBlocksOfRows) {
+  // 70 tree nodes after 5 ordinary rows, 200 prefix keys, G = 4: the node
+  // rows span several blocks in both layouts, and the tree keys span two
+  // key tiles masked by the ancestor relation.
+  std::mt19937 rng(14);
+  std::vector<int32_t> parents(70);
+  parents[0] = -1;
+  for (int32_t i = 1; i < 70; ++i)
+    parents[i] = static_cast<int32_t>(rng() % i);
+  for (const char *layout : {"head_major", "group_packed"}) {
+    SCOPED_TRACE(layout);
+    hybrid::Module *m = compile(attentionModule(
+        HYBRID_DTYPE_F32,
+        std::string("{causal, softcap = 4.0 : f32, layout = #hybrid.gqa_layout<") +
+            layout + ">}",
+        ", %p: tensor<?xi32>", " tree(%p : tensor<?xi32>)"));
+    ASSERT_TRUE(m);
+    ref::Array q = randomArray({1, 8, 75, 64}, rng),
+               k = randomArray({1, 2, 270, 64}, rng),
+               v = randomArray({1, 2, 270, 64}, rng);
+    auto results =
+        run(*m, "attn", {toTensor(q, HYBRID_DTYPE_F32), toTensor(k, HYBRID_DTYPE_F32),
+                         toTensor(v, HYBRID_DTYPE_F32), intTensor(parents, {70})});
+    ref::AttentionParams p;
+    p.parents = &parents;
+    p.softcap = 4.0;
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_TRUE(allClose(fromTensor(results[0]), ref::attention(q, k, v, p), 1e-5));
+  }
 }
 
 //===----------------------------------------------------------------------===//

@@ -20,7 +20,9 @@ using namespace mlir::hybrid;
 
 namespace {
 
-constexpr int64_t kKeyTile = kAttentionKeyTile;
+/// Keys per tile of the row-at-a-time kernels (draft-tree rows of
+/// block-sparse attention).
+constexpr int64_t kKeyTile = 64;
 
 /// Online softmax of one query row: acc[Dv] = sum_j p_j v_j, with running
 /// max m and normaliser l, all in stack scratch that LLVM promotes to
@@ -108,21 +110,6 @@ private:
   Value acc, state, tileScores;
 };
 
-/// Walks node `node`'s ancestor chain (itself first), calling `visit(a)`
-/// for each ancestor index a. parents[a] < a bounds the walk.
-void forEachAncestor(KernelBuilder &kb, Value parents, Value node,
-                     function_ref<void(Value)> visit) {
-  kb.loop(kb.index(0), kb.addi(node, kb.index(1)), kb.index(1), {node},
-          [&](Value t, ValueRange iters) -> SmallVector<Value> {
-            Value a = kb.subi(node, t);
-            Value isAncestor = kb.cmpi(arith::CmpIPredicate::eq, a, iters[0]);
-            kb.ifThen(isAncestor, [&] { visit(a); });
-            Value next = kb.select(isAncestor, kb.loadIndex(parents, {a}),
-                                   iters[0]);
-            return {next};
-          });
-}
-
 /// The logit of (query row, key j): scaled dot product, then softcap.
 Value logit(KernelBuilder &kb, const AttentionShape &s, ValueRange qRow,
             Value kvHead, Value bIdx, Value j,
@@ -194,61 +181,21 @@ struct AttentionLowering : KernelPattern<AttentionOp> {
     };
 
     kb.ifThen(checks.passed(), [&] {
-      if (!parents) {
-        // Blocks of rows against shared K/V tiles.
-        TiledAttention tiled;
-        static_cast<AttentionInputs &>(tiled) =
-            s.inputs(out, offset, op.getSoftcap(), op.getCausal());
-        if (mask)
-          tiled.mask = applyMask;
-        tiled.groupPacked = op.getLayout() == GQALayout::GroupPacked;
-        tiled.emit(kb);
-        return;
+      // Blocks of rows against shared K/V tiles; a draft tree's rows as
+      // blocks too, its keys masked by the ancestor relation.
+      TiledAttention tiled;
+      static_cast<AttentionInputs &>(tiled) =
+          s.inputs(out, offset, op.getSoftcap(), op.getCausal());
+      if (mask)
+        tiled.mask = applyMask;
+      tiled.groupPacked = op.getLayout() == GQALayout::GroupPacked;
+      if (parents) {
+        tiled.parents = parents;
+        tiled.nodes = tree.nodes;
+        tiled.treeRow0 = treeRow0;
+        tiled.treeKey0 = treeKey0;
       }
-      // Draft trees: one row at a time, the ancestors walked per row.
-      kb.parallel({s.batch, s.qHeads, s.qLen}, [&](ValueRange ivs) {
-        Value b = ivs[0], h = ivs[1], i = ivs[2];
-        Value kvHead = kb.divui(h, s.group);
-        SmallVector<Value> qRow = {b, h, i, kb.index(0)};
-        auto score = [&](Value j) -> Value {
-          Value x = logit(kb, s, qRow, kvHead, b, j, op.getSoftcap());
-          return mask ? applyMask(x, b, h, i, j) : x;
-        };
-        auto valueRow = [&](Value j) -> SmallVector<Value> {
-          return {b, kvHead, j, kb.index(0)};
-        };
-        OnlineSoftmax softmax(kb, s.v, s.valueDim);
-        // Visible keys: all, or those at or before the row's position.
-        Value end = s.kvLen;
-        if (op.getCausal()) {
-          Value pos = kb.addi(offset, i);
-          Value limit = kb.select(kb.cmpi(P::slt, pos, kb.index(0)),
-                                  kb.index(0), kb.addi(pos, kb.index(1)));
-          end = kb.minui(limit, s.kvLen);
-        }
-        {
-          // Tree rows see the prefix and their ancestors; earlier rows the
-          // causal range, which ends before the tree's keys.
-          Value isNode = kb.cmpi(P::uge, i, treeRow0);
-          kb.ifThenElse(
-              isNode, {},
-              [&]() -> SmallVector<Value> {
-                softmax.keys(kb.index(0), treeKey0, score, valueRow);
-                forEachAncestor(kb, parents, kb.subi(i, treeRow0),
-                                [&](Value a) {
-                                  Value j = kb.addi(treeKey0, a);
-                                  softmax.key(score(j), valueRow(j));
-                                });
-                return {};
-              },
-              [&]() -> SmallVector<Value> {
-                softmax.keys(kb.index(0), kb.minui(end, treeKey0), score,
-                             valueRow);
-                return {};
-              });
-        }
-        softmax.finish(out, {b, h, i, kb.index(0)});
-      });
+      tiled.emit(kb, chooseMatmulTiling(options.vectorWidth));
     });
     rewriter.replaceOp(op, kb.tensor(out, type));
     return success();
@@ -361,13 +308,15 @@ struct BlockSparseAttentionLowering : KernelPattern<BlockSparseAttentionOp> {
         // once per group.
         AttentionInputs in =
             s.inputs(out, offset, op.getSoftcap(), /*causal=*/true);
+        MatmulTiling tiling = chooseMatmulTiling(options.vectorWidth);
         kb.parallel({s.batch, s.kvHeads, s.qLen}, [&](ValueRange ivs) {
           Value b = ivs[0], kvHead = ivs[1], i = ivs[2];
           AttentionRowBlock block(
-              kb, in, b, kvHead, s.group,
+              kb, tiling, in, b, kvHead, s.group,
               [&, kvHead](Value r) { return kb.addi(kb.muli(kvHead, s.group), r); },
               [i](Value) { return i; });
           Value pos = kb.addi(offset, i);
+          block.limitKeys([&](Value) { return pos; });
           forEachKeyRange(b, kvHead, i, pos, causalEnd(pos, s.kvLen),
                           [&](Value j0, Value j1) { block.keys(j0, j1); });
           block.finish();

@@ -11,7 +11,7 @@
 #define HYBRID_LIB_CONVERSION_HYBRIDTOLOOPS_ATTENTIONSHAPE_H
 
 #include "hybrid/Conversion/Tiling/KernelBuilder.h"
-#include "TiledAttention.h"
+#include "hybrid/Conversion/Tiling/TiledAttention.h"
 
 #include <optional>
 

@@ -5,7 +5,8 @@
 // vector.contract lowering and IREE's x86 mmt4d micro-kernels): rows x
 // (cols / lanes) accumulator vectors live in registers for the whole K loop;
 // each step loads cols of B as vectors and broadcasts one A value per row
-// into an FMA. K is unrolled so that the loop overhead and the pointer
+// into an FMA (from a packed panel, or from `rows` rows of a matrix read in
+// place). K is unrolled so that the loop overhead and the pointer
 // updates amortise over several steps.
 //
 //===----------------------------------------------------------------------===//
@@ -47,16 +48,20 @@ LogicalResult defineMatmulTile(func::FuncOp fn, int64_t vectorWidth) {
   FunctionType expected = getMatmulTileKernelType(fn.getContext());
   if (fn.getFunctionType() != expected)
     return fn.emitError("matmul tile kernel must have type ") << expected;
+  FailureOr<TileALayout> layout = getTileALayout(fn);
+  if (failed(layout))
+    return fn.emitError("unknown ") << kTileALayoutAttrName << " "
+                                    << fn->getAttr(kTileALayoutAttrName);
 
   OpBuilder builder(fn.getContext());
   Block *body = fn.addEntryBlock();
   builder.setInsertionPointToStart(body);
   KernelBuilder kb(builder, fn.getLoc(), vectorWidth);
   Value kc = body->getArgument(0), a = body->getArgument(1),
-        aOff = body->getArgument(2), b = body->getArgument(3),
-        bOff = body->getArgument(4), ldb = body->getArgument(5),
-        c = body->getArgument(6), cOff = body->getArgument(7),
-        ldc = body->getArgument(8);
+        aOff = body->getArgument(2), lda = body->getArgument(3),
+        b = body->getArgument(4), bOff = body->getArgument(5),
+        ldb = body->getArgument(6), c = body->getArgument(7),
+        cOff = body->getArgument(8), ldc = body->getArgument(9);
   auto vecType = VectorType::get({vectorWidth}, builder.getF32Type());
   auto cAt = [&](int64_t r, int64_t v) {
     return kb.addi(kb.addi(cOff, kb.muli(kb.index(r), ldc)),
@@ -76,10 +81,11 @@ LogicalResult defineMatmulTile(func::FuncOp fn, int64_t vectorWidth) {
       bv.push_back(vector::LoadOp::create(
           builder, kb.loc, vecType, b,
           ValueRange{kb.addi(bRow, kb.index(v * vectorWidth))}));
-    Value aRow = kb.addi(aOff, kb.muli(p, kb.index(rows)));
     for (int64_t r = 0; r < rows; ++r) {
-      Value s = memref::LoadOp::create(builder, kb.loc, a,
-                                       ValueRange{kb.addi(aRow, kb.index(r))});
+      Value at = *layout == TileALayout::KMajor
+                     ? kb.addi(kb.addi(aOff, kb.muli(p, lda)), kb.index(r))
+                     : kb.addi(kb.addi(aOff, kb.muli(kb.index(r), lda)), p);
+      Value s = memref::LoadOp::create(builder, kb.loc, a, ValueRange{at});
       Value splat = vector::BroadcastOp::create(builder, kb.loc, vecType, s);
       for (int64_t v = 0; v < vectors; ++v)
         in[r * vectors + v] = vector::FMAOp::create(builder, kb.loc, splat,
@@ -127,6 +133,10 @@ struct HybridCPUTileKernels
       }
       if (failed(defineMatmulTile(fn, vectorWidth)))
         return signalPassFailure();
+      // Defined: the contract attributes have served their purpose.
+      for (StringRef attr : {kTileKernelAttrName, kTileRowsAttrName,
+                             kTileColsAttrName, kTileALayoutAttrName})
+        fn->removeAttr(attr);
     }
   }
 };

@@ -7,11 +7,20 @@
 using namespace mlir;
 using namespace mlir::hybrid;
 
+namespace {
+StringRef layoutName(TileALayout layout) {
+  return layout == TileALayout::KMajor ? "k_major" : "row_major";
+}
+} // namespace
+
 func::FuncOp mlir::hybrid::getOrDeclareMatmulTileKernel(ModuleOp module,
                                                         int64_t rows,
-                                                        int64_t cols) {
-  std::string name =
-      ("__hybrid_tile_matmul_" + Twine(rows) + "x" + Twine(cols)).str();
+                                                        int64_t cols,
+                                                        TileALayout layout) {
+  std::string name = ("__hybrid_tile_matmul_" + Twine(rows) + "x" +
+                      Twine(cols) +
+                      (layout == TileALayout::RowMajor ? "_rowA" : ""))
+                         .str();
   if (auto fn = module.lookupSymbol<func::FuncOp>(name))
     return fn;
   OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
@@ -21,7 +30,18 @@ func::FuncOp mlir::hybrid::getOrDeclareMatmulTileKernel(ModuleOp module,
   fn->setAttr(kTileKernelAttrName, b.getStringAttr("matmul"));
   fn->setAttr(kTileRowsAttrName, b.getI64IntegerAttr(rows));
   fn->setAttr(kTileColsAttrName, b.getI64IntegerAttr(cols));
+  fn->setAttr(kTileALayoutAttrName, b.getStringAttr(layoutName(layout)));
   return fn;
+}
+
+FailureOr<TileALayout> mlir::hybrid::getTileALayout(func::FuncOp kernel) {
+  auto attr = kernel->getAttrOfType<StringAttr>(kTileALayoutAttrName);
+  if (!attr)
+    return TileALayout::KMajor;
+  for (TileALayout layout : {TileALayout::KMajor, TileALayout::RowMajor})
+    if (attr.getValue() == layoutName(layout))
+      return layout;
+  return failure();
 }
 
 FunctionType mlir::hybrid::getMatmulTileKernelType(MLIRContext *ctx) {
@@ -29,7 +49,7 @@ FunctionType mlir::hybrid::getMatmulTileKernelType(MLIRContext *ctx) {
   Type index = b.getIndexType();
   Type flat = MemRefType::get({ShapedType::kDynamic}, b.getF32Type());
   return b.getFunctionType(
-      {index, flat, index, flat, index, index, flat, index, index}, {});
+      {index, flat, index, index, flat, index, index, flat, index, index}, {});
 }
 
 MatmulTiling mlir::hybrid::chooseMatmulTiling(int64_t vectorWidth) {

@@ -133,8 +133,8 @@ void MatmulTask::tile(int64_t rows, Value kcur, Value aPacked, Value aOff,
       full, {},
       [&]() -> SmallVector<Value> {
         func::CallOp::create(kb.b, kb.loc, kernel,
-                             ValueRange{kcur, aPacked, aOff, bBuf, bOff, ldb,
-                                        c, cOff, n});
+                             ValueRange{kcur, aPacked, aOff, kb.index(rows),
+                                        bBuf, bOff, ldb, c, cOff, n});
         return {};
       },
       [&]() -> SmallVector<Value> {
@@ -150,8 +150,9 @@ void MatmulTask::tile(int64_t rows, Value kcur, Value aPacked, Value aOff,
                   kb.subi(cols, width));
         }
         func::CallOp::create(kb.b, kb.loc, kernel,
-                             ValueRange{kcur, aPacked, aOff, bBuf, bOff, ldb,
-                                        scratch, kb.index(0), cols});
+                             ValueRange{kcur, aPacked, aOff, kb.index(rows),
+                                        bBuf, bOff, ldb, scratch, kb.index(0),
+                                        cols});
         for (int64_t r = 0; r < rows; ++r)
           kb.scaleCopy(c, {kb.addi(cOff, kb.muli(kb.index(r), n))}, one,
                        scratch, {kb.index(r * t.cols)}, width);

@@ -6,14 +6,19 @@
 // CHECK: module attributes {hybrid.error_messages = [{{.*}}"hybrid.attention: value length does not match key length"
 // CHECK: memref.global "public" @__hybrid_error_code : memref<i32> = dense<0>
 // CHECK-LABEL: func.func @attention
-// No buffer of the key length is allocated: scores live in per-block
-// stack tiles of 64 keys, next to the transposed K tile.
+// No buffer of the key length is allocated: blocks of up to 96 query rows
+// keep S^T for one 48-key tile in stack scratch.
 // CHECK-NOT: memref.alloc({{.*}}) {{.*}}: memref<?x?xf32>
 // CHECK: scf.parallel
-// CHECK: %[[TILE:.*]] = arith.constant 64 : index
+// CHECK: arith.constant 48 : index
 // CHECK: memref.alloca(%{{.*}}) {{.*}} : memref<?xf32>
-// CHECK: vector.fma
-// CHECK: math.exp
+// S^T = K Q^T on the tile kernels, K rows read in place (row-major A).
+// CHECK: func.call @__hybrid_tile_matmul_6x8_rowA(
+// The causal limit as a lane-wise select, the online softmax on vectors.
+// CHECK: arith.cmpi sle, %{{.*}}, %{{.*}} : vector<8xi32>
+// CHECK: math.exp %{{.*}} : vector<8xf32>
+// acc += P V with P = S^T read k-major.
+// CHECK: func.call @__hybrid_tile_matmul_6x16(
 // CHECK: bufferization.to_tensor {{.*}} restrict writable
 func.func @attention(%q: tensor<1x8x?x64xf32>, %k: tensor<1x2x?x64xf32>,
                      %v: tensor<1x2x?x64xf32>) -> tensor<1x8x?x64xf32> {

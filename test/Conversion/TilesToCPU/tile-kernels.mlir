@@ -15,13 +15,33 @@
 // CHECK-COUNT-4: vector.store
 // CHECK-NOT: vector.store
 // CHECK: return
-func.func private @tile_2x32(index, memref<?xf32>, index, memref<?xf32>, index, index, memref<?xf32>, index, index)
+func.func private @tile_2x32(index, memref<?xf32>, index, index, memref<?xf32>, index, index, memref<?xf32>, index, index)
     attributes {hybrid.tile_kernel = "matmul", hybrid.tile_rows = 2 : i64, hybrid.tile_cols = 32 : i64}
 
 // -----
 
+// Row-major A (a matrix read in place, as K in attention's S^T = K Q^T):
+// each row's broadcast reads a[aOff + r * lda + p].
+// CHECK-LABEL: func.func private @tile_rowA_2x16(
+// CHECK-SAME: %[[KC:[^:]*]]: index, %[[A:[^:]*]]: memref<?xf32>, %[[AOFF:[^:]*]]: index, %[[LDA:[^:]*]]: index
+// CHECK: scf.for %[[P:.*]] = %{{.*}} to %{{.*}} step %c4{{.*}} iter_args
+// CHECK: %[[OFF:.*]] = arith.muli %{{.*}}, %[[LDA]]
+// CHECK-NEXT: %[[ROW:.*]] = arith.addi %[[AOFF]], %[[OFF]]
+// CHECK-NEXT: %[[AT:.*]] = arith.addi %[[ROW]], %{{.*}}
+// CHECK-NEXT: memref.load %[[A]][%[[AT]]]
+func.func private @tile_rowA_2x16(index, memref<?xf32>, index, index, memref<?xf32>, index, index, memref<?xf32>, index, index)
+    attributes {hybrid.tile_kernel = "matmul", hybrid.tile_rows = 2 : i64, hybrid.tile_cols = 16 : i64, hybrid.tile_a_layout = "row_major"}
+
+// -----
+
+// expected-error @+1 {{unknown hybrid.tile_a_layout "column_major"}}
+func.func private @tile_bad_layout(index, memref<?xf32>, index, index, memref<?xf32>, index, index, memref<?xf32>, index, index)
+    attributes {hybrid.tile_kernel = "matmul", hybrid.tile_rows = 2 : i64, hybrid.tile_cols = 16 : i64, hybrid.tile_a_layout = "column_major"}
+
+// -----
+
 // expected-error @+1 {{matmul tile 2x24 is not whole vectors of 16 lanes}}
-func.func private @tile_2x24(index, memref<?xf32>, index, memref<?xf32>, index, index, memref<?xf32>, index, index)
+func.func private @tile_2x24(index, memref<?xf32>, index, index, memref<?xf32>, index, index, memref<?xf32>, index, index)
     attributes {hybrid.tile_kernel = "matmul", hybrid.tile_rows = 2 : i64, hybrid.tile_cols = 24 : i64}
 
 // -----
@@ -37,6 +57,6 @@ func.func private @tile_bare(index) attributes {hybrid.tile_kernel = "matmul"}
 
 // -----
 
-// expected-error @+1 {{matmul tile kernel must have type '(index, memref<?xf32>, index, memref<?xf32>, index, index, memref<?xf32>, index, index) -> ()'}}
+// expected-error @+1 {{matmul tile kernel must have type '(index, memref<?xf32>, index, index, memref<?xf32>, index, index, memref<?xf32>, index, index) -> ()'}}
 func.func private @tile_short(index)
     attributes {hybrid.tile_kernel = "matmul", hybrid.tile_rows = 2 : i64, hybrid.tile_cols = 32 : i64}

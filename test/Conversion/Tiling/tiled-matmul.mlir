@@ -13,7 +13,7 @@
 // CHECK: call @__hybrid_tile_matmul_12x32(
 // CHECK: call @__hybrid_tile_matmul_4x32(
 // CHECK: call @__hybrid_tile_matmul_1x32(
-// CHECK-DAG: func.func private @__hybrid_tile_matmul_12x32(index, memref<?xf32>, index, memref<?xf32>, index, index, memref<?xf32>, index, index) attributes {hybrid.tile_cols = 32 : i64, hybrid.tile_kernel = "matmul", hybrid.tile_rows = 12 : i64}
+// CHECK-DAG: func.func private @__hybrid_tile_matmul_12x32(index, memref<?xf32>, index, index, memref<?xf32>, index, index, memref<?xf32>, index, index) attributes {hybrid.tile_a_layout = "k_major", hybrid.tile_cols = 32 : i64, hybrid.tile_kernel = "matmul", hybrid.tile_rows = 12 : i64}
 // CHECK-DAG: func.func private @__hybrid_tile_matmul_4x32(
 // CHECK-DAG: func.func private @__hybrid_tile_matmul_1x32(
 // AVX2-DAG: func.func private @__hybrid_tile_matmul_6x16(

@@ -27,12 +27,6 @@ void populateHybridToLoopsPatterns(RewritePatternSet &patterns,
 void populateMatmulLoweringPatterns(RewritePatternSet &patterns,
                                     const HybridToLoopsOptions &options);
 
-/// Query rows of one head in an attention kernel's block of rows (shared by
-/// the G heads of a group when group-packed). The cost model reasons with it.
-inline constexpr int64_t kAttentionRowsPerBlock = 16;
-/// Keys per attention tile.
-inline constexpr int64_t kAttentionKeyTile = 64;
-
 /// Name of the module attribute listing run-time error messages; error code
 /// `i` means entry `i - 1`.
 inline constexpr llvm::StringLiteral kErrorMessagesAttrName =

@@ -10,12 +10,16 @@
 //
 // The one kernel so far, `matmul`, computes on a rows x cols tile
 //
-//   C[r, j] += sum_{p < kc} A[p * rows + r] * B[p * ldb + j]
+//   C[r, j] += sum_{p < kc} A(r, p) * B[p * ldb + j]
 //   (C[r, j] at c[cOff + r * ldc + j]; A, B offset by aOff, bOff)
 //
-// A is a packed panel (k-major, `rows` values per step, zero-padded), B is
-// either a packed panel (ldb = cols) or the matrix itself read in place, C
-// is row-major. All three are flat f32 buffers.
+// where A is read in one of two layouts (`hybrid.tile_a_layout`):
+//   k_major:   A(r, p) = a[aOff + p * lda + r]  a packed panel (lda = rows)
+//              or a transposed matrix, e.g. attention's S^T as P
+//   row_major: A(r, p) = a[aOff + r * lda + p]  a matrix read in place,
+//              e.g. the K cache rows in S^T = K Q^T
+// B is either a packed panel (ldb = cols) or a matrix read in place; C is
+// row-major. All three are flat f32 buffers.
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,15 +33,26 @@ namespace mlir::hybrid {
 
 /// Attribute naming a tile kernel declaration's kind ("matmul").
 inline constexpr llvm::StringLiteral kTileKernelAttrName = "hybrid.tile_kernel";
+/// How a `matmul` tile reads A: "k_major" or "row_major" (see above).
+inline constexpr llvm::StringLiteral kTileALayoutAttrName =
+    "hybrid.tile_a_layout";
+
+/// The two layouts a `matmul` tile kernel reads A in.
+enum class TileALayout { KMajor, RowMajor };
 /// Its register tile: rows and columns (i64 attributes).
 inline constexpr llvm::StringLiteral kTileRowsAttrName = "hybrid.tile_rows";
 inline constexpr llvm::StringLiteral kTileColsAttrName = "hybrid.tile_cols";
 
-/// The `matmul` tile kernel for a rows x cols register tile, declared in
-/// `module` on first use. Its arguments, in order: kc, a, aOff, b, bOff,
-/// ldb, c, cOff, ldc (buffers `memref<?xf32>`, the rest `index`).
-func::FuncOp getOrDeclareMatmulTileKernel(ModuleOp module, int64_t rows,
-                                          int64_t cols);
+/// The `matmul` tile kernel for a rows x cols register tile reading A in
+/// `layout`, declared in `module` on first use. Its arguments, in order:
+/// kc, a, aOff, lda, b, bOff, ldb, c, cOff, ldc (buffers `memref<?xf32>`,
+/// the rest `index`).
+func::FuncOp
+getOrDeclareMatmulTileKernel(ModuleOp module, int64_t rows, int64_t cols,
+                             TileALayout layout = TileALayout::KMajor);
+/// The layout named by a declaration's `hybrid.tile_a_layout` (k_major when
+/// absent); failure for an unknown name.
+FailureOr<TileALayout> getTileALayout(func::FuncOp kernel);
 /// The type every `matmul` tile kernel has.
 FunctionType getMatmulTileKernelType(MLIRContext *ctx);
 
