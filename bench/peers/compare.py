@@ -115,6 +115,7 @@ class HybridRuntime:
 
 class OrtPeer:
     def __init__(self, node_modules, threads):
+        node_modules = os.path.abspath(node_modules)
         env = dict(os.environ, HYBRID_ORT_NODE_MODULES=node_modules)
         self.threads = threads
         self.proc = subprocess.Popen(["node", os.path.join(HERE, "ort_server.mjs")],
@@ -252,6 +253,194 @@ def run_matmul(args, rt, ort, tmp, blas, peaks):
     return rows
 
 
+ATTENTION_MLIR = """func.func @attn(%q: tensor<1x{Hq}x?x{D}xf32>, %k: tensor<1x{Hkv}x?x{D}xf32>,
+                     %v: tensor<1x{Hkv}x?x{D}xf32>) -> tensor<1x{Hq}x?x{D}xf32> {{
+  %o = hybrid.attention %q, %k, %v {{causal}}
+      : tensor<1x{Hq}x?x{D}xf32>, tensor<1x{Hkv}x?x{D}xf32>, tensor<1x{Hkv}x?x{D}xf32>
+  return %o : tensor<1x{Hq}x?x{D}xf32>
+}}
+"""
+
+
+def gqa_onnx(path, Hq, Hkv, with_past):
+    """com.microsoft.GroupQueryAttention (ORT's fastest CPU attention for GQA;
+    BSNH activations, BNSH past K/V, always causal)."""
+    import onnx
+    from onnx import TensorProto, helper
+    F, I = TensorProto.FLOAT, TensorProto.INT32
+    names = ["query", "key", "value", "past_key" if with_past else "",
+             "past_value" if with_past else "", "seqlens_k", "total_sequence_length"]
+    inputs = [helper.make_tensor_value_info("query", F, [1, "s", None]),
+              helper.make_tensor_value_info("key", F, [1, "s", None]),
+              helper.make_tensor_value_info("value", F, [1, "s", None]),
+              helper.make_tensor_value_info("seqlens_k", I, [1]),
+              helper.make_tensor_value_info("total_sequence_length", I, [])]
+    if with_past:
+        inputs += [helper.make_tensor_value_info("past_key", F, [1, Hkv, "p", None]),
+                   helper.make_tensor_value_info("past_value", F, [1, Hkv, "p", None])]
+    node = helper.make_node("GroupQueryAttention", names,
+                            ["output", "present_key", "present_value"],
+                            domain="com.microsoft", num_heads=Hq, kv_num_heads=Hkv)
+    graph = helper.make_graph(
+        [node], "gqa", inputs,
+        [helper.make_tensor_value_info("output", F, None),
+         helper.make_tensor_value_info("present_key", F, None),
+         helper.make_tensor_value_info("present_value", F, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 8
+    onnx.save(model, path)
+
+
+def attention_matmul_onnx(path, Hq, Hkv, Sq, Skv, D):
+    """The same attention as plain ONNX ops (ORT fuses K's transpose into
+    its MatMul): the G heads of a KV group as the rows of one product, a
+    bottom-right causal mask as an additive initializer."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    G = Hq // Hkv
+    rows = np.arange(G * Sq) % Sq
+    mask = np.where(np.arange(Skv)[None, :] > (Skv - Sq + rows)[:, None], -np.inf, 0.0)
+    F = TensorProto.FLOAT
+    inits = [numpy_helper.from_array(mask.astype(np.float32), "mask"),
+             numpy_helper.from_array(np.array([1, Hkv, G * Sq, D], np.int64), "grouped"),
+             numpy_helper.from_array(np.array([1, Hq, Sq, D], np.int64), "heads"),
+             numpy_helper.from_array(np.array(1 / np.sqrt(D), np.float32), "scale")]
+    nodes = [helper.make_node("Reshape", ["q", "grouped"], ["qg"]),
+             helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
+             helper.make_node("MatMul", ["qg", "kt"], ["s"]),
+             helper.make_node("Mul", ["s", "scale"], ["ss"]),
+             helper.make_node("Add", ["ss", "mask"], ["sm"]),
+             helper.make_node("Softmax", ["sm"], ["p"], axis=-1),
+             helper.make_node("MatMul", ["p", "v"], ["og"]),
+             helper.make_node("Reshape", ["og", "heads"], ["o"])]
+    graph = helper.make_graph(
+        nodes, "attn",
+        [helper.make_tensor_value_info("q", F, [1, Hq, Sq, D]),
+         helper.make_tensor_value_info("k", F, [1, Hkv, Skv, D]),
+         helper.make_tensor_value_info("v", F, [1, Hkv, Skv, D])],
+        [helper.make_tensor_value_info("o", F, [1, Hq, Sq, D])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, path)
+
+
+def attention_reference(q, k, v):
+    """Causal (bottom-right) GQA attention in float64, one head at a time."""
+    Hq, Sq, D = q.shape[1:]
+    Hkv, Skv = k.shape[1:3]
+    out = np.empty((1, Hq, Sq, D))
+    mask = np.arange(Skv)[None, :] > (Skv - Sq + np.arange(Sq))[:, None]
+    for h in range(Hq):
+        kh, vh = k[0, h // (Hq // Hkv)].astype(np.float64), v[0, h // (Hq // Hkv)].astype(np.float64)
+        s = q[0, h].astype(np.float64) @ kh.T / np.sqrt(D)
+        s[mask] = -np.inf
+        s = np.exp(s - s.max(axis=1, keepdims=True))
+        out[0, h] = (s / s.sum(axis=1, keepdims=True)) @ vh
+    return out
+
+
+def attention_cases():
+    # Causal GQA prefill, and decode of 1 and 16 query rows over 32K keys.
+    yield "GQA prefill S=4096", 16, 2, 4096, 4096, 128
+    yield "GQA decode Sq=1 @32K", 16, 2, 1, 32768, 128
+    yield "GQA decode Sq=16 @32K", 16, 2, 16, 32768, 128
+
+
+def run_attention(args, rt, ort, tmp, peaks):
+    rows = []
+    rng = np.random.default_rng(1)
+    for name, Hq, Hkv, Sq, Skv, D in attention_cases():
+        if args.case and not any(c in name for c in args.case):
+            continue
+        q = rng.standard_normal((1, Hq, Sq, D), dtype=np.float32)
+        k = rng.standard_normal((1, Hkv, Skv, D), dtype=np.float32)
+        v = rng.standard_normal((1, Hkv, Skv, D), dtype=np.float32)
+        ref = attention_reference(q, k, v)
+        stem = os.path.join(tmp, "attn_%d_%d" % (Sq, Skv))
+        for arr, n in ((q, "q"), (k, "k"), (v, "v")):
+            np.save("%s_%s.npy" % (stem, n), arr)
+        open(stem + ".mlir", "w").write(ATTENTION_MLIR.format(Hq=Hq, Hkv=Hkv, D=D))
+        so = stem + ".so"
+        proc = subprocess.run([os.path.join(args.build, "bin", "hybrid-run"), stem + ".mlir",
+                               "--entry", "attn"] +
+                              sum((["--input", "%s_%s.npy" % (stem, n)] for n in "qkv"), []) +
+                              ["--emit-so", so], capture_output=True, text=True)
+        if proc.returncode:
+            fail("compiling %s: %s" % (name, proc.stderr))
+        module = rt.load(so, args.threads)
+        tensors = [rt.wrap(q), rt.wrap(k), rt.wrap(v)]
+
+        # ORT, two formulations: GroupQueryAttention (the new rows' K/V as
+        # BSNH, the rest as the past cache, which it copies into its present
+        # output) and, for decode, the plain-op graph; the faster one is the
+        # peer.
+        past = Skv - Sq
+        bsnh = lambda x: np.ascontiguousarray(x.transpose(0, 2, 1, 3).reshape(1, x.shape[2], -1))
+        feeds = {"query": bsnh(q), "key": bsnh(k[:, :, past:]), "value": bsnh(v[:, :, past:]),
+                 "seqlens_k": np.array([Skv - 1], np.int32),
+                 "total_sequence_length": np.array(Skv, np.int32)}
+        if past:
+            feeds["past_key"] = np.ascontiguousarray(k[:, :, :past])
+            feeds["past_value"] = np.ascontiguousarray(v[:, :, :past])
+        gqa_onnx(stem + "_gqa.onnx", Hq, Hkv, with_past=past > 0)
+        paths = {}
+        for n, arr in feeds.items():
+            paths[n] = "%s_ort_%s.npy" % (stem, n)
+            np.save(paths[n], arr)
+        formulations = [("GroupQueryAttention", stem + "_gqa.onnx", paths,
+                         lambda o: o.reshape(1, Sq, Hq, D).transpose(0, 2, 1, 3))]
+        if past:
+            attention_matmul_onnx(stem + "_mm.onnx", Hq, Hkv, Sq, Skv, D)
+            formulations.append(("MatMul+Softmax", stem + "_mm.onnx",
+                                 {n: "%s_%s.npy" % (stem, n) for n in "qkv"}, lambda o: o))
+
+        _, out = rt.invoke(module, "attn", tensors, q.shape)
+        tol = 1e-4 * max(1.0, np.abs(ref).max())
+        outputs = [("hybrid", out)]
+        best = None
+        for label, model, inputs, layout in formulations:
+            ort.load(model)
+            ort.run(inputs, stem + "_ort.npy")
+            outputs.append(("ort " + label, layout(np.load(stem + "_ort.npy"))))
+            warm = min(ort.run(inputs) for _ in range(3))
+            if best is None or warm < best[0]:
+                best = (warm, label, model, inputs)
+        for peer, got in outputs:
+            err = np.abs(got - ref).max()
+            if not err <= tol:
+                fail("%s: %s is off the float64 reference by %g (tolerance %g)"
+                     % (name, peer, err, tol))
+        _, ort_label, model, paths = best
+        ort.load(model)
+        times = {"hybrid": [], "ort": []}
+        for _ in range(args.calls):
+            times["hybrid"].append(rt.invoke(module, "attn", tensors, q.shape)[0])
+            time.sleep(PAUSE_S)
+            times["ort"].append(ort.run(paths))
+            time.sleep(PAUSE_S)
+        keys = sum(Skv - Sq + i + 1 for i in range(Sq))
+        flops = 4.0 * Hq * D * keys
+        stats = {p: median_spread(t) for p, t in times.items()}
+        h = stats["hybrid"][0]
+        row = {"case": name, "shape": {"Hq": Hq, "Hkv": Hkv, "Sq": Sq, "Skv": Skv, "D": D},
+               "threads": args.threads, "calls": args.calls, "ort_formulation": ort_label}
+        for peer, (med, lo, hi) in stats.items():
+            row[peer] = {"median_ms": round(med, 3), "min_ms": round(lo, 3),
+                         "max_ms": round(hi, 3), "gflops": round(flops / (med * 1e6), 1)}
+        row["speed_vs_ort"] = round(stats["ort"][0] / h, 2)
+        row["hybrid_fraction_of_gemm_peak"] = round(flops / (h * 1e6) / peaks["gemm_gflops"], 2)
+        # K and V must be read at least once.
+        row["hybrid_fraction_of_bandwidth"] = round(
+            8.0 * Hkv * Skv * D / (h * 1e6) / peaks["bandwidth_gbs"], 2)
+        rows.append(row)
+        if args.json:
+            print(json.dumps(row), flush=True)
+        else:
+            print_attention_row(row)
+    return rows
+
+
 def measure_peaks(threads):
     """The machine's GEMM rate (OpenBLAS sgemm, best of 2048^3 and 4096^3)
     and memory bandwidth (OpenBLAS sgemv over 256 MB, read once)."""
@@ -287,6 +476,21 @@ def print_row(row):
         100 * row["hybrid_fraction_of_gemm_peak"]), flush=True)
 
 
+ATTENTION_HEADER = "%-28s %-26s %-22s %-42s %8s %6s %6s" % (
+    "case", "shape Hq/Hkv Sq x Skv D", "hybrid ms (min-max)", "ort ms (its faster formulation)",
+    "vs ort", "%peak", "%bw")
+
+
+def print_attention_row(row):
+    s = row["shape"]
+    fmt = lambda p: "%.2f (%.2f-%.2f)" % (row[p]["median_ms"], row[p]["min_ms"], row[p]["max_ms"])
+    print("%-28s %-26s %-22s %-42s %7.2fx %5.0f%% %5.0f%%" % (
+        row["case"], "%d/%d %dx%d %d" % (s["Hq"], s["Hkv"], s["Sq"], s["Skv"], s["D"]),
+        fmt("hybrid"), fmt("ort") + " " + row["ort_formulation"], row["speed_vs_ort"],
+        100 * row["hybrid_fraction_of_gemm_peak"],
+        100 * row["hybrid_fraction_of_bandwidth"]), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -310,10 +514,14 @@ def main():
           "(OpenBLAS sgemv)" % (peaks["gemm_gflops"], peaks["bandwidth_gbs"]))
     print("median of %d alternating calls after a warm-up; vs = peer time / Hybrid time "
           "(>1: Hybrid faster)" % args.calls)
-    if not args.json:
-        print(HEADER)
     with tempfile.TemporaryDirectory(prefix="hybrid-bench-") as tmp:
+        if not args.json:
+            print(HEADER)
         run_matmul(args, rt, ort, tmp, blas, peaks)
+        if not args.json:
+            print()
+            print(ATTENTION_HEADER)
+        run_attention(args, rt, ort, tmp, peaks)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,11 @@ function readNpy(path) {
   const buf = readFileSync(path);
   const headerLen = buf.readUInt16LE(8);
   const header = buf.toString("latin1", 10, 10 + headerLen);
-  if (!header.includes("'<f4'")) throw new Error(`${path}: only <f4 is supported`);
   const shape = header.match(/\(([^)]*)\)/)[1].split(",").filter((s) => s.trim()).map(Number);
-  const start = 10 + headerLen;
-  const data = new Float32Array(buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + buf.length));
-  return new ort.Tensor("float32", data, shape);
+  const bytes = buf.buffer.slice(buf.byteOffset + 10 + headerLen, buf.byteOffset + buf.length);
+  if (header.includes("'<f4'")) return new ort.Tensor("float32", new Float32Array(bytes), shape);
+  if (header.includes("'<i4'")) return new ort.Tensor("int32", new Int32Array(bytes), shape);
+  throw new Error(`${path}: only <f4 and <i4 are supported`);
 }
 
 function writeNpy(path, tensor) {
