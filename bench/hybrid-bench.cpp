@@ -41,6 +41,11 @@ static cl::list<std::string>
     only("case", cl::desc("Run only the cases whose name contains this"));
 static cl::opt<int> threads("num-threads", cl::init(0),
                             cl::desc("Threads (0: all cores)"));
+static cl::opt<int64_t>
+    printDecoder("print-decoder",
+                 cl::desc("Print the compile case's Llama-like decoder of "
+                          "this many layers and exit"),
+                 cl::init(0));
 static cl::opt<int64_t> vectorWidth("vector-width", cl::init(0),
                                     cl::desc("f32 lanes of the kernels (0: "
                                              "the compiler's choice)"));
@@ -444,16 +449,164 @@ void gqaLayoutChoice() {
     }
 }
 
+/// A Llama-like decoder of `layers` layers (hidden 1024, 16 query and 4 KV
+/// heads of 64, MLP 2816): RMSNorm, projections, RoPE, causal GQA, SiLU MLP,
+/// residuals; each layer's weights are arguments of their own, as an
+/// importer binds them.
+std::string llamaModule(int64_t layers) {
+  const int64_t H = 1024, F = 2816, KV = 256;
+  auto mat = [](int64_t rows, int64_t cols) {
+    return "tensor<" + std::to_string(rows) + "x" + std::to_string(cols) + "xf32>";
+  };
+  auto act = [](int64_t cols) { return "tensor<?x" + std::to_string(cols) + "xf32>"; };
+  std::string out;
+  raw_string_ostream os(out);
+  os << "func.func @decoder(%x0: " << act(H)
+     << ", %cos: tensor<32768x32xf32>, %sin: tensor<32768x32xf32>, %pos: tensor<1x?xi64>";
+  for (int64_t l = 0; l < layers; ++l) {
+    std::string p = ", %l" + std::to_string(l) + "_";
+    os << p << "n1: tensor<1024xf32>" << p << "wq: " << mat(H, H) << p << "wk: " << mat(H, KV)
+       << p << "wv: " << mat(H, KV) << p << "wo: " << mat(H, H) << p
+       << "n2: tensor<1024xf32>" << p << "wg: " << mat(H, F) << p << "wu: " << mat(H, F) << p
+       << "wd: " << mat(F, H);
+  }
+  os << ") -> " << act(H) << " {\n"
+     << "  %c0 = arith.constant 0 : index\n  %t = tensor.dim %x0, %c0 : " << act(H)
+     << "\n  %zero = arith.constant 0.0 : f32\n  %one = arith.constant 1.0 : f32\n";
+  auto matmul = [&](const std::string &name, const std::string &a, const std::string &b,
+                    int64_t k, int64_t n) {
+    os << "  %" << name << "_e = tensor.empty(%t) : " << act(n) << "\n  %" << name
+       << "_f = linalg.fill ins(%zero : f32) outs(%" << name << "_e : " << act(n) << ") -> "
+       << act(n) << "\n  %" << name << " = linalg.matmul ins(%" << a << ", %" << b << " : "
+       << act(k) << ", " << mat(k, n) << ") outs(%" << name << "_f : " << act(n) << ") -> "
+       << act(n) << "\n";
+  };
+  auto heads = [&](const std::string &name, const std::string &src, int64_t n) {
+    std::string split = "tensor<1x?x" + std::to_string(n) + "x64xf32>";
+    std::string hd = "tensor<1x" + std::to_string(n) + "x?x64xf32>";
+    os << "  %" << name << "_s = tensor.expand_shape %" << src
+       << " [[0, 1], [2, 3]] output_shape [1, %t, " << n << ", 64] : " << act(n * 64)
+       << " into " << split << "\n  %" << name << "_e = tensor.empty(%t) : " << hd
+       << "\n  %" << name << " = linalg.transpose ins(%" << name << "_s : " << split
+       << ") outs(%" << name << "_e : " << hd << ") permutation = [0, 2, 1, 3]\n";
+    return hd;
+  };
+  for (int64_t l = 0; l < layers; ++l) {
+    std::string L = std::to_string(l), x = "x" + L, p = "l" + L + "_";
+    os << "  %" << p << "h = hybrid.rms_norm %" << x << ", %" << p << "n1 : " << act(H)
+       << ", tensor<1024xf32>\n";
+    matmul(p + "q", p + "h", p + "wq", H, H);
+    matmul(p + "k", p + "h", p + "wk", H, KV);
+    matmul(p + "v", p + "h", p + "wv", H, KV);
+    std::string qt = heads(p + "qh", p + "q", 16), kt = heads(p + "kh", p + "k", 4);
+    heads(p + "vh", p + "v", 4);
+    os << "  %" << p << "qr = hybrid.rotary_embedding %" << p << "qh, %cos, %sin positions(%pos : "
+       << "tensor<1x?xi64>) : " << qt << ", tensor<32768x32xf32>, tensor<32768x32xf32>\n";
+    os << "  %" << p << "kr = hybrid.rotary_embedding %" << p << "kh, %cos, %sin positions(%pos : "
+       << "tensor<1x?xi64>) : " << kt << ", tensor<32768x32xf32>, tensor<32768x32xf32>\n";
+    os << "  %" << p << "a = hybrid.attention %" << p << "qr, %" << p << "kr, %" << p
+       << "vh {causal} : " << qt << ", " << kt << ", " << kt << "\n";
+    os << "  %" << p << "at_e = tensor.empty(%t) : tensor<1x?x16x64xf32>\n  %" << p
+       << "at = linalg.transpose ins(%" << p << "a : " << qt << ") outs(%" << p
+       << "at_e : tensor<1x?x16x64xf32>) permutation = [0, 2, 1, 3]\n  %" << p
+       << "af = tensor.collapse_shape %" << p << "at [[0, 1], [2, 3]] : "
+       << "tensor<1x?x16x64xf32> into " << act(H) << "\n";
+    matmul(p + "o", p + "af", p + "wo", H, H);
+    os << "  %" << p << "r = arith.addf %" << x << ", %" << p << "o : " << act(H) << "\n";
+    os << "  %" << p << "h2 = hybrid.rms_norm %" << p << "r, %" << p << "n2 : " << act(H)
+       << ", tensor<1024xf32>\n";
+    matmul(p + "g", p + "h2", p + "wg", H, F);
+    matmul(p + "u", p + "h2", p + "wu", H, F);
+    // SiLU(g) * u, elementwise on tensors.
+    os << "  %" << p << "ng = arith.negf %" << p << "g : " << act(F) << "\n  %" << p
+       << "eg = math.exp %" << p << "ng : " << act(F) << "\n  %" << p << "ones_e = "
+       << "tensor.empty(%t) : " << act(F) << "\n  %" << p << "ones = linalg.fill ins(%one : "
+       << "f32) outs(%" << p << "ones_e : " << act(F) << ") -> " << act(F) << "\n  %" << p
+       << "den = arith.addf %" << p << "eg, %" << p << "ones : " << act(F) << "\n  %" << p
+       << "sg = arith.divf %" << p << "g, %" << p << "den : " << act(F) << "\n  %" << p
+       << "m = arith.mulf %" << p << "sg, %" << p << "u : " << act(F) << "\n";
+    matmul(p + "d", p + "m", p + "wd", F, H);
+    os << "  %x" << (l + 1) << " = arith.addf %" << p << "r, %" << p << "d : " << act(H) << "\n";
+  }
+  os << "  return %x" << layers << " : " << act(H) << "\n}\n";
+  return out;
+}
+
+/// Peak resident memory since the last reset, in MB (Linux: VmHWM, reset
+/// by writing 5 to clear_refs).
+double peakRSSMegabytes(bool reset) {
+  if (reset) {
+    if (FILE *f = fopen("/proc/self/clear_refs", "w")) {
+      fputs("5", f);
+      fclose(f);
+    }
+    return 0;
+  }
+  double mb = -1;
+  if (FILE *f = fopen("/proc/self/status", "r")) {
+    char line[256];
+    while (fgets(line, sizeof line, f))
+      if (!strncmp(line, "VmHWM:", 6))
+        mb = atof(line + 6) / 1024.0;
+    fclose(f);
+  }
+  return mb;
+}
+
+/// Compile time and peak memory of the Llama-like decoder at 1, 6 and 24
+/// layers: the whole path to a shared object (hybrid pipeline, LLVM
+/// optimisation and code generation, link).
+void compileTime() {
+  if (!selected("compile"))
+    return;
+  double perLayer1 = 0;
+  for (int64_t layers : {1, 6, 24}) {
+    mlir::DialectRegistry registry;
+    mlir::hybrid::registerAllDialects(registry);
+    mlir::MLIRContext context(registry);
+    peakRSSMegabytes(/*reset=*/true);
+    double before = peakRSSMegabytes(false);
+    auto start = std::chrono::steady_clock::now();
+    auto module = mlir::parseSourceString<mlir::ModuleOp>(llamaModule(layers), &context);
+    SmallString<128> path;
+    if (!module || sys::fs::createTemporaryFile("hybrid-bench", "so", path))
+      return;
+    mlir::hybrid::CPUCompileOptions options;
+    bool ok = succeeded(mlir::hybrid::compileToSharedObject(*module, path, options));
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    sys::fs::remove(path);
+    if (!ok) {
+      errs() << "hybrid-bench: compile: " << layers << " layers failed\n";
+      return;
+    }
+    if (layers == 1)
+      perLayer1 = seconds;
+    outs() << format("{\"op\": \"compile\", \"variant\": \"llama_like\", \"shape\": "
+                     "{\"layers\": %lld, \"hidden\": 1024}, \"seconds\": %.2f, "
+                     "\"peak_rss_mb\": %.0f, \"process_rss_before_mb\": %.0f, "
+                     "\"over_one_layer\": %.1f}\n",
+                     (long long)layers, seconds, peakRSSMegabytes(false), before,
+                     perLayer1 > 0 ? seconds / perLayer1 : 0.0);
+    outs().flush();
+  }
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(argc, argv, "Hybrid kernel benchmarks\n");
+  if (printDecoder > 0) {
+    outs() << llamaModule(printDecoder);
+    return 0;
+  }
   denseAttentionPrefill();
   sparseVersusDense();
   recurrenceChunkedVersusStep();
   chunkMoEVersusDense();
   gqaLayoutChoice();
   treeVerifyVersusDecode();
+  compileTime();
   return 0;
 }

@@ -37,6 +37,8 @@ void mlir::hybrid::buildHybridCPUPipeline(
   // Hybrid ops become kernels over buffers; the rest of the tensor program
   // is upstream linalg/tensor/arith.
   pm.addPass(createHybridExportEntryPoints());
+  // Repeated layers share their kernels: lowered and compiled once each.
+  pm.addPass(createHybridOutlineKernels());
   ConvertHybridToLoopsOptions toLoops;
   toLoops.vectorWidth = options.vectorWidth;
   pm.addPass(createConvertHybridToLoops(toLoops));
@@ -53,8 +55,17 @@ void mlir::hybrid::buildHybridCPUPipeline(
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  bufferization::BufferDeallocationPipelineOptions dealloc;
-  bufferization::buildBufferDeallocationPipeline(pm, dealloc);
+  // Upstream's deallocation pipeline minus its simplification pass, which
+  // compares every pair of deallocations in a block: half the MLIR time of
+  // a 24-layer module, to save a few run-time ownership checks.
+  pm.addPass(memref::createExpandReallocPass(
+      memref::ExpandReallocPassOptions{/*emitDeallocs=*/false}));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(bufferization::createOwnershipBasedBufferDeallocationPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(bufferization::createLowerDeallocationsPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createCanonicalizerPass());
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createConvertStridedCopiesToLoops());
 
@@ -81,7 +92,12 @@ void mlir::hybrid::buildHybridCPUPipeline(
   // inlines the alloca scopes (which must stay single-block until then).
   pm.addPass(createScopeLoopAllocas());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
-  pm.addPass(createSCFToControlFlowPass());
+  // Without rollback the conversion rewrites in one walk: the rollback
+  // mode's bookkeeping took 800 MB and most of the MLIR time on a 24-layer
+  // module.
+  SCFToControlFlowPassOptions scfToCF;
+  scfToCF.allowPatternRollback = false;
+  pm.addPass(createSCFToControlFlowPass(scfToCF));
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());
   if (options.parallel)

@@ -137,6 +137,13 @@ struct HybridCPUTileKernels
       for (StringRef attr : {kTileKernelAttrName, kTileRowsAttrName,
                              kTileColsAttrName, kTileALayoutAttrName})
         fn->removeAttr(attr);
+      // One body per tile, called from every product: inlined at each call
+      // site it would multiply the code LLVM optimises (compile time grew
+      // with the number of products) for a call that costs a few cycles
+      // against hundreds of FMAs.
+      fn->setAttr("passthrough",
+                  ArrayAttr::get(&getContext(),
+                                 {StringAttr::get(&getContext(), "noinline")}));
     }
   }
 };

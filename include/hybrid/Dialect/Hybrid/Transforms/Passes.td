@@ -146,4 +146,19 @@ def HybridRaiseAttention : Pass<"hybrid-raise-attention", "ModuleOp"> {
                            "mlir::tensor::TensorDialect"];
 }
 
+def HybridOutlineKernels : Pass<"hybrid-outline-kernels", "ModuleOp"> {
+  let summary = "Give structurally identical kernels one function, called per use";
+  let description = [{
+    Moves every hybrid op, every linalg op on tensors and every elementwise
+    op on tensors (with the `tensor.empty` and constant `linalg.fill` inits
+    only it uses) into a private function and replaces it with a call. Ops that are the same up to their operands
+    (same op, attributes, types, and constants) share one function, so a
+    model whose layers repeat the same shapes is lowered, optimised and
+    code-generated once per distinct kernel instead of once per layer:
+    compile time and memory grow with the kinds of layers, not their count.
+    Operands defined outside become arguments; constants are cloned in.
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect"];
+}
+
 #endif // HYBRID_DIALECT_HYBRID_TRANSFORMS_PASSES_TD
