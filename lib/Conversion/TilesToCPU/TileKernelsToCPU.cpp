@@ -62,6 +62,8 @@ LogicalResult defineMatmulTile(func::FuncOp fn, int64_t vectorWidth) {
         b = body->getArgument(4), bOff = body->getArgument(5),
         ldb = body->getArgument(6), c = body->getArgument(7),
         cOff = body->getArgument(8), ldc = body->getArgument(9);
+  if (auto staticLda = fn->getAttrOfType<IntegerAttr>(kTileStaticLdaAttrName))
+    lda = kb.index(staticLda.getInt());
   auto vecType = VectorType::get({vectorWidth}, builder.getF32Type());
   auto cAt = [&](int64_t r, int64_t v) {
     return kb.addi(kb.addi(cOff, kb.muli(kb.index(r), ldc)),
@@ -135,7 +137,8 @@ struct HybridCPUTileKernels
         return signalPassFailure();
       // Defined: the contract attributes have served their purpose.
       for (StringRef attr : {kTileKernelAttrName, kTileRowsAttrName,
-                             kTileColsAttrName, kTileALayoutAttrName})
+                             kTileColsAttrName, kTileALayoutAttrName,
+                             kTileStaticLdaAttrName})
         fn->removeAttr(attr);
       // One body per tile, called from every product: inlined at each call
       // site it would multiply the code LLVM optimises (compile time grew

@@ -16,11 +16,13 @@ StringRef layoutName(TileALayout layout) {
 func::FuncOp mlir::hybrid::getOrDeclareMatmulTileKernel(ModuleOp module,
                                                         int64_t rows,
                                                         int64_t cols,
-                                                        TileALayout layout) {
-  std::string name = ("__hybrid_tile_matmul_" + Twine(rows) + "x" +
-                      Twine(cols) +
-                      (layout == TileALayout::RowMajor ? "_rowA" : ""))
-                         .str();
+                                                        TileALayout layout,
+                                                        std::optional<int64_t> staticLda) {
+  std::string name =
+      ("__hybrid_tile_matmul_" + Twine(rows) + "x" + Twine(cols) +
+       (layout == TileALayout::RowMajor ? "_rowA" : "") +
+       (staticLda ? "_lda" + Twine(*staticLda) : Twine()))
+          .str();
   if (auto fn = module.lookupSymbol<func::FuncOp>(name))
     return fn;
   OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
@@ -31,6 +33,8 @@ func::FuncOp mlir::hybrid::getOrDeclareMatmulTileKernel(ModuleOp module,
   fn->setAttr(kTileRowsAttrName, b.getI64IntegerAttr(rows));
   fn->setAttr(kTileColsAttrName, b.getI64IntegerAttr(cols));
   fn->setAttr(kTileALayoutAttrName, b.getStringAttr(layoutName(layout)));
+  if (staticLda)
+    fn->setAttr(kTileStaticLdaAttrName, b.getI64IntegerAttr(*staticLda));
   return fn;
 }
 

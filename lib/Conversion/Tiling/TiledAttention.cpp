@@ -167,10 +167,15 @@ void AttentionRowBlock::scores(Value j0, Value count) {
         }
         kb.fill(scoresT, {kb.index(0)}, kb.f32(0.0),
                 kb.muli(count, rowsPadded));
+        // K rows are D apart: a static D folds into the tile's addresses.
+        std::optional<int64_t> staticHeadDim;
+        int64_t d = cast<MemRefType>(in.q.getType()).getDimSize(3);
+        if (!ShapedType::isDynamic(d))
+          staticHeadDim = d;
         auto callTiles = [&](int64_t cols) {
           forEachRowTile(count, [&](Value r, int64_t tileRows) {
             func::FuncOp kernel = getOrDeclareMatmulTileKernel(
-                module, tileRows, cols, TileALayout::RowMajor);
+                module, tileRows, cols, TileALayout::RowMajor, staticHeadDim);
             kb.loop(kb.index(0), rowsPadded, kb.index(cols), [&](Value c0) {
               func::CallOp::create(
                   kb.b, kb.loc, kernel,

@@ -12,8 +12,9 @@
 // CHECK: scf.parallel
 // CHECK: arith.constant 48 : index
 // CHECK: memref.alloca(%{{.*}}) {{.*}} : memref<?xf32>
-// S^T = K Q^T on the tile kernels, K rows read in place (row-major A).
-// CHECK: func.call @__hybrid_tile_matmul_6x8_rowA(
+// S^T = K Q^T on the tile kernels, K rows read in place (row-major A, the
+// static head dim as lda).
+// CHECK: func.call @__hybrid_tile_matmul_6x8_rowA_lda64(
 // The causal limit as a lane-wise select, the online softmax on vectors.
 // CHECK: arith.cmpi sle, %{{.*}}, %{{.*}} : vector<8xi32>
 // CHECK: math.exp %{{.*}} : vector<8xf32>

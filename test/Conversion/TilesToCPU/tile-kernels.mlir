@@ -34,6 +34,17 @@ func.func private @tile_rowA_2x16(index, memref<?xf32>, index, index, memref<?xf
 
 // -----
 
+// A static lda replaces the argument in the row offsets.
+// CHECK-LABEL: func.func private @tile_rowA_lda64(
+// CHECK-NOT: hybrid.tile
+// CHECK: %[[C64:.*]] = arith.constant 64 : index
+// CHECK: scf.for
+// CHECK: arith.muli %{{.*}}, %[[C64]]
+func.func private @tile_rowA_lda64(index, memref<?xf32>, index, index, memref<?xf32>, index, index, memref<?xf32>, index, index)
+    attributes {hybrid.tile_kernel = "matmul", hybrid.tile_rows = 2 : i64, hybrid.tile_cols = 16 : i64, hybrid.tile_a_layout = "row_major", hybrid.tile_lda = 64 : i64}
+
+// -----
+
 // expected-error @+1 {{unknown hybrid.tile_a_layout "column_major"}}
 func.func private @tile_bad_layout(index, memref<?xf32>, index, index, memref<?xf32>, index, index, memref<?xf32>, index, index)
     attributes {hybrid.tile_kernel = "matmul", hybrid.tile_rows = 2 : i64, hybrid.tile_cols = 16 : i64, hybrid.tile_a_layout = "column_major"}

@@ -36,6 +36,11 @@ inline constexpr llvm::StringLiteral kTileKernelAttrName = "hybrid.tile_kernel";
 /// How a `matmul` tile reads A: "k_major" or "row_major" (see above).
 inline constexpr llvm::StringLiteral kTileALayoutAttrName =
     "hybrid.tile_a_layout";
+/// Optional: lda known when the tiled stage emits the call (an attention
+/// head dimension, say). The target may then ignore the `lda` argument and
+/// fold the row offsets into addresses.
+inline constexpr llvm::StringLiteral kTileStaticLdaAttrName =
+    "hybrid.tile_lda";
 
 /// The two layouts a `matmul` tile kernel reads A in.
 enum class TileALayout { KMajor, RowMajor };
@@ -49,7 +54,8 @@ inline constexpr llvm::StringLiteral kTileColsAttrName = "hybrid.tile_cols";
 /// the rest `index`).
 func::FuncOp
 getOrDeclareMatmulTileKernel(ModuleOp module, int64_t rows, int64_t cols,
-                             TileALayout layout = TileALayout::KMajor);
+                             TileALayout layout = TileALayout::KMajor,
+                             std::optional<int64_t> staticLda = std::nullopt);
 /// The layout named by a declaration's `hybrid.tile_a_layout` (k_major when
 /// absent); failure for an unknown name.
 FailureOr<TileALayout> getTileALayout(func::FuncOp kernel);
