@@ -120,18 +120,6 @@ void AttentionRowBlock::limitKeys(function_ref<Value(Value)> lastKey) {
       })[0];
 }
 
-void AttentionRowBlock::forEachRowTile(
-    Value count, function_ref<void(Value, int64_t)> body) {
-  Value start = kb.index(0);
-  for (int64_t tileRows : tiling.rowTiles) {
-    Value size = kb.index(tileRows);
-    Value end =
-        kb.addi(start, kb.muli(kb.divui(kb.subi(count, start), size), size));
-    kb.loop(start, end, size, [&](Value r) { body(r, tileRows); });
-    start = end;
-  }
-}
-
 void AttentionRowBlock::scores(Value j0, Value count) {
   Value headDim = in.headDim;
   Value keyRow0 = kb.muli(kb.addi(kb.muli(kb.addi(kb.muli(b, in.kvHeads),
@@ -173,17 +161,10 @@ void AttentionRowBlock::scores(Value j0, Value count) {
         if (!ShapedType::isDynamic(d))
           staticHeadDim = d;
         auto callTiles = [&](int64_t cols) {
-          forEachRowTile(count, [&](Value r, int64_t tileRows) {
-            func::FuncOp kernel = getOrDeclareMatmulTileKernel(
-                module, tileRows, cols, TileALayout::RowMajor, staticHeadDim);
-            kb.loop(kb.index(0), rowsPadded, kb.index(cols), [&](Value c0) {
-              func::CallOp::create(
-                  kb.b, kb.loc, kernel,
-                  ValueRange{headDim, a, kb.addi(aOff, kb.muli(r, headDim)),
-                             headDim, queriesT, c0, rowsPadded, scoresT,
-                             kb.addi(kb.muli(r, rowsPadded), c0), rowsPadded});
-            });
-          });
+          emitRowMajorAProduct(kb, tiling, cols, scoresT, kb.index(0),
+                               rowsPadded, a, aOff, headDim, staticHeadDim,
+                               queriesT, kb.index(0), rowsPadded, count,
+                               rowsPadded, headDim);
         };
         kb.ifThenElse(
             narrow, {},
@@ -319,7 +300,7 @@ void AttentionRowBlock::values(Value j0, Value count) {
         },
         packed);
   }
-  forEachRowTile(rows, [&](Value r, int64_t tileRows) {
+  forEachRowTile(kb, tiling.rowTiles, rows, [&](Value r, int64_t tileRows) {
     func::FuncOp kernel =
         getOrDeclareMatmulTileKernel(module, tileRows, tiling.cols);
     kb.loop(kb.index(0), valuePadded, cols, [&](Value c0) {

@@ -43,6 +43,39 @@ Value mlir::hybrid::flattenBuffer(KernelBuilder &kb, Value buffer) {
   return memref::CastOp::create(kb.b, kb.loc, dynamic, flat);
 }
 
+void mlir::hybrid::forEachRowTile(KernelBuilder &kb,
+                                  ArrayRef<int64_t> rowTiles, Value count,
+                                  function_ref<void(Value, int64_t)> body) {
+  Value start = kb.index(0);
+  for (int64_t rows : rowTiles) {
+    Value size = kb.index(rows);
+    Value tiles = kb.divui(kb.subi(count, start), size);
+    Value end = kb.addi(start, kb.muli(tiles, size));
+    kb.loop(start, end, size, [&](Value rowStart) { body(rowStart, rows); });
+    start = end;
+  }
+}
+
+void mlir::hybrid::emitRowMajorAProduct(
+    KernelBuilder &kb, const MatmulTiling &tiling, int64_t colTile, Value c,
+    Value cOff, Value ldc, Value a, Value aOff, Value lda,
+    std::optional<int64_t> staticLda, Value b, Value bOff, Value ldb,
+    Value rows, Value cols, Value k) {
+  auto module =
+      kb.b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
+  forEachRowTile(kb, tiling.rowTiles, rows, [&](Value r, int64_t tileRows) {
+    func::FuncOp kernel = getOrDeclareMatmulTileKernel(
+        module, tileRows, colTile, TileALayout::RowMajor, staticLda);
+    Value aRow = kb.addi(aOff, kb.muli(r, lda));
+    Value cRow = kb.addi(cOff, kb.muli(r, ldc));
+    kb.loop(kb.index(0), cols, kb.index(colTile), [&](Value c0) {
+      func::CallOp::create(kb.b, kb.loc, kernel,
+                           ValueRange{k, a, aRow, lda, b, kb.addi(bOff, c0),
+                                      ldb, c, kb.addi(cRow, c0), ldc});
+    });
+  });
+}
+
 namespace {
 
 /// One task's share of the product and the emission of its loop nest.
@@ -57,10 +90,6 @@ public:
             Value fill);
 
 private:
-  /// Calls `body(rowStart, rows)` for the row tiles covering [0, count):
-  /// full tiles of each size in `rowTiles`, largest first.
-  void forEachRowTile(Value count,
-                      function_ref<void(Value rowStart, int64_t rows)> body);
   /// Packs B[pc:pc+kcur, col0:col0+width) into one zero-padded panel of
   /// `t.cols` columns at `dst[dstOff]` (k-major).
   void packBPanel(Value dst, Value dstOff, Value pc, Value kcur, Value col0,
@@ -80,18 +109,6 @@ private:
 
 } // namespace
 
-void MatmulTask::forEachRowTile(
-    Value count, function_ref<void(Value, int64_t)> body) {
-  Value start = kb.index(0);
-  for (int64_t rows : t.rowTiles) {
-    Value size = kb.index(rows);
-    Value tiles = kb.divui(kb.subi(count, start), size);
-    Value end = kb.addi(start, kb.muli(tiles, size));
-    kb.loop(start, end, size, [&](Value rowStart) { body(rowStart, rows); });
-    start = end;
-  }
-}
-
 void MatmulTask::packBPanel(Value dst, Value dstOff, Value pc, Value kcur,
                             Value col0, Value width) {
   Value cols = kb.index(t.cols);
@@ -106,7 +123,7 @@ void MatmulTask::packBPanel(Value dst, Value dstOff, Value pc, Value kcur,
 
 void MatmulTask::packA(Value dst, Value row0, Value count, Value pc,
                        Value kcur) {
-  forEachRowTile(count, [&](Value rowStart, int64_t rows) {
+  forEachRowTile(kb, t.rowTiles, count, [&](Value rowStart, int64_t rows) {
     Value base = kb.muli(rowStart, kcur);
     SmallVector<Value> from;
     for (int64_t r = 0; r < rows; ++r)
@@ -228,7 +245,7 @@ void MatmulTask::emit(Value r0, Value r1, Value c0, Value c1, Value packB,
                     });
               });
         }
-        forEachRowTile(mcur, [&](Value rowStart, int64_t rows) {
+        forEachRowTile(kb, t.rowTiles, mcur, [&](Value rowStart, int64_t rows) {
           tile(rows, kcur, aPacked, kb.muli(rowStart, kcur), source[0],
                source[1], source[2], kb.addi(ic, rowStart), col, w);
         });

@@ -90,9 +90,6 @@ private:
   void softmax(Value j0, Value count, bool applyLimits);
   /// acc += P V for keys [j0, j0 + count).
   void values(Value j0, Value count);
-  /// Calls body(start, rows) for row tiles covering [0, count).
-  void forEachRowTile(Value count,
-                      function_ref<void(Value start, int64_t rows)> body);
 
   KernelBuilder &kb;
   const MatmulTiling &tiling;

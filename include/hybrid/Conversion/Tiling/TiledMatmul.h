@@ -29,6 +29,25 @@ void emitTiledMatmul(KernelBuilder &kb, const MatmulTiling &tiling, Value c,
 /// A buffer of any rank with the identity layout, seen as `memref<?xT>`.
 Value flattenBuffer(KernelBuilder &kb, Value buffer);
 
+/// Calls `body(rowStart, rows)` for the row tiles that cover [0, count):
+/// full tiles of each size in `rowTiles` (largest first, ending in 1).
+void forEachRowTile(KernelBuilder &kb, ArrayRef<int64_t> rowTiles,
+                    Value count,
+                    function_ref<void(Value rowStart, int64_t rows)> body);
+
+/// C[rows x cols] += A[rows x k] B[k x cols] with A a row-major matrix read
+/// in place (rows `lda` apart, `staticLda` when known), B and C row-major
+/// flat f32 buffers (`ldb`, `ldc`), and `cols` a multiple of `colTile` (the
+/// register tile's columns: `tiling.cols`, or one vector). No packing: the
+/// form of "weights x activations laid out with the tokens along the
+/// vector lanes" (attention's S^T = K Q^T, an expert's U X^T).
+void emitRowMajorAProduct(KernelBuilder &kb, const MatmulTiling &tiling,
+                          int64_t colTile, Value c, Value cOff, Value ldc,
+                          Value a, Value aOff, Value lda,
+                          std::optional<int64_t> staticLda, Value b,
+                          Value bOff, Value ldb, Value rows, Value cols,
+                          Value k);
+
 } // namespace mlir::hybrid
 
 #endif // HYBRID_CONVERSION_TILING_TILEDMATMUL_H
