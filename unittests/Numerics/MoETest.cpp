@@ -13,37 +13,55 @@ using namespace hybrid::test;
 
 namespace {
 
+struct MoESizes {
+  int64_t tokens = 13, model = 32, experts = 8, width = 12, sharedWidth = 6;
+  /// Weights with static shapes (the kernels then fold their strides).
+  bool staticWeights = false;
+};
+
 std::string moeModule(const std::string &router, int64_t chunk,
                       const std::string &extraAttrs, bool shared,
-                      const std::string &dtype = "f32") {
-  std::string x = "tensor<?x?x" + dtype + ">", v = "tensor<?x" + dtype + ">",
-              w3 = "tensor<?x?x?x" + dtype + ">";
-  std::string args = "%x: " + x + ", %wr: " + x + ", %r: " + v + ", %up: " + w3 +
-                     ", %down: " + w3;
+                      const std::string &dtype = "f32",
+                      const MoESizes &sz = {}) {
+  auto dims = [&](std::initializer_list<int64_t> ds) {
+    std::string t = "tensor<";
+    for (int64_t d : ds)
+      t += (sz.staticWeights ? std::to_string(d) : std::string("?")) + "x";
+    return t + dtype + ">";
+  };
+  std::string x = "tensor<?x?x" + dtype + ">", v = dims({sz.experts}),
+              wr = dims({sz.experts, sz.model}),
+              up = dims({sz.experts, sz.width, sz.model}),
+              down = dims({sz.experts, sz.model, sz.width});
+  std::string args = "%x: " + x + ", %wr: " + wr + ", %r: " + v + ", %up: " + up +
+                     ", %down: " + down;
   std::string routerOperand = router == "blockffn" ? " norm(%r : " + v + ")"
                               : router == "deco"   ? " route_scale(%r : " + v + ")"
                                                    : "";
   std::string sharedOps;
   if (shared) {
-    args += ", %su: " + x + ", %sd: " + x;
-    sharedOps = " shared(%su, %sd : " + x + ", " + x + ")";
+    std::string su = dims({sz.sharedWidth, sz.model}),
+                sd = dims({sz.model, sz.sharedWidth});
+    args += ", %su: " + su + ", %sd: " + sd;
+    sharedOps = " shared(%su, %sd : " + su + ", " + sd + ")";
   }
   return "func.func @moe(" + args + ") -> " + x + " {\n  %y = hybrid.chunk_moe " +
-         router + " %x, %wr" + routerOperand + " experts(%up, %down : " + w3 +
-         ", " + w3 + ")" + sharedOps + " {chunk = " + std::to_string(chunk) +
-         extraAttrs + "} : " + x + ", " + x + "\n  return %y : " + x + "\n}\n";
+         router + " %x, %wr" + routerOperand + " experts(%up, %down : " + up +
+         ", " + down + ")" + sharedOps + " {chunk = " + std::to_string(chunk) +
+         extraAttrs + "} : " + x + ", " + wr + "\n  return %y : " + x + "\n}\n";
 }
 
 void checkMoE(const std::string &router, ref::Router kind, int64_t chunk,
               bool shared, std::mt19937 &rng,
-              hybrid_dtype dtype = HYBRID_DTYPE_F32) {
+              hybrid_dtype dtype = HYBRID_DTYPE_F32, const MoESizes &sz = {}) {
   SCOPED_TRACE(testing::Message() << router << " chunk=" << chunk
                                   << (shared ? " shared" : "") << " "
                                   << mlirType(dtype));
-  int64_t T = 13, Dm = 32, E = 8, Be = 12, Bs = 6, topK = 2;
+  int64_t T = sz.tokens, Dm = sz.model, E = sz.experts, Be = sz.width,
+          Bs = sz.sharedWidth, topK = 2;
   hybrid::Module *m = compile(moeModule(
       router, chunk, kind == ref::Router::TopKSoftmax ? ", top_k = 2" : "",
-      shared, mlirType(dtype)));
+      shared, mlirType(dtype), sz));
   ASSERT_TRUE(m);
   ref::Array x = randomArray({T, Dm}, rng), wr = randomArray({E, Dm}, rng, 0.3),
              r = randomArray({E}, rng), up = randomArray({E, Be, Dm}, rng, 0.2),
@@ -89,6 +107,19 @@ TEST(ChunkMoE, HalfPrecisionStorage) {
   std::mt19937 rng(32);
   checkMoE("blockffn", ref::Router::BlockFFN, 8, false, rng, HYBRID_DTYPE_F16);
   checkMoE("deco", ref::Router::Deco, 3, true, rng, HYBRID_DTYPE_BF16);
+}
+
+TEST(ChunkMoE, ExpertsOverManyTokensInRegisterTiles) {
+  // Experts over more tokens than one register tile of columns (runs of
+  // chunks, padded columns), widths and model sizes that are not whole
+  // tiles, static weight shapes (folded strides) and dynamic ones.
+  std::mt19937 rng(33);
+  MoESizes sz{/*tokens=*/150, /*model=*/100, /*experts=*/16, /*width=*/40,
+              /*sharedWidth=*/20, /*staticWeights=*/true};
+  checkMoE("blockffn", ref::Router::BlockFFN, 8, true, rng, HYBRID_DTYPE_F32, sz);
+  sz.staticWeights = false;
+  checkMoE("deco", ref::Router::Deco, 5, false, rng, HYBRID_DTYPE_F32, sz);
+  checkMoE("blockffn", ref::Router::BlockFFN, 16, false, rng, HYBRID_DTYPE_BF16, sz);
 }
 
 TEST(ChunkMoE, DecoWithSharedExpertAndTopKSoftmax) {

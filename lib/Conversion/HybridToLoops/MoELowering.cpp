@@ -2,15 +2,17 @@
 //
 // 1. Router weights r[t, e] for every token (BlockFFN: RMSNorm of ReLU;
 //    DECO: ReLU times a per-expert scale; top-k softmax).
-// 2. Per chunk of tokens (in parallel): the active set is the experts with
-//    a non-zero weight for some token of the chunk. Each active expert's
-//    weights are read once for the whole chunk (row by row, each row used
-//    for every token of the chunk that routes to it); inactive experts are
-//    never read. The result is exactly the token-level formula.
+// 2. Chunk-level activation: expert e is active for a chunk of tokens when
+//    some token of the chunk gives it a non-zero weight. Each expert then
+//    runs once over all the tokens of its active chunks (TiledExperts.h),
+//    so its weights are read once per call however many chunks use it;
+//    inactive (expert, chunk) pairs cost nothing. The result is exactly the
+//    token-level formula.
 //
 //===----------------------------------------------------------------------===//
 
 #include "hybrid/Conversion/Tiling/KernelBuilder.h"
+#include "hybrid/Conversion/Tiling/TiledExperts.h"
 #include "Lowerings.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 
@@ -23,11 +25,6 @@ namespace {
 
 using P = arith::CmpIPredicate;
 using F = arith::CmpFPredicate;
-
-/// SiLU(x) = x / (1 + e^-x).
-Value silu(KernelBuilder &kb, Value x) {
-  return kb.divf(x, kb.addf(kb.f32(1.0), kb.exp(kb.subf(kb.f32(0.0), x))));
-}
 
 struct ChunkMoELowering : KernelPattern<ChunkMoEOp> {
   using KernelPattern::KernelPattern;
@@ -65,10 +62,7 @@ struct ChunkMoELowering : KernelPattern<ChunkMoEOp> {
 
     Value out = kb.alloc(type, {tokens, model});
     Value weights = kb.alloc({OpFoldResult(tokens), OpFoldResult(experts)}, f32);
-    Value hidden = kb.alloc({OpFoldResult(tokens), OpFoldResult(width)}, f32);
-    Value acc = kb.alloc({OpFoldResult(tokens), OpFoldResult(model)}, f32);
     Value chunk = kb.index(op.getChunk());
-    Value numChunks = kb.ceilDiv(tokens, chunk);
 
     kb.ifThen(checks.passed(), [&] {
       // Router weights.
@@ -152,68 +146,55 @@ struct ChunkMoELowering : KernelPattern<ChunkMoEOp> {
         }
       });
 
-      // Experts, chunk by chunk.
-      kb.parallel({numChunks}, [&](ValueRange ivs) {
-        Value t0 = kb.muli(ivs[0], chunk);
-        Value t1 = kb.minui(kb.addi(t0, chunk), tokens);
-        kb.loop(t0, t1, kb.index(1), [&](Value t) {
-          kb.fill(acc, {t, kb.index(0)}, kb.f32(0.0), model);
-        });
-        // One FFN (up rows, SiLU, down rows) over the chunk's tokens with
-        // weight `gate(t)` (0 = token skipped).
-        auto ffn = [&](Value upW, SmallVector<Value> upPrefix, Value downW,
-                       SmallVector<Value> downPrefix, Value ffnWidth,
-                       function_ref<Value(Value)> gate) {
-          auto upRow = [&](Value j) {
-            SmallVector<Value> idx(upPrefix);
-            idx.append({j, kb.index(0)});
-            return idx;
-          };
-          auto downRow = [&](Value m) {
-            SmallVector<Value> idx(downPrefix);
-            idx.append({m, kb.index(0)});
-            return idx;
-          };
-          kb.loop(kb.index(0), ffnWidth, kb.index(1), [&](Value j) {
-            kb.loop(t0, t1, kb.index(1), [&](Value t) {
-              kb.ifThen(kb.cmpf(F::UNE, gate(t), kb.f32(0.0)), [&] {
-                Value hval = kb.dot(upW, upRow(j), x, {t, kb.index(0)}, model);
-                kb.store(silu(kb, hval), hidden, {t, j});
-              });
+      // Experts, one after the other, each over every token whose chunk
+      // activates it: its weights are read once per call, not once per
+      // chunk, and its products run on the tile kernels.
+      Value maxWidth = width;
+      if (sharedUp)
+        maxWidth = kb.select(kb.cmpi(P::ugt, kb.dim(sharedUp, 0), width),
+                             kb.dim(sharedUp, 0), width);
+      ExpertProducts products(kb, chooseMatmulTiling(options.vectorWidth), x,
+                              tokens, model, maxWidth);
+      Value chunks = kb.ceilDiv(tokens, chunk);
+      kb.loop(kb.index(0), experts, kb.index(1), [&](Value e) {
+        // The expert's runs: the chunks that route to it.
+        SmallVector<Value> counts = kb.loop(
+            kb.index(0), chunks, kb.index(1), {kb.index(0), kb.index(0)},
+            [&](Value c, ValueRange it) -> SmallVector<Value> {
+              Value t0 = kb.muli(c, chunk);
+              Value t1 = kb.minui(kb.addi(t0, chunk), tokens);
+              Value active = kb.loop(
+                  t0, t1, kb.index(1), {kb.boolean(false)},
+                  [&](Value t, ValueRange a) -> SmallVector<Value> {
+                    return {kb.ori(a[0], kb.cmpf(F::UNE, kb.load(weights, {t, e}),
+                                                 kb.f32(0.0)))};
+                  })[0];
+              return kb.ifThenElse(
+                  active, {kb.b.getIndexType(), kb.b.getIndexType()},
+                  [&]() -> SmallVector<Value> {
+                    products.addRun(it[1], it[0], t0, kb.subi(t1, t0));
+                    kb.loop(t0, t1, kb.index(1), [&](Value t) {
+                      products.setGate(kb.addi(it[0], kb.subi(t, t0)),
+                                       kb.load(weights, {t, e}));
+                    });
+                    return {kb.addi(it[0], kb.subi(t1, t0)),
+                            kb.addi(it[1], kb.index(1))};
+                  },
+                  [&]() -> SmallVector<Value> { return {it[0], it[1]}; });
             });
-          });
-          kb.loop(kb.index(0), model, kb.index(1), [&](Value m) {
-            kb.loop(t0, t1, kb.index(1), [&](Value t) {
-              Value g = gate(t);
-              kb.ifThen(kb.cmpf(F::UNE, g, kb.f32(0.0)), [&] {
-                Value y = kb.dot(downW, downRow(m), hidden, {t, kb.index(0)},
-                                 ffnWidth);
-                kb.store(kb.addf(kb.load(acc, {t, m}), kb.mulf(g, y)), acc,
-                         {t, m});
-              });
-            });
-          });
-        };
-        kb.loop(kb.index(0), experts, kb.index(1), [&](Value e) {
-          Value active = kb.loop(
-              t0, t1, kb.index(1), {kb.boolean(false)},
-              [&](Value t, ValueRange it) -> SmallVector<Value> {
-                return {kb.ori(it[0], kb.cmpf(F::UNE, kb.load(weights, {t, e}),
-                                              kb.f32(0.0)))};
-              })[0];
-          kb.ifThen(active, [&] {
-            ffn(up, {e}, down, {e}, width,
-                [&](Value t) { return kb.load(weights, {t, e}); });
-          });
-        });
-        if (sharedUp)
-          ffn(sharedUp, {}, sharedDown, {}, kb.dim(sharedUp, 0),
-              [&](Value) { return kb.f32(1.0); });
-        kb.loop(t0, t1, kb.index(1), [&](Value t) {
-          kb.scaleCopy(out, {t, kb.index(0)}, kb.f32(1.0), acc,
-                       {t, kb.index(0)}, model);
+        kb.ifThen(kb.cmpi(P::ugt, counts[0], kb.index(0)), [&] {
+          products.ffn(up, e, down, width, counts[0], counts[1]);
         });
       });
+      if (sharedUp) {
+        products.addRun(kb.index(0), kb.index(0), kb.index(0), tokens);
+        kb.loop(kb.index(0), tokens, kb.index(1), [&](Value t) {
+          products.setGate(t, kb.f32(1.0));
+        });
+        products.ffn(sharedUp, Value(), sharedDown, kb.dim(sharedUp, 0),
+                     tokens, kb.index(1));
+      }
+      products.writeOutput(out);
     });
     rewriter.replaceOp(op, kb.tensor(out, type));
     return success();

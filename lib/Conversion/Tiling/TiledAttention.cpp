@@ -45,9 +45,7 @@ AttentionRowBlock::AttentionRowBlock(KernelBuilder &kb,
   Type f32 = kb.b.getF32Type();
   Value lanes = kb.index(tiling.vectorWidth), cols = kb.index(tiling.cols);
   Value tile = kb.index(kAttentionKeyTile);
-  narrow = kb.cmpi(P::ule, rows, lanes);
-  Value stCols = kb.select(narrow, lanes, cols);
-  rowsPadded = kb.muli(kb.ceilDiv(rows, stCols), stCols);
+  rowsPadded = kb.muli(kb.ceilDiv(rows, lanes), lanes);
   valuePadded = kb.muli(kb.ceilDiv(in.valueDim, cols), cols);
   bool kF32 = cast<MemRefType>(in.k.getType()).getElementType().isF32();
   bool vF32 = cast<MemRefType>(in.v.getType()).getElementType().isF32();
@@ -160,22 +158,10 @@ void AttentionRowBlock::scores(Value j0, Value count) {
         int64_t d = cast<MemRefType>(in.q.getType()).getDimSize(3);
         if (!ShapedType::isDynamic(d))
           staticHeadDim = d;
-        auto callTiles = [&](int64_t cols) {
-          emitRowMajorAProduct(kb, tiling, cols, scoresT, kb.index(0),
-                               rowsPadded, a, aOff, headDim, staticHeadDim,
-                               queriesT, kb.index(0), rowsPadded, count,
-                               rowsPadded, headDim);
-        };
-        kb.ifThenElse(
-            narrow, {},
-            [&]() -> SmallVector<Value> {
-              callTiles(tiling.vectorWidth);
-              return {};
-            },
-            [&]() -> SmallVector<Value> {
-              callTiles(tiling.cols);
-              return {};
-            });
+        emitRowMajorAProduct(kb, tiling, scoresT, kb.index(0), rowsPadded, a,
+                             aOff, headDim, staticHeadDim, queriesT,
+                             kb.index(0), rowsPadded, count, rowsPadded,
+                             headDim);
         return {};
       });
 }

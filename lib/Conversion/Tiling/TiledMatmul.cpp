@@ -56,22 +56,40 @@ void mlir::hybrid::forEachRowTile(KernelBuilder &kb,
   }
 }
 
+/// K steps per block of a row-major-A product.
+static constexpr int64_t kRowMajorAKBlock = 256;
+
 void mlir::hybrid::emitRowMajorAProduct(
-    KernelBuilder &kb, const MatmulTiling &tiling, int64_t colTile, Value c,
-    Value cOff, Value ldc, Value a, Value aOff, Value lda,
+    KernelBuilder &kb, const MatmulTiling &tiling, Value c, Value cOff,
+    Value ldc, Value a, Value aOff, Value lda,
     std::optional<int64_t> staticLda, Value b, Value bOff, Value ldb,
     Value rows, Value cols, Value k) {
   auto module =
       kb.b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
-  forEachRowTile(kb, tiling.rowTiles, rows, [&](Value r, int64_t tileRows) {
-    func::FuncOp kernel = getOrDeclareMatmulTileKernel(
-        module, tileRows, colTile, TileALayout::RowMajor, staticLda);
-    Value aRow = kb.addi(aOff, kb.muli(r, lda));
-    Value cRow = kb.addi(cOff, kb.muli(r, ldc));
-    kb.loop(kb.index(0), cols, kb.index(colTile), [&](Value c0) {
-      func::CallOp::create(kb.b, kb.loc, kernel,
-                           ValueRange{k, a, aRow, lda, b, kb.addi(bOff, c0),
-                                      ldb, c, kb.addi(cRow, c0), ldc});
+  // Whole register tiles of columns, then one vector for the rest.
+  Value tile = kb.index(tiling.cols);
+  Value wholeCols = kb.muli(kb.divui(cols, tile), tile);
+  // K in blocks so that a column strip of B (kc x cols) stays in L1 next
+  // to the rows of A it meets (kc = 256: 32 KB + 12 KB at 12 x 32).
+  Value kc = kb.index(kRowMajorAKBlock);
+  kb.loop(kb.index(0), k, kc, [&](Value p0) {
+    Value kcur = kb.minui(kc, kb.subi(k, p0));
+    forEachRowTile(kb, tiling.rowTiles, rows, [&](Value r, int64_t tileRows) {
+      Value aRow = kb.addi(kb.addi(aOff, kb.muli(r, lda)), p0);
+      Value bRow = kb.addi(bOff, kb.muli(p0, ldb));
+      Value cRow = kb.addi(cOff, kb.muli(r, ldc));
+      auto call = [&](int64_t colTile, Value c0) {
+        func::FuncOp kernel = getOrDeclareMatmulTileKernel(
+            module, tileRows, colTile, TileALayout::RowMajor, staticLda);
+        func::CallOp::create(kb.b, kb.loc, kernel,
+                             ValueRange{kcur, a, aRow, lda, b,
+                                        kb.addi(bRow, c0), ldb, c,
+                                        kb.addi(cRow, c0), ldc});
+      };
+      kb.loop(kb.index(0), wholeCols, tile,
+              [&](Value c0) { call(tiling.cols, c0); });
+      kb.loop(wholeCols, cols, kb.index(tiling.vectorWidth),
+              [&](Value c0) { call(tiling.vectorWidth, c0); });
     });
   });
 }

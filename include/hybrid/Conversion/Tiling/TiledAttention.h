@@ -97,9 +97,8 @@ private:
   ModuleOp module;
   Value b, kvHead, rows;
   std::function<Value(Value)> headOf, rowOf;
-  // Columns of S^T: rows rounded up to its column tile (one vector when the
-  // block has at most that many rows, else two).
-  Value rowsPadded, narrow;
+  // Columns of S^T: rows rounded up to whole vectors.
+  Value rowsPadded;
   // Value columns rounded up to the register tile; V read in place when
   // they need no padding and V is f32.
   Value valuePadded, valuesInPlace;

@@ -37,16 +37,15 @@ void forEachRowTile(KernelBuilder &kb, ArrayRef<int64_t> rowTiles,
 
 /// C[rows x cols] += A[rows x k] B[k x cols] with A a row-major matrix read
 /// in place (rows `lda` apart, `staticLda` when known), B and C row-major
-/// flat f32 buffers (`ldb`, `ldc`), and `cols` a multiple of `colTile` (the
-/// register tile's columns: `tiling.cols`, or one vector). No packing: the
-/// form of "weights x activations laid out with the tokens along the
-/// vector lanes" (attention's S^T = K Q^T, an expert's U X^T).
+/// flat f32 buffers (`ldb`, `ldc`), and `cols` a multiple of the vector
+/// width (whole register tiles, then one vector). No packing: the form of
+/// "weights x activations laid out with the tokens along the vector lanes"
+/// (attention's S^T = K Q^T, an expert's U X^T).
 void emitRowMajorAProduct(KernelBuilder &kb, const MatmulTiling &tiling,
-                          int64_t colTile, Value c, Value cOff, Value ldc,
-                          Value a, Value aOff, Value lda,
-                          std::optional<int64_t> staticLda, Value b,
-                          Value bOff, Value ldb, Value rows, Value cols,
-                          Value k);
+                          Value c, Value cOff, Value ldc, Value a, Value aOff,
+                          Value lda, std::optional<int64_t> staticLda,
+                          Value b, Value bOff, Value ldb, Value rows,
+                          Value cols, Value k);
 
 } // namespace mlir::hybrid
 
