@@ -48,12 +48,18 @@ func.func @sparse(%q: tensor<1x8x?x64xf32>, %k: tensor<1x2x?x64xf32>,
 
 // -----
 
-// Chunk MoE: an expert is read only inside `scf.if %active`.
+// Chunk MoE: per expert, the chunks that route to it become runs of
+// columns; an expert with none is never read. Its products are tile
+// kernel calls with the weights read in place (static model dim as lda).
 // CHECK-LABEL: func.func @moe
 // CHECK: scf.parallel
+// CHECK: %[[N:.*]]:2 = scf.for {{.*}} -> (index, index)
 // CHECK: %[[ACTIVE:.*]] = scf.for {{.*}} -> (i1)
-// CHECK: scf.if %[[ACTIVE]]
-// CHECK: memref.load %{{.*}} : memref<16x64x256xf32>
+// CHECK: scf.if %[[ACTIVE]] -> (index, index)
+// CHECK: %[[ANY:.*]] = arith.cmpi ugt, %[[N]]#0
+// CHECK: scf.if %[[ANY]]
+// CHECK: memref.collapse_shape %{{.*}} : memref<16x64x256xf32> into memref<262144xf32>
+// CHECK: func.call @__hybrid_tile_matmul_6x16_rowA_lda256(
 func.func @moe(%x: tensor<?x256xf32>, %wr: tensor<16x256xf32>, %g: tensor<16xf32>,
                %up: tensor<16x64x256xf32>, %down: tensor<16x256x64xf32>) -> tensor<?x256xf32> {
   %y = hybrid.chunk_moe blockffn %x, %wr norm(%g : tensor<16xf32>)
