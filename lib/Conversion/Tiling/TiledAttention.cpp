@@ -158,10 +158,10 @@ void AttentionRowBlock::scores(Value j0, Value count) {
         int64_t d = cast<MemRefType>(in.q.getType()).getDimSize(3);
         if (!ShapedType::isDynamic(d))
           staticHeadDim = d;
-        emitRowMajorAProduct(kb, tiling, scoresT, kb.index(0), rowsPadded, a,
-                             aOff, headDim, staticHeadDim, queriesT,
-                             kb.index(0), rowsPadded, count, rowsPadded,
-                             headDim);
+        emitInPlaceProduct(kb, tiling, scoresT, kb.index(0), rowsPadded,
+                           TileALayout::RowMajor, a, aOff, headDim,
+                           staticHeadDim, queriesT, kb.index(0), rowsPadded,
+                           count, rowsPadded, headDim);
         return {};
       });
 }

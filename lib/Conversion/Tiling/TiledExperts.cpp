@@ -109,8 +109,9 @@ void ExpertProducts::ffn(Value up, Value e, Value down, Value width, Value n,
   auto product = [&](Value c, Value cOff, Value a, Value aOff, Value lda,
                      std::optional<int64_t> staticLda, Value b, Value rows,
                      Value k) {
-    emitRowMajorAProduct(kb, tiling, c, cOff, nPad, a, aOff, lda, staticLda,
-                         b, kb.index(0), nPad, rows, nPad, k);
+    emitInPlaceProduct(kb, tiling, c, cOff, nPad, TileALayout::RowMajor, a,
+                       aOff, lda, staticLda, b, kb.index(0), nPad, rows, nPad,
+                       k);
   };
 
   // X^T of the expert's tokens, run by run; padding columns are zero.

@@ -56,12 +56,12 @@ void mlir::hybrid::forEachRowTile(KernelBuilder &kb,
   }
 }
 
-/// K steps per block of a row-major-A product.
+/// K steps per block of an in-place product.
 static constexpr int64_t kRowMajorAKBlock = 256;
 
-void mlir::hybrid::emitRowMajorAProduct(
+void mlir::hybrid::emitInPlaceProduct(
     KernelBuilder &kb, const MatmulTiling &tiling, Value c, Value cOff,
-    Value ldc, Value a, Value aOff, Value lda,
+    Value ldc, TileALayout layout, Value a, Value aOff, Value lda,
     std::optional<int64_t> staticLda, Value b, Value bOff, Value ldb,
     Value rows, Value cols, Value k) {
   auto module =
@@ -75,12 +75,14 @@ void mlir::hybrid::emitRowMajorAProduct(
   kb.loop(kb.index(0), k, kc, [&](Value p0) {
     Value kcur = kb.minui(kc, kb.subi(k, p0));
     forEachRowTile(kb, tiling.rowTiles, rows, [&](Value r, int64_t tileRows) {
-      Value aRow = kb.addi(kb.addi(aOff, kb.muli(r, lda)), p0);
+      Value aRow = layout == TileALayout::RowMajor
+                       ? kb.addi(kb.addi(aOff, kb.muli(r, lda)), p0)
+                       : kb.addi(kb.addi(aOff, kb.muli(p0, lda)), r);
       Value bRow = kb.addi(bOff, kb.muli(p0, ldb));
       Value cRow = kb.addi(cOff, kb.muli(r, ldc));
       auto call = [&](int64_t colTile, Value c0) {
         func::FuncOp kernel = getOrDeclareMatmulTileKernel(
-            module, tileRows, colTile, TileALayout::RowMajor, staticLda);
+            module, tileRows, colTile, layout, staticLda);
         func::CallOp::create(kb.b, kb.loc, kernel,
                              ValueRange{kcur, a, aRow, lda, b,
                                         kb.addi(bRow, c0), ldb, c,

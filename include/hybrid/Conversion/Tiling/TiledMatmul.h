@@ -35,17 +35,18 @@ void forEachRowTile(KernelBuilder &kb, ArrayRef<int64_t> rowTiles,
                     Value count,
                     function_ref<void(Value rowStart, int64_t rows)> body);
 
-/// C[rows x cols] += A[rows x k] B[k x cols] with A a row-major matrix read
-/// in place (rows `lda` apart, `staticLda` when known), B and C row-major
-/// flat f32 buffers (`ldb`, `ldc`), and `cols` a multiple of the vector
-/// width (whole register tiles, then one vector). No packing: the form of
-/// "weights x activations laid out with the tokens along the vector lanes"
-/// (attention's S^T = K Q^T, an expert's U X^T).
-void emitRowMajorAProduct(KernelBuilder &kb, const MatmulTiling &tiling,
-                          Value c, Value cOff, Value ldc, Value a, Value aOff,
-                          Value lda, std::optional<int64_t> staticLda,
-                          Value b, Value bOff, Value ldb, Value rows,
-                          Value cols, Value k);
+/// C[rows x cols] += A[rows x k] B[k x cols] with every operand read in
+/// place: A in `layout` (row-major: rows `lda` apart, `staticLda` when
+/// known; k-major: k steps `lda` apart), B and C row-major flat f32 buffers
+/// (`ldb`, `ldc`), `cols` a multiple of the vector width (whole register
+/// tiles, then one vector). No packing: the form of products whose
+/// operands are already laid out for the tile (attention's S^T = K Q^T,
+/// an expert's U X^T, a recurrence's chunk against its state).
+void emitInPlaceProduct(KernelBuilder &kb, const MatmulTiling &tiling,
+                        Value c, Value cOff, Value ldc, TileALayout layout,
+                        Value a, Value aOff, Value lda,
+                        std::optional<int64_t> staticLda, Value b, Value bOff,
+                        Value ldb, Value rows, Value cols, Value k);
 
 } // namespace mlir::hybrid
 
