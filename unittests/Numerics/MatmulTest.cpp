@@ -32,7 +32,10 @@ TEST(Matmul, TiledProductEqualsReference) {
              {1, 5, 32},     {8, 64, 64},    {67, 33, 48},  {130, 17, 80},
              {9, 4, 7},      {17, 301, 161}, {23, 9, 1030}, {24, 515, 33},
              {29, 260, 545}, {205, 70, 96},  {0, 3, 5},     {4, 0, 6},
-             {3, 2, 0},      {1600, 8, 40}}) {
+             {3, 2, 0},      {1600, 8, 40},
+             // Fewer than 4 rows: K split across tasks, 4 rows of B per
+             // pass, column tails.
+             {2, 37, 45},    {1, 300, 1030}, {3, 129, 17}}) {
       SCOPED_TRACE(testing::Message() << mlirType(dtype) << " " << rows << "x"
                                       << inner << "x" << cols);
       ref::Array a = randomArray({rows, inner}, rng), b = randomArray({inner, cols}, rng),

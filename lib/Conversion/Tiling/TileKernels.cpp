@@ -80,5 +80,6 @@ MatmulTiling mlir::hybrid::chooseMatmulTiling(int64_t vectorWidth) {
   t.packThreshold = 2 * t.rows();
   t.inPlaceTaskCols = 4 * t.cols;
   t.targetTasks = 4;
+  t.splitKRows = 4;
   return t;
 }

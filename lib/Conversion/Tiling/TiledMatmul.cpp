@@ -22,6 +22,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
 using namespace mlir::hybrid;
@@ -275,15 +276,91 @@ void MatmulTask::emit(Value r0, Value r1, Value c0, Value c1, Value packB,
   });
 }
 
-void mlir::hybrid::emitTiledMatmul(KernelBuilder &kb,
-                                   const MatmulTiling &tiling, Value c,
-                                   Value a, Value b, Value m, Value n, Value k,
-                                   Value fill) {
+/// Rows of B per pass of the split-K product.
+static constexpr int64_t kSplitKUnroll = 4;
+
+/// A product of a few rows (a decode step's GEMV): tasks split K, so each
+/// streams whole rows of B (contiguous, where a split of N would start a
+/// new page every k step) into its own partial C; the partials are then
+/// added into C by column blocks.
+static void emitSplitKProduct(KernelBuilder &kb, const MatmulTiling &tiling,
+                              Value c, Value a, Value b, Value m, Value n,
+                              Value k, Value fill) {
+  Value tasks = kb.index(tiling.targetTasks);
+  Value perTask = kb.ceilDiv(k, tasks);
+  Value rowsTimesCols = kb.muli(m, n);
+  Value partials = kb.alloc(
+      {OpFoldResult(kb.maxsi(kb.muli(tasks, rowsTimesCols), kb.index(1)))},
+      kb.b.getF32Type());
+  Value one = kb.f32(1.0);
+  kb.forall({tasks}, [&](ValueRange ivs) {
+    Value p0 = kb.minui(k, kb.muli(ivs[0], perTask));
+    Value p1 = kb.minui(k, kb.addi(p0, perTask));
+    Value base = kb.muli(ivs[0], rowsTimesCols);
+    kb.fill(partials, {base}, kb.f32(0.0), rowsTimesCols);
+    // Four rows of B per pass over the partial row: 4 FMAs per partial
+    // vector loaded and stored.
+    Value unroll = kb.index(kSplitKUnroll);
+    Value p4 = kb.subi(p1, kb.remui(kb.subi(p1, p0), unroll));
+    Value lanes = kb.index(tiling.vectorWidth);
+    Value nVec = kb.subi(n, kb.remui(n, lanes));
+    auto vecType = VectorType::get({tiling.vectorWidth}, kb.b.getF32Type());
+    kb.loop(kb.index(0), m, kb.index(1), [&](Value r) {
+      Value row = kb.addi(base, kb.muli(r, n));
+      kb.loop(p0, p4, unroll, [&](Value p) {
+        SmallVector<Value> xs, bRows;
+        for (int64_t u = 0; u < kSplitKUnroll; ++u) {
+          Value pu = kb.addi(p, kb.index(u));
+          xs.push_back(vector::BroadcastOp::create(
+              kb.b, kb.loc, vecType, kb.load(a, {kb.addi(kb.muli(r, k), pu)})));
+          bRows.push_back(kb.muli(pu, n));
+        }
+        kb.loop(kb.index(0), nVec, lanes, [&](Value j) {
+          Value at = kb.addi(row, j);
+          Value acc = vector::LoadOp::create(kb.b, kb.loc, vecType, partials,
+                                             ValueRange{at});
+          for (int64_t u = 0; u < kSplitKUnroll; ++u) {
+            Value bv = vector::LoadOp::create(
+                kb.b, kb.loc, vecType, b, ValueRange{kb.addi(bRows[u], j)});
+            acc = vector::FMAOp::create(kb.b, kb.loc, bv, xs[u], acc);
+          }
+          vector::StoreOp::create(kb.b, kb.loc, acc, partials, ValueRange{at});
+        });
+        for (int64_t u = 0; u < kSplitKUnroll; ++u)
+          kb.scaleAdd(partials, {kb.addi(row, nVec)}, one,
+                      kb.load(a, {kb.addi(kb.muli(r, k), kb.addi(p, kb.index(u)))}),
+                      b, {kb.addi(bRows[u], nVec)}, kb.subi(n, nVec));
+      });
+      kb.loop(p4, p1, kb.index(1), [&](Value p) {
+        Value x = kb.load(a, {kb.addi(kb.muli(r, k), p)});
+        kb.scaleAdd(partials, {row}, one, x, b, {kb.muli(p, n)}, n);
+      });
+    });
+  });
+  Value blockCols = kb.index(tiling.inPlaceTaskCols);
+  kb.forall({kb.ceilDiv(n, blockCols)}, [&](ValueRange ivs) {
+    Value j0 = kb.muli(ivs[0], blockCols);
+    Value width = kb.minui(blockCols, kb.subi(n, j0));
+    kb.loop(kb.index(0), m, kb.index(1), [&](Value r) {
+      Value at = kb.addi(kb.muli(r, n), j0);
+      if (fill)
+        kb.fill(c, {at}, fill, width);
+      kb.loop(kb.index(0), tasks, kb.index(1), [&](Value t) {
+        kb.scaleAdd(c, {at}, one, one, partials,
+                    {kb.addi(kb.muli(t, rowsTimesCols), at)}, width);
+      });
+    });
+  });
+}
+
+/// The general product: tasks over blocks of C, packed panels, tiles.
+static void emitPackedProduct(KernelBuilder &kb, const MatmulTiling &tiling,
+                              Value cFlat, Value aFlat, Value bFlat,
+                              bool bIsF32, Value m, Value n, Value k,
+                              Value fill) {
   using P = arith::CmpIPredicate;
   auto module =
       kb.b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
-  Value cFlat = flattenBuffer(kb, c), aFlat = flattenBuffer(kb, a),
-        bFlat = flattenBuffer(kb, b);
 
   // The task grid. With B packed, `targetTasks` tasks split into row x
   // column blocks so that packing copies least: each column block packs
@@ -291,7 +368,7 @@ void mlir::hybrid::emitTiledMatmul(KernelBuilder &kb,
   // split minimises m * colTasks + n * rowTasks. With B read in place (few
   // rows), narrow column blocks only.
   Value packB = kb.cmpi(P::uge, m, kb.index(tiling.packThreshold));
-  if (!cast<MemRefType>(b.getType()).getElementType().isF32())
+  if (!bIsF32)
     packB = kb.boolean(true);
   Value colTasks = kb.index(1), best = Value();
   for (int64_t cTasks = 1; cTasks <= tiling.targetTasks; cTasks *= 2) {
@@ -330,4 +407,28 @@ void mlir::hybrid::emitTiledMatmul(KernelBuilder &kb,
     Value c1 = kb.minui(n, kb.addi(c0, taskCols));
     task.emit(r0, r1, c0, c1, packB, fill);
   });
+}
+
+void mlir::hybrid::emitTiledMatmul(KernelBuilder &kb,
+                                   const MatmulTiling &tiling, Value c,
+                                   Value a, Value b, Value m, Value n, Value k,
+                                   Value fill) {
+  Value cFlat = flattenBuffer(kb, c), aFlat = flattenBuffer(kb, a),
+        bFlat = flattenBuffer(kb, b);
+  bool bIsF32 = cast<MemRefType>(b.getType()).getElementType().isF32();
+  if (!bIsF32) {
+    emitPackedProduct(kb, tiling, cFlat, aFlat, bFlat, bIsF32, m, n, k, fill);
+    return;
+  }
+  kb.ifThenElse(
+      kb.cmpi(arith::CmpIPredicate::ult, m, kb.index(tiling.splitKRows)), {},
+      [&]() -> SmallVector<Value> {
+        emitSplitKProduct(kb, tiling, cFlat, aFlat, bFlat, m, n, k, fill);
+        return {};
+      },
+      [&]() -> SmallVector<Value> {
+        emitPackedProduct(kb, tiling, cFlat, aFlat, bFlat, bIsF32, m, n, k,
+                          fill);
+        return {};
+      });
 }

@@ -85,6 +85,9 @@ struct MatmulTiling {
   int64_t inPlaceTaskCols;
   /// Tasks to aim for when M is large: enough to balance a few threads.
   int64_t targetTasks;
+  /// Below this many rows (with B in f32) tasks split K instead: a GEMV
+  /// streams B's rows whole.
+  int64_t splitKRows;
 
   int64_t rows() const { return rowTiles.front(); }
 };
