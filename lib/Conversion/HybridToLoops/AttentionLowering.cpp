@@ -1,11 +1,13 @@
 //===- AttentionLowering.cpp - Kernels of the attention ops ---------------===//
 //
-// One query row per parallel iteration (batch x query head x row), with an
-// online softmax over key tiles: no score matrix is materialised, and the
-// cost is proportional to the keys a row actually attends. Dense attention
-// visits the causal range; block-sparse attention visits the selected
-// blocks plus the local window; a draft-tree node visits the prefix and
-// then walks its ancestor chain.
+// The op-level side of attention: operands, run-time checks, the user mask
+// and which keys each block of rows visits. The work is the tiled stage's
+// (TiledAttention.h): blocks of query rows that share a KV head, an online
+// softmax over key tiles, no score matrix materialised, cost proportional
+// to the keys attended. Dense attention visits the causal range;
+// block-sparse attention visits the selected blocks plus the local window
+// (a KV group's G heads at one row per block); a draft-tree node visits the
+// prefix and then the tree's keys masked by its ancestors.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,116 +15,10 @@
 #include "Lowerings.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 
-#include "mlir/Dialect/Math/IR/Math.h"
-
 using namespace mlir;
 using namespace mlir::hybrid;
 
 namespace {
-
-/// Keys per tile of the row-at-a-time kernels (draft-tree rows of
-/// block-sparse attention).
-constexpr int64_t kKeyTile = 64;
-
-/// Online softmax of one query row: acc[Dv] = sum_j p_j v_j, with running
-/// max m and normaliser l, all in stack scratch that LLVM promotes to
-/// registers where it can.
-class OnlineSoftmax {
-public:
-  OnlineSoftmax(KernelBuilder &kb, Value values, Value valueDim)
-      : kb(kb), values(values), valueDim(valueDim) {
-    acc = kb.scratch(valueDim, kb.b.getF32Type());
-    state = kb.scratchF32(2);
-    tileScores = kb.scratchF32(kKeyTile);
-    kb.fill(acc, {kb.index(0)}, kb.f32(0.0), valueDim);
-    kb.store(kb.negInf(), state, {kb.index(0)});
-    kb.store(kb.f32(0.0), state, {kb.index(1)});
-  }
-
-  /// Attends keys [begin, end): `score(j)` is the final logit of key j
-  /// (-inf when masked), `valueRow(j)` the index of its value row (last
-  /// index 0).
-  void keys(Value begin, Value end, function_ref<Value(Value)> score,
-            function_ref<SmallVector<Value>(Value)> valueRow) {
-    Value tile = kb.index(kKeyTile);
-    kb.loop(begin, end, tile, [&](Value t0) {
-      Value count = kb.minui(tile, kb.subi(end, t0));
-      Value tileMax =
-          kb.loop(kb.index(0), count, kb.index(1), {kb.negInf()},
-                  [&](Value t, ValueRange iters) -> SmallVector<Value> {
-                    Value s = score(kb.addi(t0, t));
-                    kb.store(s, tileScores, {t});
-                    return {kb.maxf(iters[0], s)};
-                  })[0];
-      kb.ifThen(kb.cmpf(arith::CmpFPredicate::OGT, tileMax, kb.negInf()), [&] {
-        Value m = kb.load(state, {kb.index(0)});
-        Value mNew = kb.maxf(m, tileMax);
-        Value alpha = kb.exp(kb.subf(m, mNew));
-        Value sum =
-            kb.loop(kb.index(0), count, kb.index(1), {kb.f32(0.0)},
-                    [&](Value t, ValueRange iters) -> SmallVector<Value> {
-                      Value p = kb.exp(kb.subf(kb.load(tileScores, {t}), mNew));
-                      kb.store(p, tileScores, {t});
-                      return {kb.addf(iters[0], p)};
-                    })[0];
-        kb.scaleCopy(acc, {kb.index(0)}, alpha, acc, {kb.index(0)}, valueDim);
-        kb.loop(kb.index(0), count, kb.index(1), [&](Value t) {
-          Value p = kb.load(tileScores, {t});
-          kb.ifThen(kb.cmpf(arith::CmpFPredicate::OGT, p, kb.f32(0.0)), [&] {
-            kb.scaleAdd(acc, {kb.index(0)}, kb.f32(1.0), p, values,
-                        valueRow(kb.addi(t0, t)), valueDim);
-          });
-        });
-        update(mNew, alpha, sum);
-      });
-    });
-  }
-
-  /// Attends one key with logit `s` and value row `valueRowIdx`.
-  void key(Value s, ValueRange valueRowIdx) {
-    kb.ifThen(kb.cmpf(arith::CmpFPredicate::OGT, s, kb.negInf()), [&] {
-      Value m = kb.load(state, {kb.index(0)});
-      Value mNew = kb.maxf(m, s);
-      Value alpha = kb.exp(kb.subf(m, mNew));
-      Value p = kb.exp(kb.subf(s, mNew));
-      kb.scaleAdd(acc, {kb.index(0)}, alpha, p, values, valueRowIdx, valueDim);
-      update(mNew, alpha, p);
-    });
-  }
-
-  /// out[outIdx + d] = acc[d] / l, or 0 for a row that attended nothing.
-  void finish(Value out, ValueRange outIdx) {
-    Value l = kb.load(state, {kb.index(1)});
-    Value inv = kb.select(kb.cmpf(arith::CmpFPredicate::OGT, l, kb.f32(0.0)),
-                          kb.divf(kb.f32(1.0), l), kb.f32(0.0));
-    kb.scaleCopy(out, outIdx, inv, acc, {kb.index(0)}, valueDim);
-  }
-
-private:
-  void update(Value mNew, Value alpha, Value added) {
-    Value l = kb.load(state, {kb.index(1)});
-    kb.store(kb.addf(kb.mulf(l, alpha), added), state, {kb.index(1)});
-    kb.store(mNew, state, {kb.index(0)});
-  }
-
-  KernelBuilder &kb;
-  Value values, valueDim;
-  Value acc, state, tileScores;
-};
-
-/// The logit of (query row, key j): scaled dot product, then softcap.
-Value logit(KernelBuilder &kb, const AttentionShape &s, ValueRange qRow,
-            Value kvHead, Value bIdx, Value j,
-            std::optional<APFloat> softcap) {
-  Value dot = kb.dot(s.q, qRow, s.k, {bIdx, kvHead, j, kb.index(0)},
-                     s.headDim);
-  Value x = kb.mulf(dot, s.scale);
-  if (softcap) {
-    Value c = kb.f32(softcap->convertToFloat());
-    x = kb.mulf(c, math::TanhOp::create(kb.b, kb.loc, kb.divf(x, c)));
-  }
-  return x;
-}
 
 //===----------------------------------------------------------------------===//
 // hybrid.attention
@@ -252,8 +148,8 @@ struct BlockSparseAttentionLowering : KernelPattern<BlockSparseAttentionOp> {
                  "a block index is out of range [-1, ceil(Skv / block_size))");
 
     DraftTreeRows tree(kb, checks, s, op.getParents());
-    Value parents = tree.parents, treeRow0 = tree.firstRow,
-          treeKey0 = tree.firstKey;
+    Value parents = tree.parents, nodes = tree.nodes,
+          treeRow0 = tree.firstRow, treeKey0 = tree.firstKey;
     Value offset = s.queryOffset(kb, op.getOffset());
     // InfLLM-V2's dense-sparse switch, on the run-time length.
     Value dense = kb.cmpi(P::slt, s.kvLen, kb.index(config.getDenseLen()));
@@ -302,55 +198,43 @@ struct BlockSparseAttentionLowering : KernelPattern<BlockSparseAttentionOp> {
     };
 
     kb.ifThen(checks.passed(), [&] {
-      if (!parents) {
-        // The G query heads of a KV group share the row's selection: they
-        // are the rows of one block, so each selected K/V tile is read
-        // once per group.
-        AttentionInputs in =
-            s.inputs(out, offset, op.getSoftcap(), /*causal=*/true);
-        MatmulTiling tiling = chooseMatmulTiling(options.vectorWidth);
-        kb.parallel({s.batch, s.kvHeads, s.qLen}, [&](ValueRange ivs) {
-          Value b = ivs[0], kvHead = ivs[1], i = ivs[2];
-          AttentionRowBlock block(
-              kb, tiling, in, b, kvHead, s.group,
-              [&, kvHead](Value r) { return kb.addi(kb.muli(kvHead, s.group), r); },
-              [i](Value) { return i; });
-          Value pos = kb.addi(offset, i);
-          block.limitKeys([&](Value) { return pos; });
-          forEachKeyRange(b, kvHead, i, pos, causalEnd(pos, s.kvLen),
-                          [&](Value j0, Value j1) { block.keys(j0, j1); });
-          block.finish();
-        });
-        return;
-      }
-      // Draft trees: one row at a time, the ancestors walked per row.
-      kb.parallel({s.batch, s.qHeads, s.qLen}, [&](ValueRange ivs) {
-        Value b = ivs[0], h = ivs[1], i = ivs[2];
-        Value kvHead = kb.divui(h, s.group);
-        SmallVector<Value> qRow = {b, h, i, kb.index(0)};
-        auto score = [&](Value j) {
-          return logit(kb, s, qRow, kvHead, b, j, op.getSoftcap());
-        };
-        auto valueRow = [&](Value j) -> SmallVector<Value> {
-          return {b, kvHead, j, kb.index(0)};
-        };
-        OnlineSoftmax softmax(kb, s.v, s.valueDim);
-        // Tree nodes attend the prefix as the root does (the root is the
-        // first tree key), then their ancestors.
-        Value isNode = kb.cmpi(P::uge, i, treeRow0);
-        Value pos = kb.select(isNode, treeKey0, kb.addi(offset, i));
-        Value end = causalEnd(
-            pos, kb.select(isNode, treeKey0, kb.minui(s.kvLen, treeKey0)));
-        forEachKeyRange(b, kvHead, i, pos, end, [&](Value j0, Value j1) {
-          softmax.keys(j0, j1, score, valueRow);
-        });
-        kb.ifThen(isNode, [&] {
-          forEachAncestor(kb, parents, kb.subi(i, treeRow0), [&](Value a) {
-            Value j = kb.addi(treeKey0, a);
-            softmax.key(score(j), valueRow(j));
+      // The G query heads of a KV group share the row's selection: they are
+      // the rows of one block, so each selected K/V tile is read once per
+      // group. A draft tree's nodes attend the prefix as the root does (the
+      // root is the first tree key), then their ancestors: the tree's key
+      // tile masked by the ancestor relation.
+      AttentionInputs in =
+          s.inputs(out, offset, op.getSoftcap(), /*causal=*/true);
+      MatmulTiling tiling = chooseMatmulTiling(options.vectorWidth);
+      Value ancestors =
+          parents ? buildAncestorBitmap(kb, parents, nodes) : Value();
+      kb.parallel({s.batch, s.kvHeads, s.qLen}, [&](ValueRange ivs) {
+        Value b = ivs[0], kvHead = ivs[1], i = ivs[2];
+        AttentionRowBlock block(
+            kb, tiling, in, b, kvHead, s.group,
+            [&, kvHead](Value r) { return kb.addi(kb.muli(kvHead, s.group), r); },
+            [i](Value) { return i; });
+        Value isNode =
+            parents ? kb.cmpi(P::uge, i, treeRow0) : kb.boolean(false);
+        Value pos = kb.addi(offset, i);
+        Value end = causalEnd(pos, s.kvLen);
+        if (parents) {
+          pos = kb.select(isNode, treeKey0, pos);
+          end = causalEnd(
+              pos, kb.select(isNode, treeKey0, kb.minui(s.kvLen, treeKey0)));
+        }
+        block.limitKeys([&](Value) { return kb.subi(end, kb.index(1)); });
+        forEachKeyRange(b, kvHead, i, pos, end,
+                        [&](Value j0, Value j1) { block.keys(j0, j1); });
+        if (parents)
+          kb.ifThen(isNode, [&] {
+            Value node = kb.subi(i, treeRow0);
+            block.keys(treeKey0, s.kvLen, [&](Value, Value j) {
+              return kb.isFlagSet(
+                  ancestors, kb.addi(kb.muli(node, nodes), kb.subi(j, treeKey0)));
+            });
           });
-        });
-        softmax.finish(out, {b, h, i, kb.index(0)});
+        block.finish();
       });
     });
     rewriter.replaceOp(op, kb.tensor(out, type));

@@ -19,9 +19,10 @@ namespace {
 constexpr int64_t kMinRowsForProduct = 4;
 } // namespace
 
-void mlir::hybrid::forEachAncestor(KernelBuilder &kb, Value parents,
-                                   Value node,
-                                   function_ref<void(Value)> visit) {
+/// Walks node `node`'s ancestor chain in a draft tree (itself first),
+/// calling `visit(a)` for each ancestor index a; parents[a] < a bounds it.
+static void forEachAncestor(KernelBuilder &kb, Value parents, Value node,
+                            function_ref<void(Value)> visit) {
   kb.loop(kb.index(0), kb.addi(node, kb.index(1)), kb.index(1), {node},
           [&](Value t, ValueRange iters) -> SmallVector<Value> {
             Value a = kb.subi(node, t);
@@ -31,6 +32,23 @@ void mlir::hybrid::forEachAncestor(KernelBuilder &kb, Value parents,
                 kb.select(isAncestor, kb.loadIndex(parents, {a}), iters[0]);
             return {next};
           });
+}
+
+Value mlir::hybrid::buildAncestorBitmap(KernelBuilder &kb, Value parents,
+                                       Value nodes) {
+  Value cells = kb.muli(nodes, nodes);
+  Value bitmap = kb.alloc({OpFoldResult(kb.maxsi(cells, kb.index(1)))},
+                          kb.b.getI8Type());
+  Value zero = arith::ConstantIntOp::create(kb.b, kb.loc, 0, 8);
+  kb.loop(kb.index(0), cells, kb.index(1), [&](Value i) {
+    memref::StoreOp::create(kb.b, kb.loc, zero, bitmap, ValueRange{i});
+  });
+  kb.loop(kb.index(0), nodes, kb.index(1), [&](Value n) {
+    forEachAncestor(kb, parents, n, [&](Value a) {
+      kb.setFlag(bitmap, kb.addi(kb.muli(n, nodes), a));
+    });
+  });
+  return bitmap;
 }
 
 AttentionRowBlock::AttentionRowBlock(KernelBuilder &kb,
@@ -350,23 +368,7 @@ void TiledAttention::emit(KernelBuilder &kb,
   rowsPerHead = kb.maxsi(kb.index(1), kb.minui(rowsPerHead, qLen));
   Value headSpace = groupPacked ? kvHeads : qHeads;
 
-  // A draft tree's ancestor relation, built once: anc[n * N + a] is set
-  // when tree key a is node n or one of its ancestors.
-  Value ancestors;
-  if (parents) {
-    Value cells = kb.muli(nodes, nodes);
-    ancestors = kb.alloc({OpFoldResult(kb.maxsi(cells, kb.index(1)))},
-                         kb.b.getI8Type());
-    Value zero = arith::ConstantIntOp::create(kb.b, kb.loc, 0, 8);
-    kb.loop(kb.index(0), cells, kb.index(1), [&](Value i) {
-      memref::StoreOp::create(kb.b, kb.loc, zero, ancestors, ValueRange{i});
-    });
-    kb.loop(kb.index(0), nodes, kb.index(1), [&](Value n) {
-      forEachAncestor(kb, parents, n, [&](Value a) {
-        kb.setFlag(ancestors, kb.addi(kb.muli(n, nodes), a));
-      });
-    });
-  }
+  Value ancestors = parents ? buildAncestorBitmap(kb, parents, nodes) : Value();
 
   kb.parallel({batch, headSpace, kb.ceilDiv(qLen, rowsPerHead)},
               [&](ValueRange ivs) {

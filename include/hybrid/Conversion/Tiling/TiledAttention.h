@@ -107,10 +107,10 @@ private:
   Value keysPacked, valuesPacked;
 };
 
-/// Walks node `node`'s ancestor chain in a draft tree (itself first),
-/// calling `visit(a)` for each ancestor index a; parents[a] < a bounds it.
-void forEachAncestor(KernelBuilder &kb, Value parents, Value node,
-                     function_ref<void(Value)> visit);
+/// A draft tree's ancestor relation as an i8 buffer of nodes x nodes, built
+/// once: cell [n * nodes + a] is set when tree key a is node n or one of its
+/// ancestors.
+Value buildAncestorBitmap(KernelBuilder &kb, Value parents, Value nodes);
 
 /// Dense attention: every block of rows meets each key tile once.
 struct TiledAttention : AttentionInputs {
