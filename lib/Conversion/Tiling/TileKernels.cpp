@@ -78,7 +78,7 @@ MatmulTiling mlir::hybrid::chooseMatmulTiling(int64_t vectorWidth) {
   t.mc = t.rows() * 16;
   t.nc = 2048;
   t.packThreshold = 2 * t.rows();
-  t.inPlaceTaskCols = 4 * t.cols;
+  t.inPlaceTaskCols = 16 * t.cols;
   t.targetTasks = 4;
   t.splitKRows = 4;
   return t;

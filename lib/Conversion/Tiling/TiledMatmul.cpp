@@ -386,7 +386,9 @@ static void emitPackedProduct(KernelBuilder &kb, const MatmulTiling &tiling,
   Value rowTasks = kb.maxsi(
       kb.divui(kb.index(tiling.targetTasks), colTasks), kb.index(1));
   colTasks = kb.select(packB, colTasks,
-                       kb.ceilDiv(n, kb.index(tiling.inPlaceTaskCols)));
+                       kb.maxsi(kb.ceilDiv(n, kb.index(tiling.inPlaceTaskCols)),
+                                kb.minui(kb.index(tiling.targetTasks),
+                                         kb.ceilDiv(n, kb.index(tiling.cols)))));
   rowTasks = kb.select(packB, rowTasks, kb.index(1));
   // Block sizes: positive multiples of the register tile.
   auto blockOf = [&](Value size, Value tasks, int64_t unit) {

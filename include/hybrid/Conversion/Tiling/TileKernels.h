@@ -80,8 +80,9 @@ struct MatmulTiling {
   /// Below this many rows, B is read in place instead of packed: each of
   /// its elements is then used by too few rows to repay a copy.
   int64_t packThreshold;
-  /// Columns per task when B is read in place (small M): split N finely so
-  /// that a decode-sized product still runs on every core.
+  /// Columns per task when B is read in place (few rows): 512 on AVX-512,
+  /// so that each visit to a row of B (a new page every k step) reads 2 KB;
+  /// narrower when that would leave fewer than `targetTasks` tasks.
   int64_t inPlaceTaskCols;
   /// Tasks to aim for when M is large: enough to balance a few threads.
   int64_t targetTasks;
