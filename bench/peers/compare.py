@@ -183,6 +183,19 @@ def median_spread(times):
     return t[len(t) // 2], t[0], t[-1]
 
 
+def finish_row(row, args, peaks, flops, bytes_read, hybrid_ms, printer):
+    """Adds Hybrid's fractions of the measured GEMM peak and bandwidth, then
+    prints the row (JSON with --json)."""
+    row["hybrid_fraction_of_gemm_peak"] = round(
+        flops / (hybrid_ms * 1e6) / peaks["gemm_gflops"], 2)
+    row["hybrid_fraction_of_bandwidth"] = round(
+        bytes_read / (hybrid_ms * 1e6) / peaks["bandwidth_gbs"], 2)
+    if args.json:
+        print(json.dumps(row), flush=True)
+    else:
+        printer(row)
+
+
 def run_matmul(args, rt, ort, tmp, blas, peaks):
     rows = []
     rng = np.random.default_rng(0)
@@ -241,15 +254,9 @@ def run_matmul(args, rt, ort, tmp, blas, peaks):
                          "max_ms": round(hi, 3), "gflops": round(flops / (med * 1e6), 1)}
         row["speed_vs_numpy"] = round(stats["numpy"][0] / h, 2)
         row["speed_vs_ort"] = round(stats["ort"][0] / h, 2)
-        row["hybrid_fraction_of_gemm_peak"] = round(flops / (h * 1e6) / peaks["gemm_gflops"], 2)
         # Bytes that must be read at least once (B dominates at small M).
-        row["hybrid_fraction_of_bandwidth"] = round(
-            4.0 * (M * K + K * N + M * N) / (h * 1e6) / peaks["bandwidth_gbs"], 2)
+        finish_row(row, args, peaks, flops, 4.0 * (M * K + K * N + M * N), h, print_row)
         rows.append(row)
-        if args.json:
-            print(json.dumps(row), flush=True)
-        else:
-            print_row(row)
     return rows
 
 
@@ -429,15 +436,9 @@ def run_attention(args, rt, ort, tmp, peaks):
             row[peer] = {"median_ms": round(med, 3), "min_ms": round(lo, 3),
                          "max_ms": round(hi, 3), "gflops": round(flops / (med * 1e6), 1)}
         row["speed_vs_ort"] = round(stats["ort"][0] / h, 2)
-        row["hybrid_fraction_of_gemm_peak"] = round(flops / (h * 1e6) / peaks["gemm_gflops"], 2)
         # K and V must be read at least once.
-        row["hybrid_fraction_of_bandwidth"] = round(
-            8.0 * Hkv * Skv * D / (h * 1e6) / peaks["bandwidth_gbs"], 2)
+        finish_row(row, args, peaks, flops, 8.0 * Hkv * Skv * D, h, print_attention_row)
         rows.append(row)
-        if args.json:
-            print(json.dumps(row), flush=True)
-        else:
-            print_attention_row(row)
     return rows
 
 

@@ -106,12 +106,15 @@ void ExpertProducts::ffn(Value up, Value e, Value down, Value width, Value n,
   };
   auto [upW, upOff] = weightsF32(up, e, width, model);
   auto [downW, downOff] = weightsF32(down, e, model, width);
-  auto product = [&](Value c, Value cOff, Value a, Value aOff, Value lda,
-                     std::optional<int64_t> staticLda, Value b, Value rows,
-                     Value k) {
-    emitInPlaceProduct(kb, tiling, c, cOff, nPad, TileALayout::RowMajor, a,
-                       aOff, lda, staticLda, b, kb.index(0), nPad, rows, nPad,
-                       k);
+  // dst[r0:r1, :nPad] = W[r0:r1, :] B, W read in place from wOff.
+  auto rowsProduct = [&](Value dst, Value r0, Value r1, Value w, Value wOff,
+                         Value lda, std::optional<int64_t> staticLda, Value b,
+                         Value k) {
+    Value cOff = kb.muli(r0, nPad);
+    kb.fill(dst, {cOff}, kb.f32(0.0), kb.muli(kb.subi(r1, r0), nPad));
+    emitInPlaceProduct(kb, tiling, dst, cOff, nPad, TileALayout::RowMajor, w,
+                       kb.addi(wOff, kb.muli(r0, lda)), lda, staticLda, b,
+                       kb.index(0), nPad, kb.subi(r1, r0), nPad, k);
   };
 
   // X^T of the expert's tokens, run by run; padding columns are zero.
@@ -129,10 +132,8 @@ void ExpertProducts::ffn(Value up, Value e, Value down, Value width, Value n,
   auto vecType = VectorType::get({lanes}, f32);
   Value ones = vector::BroadcastOp::create(kb.b, kb.loc, vecType, one);
   rowTasks(width, [&](Value j0, Value j1) {
-    Value cOff = kb.muli(j0, nPad);
-    kb.fill(hidden, {cOff}, kb.f32(0.0), kb.muli(kb.subi(j1, j0), nPad));
-    product(hidden, cOff, upW, kb.addi(upOff, kb.muli(j0, model)), model,
-            staticDim(up), panel, kb.subi(j1, j0), model);
+    rowsProduct(hidden, j0, j1, upW, upOff, model, staticDim(up), panel,
+                model);
     kb.loop(j0, j1, kb.index(1), [&](Value j) {
       kb.loop(kb.index(0), nPad, kb.index(lanes), [&](Value c0) {
         Value at = kb.addi(kb.muli(j, nPad), c0);
@@ -151,10 +152,8 @@ void ExpertProducts::ffn(Value up, Value e, Value down, Value width, Value n,
   // Y^T = D H^T by blocks of model rows, added into the same rows of the
   // transposed sum, run by run.
   rowTasks(model, [&](Value m0, Value m1) {
-    Value cOff = kb.muli(m0, nPad);
-    kb.fill(outT, {cOff}, kb.f32(0.0), kb.muli(kb.subi(m1, m0), nPad));
-    product(outT, cOff, downW, kb.addi(downOff, kb.muli(m0, width)), width,
-            staticDim(down), hidden, kb.subi(m1, m0), width);
+    rowsProduct(outT, m0, m1, downW, downOff, width, staticDim(down), hidden,
+                width);
     kb.loop(m0, m1, kb.index(1), [&](Value m) {
       forEachRun(runs, [&](Value col, Value t, Value len) {
         Value at = kb.addi(kb.muli(m, tokens), t);
