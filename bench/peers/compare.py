@@ -92,6 +92,7 @@ class HybridRuntime:
         return module
 
     def wrap(self, array):
+        """A tensor viewing `array`'s data, which the caller keeps alive."""
         shape = (ctypes.c_int64 * array.ndim)(*array.shape)
         tensor = ctypes.c_void_p()
         self.check(self.lib.hybrid_tensor_wrap(0, array.ndim, shape, array.ctypes.data,
@@ -183,6 +184,16 @@ def median_spread(times):
     return t[len(t) // 2], t[0], t[-1]
 
 
+def aligned(array, alignment=64):
+    """A copy of `array` whose data starts on a 64-byte boundary, as the
+    runtime's own tensors and ONNX Runtime's do (numpy only promises 16)."""
+    raw = np.empty(array.nbytes + alignment, np.uint8)
+    start = -raw.ctypes.data % alignment
+    out = raw[start:start + array.nbytes].view(array.dtype).reshape(array.shape)
+    out[...] = array
+    return out
+
+
 def finish_row(row, args, peaks, flops, bytes_read, hybrid_ms, printer):
     """Adds Hybrid's fractions of the measured GEMM peak and bandwidth, then
     prints the row (JSON with --json)."""
@@ -217,6 +228,7 @@ def run_matmul(args, rt, ort, tmp, blas, peaks):
         if proc.returncode:
             fail("compiling %s: %s" % (name, proc.stderr))
         module = rt.load(so, args.threads)
+        a, b = aligned(a), aligned(b)
         tensors = [rt.wrap(a), rt.wrap(b)]
         matmul_onnx(stem + ".onnx", b)
         ort.load(stem + ".onnx")
@@ -376,6 +388,7 @@ def run_attention(args, rt, ort, tmp, peaks):
         if proc.returncode:
             fail("compiling %s: %s" % (name, proc.stderr))
         module = rt.load(so, args.threads)
+        q, k, v = aligned(q), aligned(k), aligned(v)
         tensors = [rt.wrap(q), rt.wrap(k), rt.wrap(v)]
 
         # ORT, two formulations: GroupQueryAttention (the new rows' K/V as
