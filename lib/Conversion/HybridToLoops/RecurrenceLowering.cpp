@@ -25,6 +25,8 @@
 #include "Lowerings.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
 
 using namespace mlir;
 using namespace mlir::hybrid;
@@ -111,6 +113,7 @@ struct Recurrence {
     Value out;    // [chunk * Dv]         output accumulators
     Value keysT;  // [Dk * chunk]         the chunk's keys, transposed
     Value steps;  // [chunk]              e^{g_t} = e^{Γ_t - Γ_{t-1}}
+    Value outs;   // [G * Dv]             the step form's outputs
     Value capacity;
   };
 
@@ -127,6 +130,7 @@ struct Recurrence {
     s.out = kb.scratch(kb.muli(chunkSize, valueDim), f32);
     s.keysT = kb.scratch(kb.muli(keyDim, chunkSize), f32);
     s.steps = kb.scratch(chunkSize, f32);
+    s.outs = kb.scratch(kb.muli(group, valueDim), f32);
     return s;
   }
 
@@ -294,13 +298,7 @@ struct Recurrence {
           kb.scaleAdd(s.u, U.rowStart(t), kb.f32(1.0),
                       kb.subf(kb.f32(0.0), l), s.u, U.rowStart(s2), valueDim);
         });
-        Value betaT = kb.load(
-            beta, {b,
-                   cast<MemRefType>(beta.getType()).getDimSize(1) == 1
-                       ? kb.index(0)
-                       : kb.select(kb.cmpi(P::eq, kb.dim(beta, 1), kb.index(1)),
-                                   kb.index(0), h),
-                   tokenOf(t)});
+        Value betaT = betaAt(b, h, tokenOf(t));
         kb.scaleCopy(s.u, U.rowStart(t), betaT, s.u, U.rowStart(t), valueDim);
       });
     }
@@ -336,6 +334,101 @@ struct Recurrence {
                 },
                 1.0);
     kb.matmulAccumulate(S, keys, /*transposeA=*/true, U, keyDim, valueDim, c);
+  }
+
+  /// One token of (b, h), advancing S[sIdx..., i, :] in place: the step
+  /// form as one pass over the state's rows (two with a delta rule), each
+  /// row read once from L2 and reused from L1:
+  ///   w   = sum_i k[i] a[i] S[i,:]          (delta rules; a = e^{g})
+  ///   u   = beta (v - w), or v
+  ///   S_i = a[i] S[i,:] + k[i] u;  o_g += q_g[i] S_i
+  /// which is the chunk formula with c = 1 without its scratch products.
+  void step(Value b, Value h, Value token, Value state, ValueRange sIdx,
+            const Scratch &s) {
+    Value zero = kb.f32(0.0), one = kb.f32(1.0);
+    auto sRow = [&](Value i) {
+      SmallVector<Value> idx(sIdx);
+      idx.append({i, kb.index(0)});
+      return idx;
+    };
+    auto decayOf = [&](Value i) -> Value {
+      return gated ? kb.exp(logDecay(b, h, token, i)) : one;
+    };
+    Value headDecay = perKeyDecay ? Value() : decayOf(kb.index(0));
+    auto decayAt = [&](Value i) { return perKeyDecay ? decayOf(i) : headDecay; };
+    auto kAt = [&](Value i) { return kb.load(k, {b, h, token, i}); };
+    // u in s.u[0, Dv).
+    kb.scaleCopy(s.u, {kb.index(0)}, one, v, {b, h, token, kb.index(0)},
+                 valueDim);
+    if (delta) {
+      kb.fill(s.out, {kb.index(0)}, zero, valueDim);
+      kb.loop(kb.index(0), keyDim, kb.index(1), [&](Value i) {
+        kb.scaleAdd(s.out, {kb.index(0)}, one, kb.mulf(kAt(i), decayAt(i)),
+                    state, sRow(i), valueDim);
+      });
+      kb.scaleAdd(s.u, {kb.index(0)}, one, kb.f32(-1.0), s.out,
+                  {kb.index(0)}, valueDim);
+      kb.scaleCopy(s.u, {kb.index(0)}, betaAt(b, h, token), s.u,
+                   {kb.index(0)}, valueDim);
+    }
+    // One pass over the rows: update a row, then let every query head of
+    // the group read it while it is in registers.
+    Type f32 = kb.b.getF32Type();
+    auto vecType = VectorType::get({kb.vectorWidth}, f32);
+    Value lanes = kb.index(kb.vectorWidth);
+    Value vectorEnd = kb.subi(valueDim, kb.remui(valueDim, lanes));
+    kb.fill(s.outs, {kb.index(0)}, zero, kb.muli(group, valueDim));
+    auto splat = [&](Value x) {
+      return vector::BroadcastOp::create(kb.b, kb.loc, vecType, x).getResult();
+    };
+    kb.loop(kb.index(0), keyDim, kb.index(1), [&](Value i) {
+      Value a = decayAt(i), ki = kAt(i);
+      auto qAt = [&](Value g) {
+        return kb.load(q, {b, kb.addi(kb.muli(h, group), g), token, i});
+      };
+      kb.loop(kb.index(0), vectorEnd, lanes, [&](Value d) {
+        SmallVector<Value> at = kb.at(sRow(i), d);
+        Value sv = vector::LoadOp::create(kb.b, kb.loc, vecType, state, at);
+        Value uv = vector::LoadOp::create(kb.b, kb.loc, vecType, s.u,
+                                          ValueRange{d});
+        sv = vector::FMAOp::create(kb.b, kb.loc, uv, splat(ki),
+                                   kb.mulf(sv, splat(a)));
+        vector::StoreOp::create(kb.b, kb.loc, sv, state, at);
+        kb.loop(kb.index(0), group, kb.index(1), [&](Value g) {
+          Value o = kb.addi(kb.muli(g, valueDim), d);
+          Value ov = vector::LoadOp::create(kb.b, kb.loc, vecType, s.outs,
+                                            ValueRange{o});
+          ov = vector::FMAOp::create(kb.b, kb.loc, sv, splat(qAt(g)), ov);
+          vector::StoreOp::create(kb.b, kb.loc, ov, s.outs, ValueRange{o});
+        });
+      });
+      kb.loop(vectorEnd, valueDim, kb.index(1), [&](Value d) {
+        SmallVector<Value> at = kb.at(sRow(i), d);
+        Value sv = kb.addf(kb.mulf(kb.load(state, at), a),
+                           kb.mulf(kb.load(s.u, {d}), ki));
+        kb.store(sv, state, at);
+        kb.loop(kb.index(0), group, kb.index(1), [&](Value g) {
+          Value o = kb.addi(kb.muli(g, valueDim), d);
+          kb.store(kb.addf(kb.load(s.outs, {o}), kb.mulf(sv, qAt(g))), s.outs,
+                   {o});
+        });
+      });
+    });
+    kb.loop(kb.index(0), group, kb.index(1), [&](Value g) {
+      output(s.outs, {kb.muli(g, valueDim)},
+             {b, kb.addi(kb.muli(h, group), g), token, kb.index(0)});
+    });
+  }
+
+  /// beta of (b, h, token): per head, or shared by the heads.
+  Value betaAt(Value b, Value h, Value token) {
+    return kb.load(
+        beta, {b,
+               cast<MemRefType>(beta.getType()).getDimSize(1) == 1
+                   ? kb.index(0)
+                   : kb.select(kb.cmpi(P::eq, kb.dim(beta, 1), kb.index(1)),
+                               kb.index(0), h),
+               token});
   }
 
   SmallVector<Value> kRowV(Value b, Value h, Value token) {
@@ -403,6 +496,10 @@ struct LinearRecurrenceLowering : KernelPattern<LinearRecurrenceOp> {
         Recurrence::Scratch scratch = r.allocScratch(chunkSize);
         // The sequence (or the tree's prefix) in chunks.
         kb.loop(kb.index(0), prefixLen, chunkSize, [&](Value t0) {
+          if (chunkAttr == 1) {
+            r.step(b, h, t0, work, sIdx, scratch);
+            return;
+          }
           Value c = kb.minui(chunkSize, kb.subi(prefixLen, t0));
           r.chunk(b, h, c, [&](Value t) { return kb.addi(t0, t); }, work,
                   sIdx, scratch);
@@ -430,9 +527,7 @@ struct LinearRecurrenceLowering : KernelPattern<LinearRecurrenceOp> {
                   return {};
                 });
           });
-          Value token = kb.addi(prefixLen, n);
-          r.chunk(b, h, kb.index(1), [&](Value) { return token; },
-                  finalState, {b, h, n}, scratch);
+          r.step(b, h, kb.addi(prefixLen, n), finalState, {b, h, n}, scratch);
         });
       });
     });
