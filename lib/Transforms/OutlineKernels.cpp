@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Transforms/RegionUtils.h"
 
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SetVector.h"
@@ -95,18 +96,29 @@ struct HybridOutlineKernels
     llvm::SmallPtrSet<Operation *, 4> inCluster(cluster.begin(),
                                                 cluster.end());
     // Values from outside: constants are cloned in, the rest are arguments.
+    // Values from outside, as operands or captured by a region (a
+    // linalg.generic body reading a scalar): constants are cloned in, the
+    // rest become arguments.
     llvm::SetVector<Value> arguments;
     llvm::SetVector<Operation *> constants;
-    for (Operation *op : cluster)
-      for (Value operand : op->getOperands()) {
-        Operation *def = operand.getDefiningOp();
-        if (def && inCluster.contains(def))
-          continue;
-        if (def && def->getNumOperands() == 0 && matchPattern(def, m_Constant()))
-          constants.insert(def);
-        else
-          arguments.insert(operand);
-      }
+    auto capture = [&](Value value) {
+      Operation *def = value.getDefiningOp();
+      if (def && inCluster.contains(def))
+        return;
+      if (def && def->getNumOperands() == 0 && matchPattern(def, m_Constant()))
+        constants.insert(def);
+      else
+        arguments.insert(value);
+    };
+    for (Operation *op : cluster) {
+      for (Value operand : op->getOperands())
+        capture(operand);
+      llvm::SetVector<Value> above;
+      for (Region &region : op->getRegions())
+        getUsedValuesDefinedAbove(region, above);
+      for (Value value : above)
+        capture(value);
+    }
 
     OpBuilder b(module.getContext());
     b.setInsertionPointToEnd(module.getBody());

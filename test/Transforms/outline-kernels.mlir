@@ -2,7 +2,7 @@
 // types get their own. A product's constant-filled init moves in with it;
 // values from outside become arguments, constants are cloned.
 //
-// RUN: hybrid-opt %s --hybrid-outline-kernels --allow-unregistered-dialect | FileCheck %s
+// RUN: hybrid-opt %s --hybrid-outline-kernels --allow-unregistered-dialect --split-input-file | FileCheck %s
 
 // CHECK-LABEL: func.func @two_layers
 // CHECK: %[[N0:.*]] = call @__hybrid_kernel_rms_norm_0(%arg0, %arg1)
@@ -46,3 +46,28 @@ func.func @two_layers(%x: tensor<?x64xf32>, %w: tensor<64xf32>,
 // CHECK: func.func private @__hybrid_kernel_rms_norm_2(
 // CHECK: epsilon = 9.99999997E-7
 // CHECK-NOT: func.func private
+
+// -----
+
+// A linalg.generic body that reads values from outside: the scalar argument
+// becomes an argument of the kernel, the constant is cloned in.
+// CHECK-LABEL: func.func @captures
+// CHECK: call @__hybrid_kernel_generic_0(%arg0, %arg1)
+// CHECK: func.func private @__hybrid_kernel_generic_0(%[[X:.*]]: tensor<8xf32>, %[[S:.*]]: f32)
+// CHECK: %[[TWO:.*]] = arith.constant 2.000000e+00 : f32
+// CHECK: linalg.generic
+// CHECK: arith.mulf %{{.*}}, %[[S]]
+// CHECK: arith.addf %{{.*}}, %[[TWO]]
+func.func @captures(%x: tensor<8xf32>, %s: f32) -> tensor<8xf32> {
+  %two = arith.constant 2.0 : f32
+  %e = tensor.empty() : tensor<8xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(i) -> (i)>, affine_map<(i) -> (i)>],
+                       iterator_types = ["parallel"]}
+      ins(%x : tensor<8xf32>) outs(%e : tensor<8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %m = arith.mulf %a, %s : f32
+    %r = arith.addf %m, %two : f32
+    linalg.yield %r : f32
+  } -> tensor<8xf32>
+  return %y : tensor<8xf32>
+}
