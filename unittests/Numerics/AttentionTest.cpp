@@ -106,6 +106,17 @@ TEST(Attention, BlocksOfRowsAndKeyTilesAcrossTheirEdges) {
   checkDense(HYBRID_DTYPE_F32, {1, 2, 2, 7, 100, 64}, true, rng, true);
 }
 
+TEST(Attention, DecodeSplitsLongKeyRangesAcrossTasks) {
+  // Fewer blocks of rows than tasks: the keys are split (flash-decoding)
+  // into ranges of whole tiles and the partial results combined, including
+  // rows that see no key of some ranges (causal, Sq > 1).
+  std::mt19937 rng(15);
+  checkDense(HYBRID_DTYPE_F32, {1, 1, 4, 3, 1000, 64}, true, rng, true);
+  checkDense(HYBRID_DTYPE_F32, {2, 1, 2, 1, 700, 128}, true, rng, true);
+  checkDense(HYBRID_DTYPE_F32, {1, 1, 1, 1, 500, 64}, false, rng);
+  checkDense(HYBRID_DTYPE_BF16, {1, 1, 8, 2, 900, 64}, true, rng, true);
+}
+
 TEST(Attention, MasksSoftcapScaleAndTopLeftOffset) {
   std::mt19937 rng(4);
   std::string t = tensorType(kDyn4, "f32");

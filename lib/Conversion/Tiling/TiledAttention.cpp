@@ -354,6 +354,53 @@ void AttentionRowBlock::finish() {
   });
 }
 
+void AttentionRowBlock::exportPartial(Value partials, Value base) {
+  // Per row: m, l, then the unnormalised acc.
+  Value stride = kb.addi(in.valueDim, kb.index(2));
+  kb.loop(kb.index(0), rows, kb.index(1), [&](Value c) {
+    Value at = kb.addi(base, kb.muli(c, stride));
+    kb.store(kb.load(maxes, {c}), partials, {at});
+    kb.store(kb.load(sums, {c}), partials, {kb.addi(at, kb.index(1))});
+    kb.scaleCopy(partials, {kb.addi(at, kb.index(2))}, kb.f32(1.0), acc,
+                 {kb.muli(c, valuePadded)}, in.valueDim);
+  });
+}
+
+void mlir::hybrid::combinePartials(KernelBuilder &kb, const AttentionInputs &in,
+                                   Value partials, Value base,
+                                   Value splitStride, Value splits, Value rows,
+                                   function_ref<SmallVector<Value>(Value)> outRow) {
+  Value stride = kb.addi(in.valueDim, kb.index(2));
+  Value negInf = kb.negInf(), zero = kb.f32(0.0);
+  Value sum = kb.scratch(in.valueDim, kb.b.getF32Type());
+  kb.loop(kb.index(0), rows, kb.index(1), [&](Value c) {
+    auto at = [&](Value s) {
+      return kb.addi(kb.addi(base, kb.muli(s, splitStride)),
+                     kb.muli(c, stride));
+    };
+    Value m = kb.loop(kb.index(0), splits, kb.index(1), {negInf},
+                      [&](Value s, ValueRange it) -> SmallVector<Value> {
+                        return {kb.maxf(it[0], kb.load(partials, {at(s)}))};
+                      })[0];
+    Value mSafe = kb.select(kb.cmpf(F::OEQ, m, negInf), zero, m);
+    // The splits' accs weighted by e^{m_s - m}, summed in f32; the
+    // normaliser alongside.
+    kb.fill(sum, {kb.index(0)}, zero, in.valueDim);
+    Value l = kb.loop(
+        kb.index(0), splits, kb.index(1), {zero},
+        [&](Value s, ValueRange it) -> SmallVector<Value> {
+          Value w = kb.exp(kb.subf(kb.load(partials, {at(s)}), mSafe));
+          kb.scaleAdd(sum, {kb.index(0)}, kb.f32(1.0), w, partials,
+                      {kb.addi(at(s), kb.index(2))}, in.valueDim);
+          Value ls = kb.load(partials, {kb.addi(at(s), kb.index(1))});
+          return {kb.addf(it[0], kb.mulf(ls, w))};
+        })[0];
+    Value inv = kb.select(kb.cmpf(F::OGT, l, zero), kb.divf(kb.f32(1.0), l),
+                          zero);
+    kb.scaleCopy(in.out, outRow(c), inv, sum, {kb.index(0)}, in.valueDim);
+  });
+}
+
 void TiledAttention::emit(KernelBuilder &kb,
                           const MatmulTiling &tiling) const {
   // Rows of one head per block: all of the block (head-major) or a share
@@ -369,13 +416,45 @@ void TiledAttention::emit(KernelBuilder &kb,
   Value headSpace = groupPacked ? kvHeads : qHeads;
 
   Value ancestors = parents ? buildAncestorBitmap(kb, parents, nodes) : Value();
+  Value rowBlocks = kb.ceilDiv(qLen, rowsPerHead);
 
-  kb.parallel({batch, headSpace, kb.ceilDiv(qLen, rowsPerHead)},
-              [&](ValueRange ivs) {
+  // With fewer blocks than tasks (a decode step over few KV heads), the
+  // keys are split too, flash-decoding style: each split leaves its rows'
+  // (m, l, acc), and a second pass combines them. Splits keep at least
+  // four key tiles each.
+  Value splits = kb.index(1);
+  if (!parents) {
+    Value blocks = kb.muli(kb.muli(batch, headSpace), rowBlocks);
+    Value wanted = kb.ceilDiv(kb.index(tiling.targetTasks),
+                              kb.maxsi(blocks, kb.index(1)));
+    Value room = kb.maxsi(
+        kb.index(1), kb.divui(kvLen, kb.index(4 * kAttentionKeyTile)));
+    splits = kb.minui(wanted, room);
+  }
+  Value split = kb.cmpi(P::ugt, splits, kb.index(1));
+  auto rowsOfBlock = [&](Value blockLen) {
+    return groupPacked ? kb.muli(group, blockLen) : blockLen;
+  };
+  Value rowsMax = rowsOfBlock(rowsPerHead);
+  Value splitStride = kb.muli(rowsMax, kb.addi(valueDim, kb.index(2)));
+  Value blockStride = kb.muli(splits, splitStride);
+  Value partials = kb.alloc(
+      {OpFoldResult(kb.select(
+          split,
+          kb.muli(kb.muli(kb.muli(batch, headSpace), rowBlocks), blockStride),
+          kb.index(1)))},
+      kb.b.getF32Type());
+  auto blockBase = [&](Value b, Value hs, Value rb) {
+    return kb.muli(
+        kb.addi(kb.muli(kb.addi(kb.muli(b, headSpace), hs), rowBlocks), rb),
+        blockStride);
+  };
+
+  kb.parallel({batch, headSpace, rowBlocks, splits}, [&](ValueRange ivs) {
     Value b = ivs[0], hs = ivs[1], i0 = kb.muli(ivs[2], rowsPerHead);
     Value blockLen = kb.minui(rowsPerHead, kb.subi(qLen, i0));
     Value kvHead = groupPacked ? hs : kb.divui(hs, group);
-    Value rows = groupPacked ? kb.muli(group, blockLen) : blockLen;
+    Value rows = rowsOfBlock(blockLen);
     auto headOf = [&, hs, blockLen](Value c) {
       return groupPacked ? kb.addi(kb.muli(hs, group), kb.divui(c, blockLen))
                          : hs;
@@ -387,8 +466,24 @@ void TiledAttention::emit(KernelBuilder &kb,
     if (!parents) {
       if (causal)
         block.limitKeys([&](Value c) { return kb.addi(offset, rowOf(c)); });
-      block.keys(kb.index(0), kvLen);
-      block.finish();
+      // This split's keys: whole tiles.
+      Value tile = kb.index(kAttentionKeyTile);
+      Value perSplit =
+          kb.muli(kb.ceilDiv(kb.ceilDiv(kvLen, splits), tile), tile);
+      Value k0 = kb.minui(kvLen, kb.muli(ivs[3], perSplit));
+      block.keys(k0, kb.minui(kvLen, kb.addi(k0, perSplit)));
+      kb.ifThenElse(
+          split, {},
+          [&]() -> SmallVector<Value> {
+            block.exportPartial(partials,
+                                kb.addi(blockBase(b, hs, ivs[2]),
+                                        kb.muli(ivs[3], splitStride)));
+            return {};
+          },
+          [&]() -> SmallVector<Value> {
+            block.finish();
+            return {};
+          });
       return;
     }
     // Tree rows see the whole prefix, then their ancestors among the tree
@@ -417,5 +512,22 @@ void TiledAttention::emit(KernelBuilder &kb,
       });
     });
     block.finish();
+  });
+  if (parents)
+    return;
+  kb.ifThen(split, [&] {
+    kb.parallel({batch, headSpace, rowBlocks}, [&](ValueRange ivs) {
+      Value b = ivs[0], hs = ivs[1], i0 = kb.muli(ivs[2], rowsPerHead);
+      Value blockLen = kb.minui(rowsPerHead, kb.subi(qLen, i0));
+      combinePartials(
+          kb, *this, partials, blockBase(b, hs, ivs[2]), splitStride, splits,
+          rowsOfBlock(blockLen), [&](Value c) -> SmallVector<Value> {
+            Value head = groupPacked ? kb.addi(kb.muli(hs, group),
+                                               kb.divui(c, blockLen))
+                                     : hs;
+            Value row = kb.addi(i0, groupPacked ? kb.remui(c, blockLen) : c);
+            return {b, head, row, kb.index(0)};
+          });
+    });
   });
 }

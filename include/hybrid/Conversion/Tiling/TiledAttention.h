@@ -77,6 +77,9 @@ public:
 
   /// out[b, head, row, :] = acc / l, or 0 for rows that attended nothing.
   void finish();
+  /// Instead of finishing: row c's (m, l, acc[0:Dv]) at
+  /// partials[base + c * (Dv + 2)], for combinePartials.
+  void exportPartial(Value partials, Value base);
 
 private:
   Value vload(Value buffer, Value at, Type elementType);
@@ -106,6 +109,15 @@ private:
   Value queriesT, scoresT, acc, maxes, sums, alphas, limits, minLimit;
   Value keysPacked, valuesPacked;
 };
+
+/// Combines the partial results of `splits` key ranges of one block of
+/// `rows` rows (AttentionRowBlock::exportPartial, split s at base + s *
+/// splitStride) into out[outRow(c)] = sum_s e^{m_s - m} acc_s / sum_s
+/// e^{m_s - m} l_s.
+void combinePartials(KernelBuilder &kb, const AttentionInputs &in,
+                     Value partials, Value base, Value splitStride,
+                     Value splits, Value rows,
+                     function_ref<SmallVector<Value>(Value)> outRow);
 
 /// A draft tree's ancestor relation as an i8 buffer of nodes x nodes, built
 /// once: cell [n * nodes + a] is set when tree key a is node n or one of its
