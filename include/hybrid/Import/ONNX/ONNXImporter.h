@@ -1,0 +1,37 @@
+//===- ONNXImporter.h - ONNX models into the hybrid dialect -----*- C++ -*-===//
+//
+// Reads an ONNX ModelProto (parsed with Debian's libonnx protobuf
+// definitions; ONNX's own schemas, checker and shape inference stop at
+// opset 17 and are not used) and builds one `func.func` named after the
+// graph: graph inputs are its arguments (symbolic dims become dynamic),
+// graph outputs its results. Each node goes through the importer's own op
+// table, keyed by (domain, op type) and the opset the model imports for
+// that domain; a node outside the table is an error that names the node,
+// the op, its domain and version, and the versions supported.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HYBRID_IMPORT_ONNX_ONNXIMPORTER_H
+#define HYBRID_IMPORT_ONNX_ONNXIMPORTER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "mlir/Support/LLVM.h"
+
+namespace mlir::hybrid {
+
+/// Imports the ONNX model at `path`. Problems are reported as diagnostics
+/// (with the file as location) and yield a null module.
+OwningOpRef<ModuleOp> importONNXFile(StringRef path, MLIRContext *context);
+
+/// Imports a serialized ModelProto held in memory; `name` labels
+/// diagnostics.
+OwningOpRef<ModuleOp> importONNXModel(StringRef bytes, StringRef name,
+                                      MLIRContext *context);
+
+/// Registers the dialects the importer produces.
+void registerONNXImportDialects(DialectRegistry &registry);
+
+} // namespace mlir::hybrid
+
+#endif // HYBRID_IMPORT_ONNX_ONNXIMPORTER_H

@@ -1,0 +1,55 @@
+//===- hybrid-import.cpp - ONNX models to MLIR ----------------------------===//
+//
+//   hybrid-import model.onnx [-o model.mlir] [--emit-bytecode]
+//
+// Prints the imported module (the hybrid dialect where ONNX has the op,
+// upstream dialects for the rest). Problems are diagnostics on stderr and a
+// non-zero exit.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hybrid/Import/ONNX/ONNXImporter.h"
+
+#include "mlir/Bytecode/BytecodeWriter.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Support/FileUtilities.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace llvm;
+
+static cl::opt<std::string> inputPath(cl::Positional, cl::Required,
+                                      cl::desc("<model.onnx>"));
+static cl::opt<std::string> outputPath("o", cl::init("-"),
+                                       cl::desc("Output file (default: stdout)"),
+                                       cl::value_desc("file"));
+static cl::opt<bool> emitBytecode("emit-bytecode",
+                                  cl::desc("Write MLIR bytecode, not text"));
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv, "Import ONNX models into Hybrid\n");
+  mlir::DialectRegistry registry;
+  mlir::hybrid::registerONNXImportDialects(registry);
+  mlir::MLIRContext context(registry);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::hybrid::importONNXFile(inputPath, &context);
+  if (!module)
+    return 1;
+  std::string error;
+  auto output = mlir::openOutputFile(outputPath, &error);
+  if (!output) {
+    errs() << "hybrid-import: " << error << "\n";
+    return 1;
+  }
+  if (emitBytecode) {
+    if (failed(mlir::writeBytecodeToFile(*module, output->os())))
+      return 1;
+  } else {
+    module->print(output->os());
+  }
+  output->keep();
+  return 0;
+}

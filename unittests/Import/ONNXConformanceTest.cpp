@@ -1,0 +1,224 @@
+//===- ONNXConformanceTest.cpp - ONNX's node tests through Hybrid ---------===//
+//
+// ONNX's own single-node test cases (test/ONNX/node, listed in
+// MANIFEST.tsv): each supported case is imported, compiled with the CPU
+// pipeline, run through the runtime on the case's inputs and compared with
+// its expected outputs (f32: max abs error <= 1e-4 x max(1, max|expected|);
+// f16: 1e-2). The ops the importer does not cover yet are counted and
+// listed, per op, in the test's output.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hybrid/Import/ONNX/ONNXImporter.h"
+#include "hybrid/InitAll.h"
+#include "hybrid/Runtime/Runtime.hpp"
+#include "hybrid/Target/CPU/SharedObject.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include "onnx/onnx_pb.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace {
+
+const std::string kDir = HYBRID_ONNX_NODE_DIR;
+
+/// The ops whose every case must pass.
+const std::set<std::string> kImported = {"RMSNormalization", "Softmax"};
+
+struct Case {
+  std::string name, op;
+  int64_t inputs, outputs;
+};
+
+std::vector<Case> manifest() {
+  std::vector<Case> cases;
+  std::ifstream in(kDir + "/MANIFEST.tsv");
+  std::string line;
+  std::getline(in, line); // header
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    Case c;
+    std::string opset, nIn, nOut;
+    std::getline(fields, c.name, '\t');
+    std::getline(fields, c.op, '\t');
+    std::getline(fields, opset, '\t');
+    std::getline(fields, nIn, '\t');
+    std::getline(fields, nOut, '\t');
+    c.inputs = std::stoll(nIn);
+    c.outputs = std::stoll(nOut);
+    cases.push_back(c);
+  }
+  return cases;
+}
+
+/// A TensorProto file as a runtime tensor (raw or typed data).
+::testing::AssertionResult readTensor(const std::string &path,
+                                      hybrid::Tensor &out) {
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false);
+  if (!buffer)
+    return ::testing::AssertionFailure() << "cannot read " << path;
+  onnx::TensorProto t;
+  if (!t.ParseFromArray((*buffer)->getBufferStart(),
+                        static_cast<int>((*buffer)->getBufferSize())))
+    return ::testing::AssertionFailure() << path << " does not parse";
+  std::vector<int64_t> shape(t.dims().begin(), t.dims().end());
+  hybrid_dtype dtype;
+  size_t width;
+  switch (t.data_type()) {
+  case onnx::TensorProto::FLOAT:
+    dtype = HYBRID_DTYPE_F32, width = 4;
+    break;
+  case onnx::TensorProto::FLOAT16:
+    dtype = HYBRID_DTYPE_F16, width = 2;
+    break;
+  case onnx::TensorProto::INT64:
+    dtype = HYBRID_DTYPE_I64, width = 8;
+    break;
+  case onnx::TensorProto::INT32:
+    dtype = HYBRID_DTYPE_I32, width = 4;
+    break;
+  case onnx::TensorProto::BOOL:
+    dtype = HYBRID_DTYPE_BOOL, width = 1;
+    break;
+  default:
+    return ::testing::AssertionFailure()
+           << path << ": element type " << t.data_type() << " not handled";
+  }
+  if (!hybrid::Tensor::create(dtype, shape, out).ok())
+    return ::testing::AssertionFailure() << "cannot allocate " << path;
+  size_t count = out.numElements();
+  auto *dst = out.data<char>();
+  if (t.has_raw_data()) {
+    if (t.raw_data().size() != count * width)
+      return ::testing::AssertionFailure() << path << ": raw_data size";
+    std::memcpy(dst, t.raw_data().data(), count * width);
+  } else if (dtype == HYBRID_DTYPE_F32 && t.float_data_size() == int(count)) {
+    std::memcpy(dst, t.float_data().data(), count * width);
+  } else if (dtype == HYBRID_DTYPE_I64 && t.int64_data_size() == int(count)) {
+    std::memcpy(dst, t.int64_data().data(), count * width);
+  } else if (t.int32_data_size() == int(count)) {
+    // int32, bool and f16 (as 16-bit words) travel in int32_data.
+    for (size_t i = 0; i < count; ++i) {
+      int32_t v = t.int32_data(int(i));
+      std::memcpy(dst + i * width, &v, width);
+    }
+  } else {
+    return ::testing::AssertionFailure() << path << ": no data";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+float toFloat(const hybrid::Tensor &t, size_t i) {
+  if (t.dtype() == HYBRID_DTYPE_F32)
+    return t.data<float>()[i];
+  if (t.dtype() == HYBRID_DTYPE_I64)
+    return float(t.data<int64_t>()[i]);
+  if (t.dtype() == HYBRID_DTYPE_I32)
+    return float(t.data<int32_t>()[i]);
+  if (t.dtype() == HYBRID_DTYPE_F16)
+    return hybrid_f16_to_f32(t.data<uint16_t>()[i]);
+  return float(t.data<uint8_t>()[i]);
+}
+
+/// Imports, compiles and runs one case; compares every output.
+::testing::AssertionResult runCase(const Case &c) {
+  std::string dir = kDir + "/" + c.name;
+  mlir::DialectRegistry registry;
+  mlir::hybrid::registerAllDialects(registry);
+  mlir::hybrid::registerONNXImportDialects(registry);
+  mlir::MLIRContext context(registry);
+  std::string diagnostics;
+  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
+    diagnostics += d.str() + "\n";
+    return mlir::success();
+  });
+  auto module = mlir::hybrid::importONNXFile(dir + "/model.onnx", &context);
+  if (!module)
+    return ::testing::AssertionFailure() << "import: " << diagnostics;
+  std::string entry =
+      (*module->getOps<mlir::func::FuncOp>().begin()).getSymName().str();
+  llvm::SmallString<128> so;
+  if (llvm::sys::fs::createTemporaryFile("hybrid-onnx", "so", so))
+    return ::testing::AssertionFailure() << "no temporary file";
+  mlir::hybrid::CPUCompileOptions options;
+  if (failed(mlir::hybrid::compileToSharedObject(*module, so, options)))
+    return ::testing::AssertionFailure() << "compile: " << diagnostics;
+  hybrid::Module m;
+  hybrid::Status loaded = hybrid::Module::load(std::string(so), m);
+  llvm::sys::fs::remove(so);
+  if (!loaded)
+    return ::testing::AssertionFailure() << "load: " << loaded.message();
+  std::vector<hybrid::Tensor> args(c.inputs), results;
+  for (int64_t i = 0; i < c.inputs; ++i)
+    if (auto r = readTensor(dir + "/test_data_set_0/input_" +
+                                std::to_string(i) + ".pb",
+                            args[i]);
+        !r)
+      return r;
+  if (hybrid::Status s = m.invoke(entry, args, results); !s)
+    return ::testing::AssertionFailure() << "run: " << s.message();
+  if (int64_t(results.size()) != c.outputs)
+    return ::testing::AssertionFailure() << results.size() << " outputs";
+  for (int64_t o = 0; o < c.outputs; ++o) {
+    hybrid::Tensor expected;
+    if (auto r = readTensor(dir + "/test_data_set_0/output_" +
+                                std::to_string(o) + ".pb",
+                            expected);
+        !r)
+      return r;
+    if (results[o].shape() != expected.shape())
+      return ::testing::AssertionFailure() << "output " << o << ": shape";
+    double scale = 1.0, err = 0.0;
+    for (size_t i = 0; i < expected.numElements(); ++i)
+      scale = std::max(scale, double(std::fabs(toFloat(expected, i))));
+    for (size_t i = 0; i < expected.numElements(); ++i) {
+      double d = std::fabs(double(toFloat(results[o], i)) -
+                           double(toFloat(expected, i)));
+      err = std::isnan(d) ? INFINITY : std::max(err, d);
+    }
+    double tol = (expected.dtype() == HYBRID_DTYPE_F16 ? 1e-2 : 1e-4) * scale;
+    if (!(err <= tol))
+      return ::testing::AssertionFailure()
+             << "output " << o << ": max abs error " << err << " > " << tol;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST(ONNXConformance, ImportedOpsPassEveryCase) {
+  std::map<std::string, std::pair<int, int>> perOp; // passed, failed
+  std::map<std::string, int> notYet;
+  std::vector<Case> cases = manifest();
+  ASSERT_FALSE(cases.empty()) << "no cases in " << kDir;
+  for (const Case &c : cases) {
+    if (!kImported.count(c.op)) {
+      ++notYet[c.op];
+      continue;
+    }
+    ::testing::AssertionResult r = runCase(c);
+    EXPECT_TRUE(r) << c.name;
+    (r ? perOp[c.op].first : perOp[c.op].second)++;
+  }
+  for (auto &[op, counts] : perOp)
+    std::cout << "[ conformance ] " << op << ": " << counts.first
+              << " passed, " << counts.second << " failed\n";
+  for (auto &[op, n] : notYet)
+    std::cout << "[ conformance ] " << op << ": " << n
+              << " cases not imported yet\n";
+  for (const std::string &op : kImported)
+    EXPECT_GT(perOp[op].first, 0) << op << " has no case in the manifest";
+}
+
+} // namespace
