@@ -64,60 +64,48 @@ FailureOr<SmallVector<Value>> softmax(NodeContext &nc) {
   SmallVector<utils::IteratorType> parallelIters(
       rank, utils::IteratorType::parallel);
 
-  auto filled = [&](double v) {
-    Value init = emptyLike(b, loc, x, kept, element);
-    Value c = arith::ConstantOp::create(b, loc, FloatAttr::get(element, v));
-    return linalg::FillOp::create(b, loc, c, init).getResult(0);
+  using Combine = function_ref<Value(OpBuilder &, Location, Value, Value)>;
+  // fold(src) over the axis, starting from `init` everywhere.
+  auto reduce = [&](Value src, double init, Combine combine) {
+    Value empty = emptyLike(b, loc, x, kept, element);
+    Value c = arith::ConstantOp::create(b, loc, FloatAttr::get(element, init));
+    Value acc = linalg::FillOp::create(b, loc, c, empty).getResult(0);
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{acc.getType()}, ValueRange{src},
+               ValueRange{acc}, ArrayRef<AffineMap>{identity, reduced},
+               reduceIters,
+               [&](OpBuilder &nb, Location l, ValueRange args) {
+                 linalg::YieldOp::create(
+                     nb, l, ValueRange{combine(nb, l, args[0], args[1])});
+               })
+        .getResult(0);
   };
-  // max over the axis
-  Value lowest = filled(-std::numeric_limits<double>::infinity());
-  Value max =
-      linalg::GenericOp::create(
-          b, loc, TypeRange{lowest.getType()}, ValueRange{x},
-          ValueRange{lowest},
-          ArrayRef<AffineMap>{identity, reduced}, reduceIters,
-          [](OpBuilder &nb, Location l, ValueRange args) {
-            linalg::YieldOp::create(
-                nb, l,
-                ValueRange{arith::MaximumFOp::create(nb, l, args[0], args[1])});
-          })
-          .getResult(0);
-  // e = exp(x - max), and its sum over the axis
-  Value e = linalg::GenericOp::create(
-                b, loc, TypeRange{type}, ValueRange{x, max},
-                ValueRange{emptyLike(b, loc, x, all, element)},
-                ArrayRef<AffineMap>{identity, reduced, identity},
-                parallelIters,
-                [](OpBuilder &nb, Location l, ValueRange args) {
-                  Value d = arith::SubFOp::create(nb, l, args[0], args[1]);
-                  linalg::YieldOp::create(
-                      nb, l, ValueRange{math::ExpOp::create(nb, l, d)});
-                })
-                .getResult(0);
-  Value zeros = filled(0.0);
-  Value sum = linalg::GenericOp::create(
-                  b, loc, TypeRange{zeros.getType()}, ValueRange{e},
-                  ValueRange{zeros}, ArrayRef<AffineMap>{identity, reduced},
-                  reduceIters,
-                  [](OpBuilder &nb, Location l, ValueRange args) {
-                    linalg::YieldOp::create(
-                        nb, l,
-                        ValueRange{arith::AddFOp::create(nb, l, args[0],
-                                                         args[1])});
-                  })
-                  .getResult(0);
-  Value y = linalg::GenericOp::create(
-                b, loc, TypeRange{type}, ValueRange{e, sum},
-                ValueRange{emptyLike(b, loc, x, all, element)},
-                ArrayRef<AffineMap>{identity, reduced, identity},
-                parallelIters,
-                [](OpBuilder &nb, Location l, ValueRange args) {
-                  linalg::YieldOp::create(
-                      nb, l,
-                      ValueRange{arith::DivFOp::create(nb, l, args[0],
-                                                       args[1])});
-                })
-                .getResult(0);
+  // f(full[i], perRow[i without the axis]) for every element.
+  auto map = [&](Value full, Value perRow, Combine f) {
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{type}, ValueRange{full, perRow},
+               ValueRange{emptyLike(b, loc, x, all, element)},
+               ArrayRef<AffineMap>{identity, reduced, identity}, parallelIters,
+               [&](OpBuilder &nb, Location l, ValueRange args) {
+                 linalg::YieldOp::create(
+                     nb, l, ValueRange{f(nb, l, args[0], args[1])});
+               })
+        .getResult(0);
+  };
+  Value max = reduce(x, -std::numeric_limits<double>::infinity(),
+                     [](OpBuilder &nb, Location l, Value a, Value m) -> Value {
+                       return arith::MaximumFOp::create(nb, l, a, m);
+                     });
+  Value e = map(x, max, [](OpBuilder &nb, Location l, Value v, Value m) -> Value {
+    return math::ExpOp::create(nb, l, arith::SubFOp::create(nb, l, v, m));
+  });
+  Value sum = reduce(e, 0.0,
+                     [](OpBuilder &nb, Location l, Value a, Value s) -> Value {
+                       return arith::AddFOp::create(nb, l, a, s);
+                     });
+  Value y = map(e, sum, [](OpBuilder &nb, Location l, Value v, Value s) -> Value {
+    return arith::DivFOp::create(nb, l, v, s);
+  });
   return SmallVector<Value>{y};
 }
 
