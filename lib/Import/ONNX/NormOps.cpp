@@ -1,4 +1,4 @@
-//===- NormOps.cpp - ONNX normalisations ----------------------------------===//
+//===- NormOps.cpp - ONNX normalisations and rotary embeddings ------------===//
 
 #include "OpTable.h"
 
@@ -29,6 +29,34 @@ static FailureOr<SmallVector<Value>> rmsNormalization(NodeContext &nc) {
   return SmallVector<Value>{op.getResult()};
 }
 
+/// RotaryEmbedding-23: hybrid.rotary_embedding has its semantics (input
+/// [B, H, S, D] or [B, S, H*D] with num_heads, caches indexed by
+/// position_ids or per token, interleaved or rotate-half pairs).
+static FailureOr<SmallVector<Value>> rotaryEmbedding(NodeContext &nc) {
+  Value x = nc.input(0), cos = nc.input(1), sin = nc.input(2),
+        positions = nc.input(3);
+  if (!x || !cos || !sin)
+    return nc.error() << "expects inputs X, cos_cache and sin_cache";
+  auto optionalInt = [&](StringRef name) -> IntegerAttr {
+    std::optional<int64_t> v = nc.intAttr(name);
+    return v ? nc.b.getI64IntegerAttr(*v) : IntegerAttr();
+  };
+  // 0 means "all of the head" in ONNX; the op spells that by omission.
+  IntegerAttr rotaryDim = optionalInt("rotary_embedding_dim");
+  if (rotaryDim && rotaryDim.getInt() == 0)
+    rotaryDim = IntegerAttr();
+  IntegerAttr numHeads = optionalInt("num_heads");
+  if (numHeads && numHeads.getInt() == 0)
+    numHeads = IntegerAttr();
+  auto op = RotaryEmbeddingOp::create(
+      nc.b, nc.loc, x.getType(), x, cos, sin, positions,
+      nc.intAttr("interleaved").value_or(0) != 0, numHeads, rotaryDim);
+  if (failed(mlir::verify(op)))
+    return failure();
+  return SmallVector<Value>{op.getResult()};
+}
+
 void mlir::hybrid::onnx_import::addNormOps(SmallVectorImpl<OpEntry> &table) {
   table.push_back({"", "RMSNormalization", 23, 25, rmsNormalization});
+  table.push_back({"", "RotaryEmbedding", 23, 25, rotaryEmbedding});
 }

@@ -4,6 +4,7 @@
 //
 // RUN: hybrid-import %S/../../ONNX/node/test_rms_normalization_3d_axis1_epsilon/model.onnx | FileCheck %s --check-prefix=RMS
 // RUN: hybrid-import %S/../../ONNX/node/test_softmax_axis_1/model.onnx | FileCheck %s --check-prefix=SOFTMAX
+// RUN: hybrid-import %S/../../ONNX/node/test_rotary_embedding_with_interleaved_rotary_dim/model.onnx | FileCheck %s --check-prefix=ROPE
 // RUN: hybrid-import %S/../../ONNX/node/test_softmax_axis_1/model.onnx --emit-bytecode -o %t.mlirbc
 // RUN: hybrid-opt %t.mlirbc | FileCheck %s --check-prefix=SOFTMAX
 
@@ -16,3 +17,5 @@
 // SOFTMAX: math.exp
 // SOFTMAX: arith.addf
 // SOFTMAX: arith.divf
+
+// ROPE: hybrid.rotary_embedding %{{.*}}, %{{.*}}, %{{.*}} positions(%{{.*}} : tensor<2x3xi64>) {interleaved, rotary_embedding_dim = 4 : i64}
