@@ -59,6 +59,7 @@ InFlightDiagnostic NodeContext::error() const {
 ArrayRef<OpEntry> mlir::hybrid::onnx_import::opTable() {
   static SmallVector<OpEntry> table = [] {
     SmallVector<OpEntry> t;
+    addAttentionOps(t);
     addNormOps(t);
     addSoftmaxOps(t);
     return t;
@@ -128,12 +129,11 @@ GraphImporter::declaredType(const onnx::ValueInfoProto &info) {
   const onnx::TypeProto::Tensor &t = info.type().tensor_type();
   Type element = elementType(b, t.elem_type());
   if (!element)
-    return emitError(l) << "'" << info.name()
-                        << "' has an unsupported element type ("
+    return emitError(l) << "'" << info.name() << "' has element type "
                         << onnx::TensorProto::DataType_Name(
                                static_cast<onnx::TensorProto::DataType>(
                                    t.elem_type()))
-                        << ")";
+                        << ", which is not supported";
   if (!t.has_shape())
     return emitError(l) << "'" << info.name()
                         << "' has no shape: the rank must be known";

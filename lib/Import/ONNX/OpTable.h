@@ -52,6 +52,7 @@ struct OpEntry {
 ArrayRef<OpEntry> opTable();
 
 /// The op families, one file each.
+void addAttentionOps(SmallVectorImpl<OpEntry> &table);
 void addNormOps(SmallVectorImpl<OpEntry> &table);
 void addSoftmaxOps(SmallVectorImpl<OpEntry> &table);
 

@@ -5,6 +5,9 @@
 // RUN: hybrid-import %S/../../ONNX/node/test_rms_normalization_3d_axis1_epsilon/model.onnx | FileCheck %s --check-prefix=RMS
 // RUN: hybrid-import %S/../../ONNX/node/test_softmax_axis_1/model.onnx | FileCheck %s --check-prefix=SOFTMAX
 // RUN: hybrid-import %S/../../ONNX/node/test_rotary_embedding_with_interleaved_rotary_dim/model.onnx | FileCheck %s --check-prefix=ROPE
+// RUN: hybrid-import %S/../../ONNX/node/test_attention_3d_gqa_causal/model.onnx | FileCheck %s --check-prefix=ATTN3D
+// RUN: hybrid-import %S/../../ONNX/node/test_attention_4d_with_past_and_present/model.onnx | FileCheck %s --check-prefix=PAST
+// RUN: not hybrid-import %S/../../ONNX/node/test_attention_4d_with_qk_matmul/model.onnx 2>&1 | FileCheck %s --check-prefix=QK
 // RUN: hybrid-import %S/../../ONNX/node/test_softmax_axis_1/model.onnx --emit-bytecode -o %t.mlirbc
 // RUN: hybrid-opt %t.mlirbc | FileCheck %s --check-prefix=SOFTMAX
 
@@ -19,3 +22,18 @@
 // SOFTMAX: arith.divf
 
 // ROPE: hybrid.rotary_embedding %{{.*}}, %{{.*}}, %{{.*}} positions(%{{.*}} : tensor<2x3xi64>) {interleaved, rotary_embedding_dim = 4 : i64}
+
+// Attention with 3-D inputs: heads split, causal from query 0 (no past),
+// heads joined again.
+// ATTN3D: tensor.expand_shape %arg0 {{.*}} into tensor<2x4x9x8xf32>
+// ATTN3D: %[[ZERO:.*]] = arith.constant 0 : index
+// ATTN3D: hybrid.attention %{{.*}}, %{{.*}}, %{{.*}} offset(%[[ZERO]]) {causal} : tensor<2x9x4x8xf32>, tensor<2x3x6x8xf32>, tensor<2x3x6x8xf32>
+// ATTN3D: tensor.collapse_shape {{.*}} into tensor<2x4x72xf32>
+
+// The past cache goes in front of K and V, which become present_key/value.
+// PAST: %[[K:.*]] = tensor.insert_slice %arg1 into %{{.*}}[0, 0, 12, 0] [2, 3, 6, 8]
+// PAST: %[[V:.*]] = tensor.insert_slice %arg2 into %{{.*}}[0, 0, 12, 0] [2, 3, 6, 8]
+// PAST: %[[Y:.*]] = hybrid.attention %arg0, %[[K]], %[[V]] mask(%arg3 : tensor<4x18xf32>)
+// PAST: return %[[Y]], %[[K]], %[[V]]
+
+// QK: error: node #0 (unnamed) (ai.onnx::Attention-23): the qk_matmul_output output is not supported yet

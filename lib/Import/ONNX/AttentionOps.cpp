@@ -1,0 +1,203 @@
+//===- AttentionOps.cpp - ONNX Attention as hybrid.attention --------------===//
+//
+// Attention-23/24 on hybrid.attention: 3-D inputs ([B, S, H*D] with
+// q_num_heads/kv_num_heads) are split into heads first and joined after;
+// past_key/past_value are concatenated in front of K/V (and returned as
+// present_key/present_value); a causal mask is aligned so that query i sees
+// keys up to past + i (ONNX's offset), a user mask shorter than the keys is
+// padded as masked. Not yet: nonpad_kv_seqlen and the qk_matmul_output.
+//
+//===----------------------------------------------------------------------===//
+
+#include "OpTable.h"
+
+#include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Verifier.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::hybrid;
+using namespace mlir::hybrid::onnx_import;
+
+namespace {
+
+/// Size of dim `d` as an OpFoldResult (static when known).
+OpFoldResult dimOf(OpBuilder &b, Location loc, Value t, int64_t d) {
+  auto type = cast<RankedTensorType>(t.getType());
+  if (!type.isDynamicDim(d))
+    return b.getIndexAttr(type.getDimSize(d));
+  return tensor::DimOp::create(b, loc, t, d).getResult();
+}
+
+/// [B, S, H*D] -> [B, H, S, D].
+FailureOr<Value> splitHeads(NodeContext &nc, Value x, int64_t heads) {
+  OpBuilder &b = nc.b;
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t hidden = type.getDimSize(2);
+  if (ShapedType::isDynamic(hidden) || hidden % heads != 0)
+    return nc.error() << "the hidden size " << hidden
+                      << " is not a known multiple of " << heads << " heads";
+  int64_t d = hidden / heads;
+  auto split = RankedTensorType::get(
+      {type.getDimSize(0), type.getDimSize(1), heads, d},
+      type.getElementType());
+  Value s = tensor::ExpandShapeOp::create(
+      b, nc.loc, split, x, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}},
+      ArrayRef<OpFoldResult>{dimOf(b, nc.loc, x, 0), dimOf(b, nc.loc, x, 1),
+                             b.getIndexAttr(heads), b.getIndexAttr(d)});
+  Value init = tensor::EmptyOp::create(
+      b, nc.loc,
+      ArrayRef<OpFoldResult>{dimOf(b, nc.loc, x, 0), b.getIndexAttr(heads),
+                             dimOf(b, nc.loc, x, 1), b.getIndexAttr(d)},
+      type.getElementType());
+  return linalg::TransposeOp::create(b, nc.loc, s, init,
+                                     ArrayRef<int64_t>{0, 2, 1, 3})
+      .getResult()[0];
+}
+
+/// [B, H, S, D] -> [B, S, H*D].
+Value joinHeads(OpBuilder &b, Location loc, Value y) {
+  auto type = cast<RankedTensorType>(y.getType());
+  Value init = tensor::EmptyOp::create(
+      b, loc,
+      ArrayRef<OpFoldResult>{dimOf(b, loc, y, 0), dimOf(b, loc, y, 2),
+                             dimOf(b, loc, y, 1), dimOf(b, loc, y, 3)},
+      type.getElementType());
+  Value t = linalg::TransposeOp::create(b, loc, y, init,
+                                        ArrayRef<int64_t>{0, 2, 1, 3})
+                .getResult()[0];
+  return tensor::CollapseShapeOp::create(
+      b, loc, t, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
+}
+
+/// concat(past, x) along the sequence dim (2) of [B, H, S, D] tensors.
+Value concatSequence(OpBuilder &b, Location loc, Value past, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  OpFoldResult pastLen = dimOf(b, loc, past, 2), newLen = dimOf(b, loc, x, 2);
+  std::optional<int64_t> p = getConstantIntValue(pastLen),
+                         n = getConstantIntValue(newLen);
+  OpFoldResult total =
+      p && n ? OpFoldResult(b.getIndexAttr(*p + *n))
+             : OpFoldResult(arith::AddIOp::create(
+                                b, loc, getValueOrCreateConstantIndexOp(b, loc, pastLen),
+                                getValueOrCreateConstantIndexOp(b, loc, newLen))
+                                .getResult());
+  SmallVector<OpFoldResult> sizes = {dimOf(b, loc, x, 0), dimOf(b, loc, x, 1),
+                                     total, dimOf(b, loc, x, 3)};
+  Value out = tensor::EmptyOp::create(b, loc, sizes, type.getElementType());
+  SmallVector<OpFoldResult> zero(4, b.getIndexAttr(0)), one(4,
+                                                           b.getIndexAttr(1));
+  SmallVector<OpFoldResult> pastSizes = {dimOf(b, loc, past, 0),
+                                         dimOf(b, loc, past, 1), pastLen,
+                                         dimOf(b, loc, past, 3)};
+  out = tensor::InsertSliceOp::create(b, loc, past, out, zero, pastSizes, one);
+  SmallVector<OpFoldResult> at = {b.getIndexAttr(0), b.getIndexAttr(0),
+                                  pastLen, b.getIndexAttr(0)};
+  SmallVector<OpFoldResult> newSizes = {dimOf(b, loc, x, 0),
+                                        dimOf(b, loc, x, 1), newLen,
+                                        dimOf(b, loc, x, 3)};
+  return tensor::InsertSliceOp::create(b, loc, x, out, at, newSizes, one);
+}
+
+FailureOr<SmallVector<Value>> attention(NodeContext &nc) {
+  OpBuilder &b = nc.b;
+  Location loc = nc.loc;
+  Value q = nc.input(0), k = nc.input(1), v = nc.input(2), mask = nc.input(3),
+        pastK = nc.input(4), pastV = nc.input(5);
+  if (!q || !k || !v)
+    return nc.error() << "expects inputs Q, K and V";
+  if (nc.input(6))
+    return nc.error() << "nonpad_kv_seqlen is not supported yet";
+  if (nc.node.output_size() > 3 && !nc.node.output(3).empty())
+    return nc.error() << "the qk_matmul_output output is not supported yet";
+  if (bool(pastK) != bool(pastV))
+    return nc.error() << "past_key and past_value come together";
+  for (StringRef window : {"left_window_size", "right_window_size"})
+    if (nc.attribute(window))
+      return nc.error() << window << " is not supported yet";
+
+  int64_t rank = cast<RankedTensorType>(q.getType()).getRank();
+  if (rank == 3) {
+    std::optional<int64_t> qHeads = nc.intAttr("q_num_heads"),
+                           kvHeads = nc.intAttr("kv_num_heads");
+    if (!qHeads || !kvHeads || *qHeads <= 0 || *kvHeads <= 0)
+      return nc.error()
+             << "3-D inputs need positive q_num_heads and kv_num_heads";
+    FailureOr<Value> q4 = splitHeads(nc, q, *qHeads),
+                     k4 = splitHeads(nc, k, *kvHeads),
+                     v4 = splitHeads(nc, v, *kvHeads);
+    if (failed(q4) || failed(k4) || failed(v4))
+      return failure();
+    q = *q4, k = *k4, v = *v4;
+  } else if (rank != 4) {
+    return nc.error() << "expects 3-D or 4-D inputs";
+  }
+  if (pastK) {
+    k = concatSequence(b, loc, pastK, k);
+    v = concatSequence(b, loc, pastV, v);
+  }
+
+  // A mask shorter than the keys covers the first ones; the rest are
+  // masked (ONNX pads with -inf or false).
+  if (mask) {
+    auto maskType = cast<RankedTensorType>(mask.getType());
+    int64_t maskKeys = maskType.getShape().back();
+    int64_t keys = cast<RankedTensorType>(k.getType()).getDimSize(2);
+    if (ShapedType::isDynamic(maskKeys) || ShapedType::isDynamic(keys))
+      return nc.error() << "a mask with dynamic key length is not supported yet";
+    if (maskKeys > keys)
+      return nc.error() << "the mask covers " << maskKeys
+                        << " keys but there are " << keys;
+    if (maskKeys < keys) {
+      Type element = maskType.getElementType();
+      TypedAttr fillAttr =
+          element.isInteger(1)
+              ? TypedAttr(b.getBoolAttr(false))
+              : TypedAttr(FloatAttr::get(
+                    element, -std::numeric_limits<double>::infinity()));
+      Value fill = arith::ConstantOp::create(b, loc, fillAttr);
+      SmallVector<OpFoldResult> low(maskType.getRank(), b.getIndexAttr(0)),
+          high(maskType.getRank(), b.getIndexAttr(0));
+      high.back() = b.getIndexAttr(keys - maskKeys);
+      SmallVector<int64_t> shape(maskType.getShape());
+      shape.back() = keys;
+      mask = tensor::PadOp::create(b, loc,
+                                   RankedTensorType::get(shape, element), mask,
+                                   low, high, fill);
+    }
+  }
+
+  // Causal: query i sees keys up to past + i.
+  Value offset;
+  bool causal = nc.intAttr("is_causal").value_or(0) != 0;
+  if (causal)
+    offset = pastK ? tensor::DimOp::create(b, loc, pastK, 2).getResult()
+                   : arith::ConstantIndexOp::create(b, loc, 0).getResult();
+  FloatAttr scale, softcap;
+  if (std::optional<float> s = nc.floatAttr("scale"))
+    scale = b.getF32FloatAttr(*s);
+  if (std::optional<float> c = nc.floatAttr("softcap"); c && *c > 0)
+    softcap = b.getF32FloatAttr(*c);
+  auto op = AttentionOp::create(b, loc, q, k, v, mask, offset, Value(),
+                                causal ? b.getUnitAttr() : UnitAttr(), scale,
+                                softcap, GQALayoutAttr());
+  if (failed(mlir::verify(op)))
+    return failure();
+  Value y = op.getResult();
+  if (rank == 3)
+    y = joinHeads(b, loc, y);
+  return SmallVector<Value>{y, k, v};
+}
+
+} // namespace
+
+void mlir::hybrid::onnx_import::addAttentionOps(
+    SmallVectorImpl<OpEntry> &table) {
+  table.push_back({"", "Attention", 23, 24, attention});
+}
