@@ -39,8 +39,8 @@ const std::string kDir = HYBRID_ONNX_NODE_DIR;
 
 /// The ops whose every case must pass (the others may refuse a case with a
 /// diagnostic, never compute a wrong result).
-const std::set<std::string> kImported = {"RMSNormalization", "RotaryEmbedding",
-                                         "Softmax"};
+const std::set<std::string> kImported = {"LinearAttention", "RMSNormalization",
+                                         "RotaryEmbedding", "Softmax"};
 
 struct Case {
   std::string name, op;

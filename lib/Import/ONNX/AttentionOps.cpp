@@ -1,4 +1,4 @@
-//===- AttentionOps.cpp - ONNX Attention as hybrid.attention --------------===//
+//===- AttentionOps.cpp - ONNX Attention and LinearAttention --------------===//
 //
 // Attention-23/24 on hybrid.attention: 3-D inputs ([B, S, H*D] with
 // q_num_heads/kv_num_heads) are split into heads first and joined after;
@@ -195,9 +195,92 @@ FailureOr<SmallVector<Value>> attention(NodeContext &nc) {
   return SmallVector<Value>{y, k, v};
 }
 
+/// [B, T, H] -> [B, H, T] (a per-head scalar per token).
+Value headsFirst(OpBuilder &b, Location loc, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  Value init = tensor::EmptyOp::create(
+      b, loc,
+      ArrayRef<OpFoldResult>{dimOf(b, loc, x, 0), dimOf(b, loc, x, 2),
+                             dimOf(b, loc, x, 1)},
+      type.getElementType());
+  return linalg::TransposeOp::create(b, loc, x, init,
+                                     ArrayRef<int64_t>{0, 2, 1})
+      .getResult()[0];
+}
+
+/// LinearAttention-27 on hybrid.linear_recurrence: 3-D Q/K/V split into
+/// heads, decay per head ([B, T, Hkv]) or per key dim ([B, T, Hkv*Dk]) and
+/// beta ([B, T, Hkv or 1]) moved heads-first; past_state is the initial
+/// state and present_state the final one. Not yet: erase_gate.
+FailureOr<SmallVector<Value>> linearAttention(NodeContext &nc) {
+  OpBuilder &b = nc.b;
+  Location loc = nc.loc;
+  Value q = nc.input(0), k = nc.input(1), v = nc.input(2),
+        past = nc.input(3), decay = nc.input(4), beta = nc.input(5);
+  if (!q || !k || !v)
+    return nc.error() << "expects inputs query, key and value";
+  if (nc.input(6))
+    return nc.error() << "erase_gate is not supported yet";
+  std::string ruleName = "gated_delta";
+  if (const onnx::AttributeProto *a = nc.attribute("update_rule"))
+    ruleName = a->s();
+  std::optional<UpdateRule> rule = symbolizeUpdateRule(ruleName);
+  if (!rule)
+    return nc.error() << "update_rule '" << ruleName << "' is not supported";
+  std::optional<int64_t> qHeads = nc.intAttr("q_num_heads"),
+                         kvHeads = nc.intAttr("kv_num_heads");
+  if (!qHeads || !kvHeads || *qHeads <= 0 || *kvHeads <= 0)
+    return nc.error() << "needs positive q_num_heads and kv_num_heads";
+  for (Value x : {q, k, v})
+    if (cast<RankedTensorType>(x.getType()).getRank() != 3)
+      return nc.error() << "query, key and value must be [B, T, H*D]";
+  if (past && !cast<RankedTensorType>(past.getType()).getElementType().isF32())
+    return nc.error() << "a past_state that is not f32 is not supported yet";
+  FailureOr<Value> q4 = splitHeads(nc, q, *qHeads),
+                   k4 = splitHeads(nc, k, *kvHeads),
+                   v4 = splitHeads(nc, v, *kvHeads);
+  if (failed(q4) || failed(k4) || failed(v4))
+    return failure();
+  int64_t keyDim = cast<RankedTensorType>(k4->getType()).getDimSize(3);
+  if (decay) {
+    int64_t last = cast<RankedTensorType>(decay.getType()).getDimSize(2);
+    if (last == *kvHeads) {
+      decay = headsFirst(b, loc, decay);
+    } else if (last == *kvHeads * keyDim) {
+      FailureOr<Value> d4 = splitHeads(nc, decay, *kvHeads);
+      if (failed(d4))
+        return failure();
+      decay = *d4;
+    } else {
+      return nc.error() << "decay's last dim " << last << " is neither "
+                        << *kvHeads << " nor " << *kvHeads * keyDim;
+    }
+  }
+  if (beta)
+    beta = headsFirst(b, loc, beta);
+  FloatAttr scale;
+  if (std::optional<float> s = nc.floatAttr("scale"); s && *s != 0.0f)
+    scale = b.getF32FloatAttr(*s);
+  auto op = LinearRecurrenceOp::create(
+      b, loc, *q4, *k4, *v4, decay, beta, past, Value(),
+      UpdateRuleAttr::get(b.getContext(), *rule), scale,
+      DenseF32ArrayAttr(), IntegerAttr());
+  if (failed(mlir::verify(op)))
+    return failure();
+  Value state = op.getFinalState();
+  // Without a past state ONNX returns the state in the query's dtype.
+  Type queryElement = cast<RankedTensorType>(q.getType()).getElementType();
+  if (!past && !queryElement.isF32()) {
+    auto type = cast<RankedTensorType>(state.getType()).clone(queryElement);
+    state = arith::TruncFOp::create(b, loc, type, state);
+  }
+  return SmallVector<Value>{joinHeads(b, loc, op.getOutput()), state};
+}
+
 } // namespace
 
 void mlir::hybrid::onnx_import::addAttentionOps(
     SmallVectorImpl<OpEntry> &table) {
   table.push_back({"", "Attention", 23, 24, attention});
+  table.push_back({"", "LinearAttention", 27, 27, linearAttention});
 }

@@ -8,6 +8,7 @@
 // RUN: hybrid-import %S/../../ONNX/node/test_attention_3d_gqa_causal/model.onnx | FileCheck %s --check-prefix=ATTN3D
 // RUN: hybrid-import %S/../../ONNX/node/test_attention_4d_with_past_and_present/model.onnx | FileCheck %s --check-prefix=PAST
 // RUN: not hybrid-import %S/../../ONNX/node/test_attention_4d_with_qk_matmul/model.onnx 2>&1 | FileCheck %s --check-prefix=QK
+// RUN: hybrid-import %S/../../ONNX/node/test_linear_attention_gated_delta_gqa/model.onnx | FileCheck %s --check-prefix=LINEAR
 // RUN: hybrid-import %S/../../ONNX/node/test_softmax_axis_1/model.onnx --emit-bytecode -o %t.mlirbc
 // RUN: hybrid-opt %t.mlirbc | FileCheck %s --check-prefix=SOFTMAX
 
@@ -37,3 +38,6 @@
 // PAST: return %[[Y]], %[[K]], %[[V]]
 
 // QK: error: node #0 (unnamed) (ai.onnx::Attention-23): the qk_matmul_output output is not supported yet
+
+// LinearAttention: heads split, decay and beta heads-first, the recurrence.
+// LINEAR: hybrid.linear_recurrence gated_delta
