@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "hybrid/Import/ONNX/ONNXImporter.h"
 #include "hybrid/InitAll.h"
 #include "hybrid/Runtime/Runtime.hpp"
 #include "hybrid/Target/CPU/SharedObject.h"
@@ -31,9 +32,10 @@
 using namespace llvm;
 
 static cl::opt<std::string> modulePath(cl::Positional, cl::Required,
-                                       cl::desc("<module.mlir | module.so>"));
-static cl::opt<std::string> entryName("entry", cl::Required,
-                                      cl::desc("Entry point to run"));
+                                       cl::desc("<module.mlir | model.onnx | module.so>"));
+static cl::opt<std::string>
+    entryName("entry", cl::desc("Entry point to run (optional when the "
+                                "module has one)"));
 static cl::list<std::string>
     inputs("input", cl::desc("An argument: a .npy file, or a scalar literal "
                              "such as i64=7 or f32=0.5 (repeat per argument)"));
@@ -85,8 +87,14 @@ static bool compileModule(StringRef path, StringRef soPath) {
     return false;
   }
   sourceMgr->AddNewSourceBuffer(std::move(file), SMLoc());
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  if (path.ends_with(".onnx")) {
+    mlir::hybrid::registerONNXImportDialects(registry);
+    context.appendDialectRegistry(registry);
+    module = mlir::hybrid::importONNXFile(path, &context);
+  } else {
+    module = mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
+  }
   if (!module)
     return false;
   mlir::hybrid::CPUCompileOptions options;
@@ -187,7 +195,8 @@ int main(int argc, char **argv) {
   std::string soPath = modulePath;
   SmallString<128> tempSo;
   bool isMLIR = StringRef(modulePath).ends_with(".mlir") ||
-                StringRef(modulePath).ends_with(".mlirbc");
+                StringRef(modulePath).ends_with(".mlirbc") ||
+                StringRef(modulePath).ends_with(".onnx");
   if (isMLIR) {
     if (!keepSharedObject.empty()) {
       soPath = keepSharedObject;
@@ -208,6 +217,16 @@ int main(int argc, char **argv) {
     if (hybrid::Status s = module.setNumThreads(threads); !s)
       return fail(s.message());
 
+  // The entry: as named, or the module's only one.
+  std::string entry = entryName;
+  if (entry.empty()) {
+    std::vector<std::string> entries = module.entryPoints();
+    if (entries.size() != 1)
+      return fail("the module has " + std::to_string(entries.size()) +
+                  " entry points: name one with --entry");
+    entry = entries.front();
+  }
+
   std::vector<hybrid::Tensor> args;
   for (const std::string &input : inputs) {
     hybrid::Tensor t;
@@ -224,7 +243,7 @@ int main(int argc, char **argv) {
   std::vector<double> times;
   for (unsigned r = 0; r < std::max(1u, unsigned(repeat)); ++r) {
     auto start = std::chrono::steady_clock::now();
-    if (hybrid::Status s = module.invoke(entryName, args, results); !s)
+    if (hybrid::Status s = module.invoke(entry, args, results); !s)
       return fail(s.message());
     auto end = std::chrono::steady_clock::now();
     times.push_back(std::chrono::duration<double, std::milli>(end - start)
@@ -242,7 +261,7 @@ int main(int argc, char **argv) {
 
   if (outputs.size() > results.size())
     return fail("--output given " + std::to_string(outputs.size()) +
-                " times but '" + entryName + "' returns " +
+                " times but '" + entry + "' returns " +
                 std::to_string(results.size()) + " results");
   for (size_t i = 0; i < outputs.size(); ++i)
     if (hybrid::Status s = results[i].saveNpy(outputs[i]); !s)
