@@ -206,7 +206,9 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node,
       return nc.error() << "output " << i << " ('" << name
                         << "') is not supported";
     if (values.count(name))
-      return emitError(l) << "'" << name << "' is defined twice";
+      return emitError(l) << "node " << label << " defines '" << name
+                          << "', which is already defined (a graph is in SSA "
+                             "form)";
     values[name] = v;
   }
   return success();
