@@ -5,7 +5,8 @@
 // past_key/past_value are concatenated in front of K/V (and returned as
 // present_key/present_value); a causal mask is aligned so that query i sees
 // keys up to past + i (ONNX's offset), a user mask shorter than the keys is
-// padded as masked. Not yet: nonpad_kv_seqlen and the qk_matmul_output.
+// padded as masked; nonpad_kv_seqlen (an external cache) becomes an
+// additive mask. Not yet: the qk_matmul_output and opset 25's windows.
 //
 //===----------------------------------------------------------------------===//
 
@@ -105,15 +106,100 @@ Value concatSequence(OpBuilder &b, Location loc, Value past, Value x) {
   return tensor::InsertSliceOp::create(b, loc, x, out, at, newSizes, one);
 }
 
+/// The additive mask [B, Hm, Sq, Skv] (0 or -inf, Q's float type) of an
+/// external cache: key j of batch b is visible when j < nonpad[b], when the
+/// user mask (bool, or added when float) allows it, and, with `causal`, when
+/// j <= i + nonpad[b] - Sq. Hm is the user mask's head dim, or 1.
+FailureOr<Value> paddingMask(NodeContext &nc, Value q, Value k, Value user,
+                             Value nonpad, bool causal) {
+  OpBuilder &b = nc.b;
+  Location loc = nc.loc;
+  auto qType = cast<RankedTensorType>(q.getType());
+  auto kType = cast<RankedTensorType>(k.getType());
+  int64_t batch = qType.getDimSize(0), qLen = qType.getDimSize(2),
+          kvLen = kType.getDimSize(2);
+  auto userType = user ? cast<RankedTensorType>(user.getType()) : nullptr;
+  int64_t heads = userType && userType.getRank() >= 3
+                      ? userType.getDimSize(userType.getRank() - 3)
+                      : 1;
+  if (!qType.hasStaticShape() || !kType.hasStaticShape() ||
+      (userType && !userType.hasStaticShape()))
+    return nc.error()
+           << "nonpad_kv_seqlen with dynamic shapes is not supported yet";
+  Type element = qType.getElementType();
+  auto maskType = RankedTensorType::get({batch, heads, qLen, kvLen}, element);
+  // (b, h, i, j) -> the user mask's element, right-aligned, size-1 dims
+  // broadcast.
+  SmallVector<AffineMap> maps;
+  SmallVector<Value> ins = {nonpad};
+  maps.push_back(AffineMap::get(4, 0, {b.getAffineDimExpr(0)}, b.getContext()));
+  if (user) {
+    SmallVector<AffineExpr> exprs;
+    int64_t rank = userType.getRank();
+    for (int64_t d = 0; d < rank; ++d) {
+      int64_t target = 4 - rank + d;
+      exprs.push_back(userType.getDimSize(d) == 1
+                          ? b.getAffineConstantExpr(0)
+                          : b.getAffineDimExpr(target));
+    }
+    maps.push_back(AffineMap::get(4, 0, exprs, b.getContext()));
+    ins.push_back(user);
+  }
+  maps.push_back(b.getMultiDimIdentityMap(4));
+  Value init = tensor::EmptyOp::create(b, loc, maskType.getShape(), element);
+  SmallVector<utils::IteratorType> iters(4, utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{maskType}, ins, ValueRange{init}, maps, iters,
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Type i64 = nb.getI64Type();
+        auto index = [&](int64_t d) {
+          return arith::IndexCastOp::create(
+              nb, l, i64, linalg::IndexOp::create(nb, l, d));
+        };
+        Value len = args[0];
+        if (!len.getType().isInteger(64))
+          len = arith::ExtSIOp::create(nb, l, i64, len);
+        Value j = index(3);
+        Value visible =
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, j, len);
+        if (causal) {
+          // j <= i + len - Sq
+          Value frontier = arith::AddIOp::create(
+              nb, l, index(2),
+              arith::SubIOp::create(
+                  nb, l, len, arith::ConstantIntOp::create(nb, l, i64, qLen)));
+          visible = arith::AndIOp::create(
+              nb, l, visible,
+              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sle, j,
+                                    frontier));
+        }
+        Value zero = arith::ConstantOp::create(nb, l, FloatAttr::get(element, 0.0));
+        Value negInf = arith::ConstantOp::create(
+            nb, l, FloatAttr::get(element, -std::numeric_limits<double>::infinity()));
+        Value bias = zero;
+        if (user) {
+          Value m = args[1];
+          if (m.getType().isInteger(1)) {
+            visible = arith::AndIOp::create(nb, l, visible, m);
+          } else {
+            if (m.getType() != element)
+              m = arith::ExtFOp::create(nb, l, element, m);
+            bias = m;
+          }
+        }
+        linalg::YieldOp::create(
+            nb, l, ValueRange{arith::SelectOp::create(nb, l, visible, bias, negInf)});
+      });
+  return generic.getResult(0);
+}
+
 FailureOr<SmallVector<Value>> attention(NodeContext &nc) {
   OpBuilder &b = nc.b;
   Location loc = nc.loc;
   Value q = nc.input(0), k = nc.input(1), v = nc.input(2), mask = nc.input(3),
-        pastK = nc.input(4), pastV = nc.input(5);
+        pastK = nc.input(4), pastV = nc.input(5), nonpad = nc.input(6);
   if (!q || !k || !v)
     return nc.error() << "expects inputs Q, K and V";
-  if (nc.input(6))
-    return nc.error() << "nonpad_kv_seqlen is not supported yet";
   if (nc.node.output_size() > 3 && !nc.node.output(3).empty())
     return nc.error() << "the qk_matmul_output output is not supported yet";
   if (bool(pastK) != bool(pastV))
@@ -176,6 +262,17 @@ FailureOr<SmallVector<Value>> attention(NodeContext &nc) {
   // Causal: query i sees keys up to past + i.
   Value offset;
   bool causal = nc.intAttr("is_causal").value_or(0) != 0;
+  if (nonpad) {
+    // Per-batch key lengths (an external cache): keys past nonpad[b] are
+    // masked, and without a past the causal frontier is per batch too
+    // (query i sees keys up to i + nonpad[b] - Sq). Both go into the mask.
+    FailureOr<Value> combined =
+        paddingMask(nc, q, k, mask, nonpad, causal && !pastK);
+    if (failed(combined))
+      return failure();
+    mask = *combined;
+    causal = causal && pastK;
+  }
   if (causal)
     offset = pastK ? tensor::DimOp::create(b, loc, pastK, 2).getResult()
                    : arith::ConstantIndexOp::create(b, loc, 0).getResult();
