@@ -1,12 +1,12 @@
 //===- AttentionOps.cpp - ONNX Attention and LinearAttention --------------===//
 //
-// Attention-23/24 on hybrid.attention: 3-D inputs ([B, S, H*D] with
+// Attention-23/24/25 on hybrid.attention: 3-D inputs ([B, S, H*D] with
 // q_num_heads/kv_num_heads) are split into heads first and joined after;
 // past_key/past_value are concatenated in front of K/V (and returned as
 // present_key/present_value); a causal mask is aligned so that query i sees
 // keys up to past + i (ONNX's offset), a user mask shorter than the keys is
-// padded as masked; nonpad_kv_seqlen (an external cache) becomes an
-// additive mask. Not yet: the qk_matmul_output and opset 25's windows.
+// padded as masked; nonpad_kv_seqlen (an external cache) and opset 25's
+// sliding windows become an additive mask. Not yet: the qk_matmul_output.
 //
 //===----------------------------------------------------------------------===//
 
@@ -106,12 +106,22 @@ Value concatSequence(OpBuilder &b, Location loc, Value past, Value x) {
   return tensor::InsertSliceOp::create(b, loc, x, out, at, newSizes, one);
 }
 
-/// The additive mask [B, Hm, Sq, Skv] (0 or -inf, Q's float type) of an
-/// external cache: key j of batch b is visible when j < nonpad[b], when the
-/// user mask (bool, or added when float) allows it, and, with `causal`, when
-/// j <= i + nonpad[b] - Sq. Hm is the user mask's head dim, or 1.
-FailureOr<Value> paddingMask(NodeContext &nc, Value q, Value k, Value user,
-                             Value nonpad, bool causal) {
+/// Which keys each query row may see, beyond what hybrid.attention's own
+/// causal limit expresses: per-batch key lengths (an external cache) and
+/// sliding windows.
+struct KeyLimits {
+  Value nonpad;           // [B] key lengths, or null
+  bool causal = false;    // j <= pos
+  int64_t past = 0;       // pos = i + past (or i + nonpad[b] - Sq)
+  int64_t left = -1;      // j >= pos - left when >= 0
+  int64_t right = -1;     // j <= pos + right when >= 0
+};
+
+/// The additive mask [B, Hm, Sq, Skv] (0 or -inf, Q's float type) that
+/// applies `limits` and the user mask (bool, or added when float; any rank,
+/// right-aligned). Hm is the user mask's head dim, or 1.
+FailureOr<Value> structuralMask(NodeContext &nc, Value q, Value k, Value user,
+                                const KeyLimits &limits) {
   OpBuilder &b = nc.b;
   Location loc = nc.loc;
   auto qType = cast<RankedTensorType>(q.getType());
@@ -124,24 +134,26 @@ FailureOr<Value> paddingMask(NodeContext &nc, Value q, Value k, Value user,
                       : 1;
   if (!qType.hasStaticShape() || !kType.hasStaticShape() ||
       (userType && !userType.hasStaticShape()))
-    return nc.error()
-           << "nonpad_kv_seqlen with dynamic shapes is not supported yet";
+    return nc.error() << "nonpad_kv_seqlen or windows with dynamic shapes "
+                         "are not supported yet";
   Type element = qType.getElementType();
   auto maskType = RankedTensorType::get({batch, heads, qLen, kvLen}, element);
-  // (b, h, i, j) -> the user mask's element, right-aligned, size-1 dims
-  // broadcast.
+  // (b, h, i, j) -> nonpad[b]; the user mask's element, right-aligned,
+  // size-1 dims broadcast.
   SmallVector<AffineMap> maps;
-  SmallVector<Value> ins = {nonpad};
-  maps.push_back(AffineMap::get(4, 0, {b.getAffineDimExpr(0)}, b.getContext()));
+  SmallVector<Value> ins;
+  if (limits.nonpad) {
+    ins.push_back(limits.nonpad);
+    maps.push_back(
+        AffineMap::get(4, 0, {b.getAffineDimExpr(0)}, b.getContext()));
+  }
   if (user) {
     SmallVector<AffineExpr> exprs;
     int64_t rank = userType.getRank();
-    for (int64_t d = 0; d < rank; ++d) {
-      int64_t target = 4 - rank + d;
+    for (int64_t d = 0; d < rank; ++d)
       exprs.push_back(userType.getDimSize(d) == 1
                           ? b.getAffineConstantExpr(0)
-                          : b.getAffineDimExpr(target));
-    }
+                          : b.getAffineDimExpr(4 - rank + d));
     maps.push_back(AffineMap::get(4, 0, exprs, b.getContext()));
     ins.push_back(user);
   }
@@ -152,35 +164,54 @@ FailureOr<Value> paddingMask(NodeContext &nc, Value q, Value k, Value user,
       b, loc, TypeRange{maskType}, ins, ValueRange{init}, maps, iters,
       [&](OpBuilder &nb, Location l, ValueRange args) {
         Type i64 = nb.getI64Type();
+        using P = arith::CmpIPredicate;
+        auto constant = [&](int64_t v) {
+          return arith::ConstantIntOp::create(nb, l, i64, v).getResult();
+        };
         auto index = [&](int64_t d) {
           return arith::IndexCastOp::create(
-              nb, l, i64, linalg::IndexOp::create(nb, l, d));
+                     nb, l, i64, linalg::IndexOp::create(nb, l, d))
+              .getResult();
         };
-        Value len = args[0];
-        if (!len.getType().isInteger(64))
-          len = arith::ExtSIOp::create(nb, l, i64, len);
+        auto both = [&](Value a, Value c) {
+          return arith::AndIOp::create(nb, l, a, c).getResult();
+        };
         Value j = index(3);
-        Value visible =
-            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, j, len);
-        if (causal) {
-          // j <= i + len - Sq
-          Value frontier = arith::AddIOp::create(
-              nb, l, index(2),
-              arith::SubIOp::create(
-                  nb, l, len, arith::ConstantIntOp::create(nb, l, i64, qLen)));
-          visible = arith::AndIOp::create(
-              nb, l, visible,
-              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sle, j,
-                                    frontier));
+        Value visible = arith::ConstantIntOp::create(nb, l, 1, 1);
+        // pos = i + past, or i + nonpad[b] - Sq for an external cache.
+        Value pos = arith::AddIOp::create(nb, l, index(2), constant(limits.past));
+        size_t arg = 0;
+        if (limits.nonpad) {
+          Value len = args[arg++];
+          if (!len.getType().isInteger(64))
+            len = arith::ExtSIOp::create(nb, l, i64, len);
+          visible = both(visible, arith::CmpIOp::create(nb, l, P::slt, j, len));
+          if (limits.past == 0)
+            pos = arith::AddIOp::create(
+                nb, l, index(2),
+                arith::SubIOp::create(nb, l, len, constant(qLen)));
         }
-        Value zero = arith::ConstantOp::create(nb, l, FloatAttr::get(element, 0.0));
+        if (limits.causal)
+          visible = both(visible, arith::CmpIOp::create(nb, l, P::sle, j, pos));
+        if (limits.left >= 0)
+          visible = both(visible, arith::CmpIOp::create(
+                                      nb, l, P::sge, j,
+                                      arith::SubIOp::create(
+                                          nb, l, pos, constant(limits.left))));
+        if (limits.right >= 0)
+          visible = both(visible, arith::CmpIOp::create(
+                                      nb, l, P::sle, j,
+                                      arith::AddIOp::create(
+                                          nb, l, pos, constant(limits.right))));
+        Value bias =
+            arith::ConstantOp::create(nb, l, FloatAttr::get(element, 0.0));
         Value negInf = arith::ConstantOp::create(
-            nb, l, FloatAttr::get(element, -std::numeric_limits<double>::infinity()));
-        Value bias = zero;
+            nb, l,
+            FloatAttr::get(element, -std::numeric_limits<double>::infinity()));
         if (user) {
-          Value m = args[1];
+          Value m = args[arg];
           if (m.getType().isInteger(1)) {
-            visible = arith::AndIOp::create(nb, l, visible, m);
+            visible = both(visible, m);
           } else {
             if (m.getType() != element)
               m = arith::ExtFOp::create(nb, l, element, m);
@@ -188,7 +219,8 @@ FailureOr<Value> paddingMask(NodeContext &nc, Value q, Value k, Value user,
           }
         }
         linalg::YieldOp::create(
-            nb, l, ValueRange{arith::SelectOp::create(nb, l, visible, bias, negInf)});
+            nb, l,
+            ValueRange{arith::SelectOp::create(nb, l, visible, bias, negInf)});
       });
   return generic.getResult(0);
 }
@@ -204,9 +236,6 @@ FailureOr<SmallVector<Value>> attention(NodeContext &nc) {
     return nc.error() << "the qk_matmul_output output is not supported yet";
   if (bool(pastK) != bool(pastV))
     return nc.error() << "past_key and past_value come together";
-  for (StringRef window : {"left_window_size", "right_window_size"})
-    if (nc.attribute(window))
-      return nc.error() << window << " is not supported yet";
 
   int64_t rank = cast<RankedTensorType>(q.getType()).getRank();
   if (rank == 3) {
@@ -262,16 +291,25 @@ FailureOr<SmallVector<Value>> attention(NodeContext &nc) {
   // Causal: query i sees keys up to past + i.
   Value offset;
   bool causal = nc.intAttr("is_causal").value_or(0) != 0;
-  if (nonpad) {
-    // Per-batch key lengths (an external cache): keys past nonpad[b] are
-    // masked, and without a past the causal frontier is per batch too
-    // (query i sees keys up to i + nonpad[b] - Sq). Both go into the mask.
-    FailureOr<Value> combined =
-        paddingMask(nc, q, k, mask, nonpad, causal && !pastK);
+  KeyLimits limits;
+  limits.left = nc.intAttr("left_window_size").value_or(-1);
+  limits.right = nc.intAttr("right_window_size").value_or(-1);
+  if (nonpad || limits.left >= 0 || limits.right >= 0) {
+    // Per-batch key lengths (an external cache: without a past, the causal
+    // frontier is per batch too) and sliding windows go into one mask.
+    limits.nonpad = nonpad;
+    limits.causal = causal;
+    if (pastK) {
+      int64_t past = cast<RankedTensorType>(pastK.getType()).getDimSize(2);
+      if (ShapedType::isDynamic(past))
+        return nc.error() << "windows with a dynamic past are not supported yet";
+      limits.past = past;
+    }
+    FailureOr<Value> combined = structuralMask(nc, q, k, mask, limits);
     if (failed(combined))
       return failure();
     mask = *combined;
-    causal = causal && pastK;
+    causal = false;
   }
   if (causal)
     offset = pastK ? tensor::DimOp::create(b, loc, pastK, 2).getResult()
@@ -378,6 +416,6 @@ FailureOr<SmallVector<Value>> linearAttention(NodeContext &nc) {
 
 void mlir::hybrid::onnx_import::addAttentionOps(
     SmallVectorImpl<OpEntry> &table) {
-  table.push_back({"", "Attention", 23, 24, attention});
+  table.push_back({"", "Attention", 23, 25, attention});
   table.push_back({"", "LinearAttention", 27, 27, linearAttention});
 }
