@@ -1,6 +1,7 @@
 //===- hybrid-import.cpp - ONNX models to MLIR ----------------------------===//
 //
 //   hybrid-import model.onnx [-o model.mlir] [--emit-bytecode]
+//                 [--dim name=size ...]
 //
 // Prints the imported module (the hybrid dialect where ONNX has the op,
 // upstream dialects for the rest). Problems are diagnostics on stderr and a
@@ -27,6 +28,10 @@ static cl::opt<std::string> outputPath("o", cl::init("-"),
                                        cl::value_desc("file"));
 static cl::opt<bool> emitBytecode("emit-bytecode",
                                   cl::desc("Write MLIR bytecode, not text"));
+static cl::list<std::string>
+    fixedDims("dim", cl::desc("Give a symbolic dim a fixed size: "
+                              "--dim batch=1 (repeat per dim)"),
+              cl::value_desc("name=size"));
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
@@ -34,8 +39,21 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   mlir::hybrid::registerONNXImportDialects(registry);
   mlir::MLIRContext context(registry);
+  mlir::hybrid::ONNXImportOptions options;
+  for (const std::string &dim : fixedDims) {
+    StringRef name, size;
+    std::tie(name, size) = StringRef(dim).split('=');
+    int64_t value;
+    if (name.empty() || size.getAsInteger(10, value) || value < 0) {
+      errs() << "hybrid-import: error: --dim expects name=size (a "
+                "non-negative integer), got '"
+             << dim << "'\n";
+      return 1;
+    }
+    options.fixedDims[name] = value;
+  }
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::hybrid::importONNXFile(inputPath, &context);
+      mlir::hybrid::importONNXFile(inputPath, &context, options);
   if (!module)
     return 1;
   std::string error;

@@ -99,8 +99,9 @@ Type elementType(Builder &b, int32_t onnxType) {
 
 class GraphImporter {
 public:
-  GraphImporter(MLIRContext *ctx, StringRef fileName)
-      : b(ctx), fileName(fileName) {}
+  GraphImporter(MLIRContext *ctx, StringRef fileName,
+                const ONNXImportOptions &options)
+      : b(ctx), fileName(fileName), options(options) {}
 
   OwningOpRef<ModuleOp> import(const onnx::ModelProto &model);
 
@@ -115,6 +116,7 @@ private:
 
   OpBuilder b;
   std::string fileName;
+  const ONNXImportOptions &options;
   llvm::StringMap<int64_t> opsets;
   llvm::StringMap<Value> values;
 };
@@ -138,8 +140,13 @@ GraphImporter::declaredType(const onnx::ValueInfoProto &info) {
     return emitError(l) << "'" << info.name()
                         << "' has no shape: the rank must be known";
   SmallVector<int64_t> shape;
-  for (const onnx::TensorShapeProto::Dimension &d : t.shape().dim())
-    shape.push_back(d.has_dim_value() ? d.dim_value() : ShapedType::kDynamic);
+  for (const onnx::TensorShapeProto::Dimension &d : t.shape().dim()) {
+    auto fixed = d.has_dim_param() ? options.fixedDims.find(d.dim_param())
+                                   : options.fixedDims.end();
+    shape.push_back(d.has_dim_value()                 ? d.dim_value()
+                    : fixed != options.fixedDims.end() ? fixed->second
+                                                       : ShapedType::kDynamic);
+  }
   return RankedTensorType::get(shape, element);
 }
 
@@ -276,9 +283,10 @@ OwningOpRef<ModuleOp> GraphImporter::import(const onnx::ModelProto &model) {
 
 } // namespace
 
-OwningOpRef<ModuleOp> mlir::hybrid::importONNXModel(StringRef bytes,
-                                                     StringRef name,
-                                                     MLIRContext *context) {
+OwningOpRef<ModuleOp>
+mlir::hybrid::importONNXModel(StringRef bytes, StringRef name,
+                              MLIRContext *context,
+                              const ONNXImportOptions &options) {
   context->loadDialect<HybridDialect, func::FuncDialect, arith::ArithDialect,
                        linalg::LinalgDialect, math::MathDialect,
                        tensor::TensorDialect>();
@@ -294,19 +302,20 @@ OwningOpRef<ModuleOp> mlir::hybrid::importONNXModel(StringRef bytes,
         << "the ONNX model has no graph";
     return nullptr;
   }
-  GraphImporter importer(context, name);
+  GraphImporter importer(context, name, options);
   return importer.import(model);
 }
 
-OwningOpRef<ModuleOp> mlir::hybrid::importONNXFile(StringRef path,
-                                                    MLIRContext *context) {
+OwningOpRef<ModuleOp>
+mlir::hybrid::importONNXFile(StringRef path, MLIRContext *context,
+                             const ONNXImportOptions &options) {
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false);
   if (!buffer) {
     emitError(FileLineColLoc::get(context, path, 0, 0))
         << "cannot read " << path << ": " << buffer.getError().message();
     return nullptr;
   }
-  return importONNXModel((*buffer)->getBuffer(), path, context);
+  return importONNXModel((*buffer)->getBuffer(), path, context, options);
 }
 
 void mlir::hybrid::registerONNXImportDialects(DialectRegistry &registry) {

@@ -9,6 +9,9 @@
 // RUN: hybrid-import %S/../../ONNX/node/test_attention_4d_with_past_and_present/model.onnx | FileCheck %s --check-prefix=PAST
 // RUN: not hybrid-import %S/../../ONNX/node/test_attention_4d_with_qk_matmul/model.onnx 2>&1 | FileCheck %s --check-prefix=QK
 // RUN: hybrid-import %S/../../ONNX/node/test_linear_attention_gated_delta_gqa/model.onnx | FileCheck %s --check-prefix=LINEAR
+// RUN: hybrid-import %S/../../ONNX/models/symbolic_dims.onnx | FileCheck %s --check-prefix=DYN
+// RUN: hybrid-import %S/../../ONNX/models/symbolic_dims.onnx --dim batch=1 --dim seq=128 | FileCheck %s --check-prefix=FIXED
+// RUN: not hybrid-import %S/../../ONNX/models/symbolic_dims.onnx --dim batch=x 2>&1 | FileCheck %s --check-prefix=BADDIM
 // RUN: hybrid-import %S/../../ONNX/node/test_softmax_axis_1/model.onnx --emit-bytecode -o %t.mlirbc
 // RUN: hybrid-opt %t.mlirbc | FileCheck %s --check-prefix=SOFTMAX
 
@@ -41,3 +44,8 @@
 
 // LinearAttention: heads split, decay and beta heads-first, the recurrence.
 // LINEAR: hybrid.linear_recurrence gated_delta
+
+// Symbolic dims stay dynamic, unless --dim fixes them.
+// DYN: func.func @symbolic_dims(%{{.*}}: tensor<?x?x16xf32> {{.*}}) -> tensor<?x?x16xf32>
+// FIXED: func.func @symbolic_dims(%{{.*}}: tensor<1x128x16xf32> {{.*}}) -> tensor<1x128x16xf32>
+// BADDIM: error: --dim expects name=size (a non-negative integer), got 'batch=x'

@@ -18,16 +18,27 @@
 #include "mlir/IR/OwningOpRef.h"
 #include "mlir/Support/LLVM.h"
 
+#include "llvm/ADT/StringMap.h"
+
 namespace mlir::hybrid {
+
+/// Choices the importer leaves to its user.
+struct ONNXImportOptions {
+  /// Symbolic dims (`dim_param`) given a fixed size, by name; the others
+  /// stay dynamic.
+  llvm::StringMap<int64_t> fixedDims;
+};
 
 /// Imports the ONNX model at `path`. Problems are reported as diagnostics
 /// (with the file as location) and yield a null module.
-OwningOpRef<ModuleOp> importONNXFile(StringRef path, MLIRContext *context);
+OwningOpRef<ModuleOp> importONNXFile(StringRef path, MLIRContext *context,
+                                     const ONNXImportOptions &options = {});
 
 /// Imports a serialized ModelProto held in memory; `name` labels
 /// diagnostics.
 OwningOpRef<ModuleOp> importONNXModel(StringRef bytes, StringRef name,
-                                      MLIRContext *context);
+                                      MLIRContext *context,
+                                      const ONNXImportOptions &options = {});
 
 /// Registers the dialects the importer produces.
 void registerONNXImportDialects(DialectRegistry &registry);

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Writes the malformed ONNX models of test/Tools/hybrid-import/errors.test.
+"""Writes the small hand-made ONNX models of test/Tools/hybrid-import: a
+graph with symbolic dims, and malformed graphs for errors.test.
 
 Run with Debian's python3-onnx (1.12); the .onnx files it writes are
 checked in, so the tests need neither Python nor onnx.
@@ -45,3 +46,8 @@ save("with_initializer",
 # A graph input without a shape.
 save("no_shape", [helper.make_node("Softmax", ["x"], ["y"], name="sm")],
      [helper.make_tensor_value_info("x", F, None)], [y])
+
+# Symbolic batch and sequence dims (dim_param), as exporters write them.
+save("symbolic_dims", [helper.make_node("Softmax", ["x"], ["y"], name="sm")],
+     [helper.make_tensor_value_info("x", F, ["batch", "seq", 16])],
+     [helper.make_tensor_value_info("y", F, ["batch", "seq", 16])])
