@@ -202,8 +202,9 @@ Outcome runCase(const Case &c, std::string &why) {
       scale = std::max(scale, double(std::fabs(toFloat(expected, i))));
     for (size_t i = 0; i < expected.numElements(); ++i) {
       float want = toFloat(expected, i), got = toFloat(results[o], i);
-      // NaN where the reference has NaN (a fully masked row) is agreement.
-      if (std::isnan(want) && std::isnan(got))
+      // Equal values (infinities included: a masked score) and NaN where
+      // the reference has NaN agree.
+      if (got == want || (std::isnan(want) && std::isnan(got)))
         continue;
       double d = std::fabs(double(got) - double(want));
       err = std::isnan(d) ? INFINITY : std::max(err, d);
