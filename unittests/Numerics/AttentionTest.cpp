@@ -175,6 +175,54 @@ TEST(Attention, BooleanMaskAndFullyMaskedRows) {
     EXPECT_EQ(out.at({0, 0, 3, d}), 0.0); // not NaN
 }
 
+TEST(Attention, ScoresAtEachStage) {
+  // hybrid.attention_scores: GQA, an additive mask, causal from an explicit
+  // offset, scale and softcap; -inf exactly where the reference masks.
+  std::mt19937 rng(16);
+  const std::pair<const char *, ref::ScoreStage> stages[] = {
+      {"logits", ref::ScoreStage::Logits},
+      {"biased", ref::ScoreStage::Biased},
+      {"probabilities", ref::ScoreStage::Probabilities}};
+  for (auto [name, stage] : stages) {
+    SCOPED_TRACE(name);
+    std::string t = tensorType(kDyn4, "f32");
+    hybrid::Module *m = compile(
+        "func.func @scores(%q: " + t + ", %k: " + t +
+        ", %m: tensor<?x?xf32>) -> " + t +
+        " {\n  %c2 = arith.constant 2 : index\n"
+        "  %s = hybrid.attention_scores %q, %k mask(%m : tensor<?x?xf32>) "
+        "offset(%c2) {causal, scale = 0.3 : f32, softcap = 5.0 : f32, "
+        "stage = #hybrid.score_stage<" +
+        name + ">} : " + t + ", " + t + " -> " + t + "\n  return %s : " + t +
+        "\n}\n");
+    ASSERT_TRUE(m);
+    ref::Array q = randomArray({2, 4, 5, 16}, rng),
+               k = randomArray({2, 2, 9, 16}, rng),
+               mask = randomArray({5, 9}, rng);
+    mask.at({1, 0}) = -std::numeric_limits<double>::infinity();
+    auto results = run(*m, "scores", {toTensor(q, HYBRID_DTYPE_F32),
+                                      toTensor(k, HYBRID_DTYPE_F32),
+                                      toTensor(mask, HYBRID_DTYPE_F32)});
+    ASSERT_EQ(results.size(), 1u);
+    ref::AttentionParams p;
+    p.offset = 2;
+    p.scale = 0.3;
+    p.softcap = 5.0;
+    p.mask = &mask;
+    ref::Array want = ref::attentionScores(q, k, p, stage),
+               got = fromTensor(results[0]);
+    int64_t masked = 0;
+    for (size_t i = 0; i < want.data.size(); ++i)
+      if (std::isinf(want.data[i])) {
+        ++masked;
+        EXPECT_EQ(got.data[i], want.data[i]) << "at flat index " << i;
+        got.data[i] = want.data[i] = 0.0;
+      }
+    EXPECT_EQ(masked > 0, stage == ref::ScoreStage::Biased);
+    EXPECT_TRUE(allClose(got, want, 1e-5));
+  }
+}
+
 TEST(Attention, DraftTreeRowsAttendPrefixAndAncestors) {
   std::mt19937 rng(6);
   std::vector<int32_t> parents = {-1, 0, 0, 1, 1, 2, 3, 6};

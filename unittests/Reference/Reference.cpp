@@ -58,60 +58,112 @@ static double maskAt(const Array &mask, int64_t b, int64_t h, int64_t i,
   return mask.data[flat];
 }
 
-Array hybrid::ref::attention(const Array &q, const Array &k, const Array &v,
-                             const AttentionParams &p) {
-  int64_t B = q.dim(0), Hq = q.dim(1), Sq = q.dim(2), D = q.dim(3);
-  int64_t Hkv = k.dim(1), Skv = k.dim(2), Dv = v.dim(3), G = Hq / Hkv;
+namespace {
+/// Row i of head h's logits (scaled, softcapped, mask added) and which keys
+/// it may see (causal or tree, boolean mask, -inf logits).
+void rowLogits(const Array &q, const Array &k, const hybrid::ref::AttentionParams &p,
+               int64_t b, int64_t h, int64_t i, std::vector<double> &logits,
+               std::vector<bool> &visible) {
+  int64_t Hq = q.dim(1), Sq = q.dim(2), D = q.dim(3);
+  int64_t Hkv = k.dim(1), Skv = k.dim(2), G = Hq / Hkv;
   double scale = p.scale.value_or(1.0 / std::sqrt(double(D)));
   int64_t offset = p.offset.value_or(Skv - Sq);
   int64_t N = p.parents ? static_cast<int64_t>(p.parents->size()) : 0;
+  int64_t kvh = h / G;
+  bool node = p.parents && i >= Sq - N;
+  logits.assign(Skv, 0.0);
+  visible.assign(Skv, false);
+  for (int64_t j = 0; j < Skv; ++j) {
+    bool vis;
+    if (node)
+      vis = j < Skv - N ||
+            isAncestorOrSelf(*p.parents, j - (Skv - N), i - (Sq - N));
+    else
+      vis = !p.causal || j <= offset + i;
+    double s = 0;
+    for (int64_t d = 0; d < D; ++d)
+      s += q.at({b, h, i, d}) * k.at({b, kvh, j, d});
+    s *= scale;
+    if (p.softcap)
+      s = *p.softcap * std::tanh(s / *p.softcap);
+    if (p.mask) {
+      double m = maskAt(*p.mask, b, h, i, j);
+      if (p.maskIsBool)
+        vis = vis && m != 0;
+      else
+        s += m;
+    }
+    if (std::isinf(s) && s < 0)
+      vis = false;
+    visible[j] = vis;
+    logits[j] = s;
+  }
+}
+
+/// softmax over the visible keys; all zero when none is.
+std::vector<double> probabilities(const std::vector<double> &logits,
+                                  const std::vector<bool> &visible) {
+  double mx = -std::numeric_limits<double>::infinity(), sum = 0;
+  for (size_t j = 0; j < logits.size(); ++j)
+    if (visible[j])
+      mx = std::max(mx, logits[j]);
+  for (size_t j = 0; j < logits.size(); ++j)
+    if (visible[j])
+      sum += std::exp(logits[j] - mx);
+  std::vector<double> p(logits.size(), 0.0);
+  for (size_t j = 0; j < logits.size(); ++j)
+    if (visible[j])
+      p[j] = std::exp(logits[j] - mx) / sum;
+  return p;
+}
+} // namespace
+
+Array hybrid::ref::attention(const Array &q, const Array &k, const Array &v,
+                             const AttentionParams &p) {
+  int64_t B = q.dim(0), Hq = q.dim(1), Sq = q.dim(2);
+  int64_t Hkv = k.dim(1), Skv = k.dim(2), Dv = v.dim(3), G = Hq / Hkv;
   Array out({B, Hq, Sq, Dv});
-  std::vector<double> logits(Skv);
-  std::vector<bool> visible(Skv);
+  std::vector<double> logits;
+  std::vector<bool> visible;
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < Hq; ++h)
       for (int64_t i = 0; i < Sq; ++i) {
-        int64_t kvh = h / G;
-        bool node = p.parents && i >= Sq - N;
-        double mx = -std::numeric_limits<double>::infinity();
-        for (int64_t j = 0; j < Skv; ++j) {
-          bool vis;
-          if (node)
-            vis = j < Skv - N ||
-                  isAncestorOrSelf(*p.parents, j - (Skv - N), i - (Sq - N));
-          else
-            vis = !p.causal || j <= offset + i;
-          double s = 0;
-          for (int64_t d = 0; d < D; ++d)
-            s += q.at({b, h, i, d}) * k.at({b, kvh, j, d});
-          s *= scale;
-          if (p.softcap)
-            s = *p.softcap * std::tanh(s / *p.softcap);
-          if (p.mask) {
-            double m = maskAt(*p.mask, b, h, i, j);
-            if (p.maskIsBool)
-              vis = vis && m != 0;
-            else
-              s += m;
-          }
-          if (std::isinf(s) && s < 0)
-            vis = false;
-          visible[j] = vis;
-          logits[j] = s;
-          if (vis)
-            mx = std::max(mx, s);
-        }
-        double sum = 0;
-        for (int64_t j = 0; j < Skv; ++j)
-          if (visible[j])
-            sum += std::exp(logits[j] - mx);
+        rowLogits(q, k, p, b, h, i, logits, visible);
+        std::vector<double> w = probabilities(logits, visible);
         for (int64_t d = 0; d < Dv; ++d) {
           double acc = 0;
           for (int64_t j = 0; j < Skv; ++j)
-            if (visible[j])
-              acc += std::exp(logits[j] - mx) / sum * v.at({b, kvh, j, d});
-          out.at({b, h, i, d}) = sum > 0 ? acc : 0.0;
+            acc += w[j] * v.at({b, h / G, j, d});
+          out.at({b, h, i, d}) = acc;
         }
+      }
+  return out;
+}
+
+Array hybrid::ref::attentionScores(const Array &q, const Array &k,
+                                   const AttentionParams &p,
+                                   ScoreStage stage) {
+  int64_t B = q.dim(0), Hq = q.dim(1), Sq = q.dim(2), Skv = k.dim(2);
+  Array out({B, Hq, Sq, Skv});
+  std::vector<double> logits;
+  std::vector<bool> visible;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < Hq; ++h)
+      for (int64_t i = 0; i < Sq; ++i) {
+        AttentionParams unmasked = p;
+        if (stage == ScoreStage::Logits) {
+          unmasked.mask = nullptr;
+          unmasked.causal = false;
+        }
+        rowLogits(q, k, unmasked, b, h, i, logits, visible);
+        std::vector<double> w = stage == ScoreStage::Probabilities
+                                    ? probabilities(logits, visible)
+                                    : logits;
+        for (int64_t j = 0; j < Skv; ++j)
+          out.at({b, h, i, j}) =
+              stage == ScoreStage::Biased && !visible[j]
+                  ? -std::numeric_limits<double>::infinity()
+                  : w[j];
       }
   return out;
 }

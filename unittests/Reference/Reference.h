@@ -48,6 +48,13 @@ struct AttentionParams {
 Array attention(const Array &q, const Array &k, const Array &v,
                 const AttentionParams &params);
 
+/// The [B, Hq, Sq, Skv] scores of that attention at one stage: the
+/// (softcapped) logits; plus the mask and the causal limit (-inf where a key
+/// is not visible); or the softmax (0 in a row that sees no key).
+enum class ScoreStage { Logits, Biased, Probabilities };
+Array attentionScores(const Array &q, const Array &k,
+                      const AttentionParams &params, ScoreStage stage);
+
 struct SparseConfig {
   int64_t kernelSize, kernelStride, blockSize, topk, initBlocks, windowSize,
       denseLen;

@@ -15,6 +15,8 @@
 #include "Lowerings.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 
+#include "mlir/Dialect/Math/IR/Math.h"
+
 using namespace mlir;
 using namespace mlir::hybrid;
 
@@ -38,43 +40,12 @@ struct AttentionLowering : KernelPattern<AttentionOp> {
     RuntimeChecks checks(kb, "hybrid.attention");
     s.checkDynamic(kb, checks);
 
-    // The mask broadcasts right-aligned to [B, Hq, Sq, Skv].
-    Value mask = op.getMask() ? kb.buffer(op.getMask()) : Value();
-    int64_t maskRank = mask ? cast<MemRefType>(mask.getType()).getRank() : 0;
-    bool boolMask =
-        mask && cast<MemRefType>(mask.getType()).getElementType().isInteger(1);
-    if (mask) {
-      Value target[4] = {s.batch, s.qHeads, s.qLen, s.kvLen};
-      for (int64_t d = 0; d < maskRank; ++d) {
-        Value size = kb.dim(mask, d), t = target[4 - maskRank + d];
-        Value cond = kb.andi(kb.cmpi(P::ne, size, kb.index(1)),
-                             kb.cmpi(P::ne, size, t));
-        checks.check(cond, "the mask does not broadcast to [batch, heads, "
-                           "query, key]");
-      }
-    }
+    auto applyMask = s.userMask(kb, checks, op.getMask());
 
     DraftTreeRows tree(kb, checks, s, op.getParents());
     Value parents = tree.parents, treeRow0 = tree.firstRow,
           treeKey0 = tree.firstKey;
     Value offset = s.queryOffset(kb, op.getOffset());
-
-    // The user mask applied to the logit x of (b, h, i, j).
-    auto applyMask = [&](Value x, Value b, Value h, Value i, Value j) -> Value {
-      Value coords[4] = {b, h, i, j};
-      SmallVector<Value> idx;
-      for (int64_t d = 0; d < maskRank; ++d) {
-        Value size = kb.dim(mask, d);
-        idx.push_back(kb.select(kb.cmpi(P::eq, size, kb.index(1)),
-                                kb.index(0), coords[4 - maskRank + d]));
-      }
-      Value m = memref::LoadOp::create(kb.b, kb.loc, mask, idx);
-      if (boolMask)
-        return kb.select(m, x, kb.negInf());
-      if (!m.getType().isF32())
-        m = arith::ExtFOp::create(kb.b, kb.loc, kb.b.getF32Type(), m);
-      return kb.addf(x, m);
-    };
 
     kb.ifThen(checks.passed(), [&] {
       // Blocks of rows against shared K/V tiles; a draft tree's rows as
@@ -82,8 +53,7 @@ struct AttentionLowering : KernelPattern<AttentionOp> {
       TiledAttention tiled;
       static_cast<AttentionInputs &>(tiled) =
           s.inputs(out, offset, op.getSoftcap(), op.getCausal());
-      if (mask)
-        tiled.mask = applyMask;
+      tiled.mask = applyMask;
       tiled.groupPacked = op.getLayout() == GQALayout::GroupPacked;
       if (parents) {
         tiled.parents = parents;
@@ -242,11 +212,90 @@ struct BlockSparseAttentionLowering : KernelPattern<BlockSparseAttentionOp> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// hybrid.attention_scores
+//===----------------------------------------------------------------------===//
+
+/// One query row per iteration: the row's logits in f32 scratch (dot
+/// products; an inspection output, not a hot path), then the stage.
+struct AttentionScoresLowering : KernelPattern<AttentionScoresOp> {
+  using KernelPattern::KernelPattern;
+
+  LogicalResult matchAndRewrite(AttentionScoresOp op,
+                                PatternRewriter &rewriter) const override {
+    KernelBuilder kb(rewriter, op.getLoc(), options.vectorWidth);
+    using P = arith::CmpIPredicate;
+    using F = arith::CmpFPredicate;
+    auto type = cast<RankedTensorType>(op.getType());
+    AttentionShape s(kb, op.getQuery(), op.getKey(), Value(), op.getScale());
+    Value out = kb.alloc(type, {s.batch, s.qHeads, s.qLen, s.kvLen});
+    RuntimeChecks checks(kb, "hybrid.attention_scores");
+    s.checkDynamic(kb, checks);
+    auto applyMask = s.userMask(kb, checks, op.getMask());
+    Value offset = s.queryOffset(kb, op.getOffset());
+    ScoreStage stage = op.getStage();
+    std::optional<APFloat> softcap = op.getSoftcap();
+
+    kb.ifThen(checks.passed(), [&] {
+      kb.parallel({s.batch, s.qHeads, s.qLen}, [&](ValueRange ivs) {
+        Value b = ivs[0], h = ivs[1], i = ivs[2];
+        Value kvHead = kb.divui(h, s.group);
+        Value row = kb.scratch(kb.maxsi(s.kvLen, kb.index(1)),
+                               kb.b.getF32Type());
+        Value pos = kb.addi(offset, i);
+        Value max = kb.loop(
+            kb.index(0), s.kvLen, kb.index(1), {kb.negInf()},
+            [&](Value j, ValueRange it) -> SmallVector<Value> {
+              Value x = kb.mulf(kb.dot(s.q, {b, h, i, kb.index(0)}, s.k,
+                                       {b, kvHead, j, kb.index(0)},
+                                       s.headDim),
+                                s.scale);
+              if (softcap) {
+                Value c = kb.f32(softcap->convertToFloat());
+                x = kb.mulf(c, math::TanhOp::create(kb.b, kb.loc,
+                                                   kb.divf(x, c)));
+              }
+              if (stage != ScoreStage::Logits) {
+                if (applyMask)
+                  x = applyMask(x, b, h, i, j);
+                if (op.getCausal())
+                  x = kb.select(kb.cmpi(P::sle, j, pos), x, kb.negInf());
+              }
+              kb.store(x, row, {j});
+              return {kb.maxf(it[0], x)};
+            })[0];
+        if (stage == ScoreStage::Probabilities) {
+          // exp(x - max) / sum; a row that sees no key gives 0.
+          Value seen = kb.cmpf(F::OGT, max, kb.negInf());
+          Value m = kb.select(seen, max, kb.f32(0.0));
+          Value sum = kb.loop(
+              kb.index(0), s.kvLen, kb.index(1), {kb.f32(0.0)},
+              [&](Value j, ValueRange it) -> SmallVector<Value> {
+                Value e = kb.exp(kb.subf(kb.load(row, {j}), m));
+                kb.store(e, row, {j});
+                return {kb.addf(it[0], e)};
+              })[0];
+          Value inv = kb.select(kb.cmpf(F::OGT, sum, kb.f32(0.0)),
+                                kb.divf(kb.f32(1.0), sum), kb.f32(0.0));
+          kb.scaleCopy(out, {b, h, i, kb.index(0)}, inv, row, {kb.index(0)},
+                       s.kvLen);
+          return;
+        }
+        kb.scaleCopy(out, {b, h, i, kb.index(0)}, kb.f32(1.0), row,
+                     {kb.index(0)}, s.kvLen);
+      });
+    });
+    rewriter.replaceOp(op, kb.tensor(out, type));
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::hybrid::populateAttentionLoweringPatterns(
     RewritePatternSet &patterns, const HybridToLoopsOptions &options) {
-  patterns.add<AttentionLowering, BlockSparseAttentionLowering>(
+  patterns.add<AttentionLowering, AttentionScoresLowering,
+               BlockSparseAttentionLowering>(
       patterns.getContext(), options);
   populateBlockSelectLoweringPatterns(patterns, options);
 }

@@ -54,6 +54,40 @@ Value AttentionShape::allocOutput(KernelBuilder &kb,
   return kb.alloc(type, {batch, qHeads, qLen, valueDim});
 }
 
+std::function<Value(Value, Value, Value, Value, Value)>
+AttentionShape::userMask(KernelBuilder &kb, RuntimeChecks &checks,
+                         Value maskTensor) const {
+  if (!maskTensor)
+    return nullptr;
+  Value mask = kb.buffer(maskTensor);
+  auto type = cast<MemRefType>(mask.getType());
+  int64_t rank = type.getRank();
+  bool isBool = type.getElementType().isInteger(1);
+  Value target[4] = {batch, qHeads, qLen, kvLen};
+  for (int64_t d = 0; d < rank; ++d) {
+    Value size = kb.dim(mask, d), t = target[4 - rank + d];
+    checks.check(kb.andi(kb.cmpi(P::ne, size, kb.index(1)),
+                         kb.cmpi(P::ne, size, t)),
+                 "the mask does not broadcast to [batch, heads, query, key]");
+  }
+  return [&kb, mask, rank, isBool](Value x, Value b, Value h, Value i,
+                                   Value j) -> Value {
+    Value coords[4] = {b, h, i, j};
+    SmallVector<Value> idx;
+    for (int64_t d = 0; d < rank; ++d) {
+      Value size = kb.dim(mask, d);
+      idx.push_back(kb.select(kb.cmpi(P::eq, size, kb.index(1)), kb.index(0),
+                              coords[4 - rank + d]));
+    }
+    Value m = memref::LoadOp::create(kb.b, kb.loc, mask, idx);
+    if (isBool)
+      return kb.select(m, x, kb.negInf());
+    if (!m.getType().isF32())
+      m = arith::ExtFOp::create(kb.b, kb.loc, kb.b.getF32Type(), m);
+    return kb.addf(x, m);
+  };
+}
+
 AttentionInputs AttentionShape::inputs(Value out, Value offset,
                                        std::optional<APFloat> softcap,
                                        bool causal) const {

@@ -32,6 +32,12 @@ struct AttentionShape : AttentionInputs {
   /// The [B, Hq, Sq, Dv] result buffer.
   Value allocOutput(KernelBuilder &kb, RankedTensorType type) const;
 
+  /// The user mask applied to logits: checks at run time that `mask` (a
+  /// tensor, or null) broadcasts to [B, Hq, Sq, Skv] and returns
+  /// mask(x, b, h, i, j) (true/false, or added), or null without a mask.
+  std::function<Value(Value, Value, Value, Value, Value)>
+  userMask(KernelBuilder &kb, RuntimeChecks &checks, Value maskTensor) const;
+
   /// The kernel inputs, with the op's options.
   AttentionInputs inputs(Value out, Value offset,
                          std::optional<APFloat> softcap, bool causal) const;

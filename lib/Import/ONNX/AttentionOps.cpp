@@ -6,7 +6,8 @@
 // present_key/present_value); a causal mask is aligned so that query i sees
 // keys up to past + i (ONNX's offset), a user mask shorter than the keys is
 // padded as masked; nonpad_kv_seqlen (an external cache) and opset 25's
-// sliding windows become an additive mask. Not yet: the qk_matmul_output.
+// sliding windows become an additive mask; the qk_matmul_output is
+// hybrid.attention_scores at the mode's stage.
 //
 //===----------------------------------------------------------------------===//
 
@@ -232,8 +233,6 @@ FailureOr<SmallVector<Value>> attention(NodeContext &nc) {
         pastK = nc.input(4), pastV = nc.input(5), nonpad = nc.input(6);
   if (!q || !k || !v)
     return nc.error() << "expects inputs Q, K and V";
-  if (nc.node.output_size() > 3 && !nc.node.output(3).empty())
-    return nc.error() << "the qk_matmul_output output is not supported yet";
   if (bool(pastK) != bool(pastV))
     return nc.error() << "past_key and past_value come together";
 
@@ -327,7 +326,31 @@ FailureOr<SmallVector<Value>> attention(NodeContext &nc) {
   Value y = op.getResult();
   if (rank == 3)
     y = joinHeads(b, loc, y);
-  return SmallVector<Value>{y, k, v};
+  SmallVector<Value> results = {y, k, v};
+  if (nc.node.output_size() > 3 && !nc.node.output(3).empty()) {
+    // qk_matmul_output: modes 0 and 1 are the (softcapped) logits, 2 adds
+    // the mask and the causal limit, 3 is the softmax.
+    int64_t mode = nc.intAttr("qk_matmul_output_mode").value_or(0);
+    if (mode < 0 || mode > 3)
+      return nc.error() << "qk_matmul_output_mode " << mode
+                        << " is not supported (0 to 3)";
+    ScoreStage stage = mode <= 1   ? ScoreStage::Logits
+                       : mode == 2 ? ScoreStage::Biased
+                                   : ScoreStage::Probabilities;
+    auto qType = cast<RankedTensorType>(q.getType());
+    auto scoresType = RankedTensorType::get(
+        {qType.getDimSize(0), qType.getDimSize(1), qType.getDimSize(2),
+         cast<RankedTensorType>(k.getType()).getDimSize(2)},
+        qType.getElementType());
+    auto scores = AttentionScoresOp::create(
+        b, loc, scoresType, q, k, mask, offset,
+        causal ? b.getUnitAttr() : UnitAttr(), scale, softcap,
+        ScoreStageAttr::get(b.getContext(), stage));
+    if (failed(mlir::verify(scores)))
+      return failure();
+    results.push_back(scores.getResult());
+  }
+  return results;
 }
 
 /// [B, T, H] -> [B, H, T] (a per-head scalar per token).

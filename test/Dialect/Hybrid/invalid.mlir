@@ -1123,3 +1123,33 @@ func.func @f(%x: tensor<2x3x32xf32>, %c: tensor<2x4x4xf32>, %s: tensor<2x4x4xf32
   %y = hybrid.rotary_embedding %x, %c, %s {num_heads = 4} : tensor<2x3x32xf32>, tensor<2x4x4xf32>, tensor<2x4x4xf32>
   return
 }
+
+// -----
+
+// attention_scores
+func.func @f(%q: tensor<1x4x3x16xf32>, %k: tensor<1x2x5x16xf32>) -> tensor<1x4x3x6xf32> {
+  // expected-error @+1 {{scores dimension 3 (size 6) must be the key length (5)}}
+  %s = hybrid.attention_scores %q, %k {stage = #hybrid.score_stage<logits>}
+      : tensor<1x4x3x16xf32>, tensor<1x2x5x16xf32> -> tensor<1x4x3x6xf32>
+  return %s : tensor<1x4x3x6xf32>
+}
+
+// -----
+
+// attention_scores
+func.func @f(%q: tensor<1x4x3x16xf32>, %k: tensor<1x2x5x16xf32>, %m: tensor<3x5xf16>) -> tensor<1x4x3x5xf32> {
+  // expected-error @+1 {{mask element type 'f16' must be i1 or the query element type 'f32'}}
+  %s = hybrid.attention_scores %q, %k mask(%m : tensor<3x5xf16>) {stage = #hybrid.score_stage<biased>}
+      : tensor<1x4x3x16xf32>, tensor<1x2x5x16xf32> -> tensor<1x4x3x5xf32>
+  return %s : tensor<1x4x3x5xf32>
+}
+
+// -----
+
+// attention_scores
+func.func @f(%q: tensor<1x3x3x16xf32>, %k: tensor<1x2x5x16xf32>) -> tensor<1x3x3x5xf32> {
+  // expected-error @+1 {{query heads (3) must be a multiple of key/value heads (2)}}
+  %s = hybrid.attention_scores %q, %k {stage = #hybrid.score_stage<probabilities>}
+      : tensor<1x3x3x16xf32>, tensor<1x2x5x16xf32> -> tensor<1x3x3x5xf32>
+  return %s : tensor<1x3x3x5xf32>
+}

@@ -304,3 +304,12 @@ func.func @rotary_forms(%x4: tensor<2x4x?x8xf32>, %x3: tensor<2x?x32xf32>,
       : tensor<2x4x?x8xf32>, tensor<2x?x4xf32>, tensor<2x?x4xf32>
   return
 }
+
+// hybrid.attention_scores
+// CHECK-LABEL: func.func @scores
+// CHECK: hybrid.attention_scores %{{.*}}, %{{.*}} mask(%{{.*}} : tensor<4x6xi1>) offset(%{{.*}}) {causal, stage = #hybrid.score_stage<probabilities>} : tensor<1x8x4x64xf32>, tensor<1x2x6x64xf32> -> tensor<1x8x4x6xf32>
+func.func @scores(%q: tensor<1x8x4x64xf32>, %k: tensor<1x2x6x64xf32>, %m: tensor<4x6xi1>, %o: index) -> tensor<1x8x4x6xf32> {
+  %s = hybrid.attention_scores %q, %k mask(%m : tensor<4x6xi1>) offset(%o) {causal, stage = #hybrid.score_stage<probabilities>}
+      : tensor<1x8x4x64xf32>, tensor<1x2x6x64xf32> -> tensor<1x8x4x6xf32>
+  return %s : tensor<1x8x4x6xf32>
+}

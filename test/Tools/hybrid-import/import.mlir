@@ -7,7 +7,7 @@
 // RUN: hybrid-import %S/../../ONNX/node/test_rotary_embedding_with_interleaved_rotary_dim/model.onnx | FileCheck %s --check-prefix=ROPE
 // RUN: hybrid-import %S/../../ONNX/node/test_attention_3d_gqa_causal/model.onnx | FileCheck %s --check-prefix=ATTN3D
 // RUN: hybrid-import %S/../../ONNX/node/test_attention_4d_with_past_and_present/model.onnx | FileCheck %s --check-prefix=PAST
-// RUN: not hybrid-import %S/../../ONNX/node/test_attention_4d_with_qk_matmul/model.onnx 2>&1 | FileCheck %s --check-prefix=QK
+// RUN: hybrid-import %S/../../ONNX/node/test_attention_4d_with_qk_matmul_softmax/model.onnx | FileCheck %s --check-prefix=QK
 // RUN: hybrid-import %S/../../ONNX/node/test_linear_attention_gated_delta_gqa/model.onnx | FileCheck %s --check-prefix=LINEAR
 // RUN: hybrid-import %S/../../ONNX/models/symbolic_dims.onnx | FileCheck %s --check-prefix=DYN
 // RUN: hybrid-import %S/../../ONNX/models/symbolic_dims.onnx --dim batch=1 --dim seq=128 | FileCheck %s --check-prefix=FIXED
@@ -40,7 +40,10 @@
 // PAST: %[[Y:.*]] = hybrid.attention %arg0, %[[K]], %[[V]] mask(%arg3 : tensor<4x18xf32>)
 // PAST: return %[[Y]], %[[K]], %[[V]]
 
-// QK: error: node #0 (unnamed) (ai.onnx::Attention-23): the qk_matmul_output output is not supported yet
+// The qk_matmul_output (mode 3: after the softmax) is hybrid.attention_scores.
+// QK: %[[Y:.*]] = hybrid.attention %arg0, %arg1, %arg2 mask(%arg3
+// QK: %[[S:.*]] = hybrid.attention_scores %arg0, %arg1 mask(%arg3 {{.*}}stage = #hybrid.score_stage<probabilities>
+// QK: return %[[Y]], %[[S]]
 
 // LinearAttention: heads split, decay and beta heads-first, the recurrence.
 // LINEAR: hybrid.linear_recurrence gated_delta

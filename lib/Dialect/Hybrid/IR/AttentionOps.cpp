@@ -79,34 +79,67 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *, std::optional<Locatio
                               adaptor.getValue(), inferred);
 }
 
-LogicalResult AttentionOp::verify() {
-  if (failed(verifyAttentionLike(*this)))
-    return failure();
-  if (getParents() && !getCausal())
-    return emitOpError("a draft tree needs causal attention: add 'causal'");
-
-  if (Value mask = getMask()) {
+/// A mask of i1 or the query's element type that broadcasts, right-aligned,
+/// to [B, Hq, Sq, Skv].
+static LogicalResult verifyMask(Operation *op, Value mask, ShapedType q,
+                                ShapedType k) {
+  if (mask) {
     auto maskType = cast<ShapedType>(mask.getType());
-    auto q = getQuery().getType();
     if (!maskType.getElementType().isInteger(1) &&
         maskType.getElementType() != q.getElementType())
-      return emitOpError() << "mask element type " << maskType.getElementType()
-                           << " must be i1 or the query element type "
-                           << q.getElementType();
-    // The mask broadcasts, right-aligned, to [B, Hq, Sq, Skv].
+      return op->emitOpError()
+             << "mask element type " << maskType.getElementType()
+             << " must be i1 or the query element type " << q.getElementType();
     int64_t target[4] = {q.getDimSize(0), q.getDimSize(1), q.getDimSize(2),
-                         getKey().getType().getDimSize(2)};
+                         k.getDimSize(2)};
     static constexpr StringLiteral names[4] = {"batch", "head", "query",
                                                "key"};
     int64_t rank = maskType.getRank();
     for (int64_t i = 0; i < rank; ++i) {
       int64_t dim = maskType.getDimSize(i), t = target[4 - rank + i];
       if (dim != 1 && dimsConflict(dim, t))
-        return emitOpError() << "mask dimension " << i << " (size " << dim
-                             << ") does not broadcast to the " << names[4 - rank + i]
-                             << " size " << t;
+        return op->emitOpError()
+               << "mask dimension " << i << " (size " << dim
+               << ") does not broadcast to the " << names[4 - rank + i]
+               << " size " << t;
     }
   }
+  return success();
+}
+
+LogicalResult AttentionOp::verify() {
+  if (failed(verifyAttentionLike(*this)))
+    return failure();
+  if (getParents() && !getCausal())
+    return emitOpError("a draft tree needs causal attention: add 'causal'");
+  return verifyMask(*this, getMask(), getQuery().getType(),
+                    getKey().getType());
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionScoresOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionScoresOp::verify() {
+  auto q = getQuery().getType(), k = getKey().getType();
+  if (failed(verifyQKV(*this, q, k, nullptr)) ||
+      failed(verifyPositive(*this, "scale", getScale())) ||
+      failed(verifyPositive(*this, "softcap", getSoftcap())) ||
+      failed(verifyMask(*this, getMask(), q, k)))
+    return failure();
+  auto s = getScores().getType();
+  int64_t expected[4] = {q.getDimSize(0), q.getDimSize(1), q.getDimSize(2),
+                         k.getDimSize(2)};
+  static constexpr StringLiteral names[4] = {"batch", "query head",
+                                             "query length", "key length"};
+  if (s.getElementType() != q.getElementType())
+    return emitOpError() << "scores must have the query element type "
+                         << q.getElementType();
+  for (int64_t d = 0; d < 4; ++d)
+    if (dimsConflict(s.getDimSize(d), expected[d]))
+      return emitOpError() << "scores dimension " << d << " (size "
+                           << s.getDimSize(d) << ") must be the "
+                           << names[d] << " (" << expected[d] << ")";
   return success();
 }
 

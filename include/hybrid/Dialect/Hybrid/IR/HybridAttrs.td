@@ -38,6 +38,25 @@ def Hybrid_GQALayoutAttr : EnumAttr<Hybrid_Dialect, Hybrid_GQALayout,
   let assemblyFormat = "`<` $value `>`";
 }
 
+def Hybrid_ScoreStage : I32EnumAttr<"ScoreStage", "Attention scores stage", [
+    I32EnumAttrCase<"Logits", 0, "logits">,
+    I32EnumAttrCase<"Biased", 1, "biased">,
+    I32EnumAttrCase<"Probabilities", 2, "probabilities">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::hybrid";
+}
+def Hybrid_ScoreStageAttr : EnumAttr<Hybrid_Dialect, Hybrid_ScoreStage,
+                                     "score_stage"> {
+  let summary = "Which scores hybrid.attention_scores returns";
+  let description = [{
+    `logits`: `scale * Q K^T`, softcapped when the op has `softcap`.
+    `biased`: the logits plus the mask and the causal limit (-inf where a
+    key is not visible). `probabilities`: their softmax over the keys (0 in
+    a row that sees no key).
+  }];
+  let assemblyFormat = "`<` $value `>`";
+}
+
 def Hybrid_UpdateRule : I32EnumAttr<"UpdateRule",
     "State update rule of a linear recurrence (ONNX LinearAttention-27)", [
     I32EnumAttrCase<"Linear", 0, "linear">,

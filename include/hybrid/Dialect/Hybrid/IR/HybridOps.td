@@ -91,6 +91,39 @@ def Hybrid_AttentionOp : Hybrid_Op<"attention", [Pure, AttrSizedOperandSegments,
   let hasVerifier = 1;
 }
 
+def Hybrid_AttentionScoresOp : Hybrid_Op<"attention_scores", [Pure,
+    AttrSizedOperandSegments]> {
+  let summary = "The scores of an attention (ONNX Attention's qk_matmul_output)";
+  let description = [{
+    The `[B, Hq, Sq, Skv]` scores that `hybrid.attention` with the same
+    query, key, mask, offset, `causal`, `scale` and `softcap` computes
+    internally, at the stage `stage` names: the logits, the biased logits
+    (mask and causal limit applied, -inf where masked) or the softmax
+    probabilities (0 in a row that sees no key). An inspection output: it
+    materialises the whole score matrix, which `hybrid.attention` never does.
+
+    ```mlir
+    %s = hybrid.attention_scores %q, %k {causal, stage = #hybrid.score_stage<probabilities>}
+        : tensor<1x8x4x64xf32>, tensor<1x2x6x64xf32> -> tensor<1x8x4x6xf32>
+    ```
+  }];
+  let arguments = (ins Hybrid_FloatTensor4D:$query, Hybrid_FloatTensor4D:$key,
+                       Optional<Hybrid_MaskTensor>:$mask,
+                       Optional<Index>:$offset,
+                       UnitAttr:$causal,
+                       OptionalAttr<F32Attr>:$scale,
+                       OptionalAttr<F32Attr>:$softcap,
+                       Hybrid_ScoreStageAttr:$stage);
+  let results = (outs Hybrid_FloatTensor4D:$scores);
+  let assemblyFormat = [{
+    $query `,` $key
+    (`mask` `(` $mask^ `:` type($mask) `)`)?
+    (`offset` `(` $offset^ `)`)?
+    attr-dict `:` type($query) `,` type($key) `->` type($scores)
+  }];
+  let hasVerifier = 1;
+}
+
 def Hybrid_BlockSelectOp : Hybrid_Op<"block_select", [Pure,
     AttrSizedOperandSegments, InferTypeOpAdaptor]> {
   let summary = "InfLLM-V2 block selection";
