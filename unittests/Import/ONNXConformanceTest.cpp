@@ -39,8 +39,9 @@ const std::string kDir = HYBRID_ONNX_NODE_DIR;
 
 /// The ops whose every case must pass (the others may refuse a case with a
 /// diagnostic, never compute a wrong result).
-const std::set<std::string> kImported = {"LinearAttention", "RMSNormalization",
-                                         "RotaryEmbedding", "Softmax"};
+const std::set<std::string> kImported = {
+    "Attention", "CumSum", "LinearAttention", "RMSNormalization",
+    "RotaryEmbedding", "Softmax"};
 
 struct Case {
   std::string name, op;
@@ -88,6 +89,9 @@ std::vector<Case> manifest() {
   case onnx::TensorProto::FLOAT16:
     dtype = HYBRID_DTYPE_F16, width = 2;
     break;
+  case onnx::TensorProto::DOUBLE:
+    dtype = HYBRID_DTYPE_F64, width = 8;
+    break;
   case onnx::TensorProto::INT64:
     dtype = HYBRID_DTYPE_I64, width = 8;
     break;
@@ -111,6 +115,8 @@ std::vector<Case> manifest() {
     std::memcpy(dst, t.raw_data().data(), count * width);
   } else if (dtype == HYBRID_DTYPE_F32 && t.float_data_size() == int(count)) {
     std::memcpy(dst, t.float_data().data(), count * width);
+  } else if (dtype == HYBRID_DTYPE_F64 && t.double_data_size() == int(count)) {
+    std::memcpy(dst, t.double_data().data(), count * width);
   } else if (dtype == HYBRID_DTYPE_I64 && t.int64_data_size() == int(count)) {
     std::memcpy(dst, t.int64_data().data(), count * width);
   } else if (t.int32_data_size() == int(count)) {
@@ -128,6 +134,8 @@ std::vector<Case> manifest() {
 float toFloat(const hybrid::Tensor &t, size_t i) {
   if (t.dtype() == HYBRID_DTYPE_F32)
     return t.data<float>()[i];
+  if (t.dtype() == HYBRID_DTYPE_F64)
+    return float(t.data<double>()[i]);
   if (t.dtype() == HYBRID_DTYPE_I64)
     return float(t.data<int64_t>()[i]);
   if (t.dtype() == HYBRID_DTYPE_I32)

@@ -69,3 +69,36 @@ TEST(RotaryEmbedding, HalvesAndInterleavedWithPartialRotation) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(CumSum, IntegersAddExactlyAndABadAxisIsAnErrorStatus) {
+  // int64 sums past 2^53 stay exact (no float detour); reverse exclusive
+  // along axis -1; an axis outside [-rank, rank) is an error status.
+  hybrid::Module *m = compile(
+      "func.func @cs(%x: tensor<2x3xi64>, %a: tensor<i64>) -> tensor<2x3xi64> {\n"
+      "  %y = hybrid.cumsum %x, %a {exclusive, reverse} : tensor<2x3xi64>, tensor<i64>\n"
+      "  return %y : tensor<2x3xi64>\n}\n");
+  ASSERT_TRUE(m);
+  hybrid::Tensor x, axis;
+  ASSERT_TRUE(hybrid::Tensor::create(HYBRID_DTYPE_I64, {2, 3}, x).ok());
+  ASSERT_TRUE(hybrid::Tensor::create(HYBRID_DTYPE_I64, {}, axis).ok());
+  const int64_t big = int64_t(1) << 60;
+  int64_t values[6] = {big, 1, 2, 3, big, 5};
+  std::copy(values, values + 6, x.data<int64_t>());
+  axis.data<int64_t>()[0] = -1;
+  std::vector<hybrid::Tensor> results;
+  ASSERT_TRUE(m->invoke("cs", {x, axis}, results).ok());
+  // Row 0 from the end, exclusive: [1 + 2, 2, 0]; row 1: [big + 5, 5, 0].
+  const int64_t want[6] = {3, 2, 0, big + 5, 5, 0};
+  for (int i = 0; i < 6; ++i)
+    EXPECT_EQ(results[0].data<int64_t>()[i], want[i]) << "at " << i;
+  axis.data<int64_t>()[0] = 2;
+  hybrid::Status s = m->invoke("cs", {x, axis}, results);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("hybrid.cumsum: axis is out of range"),
+            std::string::npos)
+      << s.message();
+}
+
+} // namespace

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "hybrid/Conversion/Tiling/KernelBuilder.h"
+#include "hybrid/Conversion/Tiling/TiledMatmul.h"
 #include "Lowerings.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 
@@ -198,8 +199,83 @@ struct RotaryEmbeddingLowering : KernelPattern<RotaryEmbeddingOp> {
 
 } // namespace
 
+namespace {
+
+/// hybrid.cumsum: the run-time axis splits the input into outer x axis x
+/// inner; each (outer, inner) line is one running sum, in the element type.
+struct CumSumLowering : KernelPattern<CumSumOp> {
+  using KernelPattern::KernelPattern;
+
+  LogicalResult matchAndRewrite(CumSumOp op,
+                                PatternRewriter &rewriter) const override {
+    KernelBuilder kb(rewriter, op.getLoc(), options.vectorWidth);
+    using P = arith::CmpIPredicate;
+    auto type = cast<RankedTensorType>(op.getType());
+    Type element = type.getElementType();
+    int64_t rank = type.getRank();
+    Value x = kb.buffer(op.getInput());
+    Value out = kb.allocLike(type, x);
+    RuntimeChecks checks(kb, "hybrid.cumsum");
+
+    Value axisBuf = kb.buffer(op.getAxis());
+    int64_t axisRank = cast<MemRefType>(axisBuf.getType()).getRank();
+    if (axisRank == 1)
+      checks.check(kb.cmpi(P::ne, kb.dim(axisBuf, 0), kb.index(1)),
+                   "axis must hold one value");
+    Value axis = kb.loadIndex(
+        axisBuf, SmallVector<Value>(axisRank, kb.index(0)));
+    Value r = kb.index(rank);
+    axis = kb.select(kb.cmpi(P::slt, axis, kb.index(0)), kb.addi(axis, r),
+                     axis);
+    checks.check(kb.ori(kb.cmpi(P::slt, axis, kb.index(0)),
+                        kb.cmpi(P::sge, axis, r)),
+                 "axis is out of range [-rank, rank)");
+
+    kb.ifThen(checks.passed(), [&] {
+      Value outer = kb.index(1), len = kb.index(1), inner = kb.index(1);
+      for (int64_t d = 0; d < rank; ++d) {
+        Value size = kb.dim(x, d), dIdx = kb.index(d), one = kb.index(1);
+        outer = kb.muli(outer, kb.select(kb.cmpi(P::slt, dIdx, axis), size, one));
+        len = kb.select(kb.cmpi(P::eq, dIdx, axis), size, len);
+        inner = kb.muli(inner, kb.select(kb.cmpi(P::sgt, dIdx, axis), size, one));
+      }
+      Value xf = flattenBuffer(kb, x), of = flattenBuffer(kb, out);
+      bool isFloat = isa<FloatType>(element);
+      Value zero = arith::ConstantOp::create(
+          rewriter, kb.loc,
+          isFloat ? TypedAttr(FloatAttr::get(element, 0.0))
+                  : TypedAttr(IntegerAttr::get(element, 0)));
+      kb.parallel({outer, inner}, [&](ValueRange ivs) {
+        Value base = kb.addi(kb.muli(kb.muli(ivs[0], len), inner), ivs[1]);
+        kb.loop(kb.index(0), len, kb.index(1), {zero},
+                [&](Value k, ValueRange it) -> SmallVector<Value> {
+                  Value kk = op.getReverse()
+                                 ? kb.subi(kb.subi(len, kb.index(1)), k)
+                                 : k;
+                  Value at = kb.addi(base, kb.muli(kk, inner));
+                  Value v = memref::LoadOp::create(rewriter, kb.loc, xf,
+                                                   ValueRange{at});
+                  Value sum =
+                      isFloat ? arith::AddFOp::create(rewriter, kb.loc, it[0], v)
+                                    .getResult()
+                              : arith::AddIOp::create(rewriter, kb.loc, it[0], v)
+                                    .getResult();
+                  memref::StoreOp::create(rewriter, kb.loc,
+                                          op.getExclusive() ? it[0] : sum, of,
+                                          ValueRange{at});
+                  return {sum};
+                });
+      });
+    });
+    rewriter.replaceOp(op, kb.tensor(out, type));
+    return success();
+  }
+};
+
+} // namespace
+
 void mlir::hybrid::populateNormLoweringPatterns(
     RewritePatternSet &patterns, const HybridToLoopsOptions &options) {
-  patterns.add<RMSNormLowering, RotaryEmbeddingLowering>(
+  patterns.add<CumSumLowering, RMSNormLowering, RotaryEmbeddingLowering>(
       patterns.getContext(), options);
 }

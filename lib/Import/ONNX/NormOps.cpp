@@ -1,4 +1,4 @@
-//===- NormOps.cpp - ONNX normalisations and rotary embeddings ------------===//
+//===- NormOps.cpp - ONNX normalisations, rotary embeddings, CumSum -------===//
 
 #include "OpTable.h"
 
@@ -56,7 +56,26 @@ static FailureOr<SmallVector<Value>> rotaryEmbedding(NodeContext &nc) {
   return SmallVector<Value>{op.getResult()};
 }
 
+/// CumSum-11/14: hybrid.cumsum (the axis is a run-time input, checked at
+/// run time).
+static FailureOr<SmallVector<Value>> cumSum(NodeContext &nc) {
+  Value x = nc.input(0), axis = nc.input(1);
+  if (!x || !axis)
+    return nc.error() << "expects inputs x and axis";
+  auto op = CumSumOp::create(nc.b, nc.loc, x.getType(), x, axis,
+                             nc.intAttr("exclusive").value_or(0)
+                                 ? nc.b.getUnitAttr()
+                                 : UnitAttr(),
+                             nc.intAttr("reverse").value_or(0)
+                                 ? nc.b.getUnitAttr()
+                                 : UnitAttr());
+  if (failed(mlir::verify(op)))
+    return failure();
+  return SmallVector<Value>{op.getResult()};
+}
+
 void mlir::hybrid::onnx_import::addNormOps(SmallVectorImpl<OpEntry> &table) {
+  table.push_back({"", "CumSum", 11, 25, cumSum});
   table.push_back({"", "RMSNormalization", 23, 25, rmsNormalization});
   table.push_back({"", "RotaryEmbedding", 23, 25, rotaryEmbedding});
 }

@@ -1153,3 +1153,12 @@ func.func @f(%q: tensor<1x3x3x16xf32>, %k: tensor<1x2x5x16xf32>) -> tensor<1x3x3
       : tensor<1x3x3x16xf32>, tensor<1x2x5x16xf32> -> tensor<1x3x3x5xf32>
   return %s : tensor<1x3x3x5xf32>
 }
+
+// -----
+
+// cumsum
+func.func @f(%x: tensor<4xf32>, %a: tensor<1x1xi64>) -> tensor<4xf32> {
+  // expected-error @+1 {{axis must be a 0-D or one-element 1-D tensor}}
+  %y = hybrid.cumsum %x, %a : tensor<4xf32>, tensor<1x1xi64>
+  return %y : tensor<4xf32>
+}

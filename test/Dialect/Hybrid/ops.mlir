@@ -313,3 +313,11 @@ func.func @scores(%q: tensor<1x8x4x64xf32>, %k: tensor<1x2x6x64xf32>, %m: tensor
       : tensor<1x8x4x64xf32>, tensor<1x2x6x64xf32> -> tensor<1x8x4x6xf32>
   return %s : tensor<1x8x4x6xf32>
 }
+
+// hybrid.cumsum
+// CHECK-LABEL: func.func @cumsum
+// CHECK: hybrid.cumsum %{{.*}}, %{{.*}} {exclusive, reverse} : tensor<2x?xf64>, tensor<1xi32>
+func.func @cumsum(%x: tensor<2x?xf64>, %a: tensor<1xi32>) -> tensor<2x?xf64> {
+  %y = hybrid.cumsum %x, %a {exclusive, reverse} : tensor<2x?xf64>, tensor<1xi32>
+  return %y : tensor<2x?xf64>
+}

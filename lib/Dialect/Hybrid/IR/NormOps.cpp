@@ -120,3 +120,17 @@ LogicalResult RotaryEmbeddingOp::verify() {
       failed(verifySameDim(*this, {"cos_cache", cosType, 1, "sequence"},
                            {"input", x, seqDim, "sequence"})));
 }
+
+//===----------------------------------------------------------------------===//
+// CumSumOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult CumSumOp::verify() {
+  auto axis = cast<ShapedType>(getAxis().getType());
+  if (!axis.hasRank() || axis.getRank() > 1 ||
+      (axis.getRank() == 1 && dimsConflict(axis.getDimSize(0), 1)))
+    return emitOpError("axis must be a 0-D or one-element 1-D tensor");
+  if (getInput().getType().getRank() == 0)
+    return emitOpError("input must have at least one dimension");
+  return success();
+}

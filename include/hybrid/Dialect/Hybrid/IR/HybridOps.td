@@ -404,6 +404,27 @@ def Hybrid_KVCompactOp : Hybrid_Op<"kv_compact", [Pure,
 // Normalisation and position encoding
 //===----------------------------------------------------------------------===//
 
+def Hybrid_CumSumOp : Hybrid_Op<"cumsum", [Pure,
+    AllTypesMatch<["input", "output"]>]> {
+  let summary = "Cumulative sum along a run-time axis (ONNX CumSum-14)";
+  let description = [{
+    `output[..., k, ...]` is the sum of `input` over the axis up to and
+    including `k` (before `k` with `exclusive`; from the end with
+    `reverse`). `axis` is a run-time integer (a 0-D or one-element 1-D
+    tensor), negative counting from the end; an axis outside `[-rank,
+    rank)` is a run-time error. Integers add exactly; floats in their own
+    type.
+  }];
+  let arguments = (ins RankedTensorOf<[Hybrid_Float, F64, I32, I64]>:$input,
+                       TensorOf<[I32, I64]>:$axis,
+                       UnitAttr:$exclusive, UnitAttr:$reverse);
+  let results = (outs RankedTensorOf<[Hybrid_Float, F64, I32, I64]>:$output);
+  let assemblyFormat = [{
+    $input `,` $axis attr-dict `:` type($input) `,` type($axis)
+  }];
+  let hasVerifier = 1;
+}
+
 def Hybrid_RMSNormOp : Hybrid_Op<"rms_norm", [Pure,
     AllTypesMatch<["input", "output"]>]> {
   let summary = "RMS normalisation (ONNX RMSNormalization-23)";
