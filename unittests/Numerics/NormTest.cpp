@@ -102,3 +102,35 @@ TEST(CumSum, IntegersAddExactlyAndABadAxisIsAnErrorStatus) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(TopK, TiesByLowerIndexAndABadKIsAnErrorStatus) {
+  hybrid::Module *m = compile(
+      "func.func @tk(%x: tensor<6xf32>, %k: tensor<1xi64>) -> (tensor<?xf32>, tensor<?xi64>) {\n"
+      "  %v, %i = hybrid.topk %x, %k {axis = 0 : i64, largest} : tensor<6xf32>, tensor<1xi64> -> tensor<?xf32>, tensor<?xi64>\n"
+      "  return %v, %i : tensor<?xf32>, tensor<?xi64>\n}\n");
+  ASSERT_TRUE(m);
+  hybrid::Tensor x, k;
+  ASSERT_TRUE(hybrid::Tensor::create(HYBRID_DTYPE_F32, {6}, x).ok());
+  ASSERT_TRUE(hybrid::Tensor::create(HYBRID_DTYPE_I64, {1}, k).ok());
+  const float in[6] = {1, 5, 3, 5, -2, 3};
+  std::copy(in, in + 6, x.data<float>());
+  k.data<int64_t>()[0] = 4;
+  std::vector<hybrid::Tensor> r;
+  ASSERT_TRUE(m->invoke("tk", {x, k}, r).ok());
+  ASSERT_EQ(r[0].shape(), std::vector<int64_t>{4});
+  const float values[4] = {5, 5, 3, 3};
+  const int64_t indices[4] = {1, 3, 2, 5};
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(r[0].data<float>()[i], values[i]) << i;
+    EXPECT_EQ(r[1].data<int64_t>()[i], indices[i]) << i;
+  }
+  k.data<int64_t>()[0] = 7;
+  hybrid::Status s = m->invoke("tk", {x, k}, r);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("hybrid.topk: k is out of range"), std::string::npos)
+      << s.message();
+}
+
+} // namespace

@@ -272,10 +272,107 @@ struct CumSumLowering : KernelPattern<CumSumOp> {
   }
 };
 
+/// hybrid.topk: per line along the axis, k passes that each take the best
+/// element not yet taken (strict comparison, so equal values go by lower
+/// index): the order ONNX asks for, at O(k x n) per line.
+struct TopKLowering : KernelPattern<TopKOp> {
+  using KernelPattern::KernelPattern;
+
+  LogicalResult matchAndRewrite(TopKOp op,
+                                PatternRewriter &rewriter) const override {
+    KernelBuilder kb(rewriter, op.getLoc(), options.vectorWidth);
+    using P = arith::CmpIPredicate;
+    auto inType = op.getInput().getType();
+    auto valuesType = cast<RankedTensorType>(op.getValues().getType());
+    auto indicesType = cast<RankedTensorType>(op.getIndices().getType());
+    Type element = inType.getElementType();
+    int64_t rank = inType.getRank();
+    int64_t axis = op.getAxis() < 0 ? op.getAxis() + rank : op.getAxis();
+    Value x = kb.buffer(op.getInput());
+    RuntimeChecks checks(kb, "hybrid.topk");
+    Value kBuf = kb.buffer(op.getK());
+    int64_t kRank = cast<MemRefType>(kBuf.getType()).getRank();
+    if (kRank == 1)
+      checks.check(kb.cmpi(P::ne, kb.dim(kBuf, 0), kb.index(1)),
+                   "k must hold one value");
+    Value k = kb.loadIndex(kBuf, SmallVector<Value>(kRank, kb.index(0)));
+    Value len = kb.dim(x, axis);
+    checks.check(kb.ori(kb.cmpi(P::slt, k, kb.index(0)),
+                        kb.cmpi(P::sgt, k, len)),
+                 "k is out of range [0, size of the axis]");
+    // Results: the input's sizes with the axis sized k (0 when k is bad).
+    Value kSafe = kb.select(checks.passed(), k, kb.index(0));
+    SmallVector<Value> sizes;
+    for (int64_t d = 0; d < rank; ++d)
+      sizes.push_back(d == axis ? kSafe : kb.dim(x, d));
+    Value values = kb.alloc(valuesType, sizes);
+    Value indices = kb.alloc(indicesType, sizes);
+
+    kb.ifThen(checks.passed(), [&] {
+      Value outer = kb.index(1), inner = kb.index(1);
+      for (int64_t d = 0; d < rank; ++d) {
+        if (d < axis)
+          outer = kb.muli(outer, kb.dim(x, d));
+        if (d > axis)
+          inner = kb.muli(inner, kb.dim(x, d));
+      }
+      Value xf = flattenBuffer(kb, x), vf = flattenBuffer(kb, values),
+            idf = flattenBuffer(kb, indices);
+      bool isFloat = isa<FloatType>(element);
+      auto better = [&](Value a, Value b) -> Value {
+        if (isFloat)
+          return arith::CmpFOp::create(rewriter, kb.loc,
+                                       op.getLargest()
+                                           ? arith::CmpFPredicate::OGT
+                                           : arith::CmpFPredicate::OLT,
+                                       a, b);
+        return arith::CmpIOp::create(rewriter, kb.loc,
+                                     op.getLargest() ? P::sgt : P::slt, a, b);
+      };
+      kb.parallel({outer, inner}, [&](ValueRange ivs) {
+        Value taken = kb.flags(len);
+        Value inBase = kb.addi(kb.muli(kb.muli(ivs[0], len), inner), ivs[1]);
+        Value outBase = kb.addi(kb.muli(kb.muli(ivs[0], k), inner), ivs[1]);
+        auto load = [&](Value j) {
+          return memref::LoadOp::create(
+                     rewriter, kb.loc, xf,
+                     ValueRange{kb.addi(inBase, kb.muli(j, inner))})
+              .getResult();
+        };
+        kb.loop(kb.index(0), k, kb.index(1), [&](Value r) {
+          Value best = kb.loop(
+              kb.index(0), len, kb.index(1), {kb.index(-1)},
+              [&](Value j, ValueRange it) -> SmallVector<Value> {
+                Value free = kb.notI(kb.isFlagSet(taken, j));
+                Value none = kb.cmpi(P::slt, it[0], kb.index(0));
+                Value bestAt = kb.select(none, j, it[0]);
+                Value take = kb.andi(free, kb.ori(none, better(load(j),
+                                                               load(bestAt))));
+                return {kb.select(take, j, it[0])};
+              })[0];
+          kb.setFlag(taken, best);
+          Value at = kb.addi(outBase, kb.muli(r, inner));
+          memref::StoreOp::create(rewriter, kb.loc, load(best), vf,
+                                  ValueRange{at});
+          memref::StoreOp::create(
+              rewriter, kb.loc,
+              arith::IndexCastOp::create(rewriter, kb.loc,
+                                         rewriter.getI64Type(), best),
+              idf, ValueRange{at});
+        });
+      });
+    });
+    rewriter.replaceOp(op, {kb.tensor(values, valuesType),
+                            kb.tensor(indices, indicesType)});
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::hybrid::populateNormLoweringPatterns(
     RewritePatternSet &patterns, const HybridToLoopsOptions &options) {
-  patterns.add<CumSumLowering, RMSNormLowering, RotaryEmbeddingLowering>(
+  patterns.add<CumSumLowering, RMSNormLowering, RotaryEmbeddingLowering,
+               TopKLowering>(
       patterns.getContext(), options);
 }

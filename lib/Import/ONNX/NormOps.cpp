@@ -74,7 +74,33 @@ static FailureOr<SmallVector<Value>> cumSum(NodeContext &nc) {
   return SmallVector<Value>{op.getResult()};
 }
 
+/// TopK-11/24: hybrid.topk (k is a run-time input, checked at run time;
+/// the results' axis is dynamic until the graph's declared type).
+static FailureOr<SmallVector<Value>> topK(NodeContext &nc) {
+  Value x = nc.input(0), k = nc.input(1);
+  if (!x || !k)
+    return nc.error() << "expects inputs X and K";
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t rank = type.getRank();
+  int64_t axis = nc.intAttr("axis").value_or(-1);
+  if (axis < -rank || axis >= rank)
+    return nc.error() << "axis " << axis << " is out of range for rank " << rank;
+  if (axis < 0)
+    axis += rank;
+  SmallVector<int64_t> shape(type.getShape());
+  shape[axis] = ShapedType::kDynamic;
+  auto op = TopKOp::create(
+      nc.b, nc.loc, RankedTensorType::get(shape, type.getElementType()),
+      RankedTensorType::get(shape, nc.b.getI64Type()), x, k,
+      nc.b.getI64IntegerAttr(axis),
+      nc.intAttr("largest").value_or(1) ? nc.b.getUnitAttr() : UnitAttr());
+  if (failed(mlir::verify(op)))
+    return failure();
+  return SmallVector<Value>{op.getValues(), op.getIndices()};
+}
+
 void mlir::hybrid::onnx_import::addNormOps(SmallVectorImpl<OpEntry> &table) {
+  table.push_back({"", "TopK", 11, 25, topK});
   table.push_back({"", "CumSum", 11, 25, cumSum});
   table.push_back({"", "RMSNormalization", 23, 25, rmsNormalization});
   table.push_back({"", "RotaryEmbedding", 23, 25, rotaryEmbedding});

@@ -1162,3 +1162,21 @@ func.func @f(%x: tensor<4xf32>, %a: tensor<1x1xi64>) -> tensor<4xf32> {
   %y = hybrid.cumsum %x, %a : tensor<4xf32>, tensor<1x1xi64>
   return %y : tensor<4xf32>
 }
+
+// -----
+
+// topk
+func.func @f(%x: tensor<3x4xf32>, %k: tensor<1xi64>) -> (tensor<3x?xf32>, tensor<3x?xi64>) {
+  // expected-error @+1 {{axis 2 is out of range for a rank-2 input}}
+  %v, %i = hybrid.topk %x, %k {axis = 2 : i64} : tensor<3x4xf32>, tensor<1xi64> -> tensor<3x?xf32>, tensor<3x?xi64>
+  return %v, %i : tensor<3x?xf32>, tensor<3x?xi64>
+}
+
+// -----
+
+// topk
+func.func @f(%x: tensor<3x4xf32>, %k: tensor<1xi64>) -> (tensor<2x?xf32>, tensor<3x?xi64>) {
+  // expected-error @+1 {{values dimension 0 must match the input's}}
+  %v, %i = hybrid.topk %x, %k {axis = 1 : i64} : tensor<3x4xf32>, tensor<1xi64> -> tensor<2x?xf32>, tensor<3x?xi64>
+  return %v, %i : tensor<2x?xf32>, tensor<3x?xi64>
+}

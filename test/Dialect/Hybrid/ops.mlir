@@ -321,3 +321,11 @@ func.func @cumsum(%x: tensor<2x?xf64>, %a: tensor<1xi32>) -> tensor<2x?xf64> {
   %y = hybrid.cumsum %x, %a {exclusive, reverse} : tensor<2x?xf64>, tensor<1xi32>
   return %y : tensor<2x?xf64>
 }
+
+// hybrid.topk
+// CHECK-LABEL: func.func @topk
+// CHECK: hybrid.topk %{{.*}}, %{{.*}} {axis = 1 : i64, largest} : tensor<3x4xf32>, tensor<1xi64> -> tensor<3x?xf32>, tensor<3x?xi64>
+func.func @topk(%x: tensor<3x4xf32>, %k: tensor<1xi64>) -> (tensor<3x?xf32>, tensor<3x?xi64>) {
+  %v, %i = hybrid.topk %x, %k {axis = 1 : i64, largest} : tensor<3x4xf32>, tensor<1xi64> -> tensor<3x?xf32>, tensor<3x?xi64>
+  return %v, %i : tensor<3x?xf32>, tensor<3x?xi64>
+}

@@ -51,3 +51,5 @@ save("no_shape", [helper.make_node("Softmax", ["x"], ["y"], name="sm")],
 save("symbolic_dims", [helper.make_node("Softmax", ["x"], ["y"], name="sm")],
      [helper.make_tensor_value_info("x", F, ["batch", "seq", 16])],
      [helper.make_tensor_value_info("y", F, ["batch", "seq", 16])])
+# A real ONNX op the importer does not know.
+save("unknown_op", [helper.make_node("Hardmax", ["x"], ["y"], name="hm")], [x], [y])

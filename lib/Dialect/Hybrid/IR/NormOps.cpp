@@ -134,3 +134,32 @@ LogicalResult CumSumOp::verify() {
     return emitOpError("input must have at least one dimension");
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// TopKOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult TopKOp::verify() {
+  auto x = getInput().getType();
+  int64_t rank = x.getRank();
+  if (getAxis() < -rank || getAxis() >= rank)
+    return emitOpError() << "axis " << getAxis() << " is out of range for a rank-"
+                         << rank << " input";
+  int64_t axis = getAxis() < 0 ? getAxis() + rank : getAxis();
+  auto k = cast<ShapedType>(getK().getType());
+  if (!k.hasRank() || k.getRank() > 1 ||
+      (k.getRank() == 1 && dimsConflict(k.getDimSize(0), 1)))
+    return emitOpError("k must be a 0-D or one-element 1-D tensor");
+  for (auto [name, result] : {std::pair<StringRef, ShapedType>{"values", getValues().getType()},
+                              {"indices", getIndices().getType()}}) {
+    if (result.getRank() != rank)
+      return emitOpError() << name << " must have the input's rank " << rank;
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != axis && dimsConflict(result.getDimSize(d), x.getDimSize(d)))
+        return emitOpError() << name << " dimension " << d
+                             << " must match the input's";
+  }
+  if (getValues().getType().getElementType() != x.getElementType())
+    return emitOpError("values must have the input's element type");
+  return success();
+}

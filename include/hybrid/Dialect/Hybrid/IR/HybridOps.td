@@ -425,6 +425,28 @@ def Hybrid_CumSumOp : Hybrid_Op<"cumsum", [Pure,
   let hasVerifier = 1;
 }
 
+def Hybrid_TopKOp : Hybrid_Op<"topk", [Pure]> {
+  let summary = "The k largest or smallest elements along an axis (ONNX TopK-24)";
+  let description = [{
+    Along `axis`, the `k` largest (or, without `largest`, smallest) elements
+    of `input` in order (largest first; smallest first without `largest`),
+    equal values by lower index first, and their indices. `k` is a run-time
+    integer (a one-element tensor); outside `[0, size of axis]` it is a
+    run-time error. The results have `input`'s shape with the axis sized
+    `k`.
+  }];
+  let arguments = (ins RankedTensorOf<[Hybrid_Float, F64, I32, I64]>:$input,
+                       TensorOf<[I64]>:$k, Hybrid_I64Attr:$axis,
+                       UnitAttr:$largest);
+  let results = (outs RankedTensorOf<[Hybrid_Float, F64, I32, I64]>:$values,
+                      RankedTensorOf<[I64]>:$indices);
+  let assemblyFormat = [{
+    $input `,` $k attr-dict `:` type($input) `,` type($k) `->` type($values)
+    `,` type($indices)
+  }];
+  let hasVerifier = 1;
+}
+
 def Hybrid_RMSNormOp : Hybrid_Op<"rms_norm", [Pure,
     AllTypesMatch<["input", "output"]>]> {
   let summary = "RMS normalisation (ONNX RMSNormalization-23)";
