@@ -73,6 +73,10 @@ ArrayRef<OpEntry> mlir::hybrid::onnx_import::opTable() {
 
 namespace {
 
+/// Initializers up to this size (shapes, scalars, small tables) become IR
+/// constants; larger ones are weights, bound at run time.
+constexpr int64_t kMaxInlineConstantBytes = 4096;
+
 /// The MLIR element type of an ONNX tensor element type, if supported.
 Type elementType(Builder &b, int32_t onnxType) {
   switch (onnxType) {
@@ -113,6 +117,9 @@ private:
   /// The tensor type a graph input or output declares.
   FailureOr<RankedTensorType> declaredType(const onnx::ValueInfoProto &info);
   LogicalResult importNode(const onnx::NodeProto &node, int index);
+  /// A small initializer as an `arith.constant` (weights are run-time
+  /// parameters, not constants).
+  FailureOr<Value> importConstant(const onnx::TensorProto &t);
 
   OpBuilder b;
   std::string fileName;
@@ -148,6 +155,67 @@ GraphImporter::declaredType(const onnx::ValueInfoProto &info) {
                                                        : ShapedType::kDynamic);
   }
   return RankedTensorType::get(shape, element);
+}
+
+FailureOr<Value> GraphImporter::importConstant(const onnx::TensorProto &t) {
+  Location l = loc(t.name());
+  Type element = elementType(b, t.data_type());
+  if (!element)
+    return emitError(l) << "initializer '" << t.name()
+                        << "' has an element type that is not supported";
+  if (t.data_location() == onnx::TensorProto::EXTERNAL)
+    return emitError(l) << "initializer '" << t.name()
+                        << "': external data (weights bound at run time) is "
+                           "not supported yet";
+  SmallVector<int64_t> shape(t.dims().begin(), t.dims().end());
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d < 0)
+      return emitError(l) << "initializer '" << t.name()
+                          << "' has a negative dimension";
+    count *= d;
+  }
+  int64_t width = std::max<int64_t>(1, element.getIntOrFloatBitWidth() / 8);
+  if (count * width > kMaxInlineConstantBytes)
+    return emitError(l) << "initializer '" << t.name() << "' holds "
+                        << count * width
+                        << " bytes: weights bound at run time (parameters) "
+                           "are not supported yet (constants up to "
+                        << kMaxInlineConstantBytes << " bytes are)";
+  // The elements as raw little-endian bytes of the element type.
+  std::string raw;
+  if (t.has_raw_data()) {
+    raw = t.raw_data();
+  } else if (t.data_type() == onnx::TensorProto::FLOAT) {
+    raw.assign(reinterpret_cast<const char *>(t.float_data().data()),
+               t.float_data_size() * 4);
+  } else if (t.data_type() == onnx::TensorProto::DOUBLE) {
+    raw.assign(reinterpret_cast<const char *>(t.double_data().data()),
+               t.double_data_size() * 8);
+  } else if (t.data_type() == onnx::TensorProto::INT64) {
+    raw.assign(reinterpret_cast<const char *>(t.int64_data().data()),
+               t.int64_data_size() * 8);
+  } else {
+    // int32, int8, bool, f16 and bf16 travel in int32_data.
+    for (int32_t v : t.int32_data())
+      raw.append(reinterpret_cast<const char *>(&v), width);
+  }
+  if (static_cast<int64_t>(raw.size()) != count * width)
+    return emitError(l) << "initializer '" << t.name() << "' holds "
+                        << raw.size() << " bytes of data for " << count
+                        << " elements";
+  auto type = RankedTensorType::get(shape, element);
+  DenseElementsAttr attr;
+  if (element.isInteger(1)) {
+    SmallVector<bool> bits;
+    for (char c : raw)
+      bits.push_back(c != 0);
+    attr = DenseElementsAttr::get(type, bits);
+  } else {
+    attr = DenseElementsAttr::getFromRawBuffer(
+        type, ArrayRef<char>(raw.data(), raw.size()));
+  }
+  return arith::ConstantOp::create(b, l, attr).getResult();
 }
 
 LogicalResult GraphImporter::importNode(const onnx::NodeProto &node,
@@ -243,12 +311,7 @@ OwningOpRef<ModuleOp> GraphImporter::import(const onnx::ModelProto &model) {
       return nullptr;
     resultTypes.push_back(*t);
   }
-  if (graph.initializer_size() > 0) {
-    emitError(loc(graph.initializer(0).name()))
-        << "initializers (weights) are not supported yet: '"
-        << graph.initializer(0).name() << "'";
-    return nullptr;
-  }
+
   std::string name = graph.name().empty() ? "main" : graph.name();
   auto fn = func::FuncOp::create(b, loc(name), name,
                                  b.getFunctionType(argTypes, resultTypes));
@@ -258,6 +321,16 @@ OwningOpRef<ModuleOp> GraphImporter::import(const onnx::ModelProto &model) {
     fn.setArgAttr(i, "hybrid.onnx_name", b.getStringAttr(argNames[i]));
   }
   b.setInsertionPointToStart(body);
+  for (const onnx::TensorProto &init : graph.initializer()) {
+    // An initializer that is also a graph input is that input's default:
+    // the caller's value wins.
+    if (values.count(init.name()))
+      continue;
+    FailureOr<Value> c = importConstant(init);
+    if (failed(c))
+      return nullptr;
+    values[init.name()] = *c;
+  }
   for (auto [i, node] : llvm::enumerate(graph.node()))
     if (failed(importNode(node, static_cast<int>(i))))
       return nullptr;

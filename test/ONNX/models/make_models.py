@@ -39,10 +39,16 @@ save("missing_output", [helper.make_node("Softmax", ["x"], ["t"], name="sm")], [
 save("defined_twice",
      [helper.make_node("Softmax", ["x"], ["y"], name="a"),
       helper.make_node("Softmax", ["x"], ["y"], name="b")], [x], [y])
-# Weights: not supported yet, named in the message.
+# A small initializer (a norm's scale) becomes an IR constant.
 save("with_initializer",
      [helper.make_node("RMSNormalization", ["x", "w"], ["y"], name="norm")], [x], [y],
-     opset=23, initializers=[numpy_helper.from_array(np.ones(3, np.float32), "w")])
+     opset=23, initializers=[numpy_helper.from_array(np.array([1, 2, 3], np.float32), "w")])
+# Weights (more than 4 KB) are run-time parameters: not supported yet, named.
+big_x = helper.make_tensor_value_info("x", F, [2, 2048])
+big_y = helper.make_tensor_value_info("y", F, [2, 2048])
+save("with_weights",
+     [helper.make_node("RMSNormalization", ["x", "w"], ["y"], name="norm")], [big_x], [big_y],
+     opset=23, initializers=[numpy_helper.from_array(np.ones(2048, np.float32), "w")])
 # A graph input without a shape.
 save("no_shape", [helper.make_node("Softmax", ["x"], ["y"], name="sm")],
      [helper.make_tensor_value_info("x", F, None)], [y])
