@@ -215,7 +215,7 @@ OpCost CostModel::estimate(Operation *op) const {
 OpCost CostModel::estimateAll(Operation *root) const {
   OpCost total;
   root->walk([&](Operation *op) {
-    if (isa<HybridDialect>(op->getDialect()))
+    if (isa_and_nonnull<HybridDialect>(op->getDialect()))
       total += estimate(op);
   });
   return total;

@@ -22,7 +22,7 @@ struct HybridCostReport
     CostModel model({contextLength, treeSize, chunkSparsity});
     OpCost total;
     getOperation().walk([&](Operation *op) {
-      if (!isa<HybridDialect>(op->getDialect()))
+      if (!isa_and_nonnull<HybridDialect>(op->getDialect()))
         return;
       OpCost cost = model.estimate(op);
       total += cost;

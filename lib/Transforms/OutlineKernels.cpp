@@ -62,7 +62,7 @@ SmallVector<Operation *> clusterOf(Operation *root) {
 /// Hybrid ops, linalg ops on tensors and elementwise ops on tensors: the
 /// ops that become loop nests.
 bool isKernelRoot(Operation *op) {
-  if (op->getDialect() && isa<HybridDialect>(op->getDialect()))
+  if (isa_and_nonnull<HybridDialect>(op->getDialect()))
     return true;
   if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
     return linalgOp.hasPureTensorSemantics();

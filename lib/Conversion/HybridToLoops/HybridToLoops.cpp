@@ -51,7 +51,7 @@ struct ConvertHybridToLoops
     // Every hybrid op is replaced exactly once; a walk suffices.
     walkAndApplyPatterns(getOperation(), std::move(patterns));
     WalkResult left = getOperation().walk([](Operation *op) {
-      if (isa<HybridDialect>(op->getDialect())) {
+      if (isa_and_nonnull<HybridDialect>(op->getDialect())) {
         op->emitOpError("has no CPU lowering for this form");
         return WalkResult::interrupt();
       }
