@@ -12,6 +12,8 @@
 
 #include "Internal.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include <dlfcn.h>
@@ -314,16 +316,31 @@ hybrid_status hybrid_module_invoke(hybrid_module *m, const char *entry,
   e->function(slots.data());
   int32_t code = m->errorCode ? *m->errorCode : 0;
 
-  // Results: each descriptor's allocation now belongs to a tensor.
+  // Results: each descriptor's allocation now belongs to a tensor. An entry
+  // that returns one value twice hands out one allocation twice: the later
+  // results get copies, so that every tensor frees only its own memory.
   std::vector<hybrid_tensor *> made;
+  std::vector<void *> claimed;
   size_t at = 0;
   for (const ValueInfo &r : e->results) {
     size_t rank = r.shape.size();
     const int64_t *d = resultStruct.data() + at;
     at += 3 + 2 * rank;
     auto *t = new hybrid_tensor_t{r.dtype, {d + 3, d + 3 + rank}};
-    t->allocation = reinterpret_cast<void *>(d[0]);
-    t->data = reinterpret_cast<char *>(d[1]) + d[2] * hybrid_dtype_size(r.dtype);
+    void *allocation = reinterpret_cast<void *>(d[0]);
+    char *data =
+        reinterpret_cast<char *>(d[1]) + d[2] * hybrid_dtype_size(r.dtype);
+    if (allocation &&
+        std::find(claimed.begin(), claimed.end(), allocation) != claimed.end()) {
+      size_t bytes = hybrid_tensor_num_elements(t) * hybrid_dtype_size(r.dtype);
+      t->allocation = std::malloc(bytes ? bytes : 1);
+      std::memcpy(t->allocation, data, bytes);
+      t->data = static_cast<char *>(t->allocation);
+    } else {
+      claimed.push_back(allocation);
+      t->allocation = allocation;
+      t->data = data;
+    }
     made.push_back(t);
   }
   if (code != 0) {

@@ -134,3 +134,32 @@ TEST(TopK, TiesByLowerIndexAndABadKIsAnErrorStatus) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(Runtime, AValueReturnedTwiceGivesTwoIndependentTensors) {
+  // One allocation behind two results: each tensor must own its memory
+  // (freeing both used to be a double free).
+  hybrid::Module *m = compile(
+      "func.func @twice(%x: tensor<2x4xf32>, %w: tensor<4xf32>) -> (tensor<2x4xf32>, tensor<2x4xf32>) {\n"
+      "  %y = hybrid.rms_norm %x, %w : tensor<2x4xf32>, tensor<4xf32>\n"
+      "  return %y, %y : tensor<2x4xf32>, tensor<2x4xf32>\n}\n");
+  ASSERT_TRUE(m);
+  std::mt19937 rng(40);
+  ref::Array x = randomArray({2, 4}, rng), w = randomArray({4}, rng);
+  for (int round = 0; round < 3; ++round) {
+    std::vector<hybrid::Tensor> r;
+    ASSERT_TRUE(m->invoke("twice", {toTensor(x, HYBRID_DTYPE_F32),
+                                    toTensor(w, HYBRID_DTYPE_F32)},
+                          r)
+                    .ok());
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_NE(r[0].data<float>(), r[1].data<float>());
+    for (int i = 0; i < 8; ++i)
+      EXPECT_EQ(r[0].data<float>()[i], r[1].data<float>()[i]);
+    r[0].data<float>()[0] = 42.0f; // independent storage
+    EXPECT_NE(r[1].data<float>()[0], 42.0f);
+  }
+}
+
+} // namespace
