@@ -264,9 +264,12 @@ hybrid_status hybrid_module_set_num_threads(hybrid_module *m,
                                             int num_threads) {
   if (!m)
     return makeStatus("hybrid_module_set_num_threads: null module");
-  if (num_threads < 1)
-    return makeStatus("the thread count must be at least 1, not %d",
-                      num_threads);
+  // The OpenMP runtime aborts the process when it cannot start the threads
+  // it is asked for; a bound keeps an absurd request an error status.
+  constexpr int kMaxThreads = 1024;
+  if (num_threads < 1 || num_threads > kMaxThreads)
+    return makeStatus("the thread count must be between 1 and %d, not %d",
+                      kMaxThreads, num_threads);
   if (m->setNumThreads)
     m->setNumThreads(num_threads);
   return nullptr;

@@ -163,3 +163,22 @@ TEST(Runtime, AValueReturnedTwiceGivesTwoIndependentTensors) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(Runtime, AnAbsurdThreadCountIsAnErrorStatus) {
+  // libomp aborted the process when asked for 100000 threads.
+  hybrid::Module *m = compile(
+      "func.func @n(%x: tensor<2x4xf32>, %w: tensor<4xf32>) -> tensor<2x4xf32> {\n"
+      "  %y = hybrid.rms_norm %x, %w : tensor<2x4xf32>, tensor<4xf32>\n"
+      "  return %y : tensor<2x4xf32>\n}\n");
+  ASSERT_TRUE(m);
+  hybrid::Status s = m->setNumThreads(100000);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("between 1 and 1024, not 100000"), std::string::npos)
+      << s.message();
+  EXPECT_FALSE(m->setNumThreads(0).ok());
+  EXPECT_TRUE(m->setNumThreads(2).ok());
+}
+
+} // namespace
