@@ -126,4 +126,23 @@ TEST(KVCompact, RejectsALengthOutsideTheTree) {
   EXPECT_NE(s.message().find("accepted length"), std::string::npos) << s.message();
 }
 
+TEST(KVCompact, AHugePrefixIsAnErrorNotAWrappedIndex) {
+  // prefix + nodes overflowed the signed add: the check passed and the
+  // kernel read before the cache.
+  hybrid::Module *m = compile(kModule);
+  ASSERT_TRUE(m);
+  std::mt19937 rng(43);
+  ref::Array cache = randomArray({1, 1, 8, 4}, rng), states = randomArray({1, 1, 3, 2, 2}, rng);
+  std::vector<hybrid::Tensor> results;
+  hybrid::Status s = m->invoke(
+      "compact",
+      {intTensor({0, 1, 2}, {3}), intTensor({2}, {}),
+       indexScalar(std::numeric_limits<int64_t>::max() - 1),
+       toTensor(cache, HYBRID_DTYPE_F32), toTensor(states, HYBRID_DTYPE_F32)},
+      results);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("exceeds a cache's length"), std::string::npos)
+      << s.message();
+}
+
 } // namespace

@@ -145,7 +145,9 @@ struct KVCompactLowering : KernelPattern<KVCompactOp> {
     check(pathBad, "the accepted path names a node outside the tree");
     for (Value cache : op.getCaches()) {
       Value s = kb.dim(cache, 2);
-      check(kb.cmpi(P::sgt, kb.addi(prefix, nodes), s),
+      // prefix + nodes > S, without the add that wraps for a huge prefix.
+      check(kb.ori(kb.cmpi(P::sgt, prefix, s),
+                   kb.cmpi(P::sgt, nodes, kb.subi(s, prefix))),
             "prefix_len + tree nodes exceeds a cache's length");
     }
     check(kb.cmpi(P::slt, prefix, kb.index(0)), "prefix_len is negative");
