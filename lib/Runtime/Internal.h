@@ -11,6 +11,7 @@
 #include "hybrid/Runtime/hybrid_runtime.h"
 
 #include <cstdarg>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,72 @@ struct hybrid_tensor_t {
 
 namespace hybrid::runtime {
 
+/// One argument or result of an entry point, as the metadata declares it.
+struct ValueInfo {
+  hybrid_value_kind kind;
+  hybrid_dtype dtype;
+  std::vector<int64_t> shape;
+  /// The importer's name for an argument (an ONNX input), or empty.
+  std::string name;
+  /// For an argument the runtime binds: its index in the module's
+  /// parameters; -1 for one the caller passes.
+  int parameter = -1;
+};
+
+struct Entry {
+  std::string name;
+  void (*function)(void **) = nullptr;
+  /// Every argument of the compiled function, parameters included.
+  std::vector<ValueInfo> args;
+  /// The positions in `args` of those the caller passes, in order.
+  std::vector<size_t> callerArgs;
+  std::vector<ValueInfo> results;
+};
+
+/// A weight the module reads from its model's files.
+struct Parameter {
+  std::string key;
+  /// Relative to the model's folder.
+  std::string file;
+  uint64_t offset = 0, length = 0;
+  hybrid_dtype dtype;
+  std::vector<int64_t> shape;
+  /// The bound bytes (read-only), or null while unbound.
+  const void *data = nullptr;
+  /// A copy made when the mapped bytes are misaligned for the dtype.
+  void *copy = nullptr;
+};
+
+/// A read-only memory mapping of one parameter file.
+struct Mapping {
+  void *address = nullptr;
+  size_t size = 0;
+};
+
+} // namespace hybrid::runtime
+
+struct hybrid_module_t {
+  void *handle = nullptr;
+  std::string path;
+  std::vector<hybrid::runtime::Entry> entries;
+  std::vector<hybrid::runtime::Parameter> parameters;
+  std::vector<hybrid::runtime::Mapping> mappings;
+  std::vector<std::string> errors;
+  int32_t *errorCode = nullptr;
+  void (*setNumThreads)(int) = nullptr;
+  std::mutex mutex;
+
+  const hybrid::runtime::Entry *find(const char *name) const {
+    for (const hybrid::runtime::Entry &e : entries)
+      if (name && e.name == name)
+        return &e;
+    return nullptr;
+  }
+  ~hybrid_module_t();
+};
+
+namespace hybrid::runtime {
+
 /// A status carrying a printf-formatted message.
 hybrid_status makeStatus(const char *format, ...)
     __attribute__((format(printf, 1, 2)));
@@ -35,6 +102,16 @@ hybrid_status makeStatus(const char *format, ...)
 /// Elements of a shape, or -1 if a dimension is negative or the product
 /// overflows.
 int64_t numElements(const std::vector<int64_t> &shape);
+
+/// Adds a parameter argument's description to the module's parameters
+/// (one per key; every use must agree on dtype, shape and source).
+hybrid_status registerParameter(hybrid_module_t &m, const std::string &entry,
+                                ValueInfo &arg, const std::string &key,
+                                const std::string &file, uint64_t offset,
+                                uint64_t length);
+
+/// Unmaps the parameter files and frees the copies.
+void releaseParameters(hybrid_module_t &m);
 
 /// "[2, 3, ?]"-style rendering for messages.
 std::string shapeString(const int64_t *shape, size_t rank);

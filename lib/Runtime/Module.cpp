@@ -24,43 +24,6 @@
 
 using namespace hybrid::runtime;
 
-namespace {
-
-struct ValueInfo {
-  hybrid_value_kind kind;
-  hybrid_dtype dtype;
-  std::vector<int64_t> shape;
-};
-
-struct Entry {
-  std::string name;
-  void (*function)(void **) = nullptr;
-  std::vector<ValueInfo> args, results;
-};
-
-} // namespace
-
-struct hybrid_module_t {
-  void *handle = nullptr;
-  std::string path;
-  std::vector<Entry> entries;
-  std::vector<std::string> errors;
-  int32_t *errorCode = nullptr;
-  void (*setNumThreads)(int) = nullptr;
-  std::mutex mutex;
-
-  const Entry *find(const char *name) const {
-    for (const Entry &e : entries)
-      if (name && e.name == name)
-        return &e;
-    return nullptr;
-  }
-  ~hybrid_module_t() {
-    if (handle)
-      dlclose(handle);
-  }
-};
-
 /// Parses one argument/result description of the metadata.
 static hybrid_status parseValueInfo(const nlohmann::json &j, ValueInfo &out,
                                     const std::string &where) {
@@ -72,6 +35,8 @@ static hybrid_status parseValueInfo(const nlohmann::json &j, ValueInfo &out,
     hybrid_status_free(s);
     return makeStatus("%s: unknown dtype '%s'", where.c_str(), dtype.c_str());
   }
+  if (j.contains("name"))
+    out.name = j["name"].get<std::string>();
   if (kind == "scalar") {
     out.kind = HYBRID_VALUE_SCALAR;
     return nullptr;
@@ -100,8 +65,20 @@ static hybrid_status parseMetadata(hybrid_module_t &m, const char *text) {
                           m.path.c_str(), entry.name.c_str(), symbol.c_str());
       for (const auto &a : e.at("args")) {
         entry.args.emplace_back();
-        if (hybrid_status s = parseValueInfo(a, entry.args.back(),
-                                             m.path + ": " + entry.name))
+        ValueInfo &arg = entry.args.back();
+        if (hybrid_status s =
+                parseValueInfo(a, arg, m.path + ": " + entry.name))
+          return s;
+        if (!a.contains("parameter")) {
+          entry.callerArgs.push_back(entry.args.size() - 1);
+          continue;
+        }
+        const auto &p = a["parameter"];
+        if (hybrid_status s = registerParameter(
+                m, entry.name, arg, p.at("key").get<std::string>(),
+                p.at("file").get<std::string>(),
+                p.at("offset").get<uint64_t>(),
+                p.at("length").get<uint64_t>()))
           return s;
       }
       for (const auto &r : e.at("results")) {
@@ -141,7 +118,7 @@ static std::vector<int64_t> makeDescriptor(hybrid_tensor *t) {
 /// argument.
 static hybrid_status checkArgument(const Entry &entry, size_t i,
                                    const hybrid_tensor *t) {
-  const ValueInfo &info = entry.args[i];
+  const ValueInfo &info = entry.args[entry.callerArgs[i]];
   const char *name = entry.name.c_str();
   if (!t)
     return makeStatus("'%s' argument #%zu: null tensor", name, i);
@@ -196,6 +173,12 @@ hybrid_status hybrid_module_load(const char *path, hybrid_module **out) {
 
 void hybrid_module_free(hybrid_module *module) { delete module; }
 
+hybrid_module_t::~hybrid_module_t() {
+  releaseParameters(*this);
+  if (handle)
+    dlclose(handle);
+}
+
 size_t hybrid_module_num_entries(const hybrid_module *m) {
   return m ? m->entries.size() : 0;
 }
@@ -227,7 +210,7 @@ hybrid_status hybrid_module_entry_signature(const hybrid_module *m,
   if (hybrid_status s = findEntry(m, entry, &e))
     return s;
   if (num_args)
-    *num_args = e->args.size();
+    *num_args = e->callerArgs.size();
   if (num_results)
     *num_results = e->results.size();
   return nullptr;
@@ -239,11 +222,12 @@ static hybrid_status describe(const hybrid_module *m, const char *entry,
   const Entry *e;
   if (hybrid_status s = findEntry(m, entry, &e))
     return s;
-  const auto &list = result ? e->results : e->args;
-  if (index >= list.size() || !out)
+  size_t count = result ? e->results.size() : e->callerArgs.size();
+  if (index >= count || !out)
     return makeStatus("'%s' has no %s #%zu", entry,
                       result ? "result" : "argument", index);
-  const ValueInfo &info = list[index];
+  const ValueInfo &info =
+      result ? e->results[index] : e->args[e->callerArgs[index]];
   *out = {info.kind, info.dtype, info.shape.size(), info.shape.data()};
   return nullptr;
 }
@@ -252,6 +236,15 @@ hybrid_status hybrid_module_entry_arg(const hybrid_module *m,
                                       const char *entry, size_t index,
                                       hybrid_value_info *out) {
   return describe(m, entry, index, false, out);
+}
+
+const char *hybrid_module_entry_arg_name(const hybrid_module *m,
+                                         const char *entry, size_t index) {
+  const Entry *e = m && entry ? m->find(entry) : nullptr;
+  if (!e || index >= e->callerArgs.size())
+    return nullptr;
+  const std::string &name = e->args[e->callerArgs[index]].name;
+  return name.empty() ? nullptr : name.c_str();
 }
 
 hybrid_status hybrid_module_entry_result(const hybrid_module *m,
@@ -282,9 +275,9 @@ hybrid_status hybrid_module_invoke(hybrid_module *m, const char *entry,
   const Entry *e;
   if (hybrid_status s = findEntry(m, entry, &e))
     return s;
-  if (num_args != e->args.size())
+  if (num_args != e->callerArgs.size())
     return makeStatus("'%s' takes %zu arguments, got %zu", entry,
-                      e->args.size(), num_args);
+                      e->callerArgs.size(), num_args);
   if (num_results != e->results.size())
     return makeStatus("'%s' returns %zu results, %zu were asked for", entry,
                       e->results.size(), num_results);
@@ -294,9 +287,31 @@ hybrid_status hybrid_module_invoke(hybrid_module *m, const char *entry,
     if (hybrid_status s = checkArgument(*e, i, args[i]))
       return s;
 
+  std::lock_guard<std::mutex> lock(m->mutex);
+  // Every argument in the function's order: the caller's, and the bound
+  // parameters (read-only: the compiled code never writes them).
+  std::vector<hybrid_tensor_t> parameterViews;
+  parameterViews.reserve(e->args.size());
+  std::vector<hybrid_tensor *> all(e->args.size(), nullptr);
+  for (size_t i = 0; i < num_args; ++i)
+    all[e->callerArgs[i]] = args[i];
+  for (size_t i = 0; i < e->args.size(); ++i) {
+    if (e->args[i].parameter < 0)
+      continue;
+    const Parameter &p = m->parameters[e->args[i].parameter];
+    if (!p.data)
+      return makeStatus("'%s' reads parameter '%s', which is not bound "
+                        "(bind the model's files with "
+                        "hybrid_module_bind_parameters_from_folder)",
+                        entry, p.key.c_str());
+    parameterViews.push_back(
+        hybrid_tensor_t{p.dtype, p.shape, const_cast<void *>(p.data), nullptr});
+    all[i] = &parameterViews.back();
+  }
+
   // Descriptors and slots.
   std::vector<std::vector<int64_t>> descriptors;
-  descriptors.reserve(num_args);
+  descriptors.reserve(all.size());
   std::vector<void *> slots;
   size_t resultWords = 0;
   for (const ValueInfo &r : e->results)
@@ -304,16 +319,15 @@ hybrid_status hybrid_module_invoke(hybrid_module *m, const char *entry,
   std::vector<int64_t> resultStruct(resultWords ? resultWords : 1, 0);
   if (num_results)
     slots.push_back(resultStruct.data());
-  for (size_t i = 0; i < num_args; ++i) {
+  for (size_t i = 0; i < all.size(); ++i) {
     if (e->args[i].kind == HYBRID_VALUE_SCALAR) {
-      slots.push_back(args[i]->data);
+      slots.push_back(all[i]->data);
     } else {
-      descriptors.push_back(makeDescriptor(args[i]));
+      descriptors.push_back(makeDescriptor(all[i]));
       slots.push_back(descriptors.back().data());
     }
   }
 
-  std::lock_guard<std::mutex> lock(m->mutex);
   if (m->errorCode)
     *m->errorCode = 0;
   e->function(slots.data());

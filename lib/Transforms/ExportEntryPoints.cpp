@@ -1,5 +1,6 @@
 //===- ExportEntryPoints.cpp - Mark runtime entry points ------------------===//
 
+#include "hybrid/Dialect/Hybrid/IR/HybridAttrs.h"
 #include "hybrid/Dialect/Hybrid/Transforms/Passes.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -21,9 +22,13 @@ struct HybridExportEntryPoints
         continue;
       func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                     UnitAttr::get(&getContext()));
-      // Importers' notes on arguments (an ONNX input's name) do not travel
-      // into the compiled code.
+      // Importers' notes on arguments (an ONNX input's name, a parameter's
+      // source) do not travel into the compiled code. A parameter is mapped
+      // read-only: bufferization must never write into it.
       for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
+        if (func.getArgAttr(i, hybrid::ParameterAttr::getArgAttrName()))
+          func.setArgAttr(i, "bufferization.writable",
+                          BoolAttr::get(&getContext(), false));
         SmallVector<StringAttr> notes;
         for (NamedAttribute attr : mlir::function_interface_impl::getArgAttrs(
                  func, i))

@@ -1,11 +1,14 @@
 //===- hybrid-run.cpp - Compile and run a Hybrid module -------------------===//
 //
-// hybrid-run MODULE --entry NAME --input a.npy ... --output y.npy ...
+// hybrid-run MODULE [--entry NAME] --input a.npy ... --output y.npy ...
 //
-// MODULE is an .mlir/.mlirbc file (compiled with hybrid-cpu-pipeline into a
-// temporary shared object) or an already compiled module. Inputs are .npy
-// files or scalar literals (`i64=7`, `f32=0.5`); results go to .npy files
-// and/or stdout (--print). --repeat and --time measure invocations.
+// MODULE is an .mlir/.mlirbc file or an ONNX model (compiled with
+// hybrid-cpu-pipeline into a temporary shared object) or an already
+// compiled module. Inputs are .npy files or scalar literals (`i64=7`,
+// `f32=0.5`), in argument order or by the model's names (`ids=ids.npy`);
+// results go to .npy files and/or stdout (--print). A module's parameters
+// (weights) are mapped from the model's folder. --repeat and --time
+// measure invocations.
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,6 +25,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -36,9 +40,15 @@ static cl::opt<std::string> modulePath(cl::Positional, cl::Required,
 static cl::opt<std::string>
     entryName("entry", cl::desc("Entry point to run (optional when the "
                                 "module has one)"));
-static cl::list<std::string>
-    inputs("input", cl::desc("An argument: a .npy file, or a scalar literal "
-                             "such as i64=7 or f32=0.5 (repeat per argument)"));
+static cl::list<std::string> inputs(
+    "input",
+    cl::desc("An argument: a .npy file, or a scalar literal such as i64=7 "
+             "or f32=0.5, in order or as NAME=VALUE by the model's input "
+             "name (repeat per argument)"));
+static cl::opt<std::string> parameterFolder(
+    "parameters",
+    cl::desc("Folder the module's parameter files are relative to (default: "
+             "the folder of MODULE)"));
 static cl::list<std::string>
     outputs("output", cl::desc("Where to write a result as .npy (repeat per "
                                "result)"));
@@ -56,6 +66,11 @@ static cl::opt<int> threads("num-threads", cl::init(0),
 static cl::opt<std::string>
     keepSharedObject("emit-so", cl::desc("Also keep the compiled shared "
                                          "object at this path"));
+static cl::opt<bool> verbose(
+    "verbose", cl::desc("Print each phase (import or parse, MLIR passes, "
+                        "LLVM, link, load, bind) with its time as it ends"));
+static cl::opt<bool> compileOnly(
+    "compile-only", cl::desc("Stop after compiling MODULE into --emit-so"));
 static cl::opt<bool> sequential("sequential",
                                 cl::desc("Compile without OpenMP parallelism"));
 static cl::opt<mlir::hybrid::SparseMode> sparse(
@@ -71,6 +86,17 @@ static cl::opt<int64_t> treeSize(
 static int fail(const std::string &message) {
   errs() << "hybrid-run: error: " << message << "\n";
   return 1;
+}
+
+/// `--verbose`: the time since the previous phase ended.
+static void phaseDone(StringRef phase) {
+  static auto last = std::chrono::steady_clock::now();
+  auto now = std::chrono::steady_clock::now();
+  if (verbose && !phase.empty())
+    errs() << format("  %-22s %8.1f ms\n", phase.str().c_str(),
+                     std::chrono::duration<double, std::milli>(now - last)
+                         .count());
+  last = now;
 }
 
 /// Compiles an MLIR file into `soPath`.
@@ -97,7 +123,10 @@ static bool compileModule(StringRef path, StringRef soPath) {
   }
   if (!module)
     return false;
+  phaseDone(path.ends_with(".onnx") ? "import" : "parse");
   mlir::hybrid::CPUCompileOptions options;
+  if (verbose)
+    options.phaseLog = &errs();
   options.parallel = !sequential;
   options.sparse = sparse;
   options.treeSize = treeSize;
@@ -197,6 +226,9 @@ int main(int argc, char **argv) {
   bool isMLIR = StringRef(modulePath).ends_with(".mlir") ||
                 StringRef(modulePath).ends_with(".mlirbc") ||
                 StringRef(modulePath).ends_with(".onnx");
+  if (compileOnly && (!isMLIR || keepSharedObject.empty()))
+    return fail("--compile-only compiles an .mlir, .mlirbc or .onnx MODULE "
+                "into --emit-so");
   if (isMLIR) {
     if (!keepSharedObject.empty()) {
       soPath = keepSharedObject;
@@ -205,14 +237,22 @@ int main(int argc, char **argv) {
         return fail("cannot create a temporary file");
       soPath = std::string(tempSo);
     }
+    if (verbose)
+      errs() << "hybrid-run: compiling " << modulePath << "\n";
+    phaseDone("");
     if (!compileModule(modulePath, soPath))
       return fail("compiling " + modulePath + " failed");
+    // The driver's phases reset the clock: the next phase starts now.
+    phaseDone("");
   }
   FileRemover removeSo(tempSo);
+  if (compileOnly)
+    return 0;
 
   hybrid::Module module;
   if (hybrid::Status s = hybrid::Module::load(soPath, module); !s)
     return fail(s.message());
+  phaseDone("load");
   if (threads > 0)
     if (hybrid::Status s = module.setNumThreads(threads); !s)
       return fail(s.message());
@@ -227,17 +267,60 @@ int main(int argc, char **argv) {
     entry = entries.front();
   }
 
-  std::vector<hybrid::Tensor> args;
+  // Weights stay in the model's files: mapped, not copied.
+  if (module.numParameters() > 0) {
+    std::string folder = parameterFolder;
+    if (folder.empty()) {
+      folder = std::string(sys::path::parent_path(modulePath));
+      if (folder.empty())
+        folder = ".";
+    }
+    if (hybrid::Status s = module.bindParameters(folder); !s)
+      return fail(s.message() + " (--parameters names the model's folder)");
+    phaseDone("bind parameters");
+  }
+
+  // Inputs by position, or by the model's name for them.
+  std::vector<std::string> argNames = module.argNames(entry);
+  std::vector<hybrid::Tensor> args(argNames.size());
+  std::vector<bool> given(argNames.size(), false);
+  size_t nextPositional = 0;
   for (const std::string &input : inputs) {
+    std::string value = input;
+    size_t slot = std::string::npos;
+    size_t eq = input.find('=');
+    if (eq != std::string::npos && eq > 0) {
+      auto it = std::find(argNames.begin(), argNames.end(), input.substr(0, eq));
+      if (it != argNames.end()) {
+        slot = it - argNames.begin();
+        value = input.substr(eq + 1);
+      }
+    }
+    if (slot == std::string::npos) {
+      while (nextPositional < given.size() && given[nextPositional])
+        ++nextPositional;
+      slot = nextPositional;
+    }
+    if (slot >= args.size())
+      return fail("'" + entry + "' takes " + std::to_string(args.size()) +
+                  " arguments; --input '" + input + "' is one too many");
+    if (given[slot])
+      return fail("argument '" + argNames[slot] + "' is given twice");
     hybrid::Tensor t;
-    bool isLiteral = input.find('=') != std::string::npos &&
-                     !StringRef(input).ends_with(".npy");
-    hybrid::Status s = isLiteral ? parseScalar(input, t)
-                                 : hybrid::Tensor::loadNpy(input, u2IsBf16, t);
+    bool isLiteral = value.find('=') != std::string::npos &&
+                     !StringRef(value).ends_with(".npy");
+    hybrid::Status s = isLiteral ? parseScalar(value, t)
+                                 : hybrid::Tensor::loadNpy(value, u2IsBf16, t);
     if (!s)
       return fail(s.message());
-    args.push_back(t);
+    args[slot] = t;
+    given[slot] = true;
   }
+  for (size_t i = 0; i < given.size(); ++i)
+    if (!given[i])
+      return fail("'" + entry + "' argument #" + std::to_string(i) +
+                  (argNames[i].empty() ? "" : " ('" + argNames[i] + "')") +
+                  " is not given (--input)");
 
   std::vector<hybrid::Tensor> results;
   std::vector<double> times;

@@ -160,6 +160,86 @@ TEST(Runtime, ResultsNeverAliasInputsOrConstants) {
   EXPECT_EQ(c2[0].data<float>()[1], 2.5f);
 }
 
+// Parameters: two entries read weight "w"; callers pass only x. The
+// runtime binds w once, by key; an entry returning it hands out a copy.
+const char *kParameters = R"mlir(
+func.func @norm(%x: tensor<?x8xf32>, %w: tensor<8xf32> {hybrid.parameter =
+    #hybrid.parameter<key = "w", file = "w.bin", offset = 0, length = 32>})
+    -> tensor<?x8xf32> {
+  %y = hybrid.rms_norm %x, %w : tensor<?x8xf32>, tensor<8xf32>
+  return %y : tensor<?x8xf32>
+}
+func.func @weights(%w: tensor<8xf32> {hybrid.parameter =
+    #hybrid.parameter<key = "w", file = "w.bin", offset = 0, length = 32>})
+    -> tensor<8xf32> {
+  return %w : tensor<8xf32>
+}
+)mlir";
+
+TEST(Runtime, ParametersAreBoundOnceByKey) {
+  hybrid::Module *m = compile(kParameters);
+  ASSERT_TRUE(m);
+  ASSERT_EQ(m->numParameters(), 1u);
+  EXPECT_STREQ(hybrid_module_parameter_key(m->get(), 0), "w");
+  size_t numArgs = 9;
+  ASSERT_EQ(hybrid_module_entry_signature(m->get(), "norm", &numArgs, nullptr),
+            nullptr);
+  EXPECT_EQ(numArgs, 1u); // the caller passes x only
+  std::mt19937 rng(7);
+  ref::Array x = randomArray({3, 8}, rng), w = randomArray({8}, rng);
+  auto X = toTensor(x, HYBRID_DTYPE_F32), W = toTensor(w, HYBRID_DTYPE_F32);
+  EXPECT_EQ(invokeError(*m, "norm", {X}),
+            "'norm' reads parameter 'w', which is not bound (bind the model's "
+            "files with hybrid_module_bind_parameters_from_folder)");
+  EXPECT_EQ(m->bindParameter("w", toTensor(x, HYBRID_DTYPE_F32)).message(),
+            "parameter 'w' is f32[8], not f32[3, 8]");
+  EXPECT_EQ(m->bindParameter("v", W).message(),
+            "the module has no parameter 'v'");
+  ASSERT_TRUE(m->bindParameter("w", W).ok());
+  auto y = run(*m, "norm", {X});
+  ASSERT_EQ(y.size(), 1u);
+  EXPECT_TRUE(allClose(fromTensor(y[0]), ref::rmsNorm(x, w, -1, 1e-5), 1e-5));
+  auto copy = run(*m, "weights", {});
+  ASSERT_EQ(copy.size(), 1u);
+  EXPECT_NE(copy[0].data<float>(), W.data<float>());
+  EXPECT_TRUE(allClose(fromTensor(copy[0]), w, 0.0));
+  // Only unbound parameters are mapped: nothing is left to look for.
+  EXPECT_TRUE(m->bindParameters("/nonexistent-folder").ok());
+}
+
+TEST(Runtime, ParameterFilesAreCheckedWhenBound) {
+  // Its own module: compile() shares one per text, and this one must start
+  // unbound.
+  hybrid::Module *m = compile(std::string(kParameters) + "// from files\n");
+  ASSERT_TRUE(m);
+  std::string folder = ::testing::TempDir() + "/hybrid-params";
+  std::string cmd = "mkdir -p " + folder;
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  {
+    std::ofstream f(folder + "/w.bin", std::ios::binary);
+    float w[4] = {1, 2, 3, 4}; // 16 bytes: too short for 32
+    f.write(reinterpret_cast<const char *>(w), sizeof(w));
+  }
+  EXPECT_EQ(m->bindParameters(folder + "/missing").message().find(
+                "parameter folder '" + folder + "/missing'"),
+            0u);
+  EXPECT_EQ(m->bindParameters(folder).message(),
+            "parameter 'w': 'w.bin' is 16 bytes, too short for 32 bytes at "
+            "offset 0");
+  EXPECT_EQ(invokeError(*m, "weights", {}).find("'weights' reads parameter "
+                                                "'w', which is not bound"),
+            0u);
+  {
+    std::ofstream f(folder + "/w.bin", std::ios::binary);
+    std::vector<float> w = {1, 2, 3, 4, 5, 6, 7, 8};
+    f.write(reinterpret_cast<const char *>(w.data()), 32);
+  }
+  ASSERT_TRUE(m->bindParameters(folder).ok());
+  auto copy = run(*m, "weights", {});
+  ASSERT_EQ(copy.size(), 1u);
+  EXPECT_EQ(copy[0].data<float>()[7], 8.0f);
+}
+
 TEST(Runtime, LoadingSomethingElseFails) {
   hybrid_module *m = nullptr;
   hybrid_status s = hybrid_module_load("/nonexistent/module.so", &m);

@@ -107,6 +107,29 @@ public:
       names.emplace_back(hybrid_module_entry_name(m_.get(), i));
     return names;
   }
+  /// Maps every parameter from the model's files under `folder`.
+  Status bindParameters(const std::string &folder) {
+    return Status(
+        hybrid_module_bind_parameters_from_folder(m_.get(), folder.c_str()));
+  }
+  Status bindParameter(const std::string &key, const Tensor &value) {
+    return Status(
+        hybrid_module_bind_parameter(m_.get(), key.c_str(), value.get()));
+  }
+  size_t numParameters() const { return hybrid_module_num_parameters(m_.get()); }
+  /// The caller's arguments of `entry` by the model's names ("" if none).
+  std::vector<std::string> argNames(const std::string &entry) const {
+    size_t n = 0;
+    Status s(hybrid_module_entry_signature(m_.get(), entry.c_str(), &n,
+                                           nullptr));
+    std::vector<std::string> names;
+    for (size_t i = 0; s && i < n; ++i) {
+      const char *name =
+          hybrid_module_entry_arg_name(m_.get(), entry.c_str(), i);
+      names.emplace_back(name ? name : "");
+    }
+    return names;
+  }
   Status setNumThreads(int n) {
     return Status(hybrid_module_set_num_threads(m_.get(), n));
   }

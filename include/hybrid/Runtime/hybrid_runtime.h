@@ -121,6 +121,35 @@ HYBRID_RUNTIME_API hybrid_status hybrid_module_entry_arg(
 HYBRID_RUNTIME_API hybrid_status hybrid_module_entry_result(
     const hybrid_module *m, const char *entry, size_t index,
     hybrid_value_info *out);
+/* The name the model gives argument `index` (an ONNX graph input's name),
+ * or NULL when it has none. */
+HYBRID_RUNTIME_API const char *
+hybrid_module_entry_arg_name(const hybrid_module *m, const char *entry,
+                             size_t index);
+
+/*--- Parameters ---------------------------------------------------------*/
+/* Weights the entry points read but callers do not pass: each has a key
+ * and a byte range of a file relative to the model's folder (an ONNX
+ * model's own .onnx or its external-data files). Entry signatures list
+ * only the caller's arguments. Bind every parameter before invoking an
+ * entry that reads it. */
+HYBRID_RUNTIME_API size_t hybrid_module_num_parameters(const hybrid_module *m);
+HYBRID_RUNTIME_API const char *
+hybrid_module_parameter_key(const hybrid_module *m, size_t index);
+HYBRID_RUNTIME_API hybrid_status hybrid_module_parameter_info(
+    const hybrid_module *m, size_t index, hybrid_value_info *out);
+/* Binds every unbound parameter to its file under `folder`, memory-mapped
+ * read-only: no copy, unless a payload is misaligned for its dtype. A file
+ * must be a regular file inside `folder` once links are resolved, and hold
+ * the parameter's range; on any error nothing is bound. */
+HYBRID_RUNTIME_API hybrid_status
+hybrid_module_bind_parameters_from_folder(hybrid_module *m,
+                                          const char *folder);
+/* Binds parameter `key` to the memory of `value` (same dtype and shape),
+ * which must outlive the module or the next binding of `key`. */
+HYBRID_RUNTIME_API hybrid_status hybrid_module_bind_parameter(
+    hybrid_module *m, const char *key, const hybrid_tensor *value);
+
 /* Threads used inside one invocation (default: all cores). */
 HYBRID_RUNTIME_API hybrid_status
 hybrid_module_set_num_threads(hybrid_module *m, int num_threads);

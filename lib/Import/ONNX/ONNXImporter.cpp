@@ -2,8 +2,10 @@
 
 #include "hybrid/Import/ONNX/ONNXImporter.h"
 
+#include "ModelSkeleton.h"
 #include "OpTable.h"
 
+#include "hybrid/Dialect/Hybrid/IR/HybridAttrs.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -16,7 +18,9 @@
 #include "mlir/IR/Verifier.h"
 
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 
 #include <limits>
 
@@ -60,6 +64,7 @@ ArrayRef<OpEntry> mlir::hybrid::onnx_import::opTable() {
   static SmallVector<OpEntry> table = [] {
     SmallVector<OpEntry> t;
     addAttentionOps(t);
+    addMatMulOps(t);
     addNormOps(t);
     addSoftmaxOps(t);
     return t;
@@ -75,7 +80,7 @@ namespace {
 
 /// Initializers up to this size (shapes, scalars, small tables) become IR
 /// constants; larger ones are weights, bound at run time.
-constexpr int64_t kMaxInlineConstantBytes = 4096;
+constexpr uint64_t kMaxInlineConstantBytes = 4096;
 
 /// The MLIR element type of an ONNX tensor element type, if supported.
 Type elementType(Builder &b, int32_t onnxType) {
@@ -107,7 +112,8 @@ public:
                 const ONNXImportOptions &options)
       : b(ctx), fileName(fileName), options(options) {}
 
-  OwningOpRef<ModuleOp> import(const onnx::ModelProto &model);
+  OwningOpRef<ModuleOp> import(const onnx::ModelProto &model,
+                               const ModelSkeleton &skeleton);
 
 private:
   Location loc(StringRef what) {
@@ -117,11 +123,26 @@ private:
   /// The tensor type a graph input or output declares.
   FailureOr<RankedTensorType> declaredType(const onnx::ValueInfoProto &info);
   LogicalResult importNode(const onnx::NodeProto &node, int index);
-  /// A small initializer as an `arith.constant` (weights are run-time
-  /// parameters, not constants).
-  FailureOr<Value> importConstant(const onnx::TensorProto &t);
+  /// How an initializer enters the function: its type, and either the
+  /// bytes of a small constant or the parameter a large one is bound to.
+  struct Initializer {
+    const onnx::TensorProto *proto;
+    RankedTensorType type;
+    std::string bytes;
+    ParameterAttr parameter;
+  };
+  FailureOr<Initializer> classify(const onnx::TensorProto &t,
+                                  const std::optional<PayloadSpan> &cut);
+  /// The bytes an inline initializer holds, little-endian.
+  FailureOr<std::string> inlineBytes(const onnx::TensorProto &t,
+                                     int64_t expected);
+  /// An external-data initializer: the file checked to lie in the model's
+  /// folder and to hold the range; small ones are read.
+  LogicalResult bindExternal(Initializer &init, int64_t bytes);
+  Value constant(const Initializer &init);
 
   OpBuilder b;
+  /// The model file; parameters name files relative to its folder.
   std::string fileName;
   const ONNXImportOptions &options;
   llvm::StringMap<int64_t> opsets;
@@ -157,32 +178,62 @@ GraphImporter::declaredType(const onnx::ValueInfoProto &info) {
   return RankedTensorType::get(shape, element);
 }
 
-FailureOr<Value> GraphImporter::importConstant(const onnx::TensorProto &t) {
+FailureOr<GraphImporter::Initializer>
+GraphImporter::classify(const onnx::TensorProto &t,
+                        const std::optional<PayloadSpan> &cut) {
   Location l = loc(t.name());
   Type element = elementType(b, t.data_type());
   if (!element)
     return emitError(l) << "initializer '" << t.name()
                         << "' has an element type that is not supported";
-  if (t.data_location() == onnx::TensorProto::EXTERNAL)
-    return emitError(l) << "initializer '" << t.name()
-                        << "': external data (weights bound at run time) is "
-                           "not supported yet";
   SmallVector<int64_t> shape(t.dims().begin(), t.dims().end());
   int64_t count = 1;
+  int64_t width = std::max<int64_t>(1, element.getIntOrFloatBitWidth() / 8);
   for (int64_t d : shape) {
-    if (d < 0)
+    if (d < 0 || (d > 0 && count > std::numeric_limits<int64_t>::max() /
+                                       width / d))
       return emitError(l) << "initializer '" << t.name()
-                          << "' has a negative dimension";
+                          << "' has an invalid shape";
     count *= d;
   }
-  int64_t width = std::max<int64_t>(1, element.getIntOrFloatBitWidth() / 8);
-  if (count * width > kMaxInlineConstantBytes)
-    return emitError(l) << "initializer '" << t.name() << "' holds "
-                        << count * width
-                        << " bytes: weights bound at run time (parameters) "
-                           "are not supported yet (constants up to "
-                        << kMaxInlineConstantBytes << " bytes are)";
-  // The elements as raw little-endian bytes of the element type.
+  Initializer init{&t, RankedTensorType::get(shape, element), {}, {}};
+  int64_t bytes = count * width;
+  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
+    if (failed(bindExternal(init, bytes)))
+      return failure();
+    return init;
+  }
+  if (cut) {
+    // A payload cut from the skeleton: bound in place from the model file.
+    bool fits = cut->field == kRawDataField ||
+                (cut->field == kFloatDataField &&
+                 t.data_type() == onnx::TensorProto::FLOAT) ||
+                (cut->field == kDoubleDataField &&
+                 t.data_type() == onnx::TensorProto::DOUBLE);
+    if (!fits || static_cast<int64_t>(cut->length) != bytes)
+      return emitError(l) << "initializer '" << t.name() << "' holds "
+                          << cut->length << " bytes of data for " << count
+                          << " elements of " << element;
+    init.parameter = ParameterAttr::get(
+        b.getContext(), b.getStringAttr(t.name()),
+        b.getStringAttr(llvm::sys::path::filename(fileName)),
+        static_cast<int64_t>(cut->offset), bytes);
+    return init;
+  }
+  if (bytes > static_cast<int64_t>(kMaxInlineConstantBytes))
+    return emitError(l) << "initializer '" << t.name() << "' holds " << bytes
+                        << " bytes in a varint field; weights are bound in "
+                           "place, so they must be stored as raw_data or as "
+                           "external data";
+  FailureOr<std::string> raw = inlineBytes(t, bytes);
+  if (failed(raw))
+    return failure();
+  init.bytes = std::move(*raw);
+  return init;
+}
+
+FailureOr<std::string> GraphImporter::inlineBytes(const onnx::TensorProto &t,
+                                                  int64_t expected) {
   std::string raw;
   if (t.has_raw_data()) {
     raw = t.raw_data();
@@ -197,25 +248,101 @@ FailureOr<Value> GraphImporter::importConstant(const onnx::TensorProto &t) {
                t.int64_data_size() * 8);
   } else {
     // int32, int8, bool, f16 and bf16 travel in int32_data.
+    Type element = elementType(b, t.data_type());
+    unsigned width = std::max(1u, element.getIntOrFloatBitWidth() / 8);
     for (int32_t v : t.int32_data())
       raw.append(reinterpret_cast<const char *>(&v), width);
   }
-  if (static_cast<int64_t>(raw.size()) != count * width)
-    return emitError(l) << "initializer '" << t.name() << "' holds "
-                        << raw.size() << " bytes of data for " << count
-                        << " elements";
-  auto type = RankedTensorType::get(shape, element);
+  if (static_cast<int64_t>(raw.size()) != expected)
+    return emitError(loc(t.name()))
+           << "initializer '" << t.name() << "' holds " << raw.size()
+           << " bytes of data where its shape needs " << expected;
+  return raw;
+}
+
+LogicalResult GraphImporter::bindExternal(Initializer &init, int64_t bytes) {
+  const onnx::TensorProto &t = *init.proto;
+  Location l = loc(t.name());
+  std::string location;
+  int64_t offset = 0, length = -1;
+  for (const onnx::StringStringEntryProto &kv : t.external_data()) {
+    auto number = [&](int64_t &out) {
+      return !StringRef(kv.value()).getAsInteger(10, out) && out >= 0;
+    };
+    if (kv.key() == "location")
+      location = kv.value();
+    else if ((kv.key() == "offset" && !number(offset)) ||
+             (kv.key() == "length" && !number(length)))
+      return emitError(l) << "initializer '" << t.name() << "': external "
+                          << kv.key() << " '" << kv.value()
+                          << "' is not a byte count";
+  }
+  if (length < 0)
+    length = bytes;
+  auto refuse = [&](StringRef why) {
+    return emitError(l) << "initializer '" << t.name() << "': external data '"
+                        << location << "' " << why;
+  };
+  if (location.empty())
+    return emitError(l) << "initializer '" << t.name()
+                        << "' is external but names no location";
+  if (length != bytes)
+    return refuse("is " + std::to_string(length) + " bytes, but the shape "
+                  "needs " + std::to_string(bytes));
+  // Relative to the model's folder, and inside it once links are resolved.
+  SmallVector<StringRef> parts;
+  StringRef(location).split(parts, '/');
+  if (llvm::sys::path::is_absolute(location) || llvm::is_contained(parts, ".."))
+    return refuse("must be a path inside the model's folder");
+  SmallString<256> folder(llvm::sys::path::parent_path(fileName));
+  if (folder.empty())
+    folder = ".";
+  SmallString<256> path(folder);
+  llvm::sys::path::append(path, location);
+  SmallString<256> realFolder, realPath;
+  if (llvm::sys::fs::real_path(folder, realFolder))
+    return refuse("cannot be resolved: the model's folder is unreadable");
+  if (std::error_code ec = llvm::sys::fs::real_path(path, realPath))
+    return refuse("cannot be opened: " + ec.message());
+  if (!StringRef(realPath).starts_with((realFolder + "/").str()))
+    return refuse("leaves the model's folder through a link");
+  llvm::sys::fs::file_status status;
+  if (llvm::sys::fs::status(realPath, status) ||
+      status.type() != llvm::sys::fs::file_type::regular_file)
+    return refuse("is not a regular file");
+  if (static_cast<uint64_t>(offset) > status.getSize() ||
+      static_cast<uint64_t>(length) > status.getSize() - offset)
+    return refuse("is " + std::to_string(status.getSize()) +
+                  " bytes, too short for " + std::to_string(length) +
+                  " bytes at offset " + std::to_string(offset));
+  if (bytes > static_cast<int64_t>(kMaxInlineConstantBytes)) {
+    init.parameter = ParameterAttr::get(
+        b.getContext(), b.getStringAttr(t.name()),
+        b.getStringAttr(llvm::sys::path::convert_to_slash(location)), offset,
+        bytes);
+    return success();
+  }
+  auto buffer = llvm::MemoryBuffer::getFileSlice(realPath, length, offset,
+                                                 /*IsVolatile=*/false);
+  if (!buffer)
+    return refuse("cannot be read: " + buffer.getError().message());
+  init.bytes = (*buffer)->getBuffer().str();
+  return success();
+}
+
+Value GraphImporter::constant(const Initializer &init) {
   DenseElementsAttr attr;
-  if (element.isInteger(1)) {
+  if (init.type.getElementType().isInteger(1)) {
     SmallVector<bool> bits;
-    for (char c : raw)
+    for (char c : init.bytes)
       bits.push_back(c != 0);
-    attr = DenseElementsAttr::get(type, bits);
+    attr = DenseElementsAttr::get(init.type, bits);
   } else {
     attr = DenseElementsAttr::getFromRawBuffer(
-        type, ArrayRef<char>(raw.data(), raw.size()));
+        init.type, ArrayRef<char>(init.bytes.data(), init.bytes.size()));
   }
-  return arith::ConstantOp::create(b, l, attr).getResult();
+  return arith::ConstantOp::create(b, loc(init.proto->name()), attr)
+      .getResult();
 }
 
 LogicalResult GraphImporter::importNode(const onnx::NodeProto &node,
@@ -289,7 +416,9 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node,
   return success();
 }
 
-OwningOpRef<ModuleOp> GraphImporter::import(const onnx::ModelProto &model) {
+OwningOpRef<ModuleOp>
+GraphImporter::import(const onnx::ModelProto &model,
+                      const ModelSkeleton &skeleton) {
   const onnx::GraphProto &graph = model.graph();
   for (const onnx::OperatorSetIdProto &o : model.opset_import())
     opsets[o.domain() == "ai.onnx" ? "" : o.domain()] = o.version();
@@ -311,26 +440,40 @@ OwningOpRef<ModuleOp> GraphImporter::import(const onnx::ModelProto &model) {
       return nullptr;
     resultTypes.push_back(*t);
   }
+  // Initializers: small ones become constants; weights become parameter
+  // arguments after the graph inputs. One that is also a graph input is
+  // that input's default: the caller's value wins.
+  SmallVector<Initializer> constants, parameters;
+  for (auto [i, proto] : llvm::enumerate(graph.initializer())) {
+    if (llvm::is_contained(argNames, proto.name()))
+      continue;
+    std::optional<PayloadSpan> cut;
+    if (i < skeleton.payloads.size())
+      cut = skeleton.payloads[i];
+    FailureOr<Initializer> init = classify(proto, cut);
+    if (failed(init))
+      return nullptr;
+    (init->parameter ? parameters : constants).push_back(std::move(*init));
+  }
+  for (const Initializer &p : parameters)
+    argTypes.push_back(p.type);
 
   std::string name = graph.name().empty() ? "main" : graph.name();
   auto fn = func::FuncOp::create(b, loc(name), name,
                                  b.getFunctionType(argTypes, resultTypes));
   Block *body = fn.addEntryBlock();
-  for (auto [i, arg] : llvm::enumerate(body->getArguments())) {
-    values[argNames[i]] = arg;
-    fn.setArgAttr(i, "hybrid.onnx_name", b.getStringAttr(argNames[i]));
+  for (auto [i, argName] : llvm::enumerate(argNames)) {
+    values[argName] = body->getArgument(i);
+    fn.setArgAttr(i, "hybrid.onnx_name", b.getStringAttr(argName));
+  }
+  for (auto [i, p] : llvm::enumerate(parameters)) {
+    unsigned index = argNames.size() + i;
+    values[p.proto->name()] = body->getArgument(index);
+    fn.setArgAttr(index, ParameterAttr::getArgAttrName(), p.parameter);
   }
   b.setInsertionPointToStart(body);
-  for (const onnx::TensorProto &init : graph.initializer()) {
-    // An initializer that is also a graph input is that input's default:
-    // the caller's value wins.
-    if (values.count(init.name()))
-      continue;
-    FailureOr<Value> c = importConstant(init);
-    if (failed(c))
-      return nullptr;
-    values[init.name()] = *c;
-  }
+  for (const Initializer &c : constants)
+    values[c.proto->name()] = constant(c);
   for (auto [i, node] : llvm::enumerate(graph.node()))
     if (failed(importNode(node, static_cast<int>(i))))
       return nullptr;
@@ -363,9 +506,20 @@ mlir::hybrid::importONNXModel(StringRef bytes, StringRef name,
   context->loadDialect<HybridDialect, func::FuncDialect, arith::ArithDialect,
                        linalg::LinalgDialect, math::MathDialect,
                        tensor::TensorDialect>();
+  // Weights stay in the file: only the skeleton is parsed.
+  std::string error;
+  std::optional<ModelSkeleton> skeleton =
+      cutLargePayloads(bytes, kMaxInlineConstantBytes, error);
+  if (!skeleton) {
+    emitError(FileLineColLoc::get(context, name, 0, 0))
+        << "not a valid ONNX model: " << error;
+    return nullptr;
+  }
   onnx::ModelProto model;
-  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
-      !model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+  if (skeleton->bytes.size() >
+          static_cast<size_t>(std::numeric_limits<int>::max()) ||
+      !model.ParseFromArray(skeleton->bytes.data(),
+                            static_cast<int>(skeleton->bytes.size()))) {
     emitError(FileLineColLoc::get(context, name, 0, 0))
         << "not a valid ONNX model (the protobuf does not parse)";
     return nullptr;
@@ -376,7 +530,7 @@ mlir::hybrid::importONNXModel(StringRef bytes, StringRef name,
     return nullptr;
   }
   GraphImporter importer(context, name, options);
-  return importer.import(model);
+  return importer.import(model, *skeleton);
 }
 
 OwningOpRef<ModuleOp>

@@ -53,6 +53,7 @@ ArrayRef<OpEntry> opTable();
 
 /// The op families, one file each.
 void addAttentionOps(SmallVectorImpl<OpEntry> &table);
+void addMatMulOps(SmallVectorImpl<OpEntry> &table);
 void addNormOps(SmallVectorImpl<OpEntry> &table);
 void addSoftmaxOps(SmallVectorImpl<OpEntry> &table);
 

@@ -3,6 +3,7 @@
 #include "hybrid/Target/CPU/SharedObject.h"
 
 #include "hybrid/Conversion/HybridToLoops/HybridToLoops.h"
+#include "hybrid/Dialect/Hybrid/IR/HybridAttrs.h"
 #include "hybrid/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -20,6 +21,7 @@
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
@@ -27,6 +29,8 @@
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
+
+#include <chrono>
 
 using namespace mlir;
 using namespace mlir::hybrid;
@@ -100,6 +104,16 @@ static FailureOr<llvm::json::Array> describeEntryPoints(ModuleOp module) {
       auto desc = describeValue(func, type, /*isResult=*/false, i);
       if (failed(desc))
         return failure();
+      // The importer's name for the argument, and where a weight lives.
+      if (auto name = func.getArgAttrOfType<StringAttr>(i, "hybrid.onnx_name"))
+        (*desc)["name"] = name.getValue();
+      if (auto param = func.getArgAttrOfType<ParameterAttr>(
+              i, ParameterAttr::getArgAttrName()))
+        (*desc)["parameter"] = llvm::json::Object{
+            {"key", param.getKey().getValue()},
+            {"file", param.getFile().getValue()},
+            {"offset", param.getOffset()},
+            {"length", param.getLength()}};
       args.push_back(std::move(*desc));
     }
     for (auto [i, type] : llvm::enumerate(func.getResultTypes())) {
@@ -272,6 +286,19 @@ LogicalResult mlir::hybrid::compileToSharedObject(
   if (failed(entries))
     return failure();
 
+  // Phase timings for --verbose: a long compile shows where it is.
+  auto phaseStart = std::chrono::steady_clock::now();
+  auto phaseDone = [&](StringRef phase) {
+    auto now = std::chrono::steady_clock::now();
+    if (options.phaseLog) {
+      *options.phaseLog << llvm::format(
+          "  %-22s %8.1f ms\n", phase.str().c_str(),
+          std::chrono::duration<double, std::milli>(now - phaseStart).count());
+      options.phaseLog->flush();
+    }
+    phaseStart = now;
+  };
+
   PassManager pm(ctx);
   HybridCPUPipelineOptions pipelineOptions;
   pipelineOptions.parallel = options.parallel;
@@ -287,6 +314,7 @@ LogicalResult mlir::hybrid::compileToSharedObject(
   buildHybridCPUPipeline(pm, pipelineOptions);
   if (failed(pm.run(module)))
     return failure();
+  phaseDone("MLIR passes");
 
   llvm::json::Array errors;
   if (auto messages = module->getAttrOfType<ArrayAttr>(kErrorMessagesAttrName))
@@ -303,6 +331,7 @@ LogicalResult mlir::hybrid::compileToSharedObject(
       translateModuleToLLVMIR(module, llvmContext, "hybrid_module");
   if (!mod)
     return module.emitError("translation to LLVM IR failed");
+  phaseDone("translation to LLVM IR");
 
   std::unique_ptr<llvm::TargetMachine> tm =
       createHostTargetMachine(module, options.optLevel);
@@ -341,6 +370,7 @@ LogicalResult mlir::hybrid::compileToSharedObject(
   }
 
   optimize(*mod, *tm, options.optLevel);
+  phaseDone("LLVM optimisation");
 
   SmallString<128> objectPath;
   if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
@@ -350,5 +380,9 @@ LogicalResult mlir::hybrid::compileToSharedObject(
   llvm::FileRemover removeObject(objectPath);
   if (failed(emitObject(module, *mod, *tm, objectPath)))
     return failure();
-  return link(module, objectPath, outputPath, options.parallel);
+  phaseDone("code generation");
+  if (failed(link(module, objectPath, outputPath, options.parallel)))
+    return failure();
+  phaseDone("link");
+  return success();
 }

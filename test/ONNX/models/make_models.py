@@ -43,12 +43,72 @@ save("defined_twice",
 save("with_initializer",
      [helper.make_node("RMSNormalization", ["x", "w"], ["y"], name="norm")], [x], [y],
      opset=23, initializers=[numpy_helper.from_array(np.array([1, 2, 3], np.float32), "w")])
-# Weights (more than 4 KB) are run-time parameters: not supported yet, named.
+# Weights (more than 4 KB) are parameters, mapped from the model's files at
+# load time. The scale is linspace(0.5, 1.5, 2048), which the tests rebuild.
 big_x = helper.make_tensor_value_info("x", F, [2, 2048])
 big_y = helper.make_tensor_value_info("y", F, [2, 2048])
-save("with_weights",
-     [helper.make_node("RMSNormalization", ["x", "w"], ["y"], name="norm")], [big_x], [big_y],
-     opset=23, initializers=[numpy_helper.from_array(np.ones(2048, np.float32), "w")])
+scale = np.linspace(0.5, 1.5, 2048).astype(np.float32)
+norm = [helper.make_node("RMSNormalization", ["x", "w"], ["y"], name="norm")]
+
+
+def save_norm(name, weight):
+    save(name, norm, [big_x], [big_y], opset=23, initializers=[weight])
+    return os.path.join(HERE, name + ".onnx")
+
+
+# Inline raw_data, mapped in place from the .onnx itself.
+save_norm("with_weights", numpy_helper.from_array(scale, "w"))
+# Packed float_data (the other little-endian layout), mapped the same way.
+save_norm("float_data_weights",
+          helper.make_tensor("w", F, [2048], scale.tolist(), raw=False))
+# A payload at an offset that is not a multiple of 4: copied once, aligned.
+for pad in range(8):
+    path = save_norm("misaligned_weights",
+                     numpy_helper.from_array(scale, "w" + "_" * pad))
+    model = open(path, "rb").read()
+    if model.find(scale.tobytes()) % 4 != 0:
+        break
+    os.remove(path)
+else:
+    raise SystemExit("no misaligned layout found")
+# Let the node read the padded name.
+m = onnx.load(path)
+m.graph.node[0].input[1] = m.graph.initializer[0].name
+onnx.save(m, path)
+assert open(path, "rb").read().find(scale.tobytes()) % 4 != 0
+
+
+def external(name, location, offset=0, length=None):
+    """The scale as external data at `offset` of `location`."""
+    w = numpy_helper.from_array(scale, "w")
+    w.ClearField("raw_data")
+    w.data_location = TensorProto.EXTERNAL
+    entries = {"location": location, "offset": str(offset)}
+    if length is not None:
+        entries["length"] = str(length)
+    for k, v in entries.items():
+        e = w.external_data.add()
+        e.key, e.value = k, v
+    save_norm(name, w)
+
+
+# The scale after 100 bytes of something else, in a file beside the model.
+with open(os.path.join(HERE, "external_weights.bin"), "wb") as f:
+    f.write(b"\x7f" * 100 + scale.tobytes())
+external("external_weights", "external_weights.bin", offset=100)
+# Bad external data: each one clear error.
+external("external_missing", "no_such_file.bin")
+external("external_short", "external_weights.bin", offset=4000)
+external("external_escape", "../models/external_weights.bin", offset=100)
+external("external_absolute", "/etc/hostname")
+external("external_wrong_length", "external_weights.bin", offset=100, length=4096)
+# A link that leads out of the folder (the test makes the link).
+external("external_link", "link.bin", offset=100)
+# A large initializer in varint int64_data cannot be mapped.
+save("varint_weights", [helper.make_node("CumSum", ["x", "w"], ["y"], name="c")],
+     [helper.make_tensor_value_info("x", TensorProto.INT64, [600])],
+     [helper.make_tensor_value_info("y", TensorProto.INT64, [600])], opset=14,
+     initializers=[helper.make_tensor("w", TensorProto.INT64, [600], list(range(600)))])
 # A graph input without a shape.
 save("no_shape", [helper.make_node("Softmax", ["x"], ["y"], name="sm")],
      [helper.make_tensor_value_info("x", F, None)], [y])
@@ -59,3 +119,20 @@ save("symbolic_dims", [helper.make_node("Softmax", ["x"], ["y"], name="sm")],
      [helper.make_tensor_value_info("y", F, ["batch", "seq", 16])])
 # A real ONNX op the importer does not know.
 save("unknown_op", [helper.make_node("Hardmax", ["x"], ["y"], name="hm")], [x], [y])
+
+# MatMul: activations with symbolic batch and sequence times a weight (a
+# parameter: 24 KB), and a batched product of two inputs.
+save("matmul_weights", [helper.make_node("MatMul", ["x", "w"], ["y"], name="proj")],
+     [helper.make_tensor_value_info("x", F, ["batch", "seq", 64])],
+     [helper.make_tensor_value_info("y", F, ["batch", "seq", 96])],
+     initializers=[numpy_helper.from_array(
+         np.linspace(-1, 1, 64 * 96).astype(np.float32).reshape(64, 96), "w")])
+save("batch_matmul", [helper.make_node("MatMul", ["a", "b"], ["y"], name="bmm")],
+     [helper.make_tensor_value_info("a", F, [2, 3, 4, 5]),
+      helper.make_tensor_value_info("b", F, [2, 3, 5, 6])],
+     [helper.make_tensor_value_info("y", F, [2, 3, 4, 6])])
+# Batch dims that broadcast are refused, named.
+save("broadcast_matmul", [helper.make_node("MatMul", ["a", "b"], ["y"], name="bmm")],
+     [helper.make_tensor_value_info("a", F, [2, 3, 4, 5]),
+      helper.make_tensor_value_info("b", F, [1, 3, 5, 6])],
+     [helper.make_tensor_value_info("y", F, [2, 3, 4, 6])])

@@ -33,6 +33,9 @@ struct CPUCompileOptions {
   LayoutMode gqaLayout = LayoutMode::Auto;
   int64_t contextLength = 4096;
   int64_t treeSize = 0;
+  /// When set, one line per phase (MLIR passes, translation, LLVM
+  /// optimisation, code generation, link) with its wall time, as it ends.
+  llvm::raw_ostream *phaseLog = nullptr;
 };
 
 /// Symbol of the NUL-terminated JSON metadata inside a compiled module.

@@ -2,6 +2,10 @@
 
 #include "hybrid/Dialect/Hybrid/IR/HybridAttrs.h"
 
+#include "llvm/ADT/STLExtras.h"
+
+#include <limits>
+
 using namespace mlir;
 using namespace mlir::hybrid;
 
@@ -35,5 +39,33 @@ SparseConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (windowSize % blockSize != 0)
     return emitError() << "sparse_config block_size " << blockSize
                        << " does not divide window_size " << windowSize;
+  return success();
+}
+
+// The file is resolved under the model's folder at load time; a path that
+// could leave it is refused here as well as by the runtime.
+LogicalResult
+ParameterAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                      StringAttr key, StringAttr file, int64_t offset,
+                      int64_t length) {
+  if (!key || key.getValue().empty())
+    return emitError() << "parameter key must not be empty";
+  if (!file || file.getValue().empty())
+    return emitError() << "parameter '" << key.getValue()
+                       << "' names no file";
+  StringRef path = file.getValue();
+  if (path.starts_with("/"))
+    return emitError() << "parameter '" << key.getValue() << "' file '"
+                       << path << "' must be relative to the model's folder";
+  SmallVector<StringRef> parts;
+  path.split(parts, '/');
+  if (llvm::is_contained(parts, ".."))
+    return emitError() << "parameter '" << key.getValue() << "' file '"
+                       << path << "' must not leave the model's folder ('..')";
+  if (offset < 0 || length < 0 ||
+      offset > std::numeric_limits<int64_t>::max() - length)
+    return emitError() << "parameter '" << key.getValue()
+                       << "' has an invalid byte range (offset " << offset
+                       << ", length " << length << ")";
   return success();
 }

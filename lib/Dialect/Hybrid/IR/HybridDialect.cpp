@@ -7,6 +7,8 @@
 
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 
+#include "mlir/Interfaces/FunctionInterfaces.h"
+
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
@@ -27,4 +29,39 @@ void HybridDialect::initialize() {
 #define GET_ATTRDEF_LIST
 #include "hybrid/Dialect/Hybrid/IR/HybridAttrs.cpp.inc"
       >();
+}
+
+/// A parameter argument is a static tensor whose bytes are exactly the
+/// range the attribute names.
+LogicalResult HybridDialect::verifyRegionArgAttribute(Operation *op,
+                                                      unsigned regionIndex,
+                                                      unsigned argIndex,
+                                                      NamedAttribute attr) {
+  if (attr.getName() != ParameterAttr::getArgAttrName())
+    return success();
+  auto param = dyn_cast<ParameterAttr>(attr.getValue());
+  if (!param)
+    return op->emitError() << "'" << attr.getName().getValue()
+                           << "' must be a #hybrid.parameter";
+  auto fn = dyn_cast<FunctionOpInterface>(op);
+  if (!fn || regionIndex != 0)
+    return op->emitError() << "'" << attr.getName().getValue()
+                           << "' belongs on a function argument";
+  Type type = fn.getArgumentTypes()[argIndex];
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!tensor || !tensor.hasStaticShape() ||
+      !tensor.getElementType().isIntOrFloat())
+    return op->emitError() << "parameter '" << param.getKey().getValue()
+                           << "' (argument #" << argIndex
+                           << ") must be a statically shaped tensor of "
+                              "numbers, not "
+                           << type;
+  int64_t width =
+      std::max<int64_t>(1, tensor.getElementType().getIntOrFloatBitWidth() / 8);
+  if (tensor.getNumElements() * width != param.getLength())
+    return op->emitError() << "parameter '" << param.getKey().getValue()
+                           << "' is " << param.getLength()
+                           << " bytes, but its argument " << type << " needs "
+                           << tensor.getNumElements() * width;
+  return success();
 }

@@ -1,7 +1,7 @@
 //===- HybridAttrs.td - Attributes of the hybrid dialect ---*- tablegen -*-===//
 //
 // Enums (GQA layout, recurrence update rule, MoE router, tree policy) and the
-// InfLLM-V2 sparse configuration.
+// InfLLM-V2 sparse configuration, and the parameter binding of weights.
 //
 //===----------------------------------------------------------------------===//
 
@@ -135,6 +135,38 @@ def Hybrid_SparseConfigAttr : Hybrid_Attr<"SparseConfig", "sparse_config"> {
     }
     /// Max-pool window length in kernel scores.
     int64_t getPoolKernel() const { return getPoolStride() + getPoolPadding(); }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// ParameterAttr
+//===----------------------------------------------------------------------===//
+
+def Hybrid_ParameterAttr : Hybrid_Attr<"Parameter", "parameter"> {
+  let summary = "A weight bound at load time from the model's own files";
+  let description = [{
+    Marks an entry-point argument as a module parameter: the caller does not
+    pass it; the runtime memory-maps `length` bytes at `offset` of `file`
+    (relative to the model's folder) and binds them by `key`. Weights thus
+    never enter the IR or the compiled code, and the same parameter may feed
+    several entry points.
+
+    ```mlir
+    func.func @main(%x: tensor<?x64xf32>,
+        %w: tensor<64x64xf32> {hybrid.parameter = #hybrid.parameter<
+            key = "fc.weight", file = "model.onnx", offset = 120,
+            length = 16384>})
+    ```
+  }];
+  let parameters = (ins "StringAttr":$key, "StringAttr":$file,
+                        "int64_t":$offset, "int64_t":$length);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The argument attribute that carries it.
+    static constexpr StringLiteral getArgAttrName() {
+      return StringLiteral("hybrid.parameter");
+    }
   }];
 }
 

@@ -38,6 +38,8 @@ def Hybrid_Dialect : Dialect {
     storage type (f32, f16, bf16).
   }];
   let useDefaultAttributePrinterParser = 1;
+  // `hybrid.parameter` on a function argument.
+  let hasRegionArgAttrVerify = 1;
 }
 
 class Hybrid_Op<string mnemonic, list<Trait> traits = []>

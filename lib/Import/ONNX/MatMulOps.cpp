@@ -1,0 +1,172 @@
+//===- MatMulOps.cpp - ONNX MatMul as linalg products ---------------------===//
+//
+// MatMul-13 multiplies the last two dims, batching over the others. The
+// shapes decoders use map onto upstream's named products, which the tiled
+// stage lowers: activations [..., M, K] times a weight [K, N] fold their
+// leading dims into M (one linalg.matmul), and equal batch dims on both
+// sides fold into one batch (linalg.batch_matmul). f16/bf16 accumulate in
+// f32 and round once.
+//
+//===----------------------------------------------------------------------===//
+
+#include "OpTable.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::hybrid;
+using namespace mlir::hybrid::onnx_import;
+
+namespace {
+
+/// Folds the leading `merged` dims of `x` into one: [a, b, K] -> [a*b, K].
+Value collapseLeading(OpBuilder &b, Location loc, Value x, int64_t merged) {
+  auto type = cast<RankedTensorType>(x.getType());
+  if (merged == 1)
+    return x;
+  SmallVector<ReassociationIndices> groups(1);
+  for (int64_t d = 0; d < merged; ++d)
+    groups[0].push_back(d);
+  for (int64_t d = merged; d < type.getRank(); ++d)
+    groups.push_back({d});
+  return tensor::CollapseShapeOp::create(b, loc, x, groups);
+}
+
+/// The inverse of collapseLeading, with the leading sizes taken from
+/// `like` (dims [0, merged)) and the rest from `x`.
+Value expandLeading(OpBuilder &b, Location loc, Value x, Value like,
+                    int64_t merged) {
+  if (merged == 1)
+    return x;
+  auto xType = cast<RankedTensorType>(x.getType());
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, like);
+  sizes.resize(merged);
+  SmallVector<OpFoldResult> rest = tensor::getMixedSizes(b, loc, x);
+  sizes.append(rest.begin() + 1, rest.end());
+  SmallVector<int64_t> shape;
+  for (OpFoldResult s : sizes) {
+    std::optional<int64_t> c = getConstantIntValue(s);
+    shape.push_back(c ? *c : ShapedType::kDynamic);
+  }
+  auto type = RankedTensorType::get(shape, xType.getElementType());
+  // MLIR 22's expand-strided-metadata crashes on a memref.expand_shape
+  // group with two dynamic sizes ([batch, seq] from rows): such a group is
+  // a tensor.reshape to a shape tensor instead.
+  if (llvm::count(ArrayRef<int64_t>(shape).take_front(merged),
+                  ShapedType::kDynamic) > 1) {
+    SmallVector<Value> dims;
+    for (OpFoldResult s : sizes)
+      dims.push_back(getValueOrCreateConstantIndexOp(b, loc, s));
+    Value shapeTensor = tensor::FromElementsOp::create(b, loc, dims);
+    return tensor::ReshapeOp::create(b, loc, type, x, shapeTensor);
+  }
+  SmallVector<ReassociationIndices> groups(1);
+  for (int64_t d = 0; d < merged; ++d)
+    groups[0].push_back(d);
+  for (int64_t d = 1; d < xType.getRank(); ++d)
+    groups.push_back({merged + d - 1});
+  return tensor::ExpandShapeOp::create(b, loc, type, x, groups, sizes);
+}
+
+/// A zero f32 (or f64) accumulator of `sizes`.
+Value zeros(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+            Type element) {
+  Value empty = tensor::EmptyOp::create(b, loc, sizes, element);
+  Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(element));
+  return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+}
+
+FailureOr<SmallVector<Value>> matmul(NodeContext &nc) {
+  OpBuilder &b = nc.b;
+  Location loc = nc.loc;
+  Value a = nc.input(0), w = nc.input(1);
+  auto aType = a ? dyn_cast<RankedTensorType>(a.getType()) : nullptr;
+  auto wType = w ? dyn_cast<RankedTensorType>(w.getType()) : nullptr;
+  if (!aType || !wType)
+    return nc.error() << "expects two ranked tensors";
+  Type element = aType.getElementType();
+  if (element != wType.getElementType() || !isa<FloatType>(element))
+    return nc.error() << "expects two float tensors of one type, not "
+                      << aType << " and " << wType;
+  int64_t rankA = aType.getRank(), rankW = wType.getRank();
+  if (rankA < 2 || rankW < 2)
+    return nc.error() << "1-D operands (vector products) are not supported "
+                         "yet";
+  int64_t kA = aType.getDimSize(rankA - 1), kW = wType.getDimSize(rankW - 2);
+  if (!ShapedType::isDynamic(kA) && !ShapedType::isDynamic(kW) && kA != kW)
+    return nc.error() << "inner dims differ: " << aType << " x " << wType;
+  Type acc = element.isF64() ? element : b.getF32Type();
+
+  Value product;
+  if (rankW == 2) {
+    // [..., M, K] x [K, N]: one matrix product over all rows.
+    Value rows = collapseLeading(b, loc, a, rankA - 1);
+    SmallVector<OpFoldResult> sizes = {
+        tensor::getMixedSizes(b, loc, rows)[0],
+        tensor::getMixedSizes(b, loc, w)[1]};
+    Value init = zeros(b, loc, sizes, acc);
+    product = linalg::MatmulOp::create(b, loc, ValueRange{rows, w},
+                                       ValueRange{init})
+                  .getResult(0);
+    product = expandLeading(b, loc, product, a, rankA - 1);
+  } else {
+    // Equal batch dims on both sides: one batched product.
+    bool same = rankA == rankW;
+    for (int64_t d = 0; same && d < rankA - 2; ++d) {
+      int64_t x = aType.getDimSize(d), y = wType.getDimSize(d);
+      same = x == y && !ShapedType::isDynamic(x);
+    }
+    if (!same)
+      return nc.error() << "batch dims that broadcast or are dynamic are not "
+                           "supported yet: "
+                        << aType << " x " << wType;
+    Value lhs = collapseLeading(b, loc, a, rankA - 2);
+    Value rhs = collapseLeading(b, loc, w, rankW - 2);
+    if (rankA == 2) {
+      lhs = tensor::ExpandShapeOp::create(
+          b, loc,
+          RankedTensorType::get({1, aType.getDimSize(0), aType.getDimSize(1)},
+                                element),
+          lhs, ArrayRef<ReassociationIndices>{{0, 1}, {2}},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1),
+                                 tensor::getMixedSizes(b, loc, a)[0],
+                                 tensor::getMixedSizes(b, loc, a)[1]});
+    }
+    SmallVector<OpFoldResult> l = tensor::getMixedSizes(b, loc, lhs),
+                              r = tensor::getMixedSizes(b, loc, rhs);
+    Value init = zeros(b, loc, {l[0], l[1], r[2]}, acc);
+    product = linalg::BatchMatmulOp::create(b, loc, ValueRange{lhs, rhs},
+                                            ValueRange{init})
+                  .getResult(0);
+    // [batch, M, N] back to the batch dims of A.
+    SmallVector<ReassociationIndices> groups(1);
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, a);
+    sizes.back() = r[2];
+    SmallVector<int64_t> shape;
+    for (OpFoldResult s : sizes) {
+      std::optional<int64_t> c = getConstantIntValue(s);
+      shape.push_back(c ? *c : ShapedType::kDynamic);
+    }
+    for (int64_t d = 0; d < rankA - 2; ++d)
+      groups[0].push_back(d);
+    groups.push_back({rankA - 2});
+    groups.push_back({rankA - 1});
+    if (rankA > 3)
+      product = tensor::ExpandShapeOp::create(
+          b, loc, RankedTensorType::get(shape, acc), product, groups, sizes);
+  }
+  if (acc != element) {
+    auto type = cast<RankedTensorType>(product.getType());
+    product = arith::TruncFOp::create(b, loc, type.clone(element), product);
+  }
+  return SmallVector<Value>{product};
+}
+
+} // namespace
+
+void mlir::hybrid::onnx_import::addMatMulOps(SmallVectorImpl<OpEntry> &table) {
+  table.push_back({"", "MatMul", 13, 25, matmul});
+}

@@ -1,0 +1,246 @@
+//===- Parameters.cpp - Weights bound at load time ------------------------===//
+//
+// A module's parameters are the weights its entry points read but callers
+// do not pass. The metadata names each by key, with the byte range of a
+// file relative to the model's folder; binding maps those files read-only
+// (one mapping per file, shared by its parameters) so that gigabytes of
+// weights cost page cache, not copies. A file must stay inside the folder:
+// absolute paths, `..` and links that lead out are refused.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Internal.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+using namespace hybrid::runtime;
+
+/// Where an empty parameter points: bound, but nothing to read.
+alignas(64) static const char kEmpty[64] = {};
+
+hybrid_status hybrid::runtime::registerParameter(
+    hybrid_module_t &m, const std::string &entry, ValueInfo &arg,
+    const std::string &key, const std::string &file, uint64_t offset,
+    uint64_t length) {
+  if (arg.kind != HYBRID_VALUE_TENSOR)
+    return makeStatus("%s: '%s' parameter '%s' is not a tensor",
+                      m.path.c_str(), entry.c_str(), key.c_str());
+  int64_t count = numElements(arg.shape);
+  if (count < 0 ||
+      static_cast<uint64_t>(count) * hybrid_dtype_size(arg.dtype) != length)
+    return makeStatus("%s: '%s' parameter '%s' is %llu bytes, which does not "
+                      "fit its shape %s",
+                      m.path.c_str(), entry.c_str(), key.c_str(),
+                      static_cast<unsigned long long>(length),
+                      shapeString(arg.shape.data(), arg.shape.size()).c_str());
+  for (size_t i = 0; i < m.parameters.size(); ++i) {
+    const Parameter &p = m.parameters[i];
+    if (p.key != key)
+      continue;
+    if (p.dtype != arg.dtype || p.shape != arg.shape || p.file != file ||
+        p.offset != offset || p.length != length)
+      return makeStatus("%s: entry points disagree on parameter '%s'",
+                        m.path.c_str(), key.c_str());
+    arg.parameter = static_cast<int>(i);
+    return nullptr;
+  }
+  Parameter p;
+  p.key = key;
+  p.file = file;
+  p.offset = offset;
+  p.length = length;
+  p.dtype = arg.dtype;
+  p.shape = arg.shape;
+  arg.parameter = static_cast<int>(m.parameters.size());
+  m.parameters.push_back(std::move(p));
+  return nullptr;
+}
+
+void hybrid::runtime::releaseParameters(hybrid_module_t &m) {
+  for (Parameter &p : m.parameters)
+    std::free(p.copy);
+  for (const Mapping &map : m.mappings)
+    if (map.address && map.size)
+      munmap(map.address, map.size);
+  m.parameters.clear();
+  m.mappings.clear();
+}
+
+/// `file` resolved under `folder`: a regular file inside it, mapped.
+static hybrid_status mapFile(const std::string &folder,
+                             const std::string &file, Mapping &out,
+                             uint64_t &size) {
+  if (file.empty() || file[0] == '/')
+    return makeStatus("parameter file '%s' must be relative to the model's "
+                      "folder", file.c_str());
+  for (size_t at = 0; at != std::string::npos;) {
+    size_t slash = file.find('/', at);
+    if (file.compare(at, slash == std::string::npos ? std::string::npos
+                                                    : slash - at,
+                     "..") == 0)
+      return makeStatus("parameter file '%s' must not leave the model's "
+                        "folder ('..')", file.c_str());
+    at = slash == std::string::npos ? slash : slash + 1;
+  }
+  char realFolder[PATH_MAX], realFile[PATH_MAX];
+  if (!realpath(folder.c_str(), realFolder))
+    return makeStatus("parameter folder '%s': %s", folder.c_str(),
+                      std::strerror(errno));
+  std::string path = folder + "/" + file;
+  if (!realpath(path.c_str(), realFile))
+    return makeStatus("parameter file '%s': %s", path.c_str(),
+                      std::strerror(errno));
+  std::string inside = std::string(realFolder) + "/";
+  if (std::strncmp(realFile, inside.c_str(), inside.size()) != 0)
+    return makeStatus("parameter file '%s' leaves the folder '%s' through a "
+                      "link", file.c_str(), folder.c_str());
+  int fd = open(realFile, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return makeStatus("parameter file '%s': %s", path.c_str(),
+                      std::strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return makeStatus("parameter file '%s' is not a regular file",
+                      path.c_str());
+  }
+  size = static_cast<uint64_t>(st.st_size);
+  out = Mapping{};
+  if (size > 0) {
+    void *address = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (address == MAP_FAILED) {
+      close(fd);
+      return makeStatus("cannot map parameter file '%s': %s", path.c_str(),
+                        std::strerror(errno));
+    }
+    out = Mapping{address, static_cast<size_t>(size)};
+  }
+  close(fd);
+  return nullptr;
+}
+
+extern "C" {
+
+size_t hybrid_module_num_parameters(const hybrid_module *m) {
+  return m ? m->parameters.size() : 0;
+}
+
+const char *hybrid_module_parameter_key(const hybrid_module *m,
+                                        size_t index) {
+  if (!m || index >= m->parameters.size())
+    return nullptr;
+  return m->parameters[index].key.c_str();
+}
+
+hybrid_status hybrid_module_parameter_info(const hybrid_module *m,
+                                           size_t index,
+                                           hybrid_value_info *out) {
+  if (!m || !out || index >= m->parameters.size())
+    return makeStatus("the module has no parameter #%zu", index);
+  const Parameter &p = m->parameters[index];
+  *out = {HYBRID_VALUE_TENSOR, p.dtype, p.shape.size(), p.shape.data()};
+  return nullptr;
+}
+
+hybrid_status hybrid_module_bind_parameters_from_folder(hybrid_module *m,
+                                                        const char *folder) {
+  if (!m || !folder)
+    return makeStatus("hybrid_module_bind_parameters_from_folder: null "
+                      "argument");
+  std::lock_guard<std::mutex> lock(m->mutex);
+  // Every file first, so that an error binds nothing.
+  struct Mapped {
+    Mapping mapping;
+    uint64_t size;
+  };
+  std::map<std::string, Mapped> files;
+  auto unmapAll = [&] {
+    for (auto &[name, f] : files)
+      if (f.mapping.address)
+        munmap(f.mapping.address, f.mapping.size);
+  };
+  for (const Parameter &p : m->parameters) {
+    if (p.data || files.count(p.file))
+      continue;
+    Mapped f;
+    if (hybrid_status s = mapFile(folder, p.file, f.mapping, f.size)) {
+      unmapAll();
+      return s;
+    }
+    files[p.file] = f;
+  }
+  for (const Parameter &p : m->parameters) {
+    if (p.data)
+      continue;
+    const Mapped &f = files[p.file];
+    if (p.offset > f.size || p.length > f.size - p.offset) {
+      hybrid_status s = makeStatus(
+          "parameter '%s': '%s' is %llu bytes, too short for %llu bytes at "
+          "offset %llu",
+          p.key.c_str(), p.file.c_str(),
+          static_cast<unsigned long long>(f.size),
+          static_cast<unsigned long long>(p.length),
+          static_cast<unsigned long long>(p.offset));
+      unmapAll();
+      return s;
+    }
+  }
+  for (Parameter &p : m->parameters) {
+    if (p.data)
+      continue;
+    const char *bytes =
+        static_cast<const char *>(files[p.file].mapping.address) + p.offset;
+    // The kernels load elements at their natural alignment; a payload that
+    // protobuf placed at an odd offset is copied once.
+    size_t align = hybrid_dtype_size(p.dtype);
+    if (reinterpret_cast<uintptr_t>(bytes) % align != 0) {
+      p.copy = std::aligned_alloc(64, (p.length + 63) / 64 * 64);
+      if (!p.copy) {
+        unmapAll();
+        return makeStatus("out of memory copying parameter '%s'",
+                          p.key.c_str());
+      }
+      std::memcpy(p.copy, bytes, p.length);
+      bytes = static_cast<const char *>(p.copy);
+    }
+    p.data = p.length ? bytes : kEmpty;
+  }
+  for (auto &[name, f] : files)
+    m->mappings.push_back(f.mapping);
+  return nullptr;
+}
+
+hybrid_status hybrid_module_bind_parameter(hybrid_module *m, const char *key,
+                                           const hybrid_tensor *value) {
+  if (!m || !key || !value)
+    return makeStatus("hybrid_module_bind_parameter: null argument");
+  std::lock_guard<std::mutex> lock(m->mutex);
+  for (Parameter &p : m->parameters) {
+    if (p.key != key)
+      continue;
+    if (value->dtype != p.dtype || value->shape != p.shape)
+      return makeStatus("parameter '%s' is %s%s, not %s%s", key,
+                        hybrid_dtype_name(p.dtype),
+                        shapeString(p.shape.data(), p.shape.size()).c_str(),
+                        hybrid_dtype_name(value->dtype),
+                        shapeString(value->shape.data(), value->shape.size())
+                            .c_str());
+    if (!value->data && p.length)
+      return makeStatus("parameter '%s': the tensor has no data", key);
+    std::free(p.copy);
+    p.copy = nullptr;
+    p.data = value->data ? value->data : kEmpty;
+    return nullptr;
+  }
+  return makeStatus("the module has no parameter '%s'", key);
+}
+
+} // extern "C"

@@ -1,0 +1,38 @@
+// RUN: hybrid-opt %s -split-input-file -verify-diagnostics
+
+// expected-error @+1 {{parameter 'w' is 16 bytes, but its argument 'tensor<8xf32>' needs 32}}
+func.func @wrong_length(%w: tensor<8xf32> {hybrid.parameter =
+    #hybrid.parameter<key = "w", file = "w.bin", offset = 0, length = 16>}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{parameter 'w' (argument #0) must be a statically shaped tensor of numbers, not 'tensor<?xf32>'}}
+func.func @dynamic(%w: tensor<?xf32> {hybrid.parameter =
+    #hybrid.parameter<key = "w", file = "w.bin", offset = 0, length = 16>}) {
+  return
+}
+
+// -----
+
+// expected-error @+2 {{parameter 'w' file '../w.bin' must not leave the model's folder ('..')}}
+func.func @escape(%w: tensor<8xf32> {hybrid.parameter =
+    #hybrid.parameter<key = "w", file = "../w.bin", offset = 0, length = 32>}) {
+  return
+}
+
+// -----
+
+// expected-error @+2 {{parameter 'w' file '/w.bin' must be relative to the model's folder}}
+func.func @absolute(%w: tensor<8xf32> {hybrid.parameter =
+    #hybrid.parameter<key = "w", file = "/w.bin", offset = 0, length = 32>}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'hybrid.parameter' must be a #hybrid.parameter}}
+func.func @not_a_parameter(%w: tensor<8xf32> {hybrid.parameter = 3 : i64}) {
+  return
+}
