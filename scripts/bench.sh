@@ -4,7 +4,9 @@
 # onnxruntime-node from npm), builds, and prints the peer table of
 # bench/peers/compare.py. Extra arguments go to it (--threads=N, --calls N,
 # --case NAME, --json). HYBRID_BENCH_KERNELS=1 then also runs hybrid-bench,
-# the op-level cases (attention, recurrence, MoE) not yet in the table.
+# the op-level cases (attention, recurrence, MoE) not yet in the table;
+# HYBRID_BENCH_IMPORT=1 runs bench/import/weight_scaling.py (import and
+# compile cost of one ONNX graph with 4 MB and with 1 GB of weights).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/setup.sh"
 HYBRID_PACKAGES+=(python3-onnx libopenblas0-pthread nodejs)
@@ -31,4 +33,8 @@ env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$THREADS" \
   --build "$HYBRID_BUILD" --node-modules "$PEERS/node_modules" --threads "$THREADS" "$@"
 if [ "${HYBRID_BENCH_KERNELS:-0}" = 1 ]; then
   "$HYBRID_BUILD/bin/hybrid-bench" --num-threads "$THREADS"
+fi
+if [ "${HYBRID_BENCH_IMPORT:-0}" = 1 ]; then
+  /usr/bin/python3 "$HYBRID_ROOT/bench/import/weight_scaling.py" --build "$HYBRID_BUILD" \
+    --threads "$THREADS"
 fi

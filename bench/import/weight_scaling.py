@@ -35,7 +35,8 @@ LAYERS = 4
 
 
 def make_model(folder, dim, external):
-    """Writes model.onnx (and weights.bin when external) into `folder`."""
+    """Writes model.onnx (and weights.bin when external) into `folder`.
+    """
     rng = np.random.default_rng(0)
     nodes, inits = [], []
     weights_file = open(os.path.join(folder, "weights.bin"), "wb") if external else None
@@ -43,7 +44,7 @@ def make_model(folder, dim, external):
 
     def initializer(name, array):
         nonlocal offset
-        t = helper.make_tensor(name, TensorProto.FLOAT, array.shape, [], raw=False)
+        t = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=array.shape)
         if external:
             weights_file.write(array.tobytes())
             t.data_location = TensorProto.EXTERNAL
@@ -76,10 +77,8 @@ def make_model(folder, dim, external):
     model.ir_version = 10
     if weights_file:
         weights_file.close()
-    path = os.path.join(folder, "model.onnx")
-    with open(path, "wb") as f:
+    with open(os.path.join(folder, "model.onnx"), "wb") as f:
         f.write(model.SerializeToString())
-    return path
 
 
 def measure(cmd):
@@ -96,6 +95,9 @@ def measure(cmd):
 
 
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--write":
+        make_model(sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1")
+        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", required=True, help="the CMake build folder")
     ap.add_argument("--dims", default="512,8192", help="model widths D")
@@ -113,7 +115,11 @@ def main():
                 os.makedirs(folder)
                 print(f"==> D={dim}, {'external' if external else 'inline'} weights: writing",
                       flush=True)
-                model = make_model(folder, dim, external)
+                # Written by a child: forked processes inherit the RSS of
+                # their parent, which must stay small to measure them.
+                subprocess.run([sys.executable, __file__, "--write", folder, str(dim),
+                                "1" if external else "0"], check=True)
+                model = os.path.join(folder, "model.onnx")
                 size = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
                 so = os.path.join(folder, "m.so")
                 imp = measure([os.path.join(bins, "hybrid-import"), model, "-o", os.devnull])
