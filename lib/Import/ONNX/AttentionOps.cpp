@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "OpTable.h"
+#include "TensorBuilders.h"
 
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 
@@ -28,14 +29,6 @@ using namespace mlir::hybrid;
 using namespace mlir::hybrid::onnx_import;
 
 namespace {
-
-/// Size of dim `d` as an OpFoldResult (static when known).
-OpFoldResult dimOf(OpBuilder &b, Location loc, Value t, int64_t d) {
-  auto type = cast<RankedTensorType>(t.getType());
-  if (!type.isDynamicDim(d))
-    return b.getIndexAttr(type.getDimSize(d));
-  return tensor::DimOp::create(b, loc, t, d).getResult();
-}
 
 /// [B, S, H*D] -> [B, H, S, D].
 FailureOr<Value> splitHeads(NodeContext &nc, Value x, int64_t heads) {

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "OpTable.h"
+#include "TensorBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -41,34 +42,11 @@ Value expandLeading(OpBuilder &b, Location loc, Value x, Value like,
                     int64_t merged) {
   if (merged == 1)
     return x;
-  auto xType = cast<RankedTensorType>(x.getType());
-  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, like);
+  SmallVector<OpFoldResult> sizes = sizesOf(b, loc, like);
   sizes.resize(merged);
-  SmallVector<OpFoldResult> rest = tensor::getMixedSizes(b, loc, x);
+  SmallVector<OpFoldResult> rest = sizesOf(b, loc, x);
   sizes.append(rest.begin() + 1, rest.end());
-  SmallVector<int64_t> shape;
-  for (OpFoldResult s : sizes) {
-    std::optional<int64_t> c = getConstantIntValue(s);
-    shape.push_back(c ? *c : ShapedType::kDynamic);
-  }
-  auto type = RankedTensorType::get(shape, xType.getElementType());
-  // MLIR 22's expand-strided-metadata crashes on a memref.expand_shape
-  // group with two dynamic sizes ([batch, seq] from rows): such a group is
-  // a tensor.reshape to a shape tensor instead.
-  if (llvm::count(ArrayRef<int64_t>(shape).take_front(merged),
-                  ShapedType::kDynamic) > 1) {
-    SmallVector<Value> dims;
-    for (OpFoldResult s : sizes)
-      dims.push_back(getValueOrCreateConstantIndexOp(b, loc, s));
-    Value shapeTensor = tensor::FromElementsOp::create(b, loc, dims);
-    return tensor::ReshapeOp::create(b, loc, type, x, shapeTensor);
-  }
-  SmallVector<ReassociationIndices> groups(1);
-  for (int64_t d = 0; d < merged; ++d)
-    groups[0].push_back(d);
-  for (int64_t d = 1; d < xType.getRank(); ++d)
-    groups.push_back({merged + d - 1});
-  return tensor::ExpandShapeOp::create(b, loc, type, x, groups, sizes);
+  return reshapeTo(b, loc, x, sizes);
 }
 
 /// A zero f32 (or f64) accumulator of `sizes`.
@@ -105,58 +83,59 @@ FailureOr<SmallVector<Value>> matmul(NodeContext &nc) {
     // [..., M, K] x [K, N]: one matrix product over all rows.
     Value rows = collapseLeading(b, loc, a, rankA - 1);
     SmallVector<OpFoldResult> sizes = {
-        tensor::getMixedSizes(b, loc, rows)[0],
-        tensor::getMixedSizes(b, loc, w)[1]};
+        dimOf(b, loc, rows, 0), dimOf(b, loc, w, 1)};
     Value init = zeros(b, loc, sizes, acc);
     product = linalg::MatmulOp::create(b, loc, ValueRange{rows, w},
                                        ValueRange{init})
                   .getResult(0);
     product = expandLeading(b, loc, product, a, rankA - 1);
   } else {
-    // Equal batch dims on both sides: one batched product.
-    bool same = rankA == rankW;
-    for (int64_t d = 0; same && d < rankA - 2; ++d) {
-      int64_t x = aType.getDimSize(d), y = wType.getDimSize(d);
-      same = x == y && !ShapedType::isDynamic(x);
+    // Batch dims broadcast (numpy rules) to one shape, then one batched
+    // product. A dynamic dim is taken to be the size, not a 1.
+    int64_t batchRank = std::max(rankA, rankW) - 2;
+    SmallVector<OpFoldResult> batch;
+    for (int64_t d = 0; d < batchRank; ++d) {
+      int64_t da = d - (batchRank - (rankA - 2)),
+              dw = d - (batchRank - (rankW - 2));
+      int64_t sa = da >= 0 ? aType.getDimSize(da) : 1,
+              sw = dw >= 0 ? wType.getDimSize(dw) : 1;
+      if (sa != 1 && sw != 1 && !ShapedType::isDynamic(sa) &&
+          !ShapedType::isDynamic(sw) && sa != sw)
+        return nc.error() << "batch dims do not broadcast: " << aType << " x "
+                          << wType;
+      if (!ShapedType::isDynamic(sa) && sa != 1)
+        batch.push_back(b.getIndexAttr(sa));
+      else if (!ShapedType::isDynamic(sw) && sw != 1)
+        batch.push_back(b.getIndexAttr(sw));
+      else if (ShapedType::isDynamic(sa))
+        batch.push_back(dimOf(b, loc, a, da));
+      else if (ShapedType::isDynamic(sw))
+        batch.push_back(dimOf(b, loc, w, dw));
+      else
+        batch.push_back(b.getIndexAttr(1));
     }
-    if (!same)
-      return nc.error() << "batch dims that broadcast or are dynamic are not "
-                           "supported yet: "
-                        << aType << " x " << wType;
+    auto withBatch = [&](Value v) {
+      SmallVector<OpFoldResult> sizes(batch);
+      int64_t r = cast<RankedTensorType>(v.getType()).getRank();
+      sizes.push_back(dimOf(b, loc, v, r - 2));
+      sizes.push_back(dimOf(b, loc, v, r - 1));
+      return broadcastTo(b, loc, v, sizes);
+    };
+    a = withBatch(a);
+    w = withBatch(w);
+    rankA = rankW = batchRank + 2;
     Value lhs = collapseLeading(b, loc, a, rankA - 2);
     Value rhs = collapseLeading(b, loc, w, rankW - 2);
-    if (rankA == 2) {
-      lhs = tensor::ExpandShapeOp::create(
-          b, loc,
-          RankedTensorType::get({1, aType.getDimSize(0), aType.getDimSize(1)},
-                                element),
-          lhs, ArrayRef<ReassociationIndices>{{0, 1}, {2}},
-          ArrayRef<OpFoldResult>{b.getIndexAttr(1),
-                                 tensor::getMixedSizes(b, loc, a)[0],
-                                 tensor::getMixedSizes(b, loc, a)[1]});
-    }
-    SmallVector<OpFoldResult> l = tensor::getMixedSizes(b, loc, lhs),
-                              r = tensor::getMixedSizes(b, loc, rhs);
+    SmallVector<OpFoldResult> l = sizesOf(b, loc, lhs), r = sizesOf(b, loc, rhs);
     Value init = zeros(b, loc, {l[0], l[1], r[2]}, acc);
     product = linalg::BatchMatmulOp::create(b, loc, ValueRange{lhs, rhs},
                                             ValueRange{init})
                   .getResult(0);
     // [batch, M, N] back to the batch dims of A.
-    SmallVector<ReassociationIndices> groups(1);
-    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, a);
-    sizes.back() = r[2];
-    SmallVector<int64_t> shape;
-    for (OpFoldResult s : sizes) {
-      std::optional<int64_t> c = getConstantIntValue(s);
-      shape.push_back(c ? *c : ShapedType::kDynamic);
-    }
-    for (int64_t d = 0; d < rankA - 2; ++d)
-      groups[0].push_back(d);
-    groups.push_back({rankA - 2});
-    groups.push_back({rankA - 1});
-    if (rankA > 3)
-      product = tensor::ExpandShapeOp::create(
-          b, loc, RankedTensorType::get(shape, acc), product, groups, sizes);
+    SmallVector<OpFoldResult> sizes = sizesOf(b, loc, a);
+    sizes[rankA - 2] = l[1];
+    sizes[rankA - 1] = r[2];
+    product = reshapeTo(b, loc, product, sizes);
   }
   if (acc != element) {
     auto type = cast<RankedTensorType>(product.getType());

@@ -15,7 +15,9 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
@@ -53,6 +55,71 @@ std::optional<float> NodeContext::floatAttr(StringRef name) const {
   return a->f();
 }
 
+std::optional<SmallVector<int64_t>>
+NodeContext::intsAttr(StringRef name) const {
+  const onnx::AttributeProto *a = attribute(name);
+  if (!a || a->type() != onnx::AttributeProto::INTS)
+    return std::nullopt;
+  return SmallVector<int64_t>(a->ints().begin(), a->ints().end());
+}
+
+std::optional<KnownInts> NodeContext::known(size_t i) const {
+  Value v = input(i);
+  if (!v)
+    return std::nullopt;
+  auto it = state.known.find(v);
+  if (it != state.known.end())
+    return it->second;
+  // Small integer constants are known too.
+  DenseIntElementsAttr attr;
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || type.getRank() > 1 || !matchPattern(v, m_Constant(&attr)) ||
+      attr.getNumElements() > 1024)
+    return std::nullopt;
+  KnownInts ints;
+  for (const APInt &x : attr.getValues<APInt>())
+    ints.push_back(b.getI64IntegerAttr(
+        attr.getElementType().isInteger(1) ? x.getZExtValue()
+                                           : x.getSExtValue()));
+  return ints;
+}
+
+std::optional<SmallVector<int64_t>> NodeContext::constantInts(size_t i) const {
+  std::optional<KnownInts> ints = known(i);
+  if (!ints)
+    return std::nullopt;
+  SmallVector<int64_t> values;
+  for (OpFoldResult x : *ints) {
+    std::optional<int64_t> c = getConstantIntValue(x);
+    if (!c)
+      return std::nullopt;
+    values.push_back(*c);
+  }
+  return values;
+}
+
+Value NodeContext::makeKnown(const KnownInts &ints, RankedTensorType type) {
+  Type element = type.getElementType();
+  SmallVector<Value> elements;
+  for (OpFoldResult x : ints) {
+    if (std::optional<int64_t> c = getConstantIntValue(x)) {
+      elements.push_back(arith::ConstantOp::create(
+          b, loc, IntegerAttr::get(element, *c)));
+      continue;
+    }
+    Value v = cast<Value>(x);
+    if (element.isInteger(1))
+      elements.push_back(arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::ne, v,
+          arith::ConstantIndexOp::create(b, loc, 0)));
+    else
+      elements.push_back(arith::IndexCastOp::create(b, loc, element, v));
+  }
+  Value t = tensor::FromElementsOp::create(b, loc, type, elements);
+  state.known[t] = ints;
+  return t;
+}
+
 InFlightDiagnostic NodeContext::error() const {
   return emitError(loc) << "node " << label << " ("
                         << (node.domain().empty() ? "ai.onnx"
@@ -64,26 +131,19 @@ ArrayRef<OpEntry> mlir::hybrid::onnx_import::opTable() {
   static SmallVector<OpEntry> table = [] {
     SmallVector<OpEntry> t;
     addAttentionOps(t);
+    addElementwiseOps(t);
     addMatMulOps(t);
     addNormOps(t);
+    addReduceOps(t);
+    addShapeOps(t);
     addSoftmaxOps(t);
     return t;
   }();
   return table;
 }
 
-//===----------------------------------------------------------------------===//
-// Graph import
-//===----------------------------------------------------------------------===//
-
-namespace {
-
-/// Initializers up to this size (shapes, scalars, small tables) become IR
-/// constants; larger ones are weights, bound at run time.
-constexpr uint64_t kMaxInlineConstantBytes = 4096;
-
 /// The MLIR element type of an ONNX tensor element type, if supported.
-Type elementType(Builder &b, int32_t onnxType) {
+Type mlir::hybrid::onnx_import::elementType(Builder &b, int32_t onnxType) {
   switch (onnxType) {
   case onnx::TensorProto::FLOAT:
     return b.getF32Type();
@@ -105,6 +165,84 @@ Type elementType(Builder &b, int32_t onnxType) {
     return Type();
   }
 }
+
+FailureOr<std::string>
+mlir::hybrid::onnx_import::inlineTensorBytes(Builder &b, Location l,
+                                             const onnx::TensorProto &t,
+                                             int64_t expected) {
+  std::string raw;
+  if (t.has_raw_data()) {
+    raw = t.raw_data();
+  } else if (t.data_type() == onnx::TensorProto::FLOAT) {
+    raw.assign(reinterpret_cast<const char *>(t.float_data().data()),
+               t.float_data_size() * 4);
+  } else if (t.data_type() == onnx::TensorProto::DOUBLE) {
+    raw.assign(reinterpret_cast<const char *>(t.double_data().data()),
+               t.double_data_size() * 8);
+  } else if (t.data_type() == onnx::TensorProto::INT64) {
+    raw.assign(reinterpret_cast<const char *>(t.int64_data().data()),
+               t.int64_data_size() * 8);
+  } else {
+    // int32, int8, bool, f16 and bf16 travel in int32_data.
+    Type element = elementType(b, t.data_type());
+    unsigned width = std::max(1u, element.getIntOrFloatBitWidth() / 8);
+    for (int32_t v : t.int32_data())
+      raw.append(reinterpret_cast<const char *>(&v), width);
+  }
+  if (static_cast<int64_t>(raw.size()) != expected)
+    return emitError(l)
+           << "tensor '" << t.name() << "' holds " << raw.size()
+           << " bytes of data where its shape needs " << expected;
+  return raw;
+}
+
+DenseElementsAttr
+mlir::hybrid::onnx_import::denseFromBytes(RankedTensorType type,
+                                          StringRef bytes) {
+  if (type.getElementType().isInteger(1)) {
+    SmallVector<bool> bits;
+    for (char c : bytes)
+      bits.push_back(c != 0);
+    return DenseElementsAttr::get(type, bits);
+  }
+  return DenseElementsAttr::getFromRawBuffer(
+      type, ArrayRef<char>(bytes.data(), bytes.size()));
+}
+
+FailureOr<DenseElementsAttr>
+mlir::hybrid::onnx_import::inlineTensorAttr(Builder &b, Location l,
+                                            const onnx::TensorProto &t) {
+  Type element = elementType(b, t.data_type());
+  if (!element)
+    return emitError(l) << "tensor '" << t.name()
+                        << "' has an element type that is not supported";
+  if (t.data_location() == onnx::TensorProto::EXTERNAL)
+    return emitError(l) << "tensor '" << t.name()
+                        << "' keeps its data outside the model";
+  SmallVector<int64_t> shape(t.dims().begin(), t.dims().end());
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || (d > 0 && count > (int64_t(1) << 40) / d))
+      return emitError(l) << "tensor '" << t.name()
+                          << "' has an invalid shape";
+    count *= d;
+  }
+  int64_t width = std::max<int64_t>(1, element.getIntOrFloatBitWidth() / 8);
+  FailureOr<std::string> bytes = inlineTensorBytes(b, l, t, count * width);
+  if (failed(bytes))
+    return failure();
+  return denseFromBytes(RankedTensorType::get(shape, element), *bytes);
+}
+
+//===----------------------------------------------------------------------===//
+// Graph import
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// Initializers up to this size (shapes, scalars, small tables) become IR
+/// constants; larger ones are weights, bound at run time.
+constexpr uint64_t kMaxInlineConstantBytes = 4096;
 
 class GraphImporter {
 public:
@@ -133,9 +271,6 @@ private:
   };
   FailureOr<Initializer> classify(const onnx::TensorProto &t,
                                   const std::optional<PayloadSpan> &cut);
-  /// The bytes an inline initializer holds, little-endian.
-  FailureOr<std::string> inlineBytes(const onnx::TensorProto &t,
-                                     int64_t expected);
   /// An external-data initializer: the file checked to lie in the model's
   /// folder and to hold the range; small ones are read.
   LogicalResult bindExternal(Initializer &init, int64_t bytes);
@@ -147,6 +282,7 @@ private:
   const ONNXImportOptions &options;
   llvm::StringMap<int64_t> opsets;
   llvm::StringMap<Value> values;
+  ImportState state;
 };
 
 FailureOr<RankedTensorType>
@@ -225,39 +361,11 @@ GraphImporter::classify(const onnx::TensorProto &t,
                         << " bytes in a varint field; weights are bound in "
                            "place, so they must be stored as raw_data or as "
                            "external data";
-  FailureOr<std::string> raw = inlineBytes(t, bytes);
+  FailureOr<std::string> raw = inlineTensorBytes(b, l, t, bytes);
   if (failed(raw))
     return failure();
   init.bytes = std::move(*raw);
   return init;
-}
-
-FailureOr<std::string> GraphImporter::inlineBytes(const onnx::TensorProto &t,
-                                                  int64_t expected) {
-  std::string raw;
-  if (t.has_raw_data()) {
-    raw = t.raw_data();
-  } else if (t.data_type() == onnx::TensorProto::FLOAT) {
-    raw.assign(reinterpret_cast<const char *>(t.float_data().data()),
-               t.float_data_size() * 4);
-  } else if (t.data_type() == onnx::TensorProto::DOUBLE) {
-    raw.assign(reinterpret_cast<const char *>(t.double_data().data()),
-               t.double_data_size() * 8);
-  } else if (t.data_type() == onnx::TensorProto::INT64) {
-    raw.assign(reinterpret_cast<const char *>(t.int64_data().data()),
-               t.int64_data_size() * 8);
-  } else {
-    // int32, int8, bool, f16 and bf16 travel in int32_data.
-    Type element = elementType(b, t.data_type());
-    unsigned width = std::max(1u, element.getIntOrFloatBitWidth() / 8);
-    for (int32_t v : t.int32_data())
-      raw.append(reinterpret_cast<const char *>(&v), width);
-  }
-  if (static_cast<int64_t>(raw.size()) != expected)
-    return emitError(loc(t.name()))
-           << "initializer '" << t.name() << "' holds " << raw.size()
-           << " bytes of data where its shape needs " << expected;
-  return raw;
 }
 
 LogicalResult GraphImporter::bindExternal(Initializer &init, int64_t bytes) {
@@ -331,17 +439,8 @@ LogicalResult GraphImporter::bindExternal(Initializer &init, int64_t bytes) {
 }
 
 Value GraphImporter::constant(const Initializer &init) {
-  DenseElementsAttr attr;
-  if (init.type.getElementType().isInteger(1)) {
-    SmallVector<bool> bits;
-    for (char c : init.bytes)
-      bits.push_back(c != 0);
-    attr = DenseElementsAttr::get(init.type, bits);
-  } else {
-    attr = DenseElementsAttr::getFromRawBuffer(
-        init.type, ArrayRef<char>(init.bytes.data(), init.bytes.size()));
-  }
-  return arith::ConstantOp::create(b, loc(init.proto->name()), attr)
+  return arith::ConstantOp::create(b, loc(init.proto->name()),
+                                   denseFromBytes(init.type, init.bytes))
       .getResult();
 }
 
@@ -384,7 +483,7 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node,
       diag << " (supported opsets: " << llvm::join(supported, ", ") << ")";
     return diag;
   }
-  NodeContext nc{b, l, node, label, version, {}};
+  NodeContext nc{b, l, node, label, version, {}, state};
   for (const std::string &name : node.input()) {
     if (name.empty()) {
       nc.inputs.push_back(Value());
@@ -492,6 +591,10 @@ GraphImporter::import(const onnx::ModelProto &model,
     results.push_back(v);
   }
   func::ReturnOp::create(b, loc(name), results);
+  // Shape arithmetic the importer folded leaves values nothing reads.
+  for (Operation &op : llvm::make_early_inc_range(llvm::reverse(*body)))
+    if (isOpTriviallyDead(&op))
+      op.erase();
   if (failed(mlir::verify(*module)))
     return nullptr;
   return module;

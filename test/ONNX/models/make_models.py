@@ -131,7 +131,7 @@ save("batch_matmul", [helper.make_node("MatMul", ["a", "b"], ["y"], name="bmm")]
      [helper.make_tensor_value_info("a", F, [2, 3, 4, 5]),
       helper.make_tensor_value_info("b", F, [2, 3, 5, 6])],
      [helper.make_tensor_value_info("y", F, [2, 3, 4, 6])])
-# Batch dims that broadcast are refused, named.
+# Batch dims that broadcast.
 save("broadcast_matmul", [helper.make_node("MatMul", ["a", "b"], ["y"], name="bmm")],
      [helper.make_tensor_value_info("a", F, [2, 3, 4, 5]),
       helper.make_tensor_value_info("b", F, [1, 3, 5, 6])],

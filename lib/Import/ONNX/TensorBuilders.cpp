@@ -1,0 +1,261 @@
+//===- TensorBuilders.cpp - Shapes, broadcasts and splats for converters --===//
+
+#include "TensorBuilders.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
+#include "mlir/IR/Matchers.h"
+
+using namespace mlir;
+using namespace mlir::hybrid::onnx_import;
+
+OpFoldResult mlir::hybrid::onnx_import::dimOf(OpBuilder &b, Location loc,
+                                              Value t, int64_t d) {
+  auto type = cast<RankedTensorType>(t.getType());
+  if (!type.isDynamicDim(d))
+    return b.getIndexAttr(type.getDimSize(d));
+  return tensor::DimOp::create(b, loc, t, d).getResult();
+}
+
+SmallVector<OpFoldResult>
+mlir::hybrid::onnx_import::sizesOf(OpBuilder &b, Location loc, Value t) {
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t d = 0, e = cast<RankedTensorType>(t.getType()).getRank(); d < e;
+       ++d)
+    sizes.push_back(dimOf(b, loc, t, d));
+  return sizes;
+}
+
+SmallVector<int64_t>
+mlir::hybrid::onnx_import::staticShape(ArrayRef<OpFoldResult> sizes) {
+  SmallVector<int64_t> shape;
+  for (OpFoldResult s : sizes) {
+    std::optional<int64_t> c = getConstantIntValue(s);
+    shape.push_back(c ? *c : ShapedType::kDynamic);
+  }
+  return shape;
+}
+
+Value mlir::hybrid::onnx_import::emptyTensor(OpBuilder &b, Location loc,
+                                             ArrayRef<OpFoldResult> sizes,
+                                             Type element) {
+  return tensor::EmptyOp::create(b, loc, sizes, element);
+}
+
+Value mlir::hybrid::onnx_import::splat(OpBuilder &b, Location loc,
+                                       ArrayRef<OpFoldResult> sizes,
+                                       TypedAttr scalar) {
+  SmallVector<int64_t> shape = staticShape(sizes);
+  auto type = RankedTensorType::get(shape, scalar.getType());
+  if (type.hasStaticShape())
+    return arith::ConstantOp::create(b, loc,
+                                     SplatElementsAttr::get(type, scalar));
+  Value c = arith::ConstantOp::create(b, loc, scalar);
+  return linalg::FillOp::create(b, loc, c,
+                                emptyTensor(b, loc, sizes, scalar.getType()))
+      .getResult(0);
+}
+
+std::optional<TypedAttr> mlir::hybrid::onnx_import::splatConstant(Value v) {
+  DenseElementsAttr attr;
+  if (!matchPattern(v, m_Constant(&attr)) || !attr.isSplat())
+    return std::nullopt;
+  return attr.getSplatValue<TypedAttr>();
+}
+
+FailureOr<SmallVector<OpFoldResult>> mlir::hybrid::onnx_import::broadcastShape(
+    OpBuilder &b, Location loc, ArrayRef<Value> operands,
+    function_ref<InFlightDiagnostic()> error) {
+  int64_t rank = 0;
+  for (Value v : operands)
+    rank = std::max(rank, cast<RankedTensorType>(v.getType()).getRank());
+  SmallVector<OpFoldResult> sizes(rank, b.getIndexAttr(1));
+  for (int64_t d = 0; d < rank; ++d) {
+    std::optional<int64_t> fixed;
+    Value dynamicFrom;
+    int64_t dynamicDim = 0;
+    for (Value v : operands) {
+      auto type = cast<RankedTensorType>(v.getType());
+      int64_t vd = d - (rank - type.getRank());
+      if (vd < 0)
+        continue;
+      int64_t size = type.getDimSize(vd);
+      if (ShapedType::isDynamic(size)) {
+        if (!dynamicFrom) {
+          dynamicFrom = v;
+          dynamicDim = vd;
+        }
+        continue;
+      }
+      if (size == 1)
+        continue;
+      if (fixed && *fixed != size) {
+        error() << "shapes do not broadcast: dim " << d << " is " << *fixed
+                << " and " << size;
+        return failure();
+      }
+      fixed = size;
+    }
+    if (fixed)
+      sizes[d] = b.getIndexAttr(*fixed);
+    else if (dynamicFrom)
+      sizes[d] = tensor::DimOp::create(b, loc, dynamicFrom, dynamicDim)
+                     .getResult();
+  }
+  return sizes;
+}
+
+Value mlir::hybrid::onnx_import::dropUnitDims(OpBuilder &b, Location loc,
+                                              Value x, ArrayRef<int64_t> dims) {
+  if (dims.empty())
+    return x;
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<ReassociationIndices> groups;
+  SmallVector<int64_t> pending; // dropped dims before the first kept one
+  SmallVector<int64_t> shape;
+  for (int64_t d = 0; d < type.getRank(); ++d) {
+    if (llvm::is_contained(dims, d)) {
+      if (groups.empty())
+        pending.push_back(d);
+      else
+        groups.back().push_back(d);
+      continue;
+    }
+    groups.emplace_back(pending.begin(), pending.end());
+    pending.clear();
+    groups.back().push_back(d);
+    shape.push_back(type.getDimSize(d));
+  }
+  auto result = RankedTensorType::get(shape, type.getElementType());
+  return tensor::CollapseShapeOp::create(b, loc, result, x, groups);
+}
+
+Value mlir::hybrid::onnx_import::insertUnitDims(OpBuilder &b, Location loc,
+                                                Value x,
+                                                ArrayRef<int64_t> dims) {
+  if (dims.empty())
+    return x;
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t rank = type.getRank() + dims.size();
+  SmallVector<int64_t> shape;
+  SmallVector<OpFoldResult> sizes;
+  SmallVector<ReassociationIndices> groups;
+  SmallVector<int64_t> pending;
+  int64_t src = 0;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (llvm::is_contained(dims, d)) {
+      shape.push_back(1);
+      sizes.push_back(b.getIndexAttr(1));
+      if (groups.empty())
+        pending.push_back(d);
+      else
+        groups.back().push_back(d);
+      continue;
+    }
+    groups.emplace_back(pending.begin(), pending.end());
+    pending.clear();
+    groups.back().push_back(d);
+    shape.push_back(type.getDimSize(src));
+    sizes.push_back(dimOf(b, loc, x, src));
+    ++src;
+  }
+  auto result = RankedTensorType::get(shape, type.getElementType());
+  return tensor::ExpandShapeOp::create(b, loc, result, x, groups, sizes);
+}
+
+Value mlir::hybrid::onnx_import::broadcastTo(OpBuilder &b, Location loc,
+                                             Value x,
+                                             ArrayRef<OpFoldResult> sizes) {
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t rank = sizes.size(), lead = rank - type.getRank();
+  SmallVector<int64_t> target = staticShape(sizes);
+  // Dims of x that expand from 1, and dims of the result x lacks.
+  SmallVector<int64_t> expanding, added;
+  for (int64_t d = 0; d < lead; ++d)
+    added.push_back(d);
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (type.getDimSize(d) == 1 && target[lead + d] != 1) {
+      expanding.push_back(d);
+      added.push_back(lead + d);
+    }
+  if (added.empty())
+    return x;
+  Value kept = dropUnitDims(b, loc, x, expanding);
+  Value init = emptyTensor(b, loc, sizes, type.getElementType());
+  llvm::sort(added);
+  return linalg::BroadcastOp::create(b, loc, kept, init, added).getResult()[0];
+}
+
+Value mlir::hybrid::onnx_import::reshapeTo(OpBuilder &b, Location loc, Value x,
+                ArrayRef<OpFoldResult> sizes) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> target = staticShape(sizes);
+  auto result = RankedTensorType::get(target, type.getElementType());
+  ArrayRef<int64_t> source = type.getShape();
+  if (source == ArrayRef<int64_t>(target) &&
+      llvm::count(target, ShapedType::kDynamic) == 0)
+    return x;
+  auto oneDynamicPerGroup = [](ArrayRef<ReassociationIndices> groups,
+                               ArrayRef<int64_t> shape) {
+    for (const ReassociationIndices &g : groups) {
+      int64_t dynamic = 0;
+      for (int64_t d : g)
+        dynamic += ShapedType::isDynamic(shape[d]);
+      if (dynamic > 1)
+        return false;
+    }
+    return true;
+  };
+  if (target.size() < source.size()) {
+    std::optional<SmallVector<ReassociationIndices>> groups =
+        getReassociationIndicesForCollapse(source, target);
+    if (groups && oneDynamicPerGroup(*groups, source))
+      return tensor::CollapseShapeOp::create(b, loc, result, x, *groups);
+  } else if (target.size() > source.size()) {
+    std::optional<SmallVector<ReassociationIndices>> groups =
+        getReassociationIndicesForCollapse(target, source);
+    if (groups && oneDynamicPerGroup(*groups, target))
+      return tensor::ExpandShapeOp::create(b, loc, result, x, *groups, sizes);
+  }
+  SmallVector<Value> dims;
+  for (OpFoldResult s : sizes)
+    dims.push_back(getValueOrCreateConstantIndexOp(b, loc, s));
+  Value shape = tensor::FromElementsOp::create(b, loc, dims);
+  return tensor::ReshapeOp::create(b, loc, result, x, shape);
+}
+
+Value mlir::hybrid::onnx_import::castElements(OpBuilder &b, Location loc,
+                                              Value x, Type element) {
+  auto type = cast<RankedTensorType>(x.getType());
+  Type from = type.getElementType();
+  if (from == element)
+    return x;
+  auto result = type.clone(element);
+  if (element.isInteger(1)) {
+    // != 0, like ONNX's Cast to bool.
+    TypedAttr zero = b.getZeroAttr(from);
+    Value zeros = splat(b, loc, sizesOf(b, loc, x), zero);
+    if (isa<FloatType>(from))
+      return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, x, zeros);
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, x, zeros);
+  }
+  bool fromFloat = isa<FloatType>(from), toFloat = isa<FloatType>(element);
+  if (fromFloat && toFloat)
+    return from.getIntOrFloatBitWidth() < element.getIntOrFloatBitWidth()
+               ? arith::ExtFOp::create(b, loc, result, x).getResult()
+               : arith::TruncFOp::create(b, loc, result, x).getResult();
+  if (fromFloat)
+    return arith::FPToSIOp::create(b, loc, result, x);
+  if (toFloat)
+    return from.isInteger(1)
+               ? arith::UIToFPOp::create(b, loc, result, x).getResult()
+               : arith::SIToFPOp::create(b, loc, result, x).getResult();
+  if (from.getIntOrFloatBitWidth() < element.getIntOrFloatBitWidth())
+    return from.isInteger(1)
+               ? arith::ExtUIOp::create(b, loc, result, x).getResult()
+               : arith::ExtSIOp::create(b, loc, result, x).getResult();
+  return arith::TruncIOp::create(b, loc, result, x);
+}
