@@ -73,6 +73,8 @@ class HybridRuntime:
             ("hybrid_tensor_data", ctypes.c_void_p, [ctypes.c_void_p]),
             ("hybrid_tensor_num_elements", ctypes.c_size_t, [ctypes.c_void_p]),
             ("hybrid_tensor_free", None, [ctypes.c_void_p]),
+            ("hybrid_module_bind_parameters_from_folder", ctypes.c_void_p,
+             [ctypes.c_void_p, ctypes.c_char_p]),
             ("hybrid_status_message", ctypes.c_char_p, [ctypes.c_void_p]),
             ("hybrid_status_free", None, [ctypes.c_void_p]),
         ]:
@@ -91,13 +93,20 @@ class HybridRuntime:
         self.check(self.lib.hybrid_module_set_num_threads(module, threads), "threads")
         return module
 
+    DTYPES = {np.dtype(np.float32): 0, np.dtype(np.int64): 4, np.dtype(np.int32): 5}
+
     def wrap(self, array):
         """A tensor viewing `array`'s data, which the caller keeps alive."""
         shape = (ctypes.c_int64 * array.ndim)(*array.shape)
         tensor = ctypes.c_void_p()
-        self.check(self.lib.hybrid_tensor_wrap(0, array.ndim, shape, array.ctypes.data,
-                                               ctypes.byref(tensor)), "wrap")
+        self.check(self.lib.hybrid_tensor_wrap(self.DTYPES[array.dtype], array.ndim, shape,
+                                               array.ctypes.data, ctypes.byref(tensor)), "wrap")
         return tensor
+
+    def bind_parameters(self, module, folder):
+        """Maps the module's weights from the model's folder."""
+        self.check(self.lib.hybrid_module_bind_parameters_from_folder(module, folder.encode()),
+                   folder)
 
     def invoke(self, module, entry, tensors, shape):
         """Runs `entry`; returns (milliseconds, result as numpy)."""

@@ -20,7 +20,8 @@ function readNpy(path) {
   const bytes = buf.buffer.slice(buf.byteOffset + 10 + headerLen, buf.byteOffset + buf.length);
   if (header.includes("'<f4'")) return new ort.Tensor("float32", new Float32Array(bytes), shape);
   if (header.includes("'<i4'")) return new ort.Tensor("int32", new Int32Array(bytes), shape);
-  throw new Error(`${path}: only <f4 and <i4 are supported`);
+  if (header.includes("'<i8'")) return new ort.Tensor("int64", new BigInt64Array(bytes), shape);
+  throw new Error(`${path}: only <f4, <i4 and <i8 are supported`);
 }
 
 function writeNpy(path, tensor) {

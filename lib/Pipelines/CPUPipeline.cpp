@@ -37,6 +37,8 @@ void mlir::hybrid::buildHybridCPUPipeline(
   // Hybrid ops become kernels over buffers; the rest of the tensor program
   // is upstream linalg/tensor/arith.
   pm.addPass(createHybridExportEntryPoints());
+  // Softmaxes that raising left (not inside an attention).
+  pm.addPass(createHybridDecomposeSoftmax());
   // Repeated layers share their kernels: lowered and compiled once each.
   pm.addPass(createHybridOutlineKernels());
   ConvertHybridToLoopsOptions toLoops;

@@ -13,6 +13,10 @@ namespace mlir::hybrid {
 /// of a constant (how dynamic shapes spell a broadcast scalar).
 std::optional<double> matchSplat(Value v);
 
+/// `v` without reshapes that only add or drop unit dims (how importers
+/// spell Unsqueeze, keepdims and broadcasting's collapses).
+Value stripUnitReshapes(Value v);
+
 } // namespace mlir::hybrid
 
 #endif // HYBRID_LIB_TRANSFORMS_MATCHUTILS_H

@@ -25,6 +25,7 @@
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/Transforms/Transforms.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
@@ -187,12 +188,197 @@ struct RaiseAttentionPattern : OpRewritePattern<linalg::BatchMatmulOp> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// The 4-D form: what ONNX importers make of an exporter's attention
+//===----------------------------------------------------------------------===//
+
+/// The [B, H, ...] tensor a [B*H, ...] batch-matmul operand collapses.
+Value unfoldHeads(Value v3) {
+  auto collapse = v3.getDefiningOp<tensor::CollapseShapeOp>();
+  if (!collapse || cast<RankedTensorType>(collapse.getSrc().getType()).getRank() != 4)
+    return nullptr;
+  SmallVector<ReassociationIndices> groups = collapse.getReassociationIndices();
+  if (groups.size() != 3 || groups[0] != ReassociationIndices{0, 1})
+    return nullptr;
+  return collapse.getSrc();
+}
+
+/// The KV heads [B, Hkv, S, D] of a [B, Hkv*G, S, D] operand repeated to
+/// the query heads (repeat_kv: Unsqueeze, Expand, Reshape), or the operand
+/// itself with G = 1.
+HeadSource kvHeads(Value v4) {
+  auto collapse = v4.getDefiningOp<tensor::CollapseShapeOp>();
+  if (!collapse)
+    return {v4, 1};
+  auto broadcast = collapse.getSrc().getDefiningOp<linalg::BroadcastOp>();
+  auto type = cast<RankedTensorType>(collapse.getSrc().getType());
+  SmallVector<ReassociationIndices> groups = collapse.getReassociationIndices();
+  if (!broadcast || type.getRank() != 5 || type.isDynamicDim(2) ||
+      broadcast.getDimensions() != ArrayRef<int64_t>{2} ||
+      groups != SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}})
+    return {v4, 1};
+  Value source = stripUnitReshapes(broadcast.getInput());
+  if (cast<RankedTensorType>(source.getType()).getRank() != 4)
+    return {v4, 1};
+  return {source, type.getDimSize(2)};
+}
+
+/// The [B*H, S, T] -> [B, H, S, T] expansion of a batch matmul, if `v` is
+/// one (an expand_shape, or a tensor.reshape when B and H are both
+/// dynamic).
+linalg::BatchMatmulOp expandedProduct(Value v) {
+  Value src;
+  if (auto expand = v.getDefiningOp<tensor::ExpandShapeOp>()) {
+    if (expand.getReassociationIndices() !=
+        SmallVector<ReassociationIndices>{{0, 1}, {2}, {3}})
+      return nullptr;
+    src = expand.getSrc();
+  } else if (auto reshape = v.getDefiningOp<tensor::ReshapeOp>()) {
+    if (cast<RankedTensorType>(reshape.getType()).getRank() != 4)
+      return nullptr;
+    src = reshape.getSource();
+  }
+  auto product = src ? src.getDefiningOp<linalg::BatchMatmulOp>() : nullptr;
+  return product && isPlainBatchMatmul(product) ? product : nullptr;
+}
+
+/// An additive mask that hides exactly the keys after each query row
+/// (torch's `full(min).triu(1)`, imported as Trilu over a fill): causal
+/// with the queries and keys aligned at the start.
+bool isCausalMask(Value mask) {
+  if (auto b = mask.getDefiningOp<linalg::BroadcastOp>())
+    mask = b.getInput();
+  auto generic = stripUnitReshapes(mask).getDefiningOp<linalg::GenericOp>();
+  if (!generic || generic.getNumDpsInputs() != 1)
+    return false;
+  std::optional<double> fill = matchSplat(generic.getDpsInputs()[0]);
+  if (!fill || *fill > -1e30)
+    return false;
+  // The body: keep x where (j - i) >= 1, else 0.
+  Block &body = generic.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto select = yield.getOperand(0).getDefiningOp<arith::SelectOp>();
+  if (!select || select.getTrueValue() != body.getArgument(0) ||
+      !matchPattern(select.getFalseValue(), m_AnyZeroFloat()))
+    return false;
+  auto cmp = select.getCondition().getDefiningOp<arith::CmpIOp>();
+  if (!cmp || cmp.getPredicate() != arith::CmpIPredicate::sge ||
+      !matchPattern(cmp.getRhs(), m_One()))
+    return false;
+  auto diff = cmp.getLhs().getDefiningOp<arith::SubIOp>();
+  if (!diff)
+    return false;
+  auto j = diff.getLhs().getDefiningOp<linalg::IndexOp>();
+  auto i = diff.getRhs().getDefiningOp<linalg::IndexOp>();
+  int64_t rank = generic.getNumLoops();
+  return i && j && i.getDim() == uint64_t(rank - 2) &&
+         j.getDim() == uint64_t(rank - 1);
+}
+
+/// expand(PV) <- collapse(softmax(scale * expand(Q K^T) + mask)) x V, on
+/// [B, H, S, D] tensors with K and V repeated from their KV heads, as
+/// imported from MatMul, Div, Add, Softmax, MatMul.
+struct RaiseAttention4DPattern : RewritePattern {
+  RaiseAttention4DPattern(MLIRContext *ctx)
+      : RewritePattern(MatchAnyOpTypeTag(), /*benefit=*/2, ctx) {}
+
+  LogicalResult matchAndRewrite(Operation *root,
+                                PatternRewriter &rewriter) const override {
+    if (!isa<tensor::ExpandShapeOp, tensor::ReshapeOp>(root))
+      return failure();
+    linalg::BatchMatmulOp pv = expandedProduct(root->getResult(0));
+    if (!pv)
+      return failure();
+    Value p4 = unfoldHeads(pv.getInputs()[0]), v4 = unfoldHeads(pv.getInputs()[1]);
+    auto softmax = p4 ? p4.getDefiningOp<linalg::SoftmaxOp>() : nullptr;
+    if (!softmax || !v4 || softmax.getDimension() != 3 ||
+        !llvm::all_of(softmax->getUsers(), [&](Operation *user) {
+          return user == pv.getInputs()[0].getDefiningOp() ||
+                 isa<tensor::DimOp>(user);
+        }))
+      return rewriter.notifyMatchFailure(root, "not softmax(scores) x V");
+    Value logits = softmax.getInput(), mask;
+    if (auto add = logits.getDefiningOp<arith::AddFOp>()) {
+      bool lhsScores = expandedProduct(add.getLhs()) ||
+                       add.getLhs().getDefiningOp<arith::DivFOp>() ||
+                       add.getLhs().getDefiningOp<arith::MulFOp>();
+      logits = lhsScores ? add.getLhs() : add.getRhs();
+      mask = lhsScores ? add.getRhs() : add.getLhs();
+    }
+    double scale = 1.0;
+    if (auto div = logits.getDefiningOp<arith::DivFOp>()) {
+      std::optional<double> c = matchSplat(div.getRhs());
+      if (!c || *c == 0)
+        return rewriter.notifyMatchFailure(root, "divisor is not a constant");
+      scale = 1.0 / *c;
+      logits = div.getLhs();
+    } else if (auto mul = logits.getDefiningOp<arith::MulFOp>()) {
+      std::optional<double> l = matchSplat(mul.getLhs()), r = matchSplat(mul.getRhs());
+      if (!l && !r)
+        return rewriter.notifyMatchFailure(root, "scale is not a constant");
+      scale = r ? *r : *l;
+      logits = r ? mul.getLhs() : mul.getRhs();
+    }
+    linalg::BatchMatmulOp qk = expandedProduct(logits);
+    if (!qk)
+      return rewriter.notifyMatchFailure(root, "no Q x K^T product");
+    Value q4 = unfoldHeads(qk.getInputs()[0]), kt4 = unfoldHeads(qk.getInputs()[1]);
+    auto transpose = kt4 ? kt4.getDefiningOp<linalg::TransposeOp>() : nullptr;
+    if (!q4 || !transpose ||
+        transpose.getPermutation() != ArrayRef<int64_t>{0, 1, 3, 2})
+      return rewriter.notifyMatchFailure(root, "K is not transposed");
+    HeadSource k = kvHeads(transpose.getInput()), v = kvHeads(v4);
+    auto qType = cast<RankedTensorType>(q4.getType());
+    auto kType = cast<RankedTensorType>(k.tensor.getType());
+    if (k.group != v.group || qType.isDynamicDim(1) || kType.isDynamicDim(1) ||
+        qType.getDimSize(1) != kType.getDimSize(1) * k.group)
+      return rewriter.notifyMatchFailure(root, "heads do not line up");
+
+    Location loc = root->getLoc();
+    bool causal = false;
+    Value mask4, offset;
+    if (mask) {
+      if (isCausalMask(mask)) {
+        causal = true;
+        offset = arith::ConstantIndexOp::create(rewriter, loc, 0);
+      } else {
+        // Broadcast over leading dims only: the source aligns right.
+        mask4 = mask;
+        if (auto b = mask.getDefiningOp<linalg::BroadcastOp>();
+            b && llvm::equal(b.getDimensions(),
+                             llvm::seq<int64_t>(0, b.getDimensions().size())))
+          mask4 = b.getInput();
+        auto maskType = cast<RankedTensorType>(mask4.getType());
+        if (maskType.getElementType() != qType.getElementType() ||
+            maskType.getRank() < 2)
+          return rewriter.notifyMatchFailure(root, "unsupported mask");
+      }
+    }
+    auto attention = AttentionOp::create(
+        rewriter, loc, q4, k.tensor, v.tensor, mask4, offset,
+        /*parents=*/nullptr, causal,
+        rewriter.getF32FloatAttr(static_cast<float>(scale)),
+        /*softcap=*/nullptr, /*layout=*/nullptr);
+    Value result = attention.getResult();
+    if (result.getType() != root->getResult(0).getType())
+      result = tensor::CastOp::create(rewriter, loc, root->getResult(0).getType(),
+                                      result);
+    rewriter.replaceOp(root, result);
+    return success();
+  }
+};
+
 struct HybridRaiseAttention
     : hybrid::impl::HybridRaiseAttentionBase<HybridRaiseAttention> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     populateRaiseAttentionPatterns(patterns);
     populateRaiseNormAndRotaryPatterns(patterns);
+    // Sizes read from the ops being replaced (an importer's tensor.dim of a
+    // softmax) are read from their sources instead, so nothing keeps the
+    // replaced chain alive.
+    memref::populateResolveRankedShapedTypeResultDimsPatterns(patterns);
+    tensor::DimOp::getCanonicalizationPatterns(patterns, &getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
@@ -201,5 +387,6 @@ struct HybridRaiseAttention
 } // namespace
 
 void mlir::hybrid::populateRaiseAttentionPatterns(RewritePatternSet &patterns) {
-  patterns.add<RaiseAttentionPattern>(patterns.getContext());
+  patterns.add<RaiseAttentionPattern, RaiseAttention4DPattern>(
+      patterns.getContext());
 }

@@ -78,17 +78,27 @@ struct RaiseRMSNorm : OpRewritePattern<arith::MulFOp> {
     }
     if (!weight)
       return failure();
-    // xn = x * bcast(rsqrt(var)) | x / bcast(sqrt(var)).
+    // xn = x * bcast(rsqrt(var)) | x * bcast(1 / sqrt(var)) |
+    // x / bcast(sqrt(var)); var may carry the reduced dim as a unit dim.
     Value x, var;
     if (auto mul = normalised.getDefiningOp<arith::MulFOp>()) {
       Value r = broadcastSource(mul.getRhs(), {last});
-      auto rsqrt = r ? r.getDefiningOp<math::RsqrtOp>() : nullptr;
-      if (!rsqrt)
+      r = r ? stripUnitReshapes(r) : r;
+      if (auto rsqrt = r ? r.getDefiningOp<math::RsqrtOp>() : nullptr) {
+        var = rsqrt.getOperand();
+      } else if (auto inv = r ? r.getDefiningOp<arith::DivFOp>() : nullptr;
+                 inv && matchSplat(inv.getLhs()) == 1.0) {
+        auto sqrt = inv.getRhs().getDefiningOp<math::SqrtOp>();
+        if (!sqrt)
+          return failure();
+        var = sqrt.getOperand();
+      } else {
         return failure();
+      }
       x = mul.getLhs();
-      var = rsqrt.getOperand();
     } else if (auto div = normalised.getDefiningOp<arith::DivFOp>()) {
       Value r = broadcastSource(div.getRhs(), {last});
+      r = r ? stripUnitReshapes(r) : r;
       auto sqrt = r ? r.getDefiningOp<math::SqrtOp>() : nullptr;
       if (!sqrt)
         return failure();
@@ -109,6 +119,7 @@ struct RaiseRMSNorm : OpRewritePattern<arith::MulFOp> {
     }
     if (!eps || *eps <= 0)
       return failure();
+    mean = stripUnitReshapes(mean);
     int64_t width = type.getDimSize(last);
     if (ShapedType::isDynamic(width))
       return failure();
@@ -139,15 +150,65 @@ struct RaiseRMSNorm : OpRewritePattern<arith::MulFOp> {
 struct RaiseRotaryEmbedding : OpRewritePattern<arith::AddFOp> {
   using OpRewritePattern::OpRewritePattern;
 
-  /// [B, S, D] cos/sin table broadcast over heads, made of two equal
-  /// halves; returns the half.
-  static Value halfTable(Value v) {
-    Value table = broadcastSource(v, {1});
-    auto concat = table ? table.getDefiningOp<tensor::ConcatOp>() : nullptr;
-    if (!concat || concat.getDim() != 2 || concat.getInputs().size() != 2 ||
+  /// A cos/sin table broadcast over the heads, made of two equal halves:
+  /// [B, S, D] (broadcast over dim 1) or [S, D] (over dims 0 and 1), either
+  /// `concat(t, t)` or `cos|sin(concat(f, f))` (how Hugging Face builds
+  /// it). Sets `half` (t, or the angles f) and whether `fn` is still to be
+  /// applied.
+  struct HalfTable {
+    Value half;
+    Operation *fn = nullptr; // math.cos / math.sin to apply to `half`
+    bool perBatch = true;    // [B, S, D/2] rather than [S, D/2]
+  };
+  static std::optional<HalfTable> halfTable(Value v) {
+    auto broadcast = v.getDefiningOp<linalg::BroadcastOp>();
+    if (!broadcast)
+      return std::nullopt;
+    HalfTable t;
+    ArrayRef<int64_t> dims = broadcast.getDimensions();
+    if (dims == ArrayRef<int64_t>{1})
+      t.perBatch = true;
+    else if (dims == ArrayRef<int64_t>{0, 1})
+      t.perBatch = false;
+    else
+      return std::nullopt;
+    Value table = stripUnitReshapes(broadcast.getInput());
+    if (isa_and_nonnull<math::CosOp, math::SinOp>(table.getDefiningOp())) {
+      t.fn = table.getDefiningOp();
+      table = t.fn->getOperand(0);
+    }
+    auto concat = table.getDefiningOp<tensor::ConcatOp>();
+    int64_t rank = cast<RankedTensorType>(table.getType()).getRank();
+    if (!concat || rank != (t.perBatch ? 3 : 2) ||
+        concat.getDim() != uint64_t(rank - 1) ||
+        concat.getInputs().size() != 2 ||
         concat.getInputs()[0] != concat.getInputs()[1])
-      return nullptr;
-    return concat.getInputs()[0];
+      return std::nullopt;
+    t.half = concat.getInputs()[0];
+    return t;
+  }
+
+  /// The [B, S, D/2] cache of a half table, for `x` [B, H, S, D].
+  static Value cache(PatternRewriter &rewriter, Location loc,
+                     const HalfTable &t, Value x) {
+    Value half = t.half;
+    if (t.fn) {
+      OperationState state(loc, t.fn->getName());
+      state.addOperands(half);
+      state.addTypes(half.getType());
+      half = rewriter.create(state)->getResult(0);
+    }
+    if (t.perBatch)
+      return half;
+    auto type = cast<RankedTensorType>(half.getType());
+    SmallVector<OpFoldResult> sizes = {tensor::getMixedSize(rewriter, loc, x, 0),
+                                       tensor::getMixedSize(rewriter, loc, half, 0),
+                                       tensor::getMixedSize(rewriter, loc, half, 1)};
+    Value init = tensor::EmptyOp::create(rewriter, loc, sizes,
+                                         type.getElementType());
+    return linalg::BroadcastOp::create(rewriter, loc, half, init,
+                                       ArrayRef<int64_t>{0})
+        .getResult()[0];
   }
 
   /// x[..., offset : offset + half] as a unit-stride slice of the last dim.
@@ -178,18 +239,24 @@ struct RaiseRotaryEmbedding : OpRewritePattern<arith::AddFOp> {
     // One product is x * cos, the other rotate_half(x) * sin.
     for (auto [cosMul, sinMul] : {std::pair(lhs, rhs), std::pair(rhs, lhs)}) {
       Value x = cosMul.getLhs();
-      Value cosHalf = halfTable(cosMul.getRhs());
+      std::optional<HalfTable> cosHalf = halfTable(cosMul.getRhs());
       auto rot = sinMul.getLhs().getDefiningOp<tensor::ConcatOp>();
-      Value sinHalf = halfTable(sinMul.getRhs());
+      std::optional<HalfTable> sinHalf = halfTable(sinMul.getRhs());
       if (!cosHalf || !sinHalf || !rot || rot.getDim() != 3 ||
-          rot.getInputs().size() != 2)
+          rot.getInputs().size() != 2 ||
+          cosHalf->perBatch != sinHalf->perBatch ||
+          (cosHalf->fn && !isa<math::CosOp>(cosHalf->fn)) ||
+          (sinHalf->fn && !isa<math::SinOp>(sinHalf->fn)) ||
+          bool(cosHalf->fn) != bool(sinHalf->fn))
         continue;
       auto neg = rot.getInputs()[0].getDefiningOp<arith::NegFOp>();
       if (!neg || !isHalfSlice(neg.getOperand(), x, half, half) ||
           !isHalfSlice(rot.getInputs()[1], x, 0, half))
         continue;
+      Value cosCache = cache(rewriter, op.getLoc(), *cosHalf, x);
+      Value sinCache = cache(rewriter, op.getLoc(), *sinHalf, x);
       rewriter.replaceOpWithNewOp<RotaryEmbeddingOp>(
-          op, x, cosHalf, sinHalf, /*position_ids=*/nullptr,
+          op, x, cosCache, sinCache, /*position_ids=*/nullptr,
           /*interleaved=*/false, /*num_heads=*/nullptr,
           /*rotary_embedding_dim=*/nullptr);
       return success();

@@ -1,11 +1,12 @@
 //===- hybrid-import.cpp - ONNX models to MLIR ----------------------------===//
 //
 //   hybrid-import model.onnx [-o model.mlir] [--emit-bytecode]
-//                 [--dim name=size ...]
+//                 [--dim name=size ...] [--no-raise]
 //
 // Prints the imported module (the hybrid dialect where ONNX has the op,
-// upstream dialects for the rest). Problems are diagnostics on stderr and a
-// non-zero exit.
+// upstream dialects for the rest), after the import pipeline that raises
+// the opset-17 spellings of attention, RMSNorm and rotary embeddings to
+// hybrid ops. Problems are diagnostics on stderr and a non-zero exit.
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,6 +34,10 @@ static cl::list<std::string>
                               "--dim batch=1 (repeat per dim)"),
               cl::value_desc("name=size"));
 
+static cl::opt<bool>
+    noRaise("no-raise", cl::desc("Stop before the import pipeline: the graph "
+                                 "node for node, nothing raised"));
+
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(argc, argv, "Import ONNX models into Hybrid\n");
@@ -40,6 +45,7 @@ int main(int argc, char **argv) {
   mlir::hybrid::registerONNXImportDialects(registry);
   mlir::MLIRContext context(registry);
   mlir::hybrid::ONNXImportOptions options;
+  options.raise = !noRaise;
   for (const std::string &dim : fixedDims) {
     StringRef name, size;
     std::tie(name, size) = StringRef(dim).split('=');

@@ -46,7 +46,12 @@ Value expandLeading(OpBuilder &b, Location loc, Value x, Value like,
   sizes.resize(merged);
   SmallVector<OpFoldResult> rest = sizesOf(b, loc, x);
   sizes.append(rest.begin() + 1, rest.end());
-  return reshapeTo(b, loc, x, sizes);
+  SmallVector<ReassociationIndices> groups(1);
+  for (int64_t d = 0; d < merged; ++d)
+    groups[0].push_back(d);
+  for (int64_t d = merged; d < static_cast<int64_t>(sizes.size()); ++d)
+    groups.push_back({d});
+  return expandGroups(b, loc, x, groups, sizes);
 }
 
 /// A zero f32 (or f64) accumulator of `sizes`.
@@ -131,11 +136,18 @@ FailureOr<SmallVector<Value>> matmul(NodeContext &nc) {
     product = linalg::BatchMatmulOp::create(b, loc, ValueRange{lhs, rhs},
                                             ValueRange{init})
                   .getResult(0);
-    // [batch, M, N] back to the batch dims of A.
-    SmallVector<OpFoldResult> sizes = sizesOf(b, loc, a);
-    sizes[rankA - 2] = l[1];
-    sizes[rankA - 1] = r[2];
-    product = reshapeTo(b, loc, product, sizes);
+    // [batch, M, N] back to the batch dims.
+    if (rankA > 3) {
+      SmallVector<OpFoldResult> sizes = sizesOf(b, loc, a);
+      sizes[rankA - 2] = l[1];
+      sizes[rankA - 1] = r[2];
+      SmallVector<ReassociationIndices> groups(1);
+      for (int64_t d = 0; d < rankA - 2; ++d)
+        groups[0].push_back(d);
+      groups.push_back({rankA - 2});
+      groups.push_back({rankA - 1});
+      product = expandGroups(b, loc, product, groups, sizes);
+    }
   }
   if (acc != element) {
     auto type = cast<RankedTensorType>(product.getType());

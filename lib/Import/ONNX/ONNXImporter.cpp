@@ -7,6 +7,7 @@
 
 #include "hybrid/Dialect/Hybrid/IR/HybridAttrs.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridDialect.h"
+#include "hybrid/Dialect/Hybrid/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -17,6 +18,7 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "llvm/ADT/StringMap.h"
@@ -633,7 +635,14 @@ mlir::hybrid::importONNXModel(StringRef bytes, StringRef name,
     return nullptr;
   }
   GraphImporter importer(context, name, options);
-  return importer.import(model, *skeleton);
+  OwningOpRef<ModuleOp> module = importer.import(model, *skeleton);
+  if (!module || !options.raise)
+    return module;
+  PassManager pm(context);
+  pm.addPass(createHybridRaiseAttention());
+  if (failed(pm.run(*module)))
+    return nullptr;
+  return module;
 }
 
 OwningOpRef<ModuleOp>

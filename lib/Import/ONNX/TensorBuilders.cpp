@@ -189,8 +189,43 @@ Value mlir::hybrid::onnx_import::broadcastTo(OpBuilder &b, Location loc,
   return linalg::BroadcastOp::create(b, loc, kept, init, added).getResult()[0];
 }
 
+/// Whether every group holds at most one dynamic size of `shape`.
+static bool oneDynamicPerGroup(ArrayRef<ReassociationIndices> groups,
+                               ArrayRef<int64_t> shape) {
+  for (const ReassociationIndices &g : groups)
+    if (llvm::count_if(g, [&](int64_t d) {
+          return ShapedType::isDynamic(shape[d]);
+        }) > 1)
+      return false;
+  return true;
+}
+
+/// A tensor.reshape of `x` to `sizes` through a shape tensor.
+static Value reshapeThroughShape(OpBuilder &b, Location loc, Value x,
+                                 ArrayRef<OpFoldResult> sizes) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<Value> dims;
+  for (OpFoldResult s : sizes)
+    dims.push_back(getValueOrCreateConstantIndexOp(b, loc, s));
+  Value shape = tensor::FromElementsOp::create(b, loc, dims);
+  auto result =
+      RankedTensorType::get(staticShape(sizes), type.getElementType());
+  return tensor::ReshapeOp::create(b, loc, result, x, shape);
+}
+
+Value mlir::hybrid::onnx_import::expandGroups(
+    OpBuilder &b, Location loc, Value x, ArrayRef<ReassociationIndices> groups,
+    ArrayRef<OpFoldResult> sizes) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> target = staticShape(sizes);
+  if (!oneDynamicPerGroup(groups, target))
+    return reshapeThroughShape(b, loc, x, sizes);
+  auto result = RankedTensorType::get(target, type.getElementType());
+  return tensor::ExpandShapeOp::create(b, loc, result, x, groups, sizes);
+}
+
 Value mlir::hybrid::onnx_import::reshapeTo(OpBuilder &b, Location loc, Value x,
-                ArrayRef<OpFoldResult> sizes) {
+                                          ArrayRef<OpFoldResult> sizes) {
   auto type = cast<RankedTensorType>(x.getType());
   SmallVector<int64_t> target = staticShape(sizes);
   auto result = RankedTensorType::get(target, type.getElementType());
@@ -198,17 +233,6 @@ Value mlir::hybrid::onnx_import::reshapeTo(OpBuilder &b, Location loc, Value x,
   if (source == ArrayRef<int64_t>(target) &&
       llvm::count(target, ShapedType::kDynamic) == 0)
     return x;
-  auto oneDynamicPerGroup = [](ArrayRef<ReassociationIndices> groups,
-                               ArrayRef<int64_t> shape) {
-    for (const ReassociationIndices &g : groups) {
-      int64_t dynamic = 0;
-      for (int64_t d : g)
-        dynamic += ShapedType::isDynamic(shape[d]);
-      if (dynamic > 1)
-        return false;
-    }
-    return true;
-  };
   if (target.size() < source.size()) {
     std::optional<SmallVector<ReassociationIndices>> groups =
         getReassociationIndicesForCollapse(source, target);
@@ -220,11 +244,7 @@ Value mlir::hybrid::onnx_import::reshapeTo(OpBuilder &b, Location loc, Value x,
     if (groups && oneDynamicPerGroup(*groups, target))
       return tensor::ExpandShapeOp::create(b, loc, result, x, *groups, sizes);
   }
-  SmallVector<Value> dims;
-  for (OpFoldResult s : sizes)
-    dims.push_back(getValueOrCreateConstantIndexOp(b, loc, s));
-  Value shape = tensor::FromElementsOp::create(b, loc, dims);
-  return tensor::ReshapeOp::create(b, loc, result, x, shape);
+  return reshapeThroughShape(b, loc, x, sizes);
 }
 
 Value mlir::hybrid::onnx_import::castElements(OpBuilder &b, Location loc,

@@ -12,6 +12,7 @@
 #ifndef HYBRID_LIB_IMPORT_ONNX_TENSORBUILDERS_H
 #define HYBRID_LIB_IMPORT_ONNX_TENSORBUILDERS_H
 
+#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 
@@ -59,6 +60,12 @@ Value insertUnitDims(OpBuilder &b, Location loc, Value x,
 /// tensor.reshape to a shape tensor.
 Value reshapeTo(OpBuilder &b, Location loc, Value x,
                 ArrayRef<OpFoldResult> sizes);
+
+/// `x` expanded by `groups` to `sizes`: a tensor.expand_shape, or a
+/// tensor.reshape when a group holds two dynamic sizes (see reshapeTo).
+Value expandGroups(OpBuilder &b, Location loc, Value x,
+                   ArrayRef<ReassociationIndices> groups,
+                   ArrayRef<OpFoldResult> sizes);
 
 /// Converts a tensor's elements to `element` (int/float/bool casts, each
 /// rounding like ONNX Cast).

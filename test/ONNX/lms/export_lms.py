@@ -17,6 +17,7 @@ the newest exporter here) and returns logits [batch, seq, 256]. For each,
 float64-checked f32) are written beside this script; the files are checked
 in so that tests need neither torch nor onnx.
 """
+import argparse
 import math
 import os
 
@@ -167,6 +168,18 @@ def export(name, moe, seed):
     np.save(os.path.join(HERE, name + ".logits.npy"), logits.numpy())
 
 
+# A larger shape for benchmarks (bench/import/exported_lms.py), not tests.
+BENCH = dict(VOCAB=8192, HIDDEN=1024, LAYERS=4, HEADS=16, KV_HEADS=4, HEAD_DIM=64,
+             FFN=2816, EXPERTS=8, EXPERT_DIM=512)
+
 if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=HERE, help="where to write (default: beside this script)")
+    ap.add_argument("--bench-shape", action="store_true",
+                    help="hidden 1024, 4 layers, 16/4 heads: for benchmarks")
+    args = ap.parse_args()
+    HERE = args.out
+    if args.bench_shape:
+        globals().update(BENCH)
     export("llama_gqa", moe=False, seed=0)
     export("blockffn", moe=True, seed=1)

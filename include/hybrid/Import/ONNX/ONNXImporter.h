@@ -27,6 +27,10 @@ struct ONNXImportOptions {
   /// Symbolic dims (`dim_param`) given a fixed size, by name; the others
   /// stay dynamic.
   llvm::StringMap<int64_t> fixedDims;
+  /// Run the import pipeline after the graph: hybrid-raise-attention, which
+  /// turns the opset-17 spellings of attention, RMSNorm and rotary
+  /// embeddings into hybrid ops. Off, the module is the graph node for node.
+  bool raise = true;
 };
 
 /// Imports the ONNX model at `path`. Problems are reported as diagnostics

@@ -146,6 +146,19 @@ def HybridRaiseAttention : Pass<"hybrid-raise-attention", "ModuleOp"> {
                            "mlir::tensor::TensorDialect"];
 }
 
+def HybridDecomposeSoftmax : Pass<"hybrid-decompose-softmax", "ModuleOp"> {
+  let summary = "Lower linalg.softmax left after raising to linalg ops";
+  let description = [{
+    Importers spell Softmax as `linalg.softmax`, the form
+    `hybrid-raise-attention` recognises inside attention. The ones left (a
+    softmax that is not part of an attention) become upstream's numerically
+    stable decomposition: a max reduction, `exp(x - max)`, a sum reduction
+    and a division, as `linalg.generic` ops the loop lowering takes.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect",
+                           "mlir::math::MathDialect"];
+}
+
 def HybridOutlineKernels : Pass<"hybrid-outline-kernels", "ModuleOp"> {
   let summary = "Give structurally identical kernels one function, called per use";
   let description = [{
