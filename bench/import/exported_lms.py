@@ -37,7 +37,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--calls", type=int, default=10)
     args = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="hybrid-lms-", dir=args.build)
+    work = tempfile.mkdtemp(prefix="hybrid-lms-", dir=os.path.abspath(args.build))
     rt = HybridRuntime(args.build)
     ort = OrtPeer(args.node_modules, args.threads)
     rows = []

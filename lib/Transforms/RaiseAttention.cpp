@@ -368,6 +368,29 @@ struct RaiseAttention4DPattern : RewritePattern {
   }
 };
 
+/// tensor.dim of an elementwise op on tensors is the dim of its first
+/// tensor operand (they share one shape): importers size their results
+/// from intermediate values, and those reads must not keep a replaced chain
+/// alive.
+struct DimOfElementwise : OpRewritePattern<tensor::DimOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(tensor::DimOp dim,
+                                PatternRewriter &rewriter) const override {
+    Operation *def = dim.getSource().getDefiningOp();
+    if (!def || !def->hasTrait<OpTrait::Elementwise>())
+      return failure();
+    for (Value operand : def->getOperands())
+      if (isa<RankedTensorType>(operand.getType()) &&
+          cast<RankedTensorType>(operand.getType()).getShape() ==
+              cast<RankedTensorType>(dim.getSource().getType()).getShape()) {
+        rewriter.modifyOpInPlace(
+            dim, [&] { dim.getSourceMutable().assign(operand); });
+        return success();
+      }
+    return failure();
+  }
+};
+
 struct HybridRaiseAttention
     : hybrid::impl::HybridRaiseAttentionBase<HybridRaiseAttention> {
   void runOnOperation() override {
@@ -379,6 +402,7 @@ struct HybridRaiseAttention
     // replaced chain alive.
     memref::populateResolveRankedShapedTypeResultDimsPatterns(patterns);
     tensor::DimOp::getCanonicalizationPatterns(patterns, &getContext());
+    patterns.add<DimOfElementwise>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
