@@ -156,8 +156,50 @@ FailureOr<SmallVector<Value>> matmul(NodeContext &nc) {
   return SmallVector<Value>{product};
 }
 
+/// Gemm-13: alpha * A' B' + beta * C, with A' and B' transposed on request.
+FailureOr<SmallVector<Value>> gemm(NodeContext &nc) {
+  OpBuilder &b = nc.b;
+  Location loc = nc.loc;
+  Value a = nc.input(0), w = nc.input(1), c = nc.input(2);
+  auto aType = a ? dyn_cast<RankedTensorType>(a.getType()) : nullptr;
+  auto wType = w ? dyn_cast<RankedTensorType>(w.getType()) : nullptr;
+  if (!aType || !wType || aType.getRank() != 2 || wType.getRank() != 2 ||
+      aType.getElementType() != wType.getElementType() ||
+      !aType.getElementType().isF32())
+    return nc.error() << "expects two f32 matrices";
+  auto transpose = [&](Value m) {
+    SmallVector<OpFoldResult> sizes = {dimOf(b, loc, m, 1), dimOf(b, loc, m, 0)};
+    Value init = emptyTensor(b, loc, sizes, aType.getElementType());
+    return linalg::TransposeOp::create(b, loc, m, init, ArrayRef<int64_t>{1, 0})
+        .getResult()[0];
+  };
+  if (nc.intAttr("transA").value_or(0))
+    a = transpose(a);
+  if (nc.intAttr("transB").value_or(0))
+    w = transpose(w);
+  Type f32 = b.getF32Type();
+  SmallVector<OpFoldResult> sizes = {dimOf(b, loc, a, 0), dimOf(b, loc, w, 1)};
+  Value y = linalg::MatmulOp::create(b, loc, ValueRange{a, w},
+                                     ValueRange{zeros(b, loc, sizes, f32)})
+                .getResult(0);
+  float alpha = nc.floatAttr("alpha").value_or(1.0f),
+        beta = nc.floatAttr("beta").value_or(1.0f);
+  if (alpha != 1.0f)
+    y = arith::MulFOp::create(b, loc, y,
+                              splat(b, loc, sizes, b.getF32FloatAttr(alpha)));
+  if (c && beta != 0.0f) {
+    Value bias = broadcastTo(b, loc, c, sizes);
+    if (beta != 1.0f)
+      bias = arith::MulFOp::create(
+          b, loc, bias, splat(b, loc, sizes, b.getF32FloatAttr(beta)));
+    y = arith::AddFOp::create(b, loc, y, bias);
+  }
+  return SmallVector<Value>{y};
+}
+
 } // namespace
 
 void mlir::hybrid::onnx_import::addMatMulOps(SmallVectorImpl<OpEntry> &table) {
   table.push_back({"", "MatMul", 13, 25, matmul});
+  table.push_back({"", "Gemm", 13, 25, gemm});
 }

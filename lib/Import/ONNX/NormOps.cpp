@@ -1,9 +1,14 @@
-//===- NormOps.cpp - ONNX normalisations, rotary embeddings, CumSum -------===//
+//===- NormOps.cpp - ONNX normalisations, rotary embeddings, CumSum, TopK -===//
 
 #include "OpTable.h"
+#include "TensorBuilders.h"
 
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Verifier.h"
 
 using namespace mlir;
@@ -99,9 +104,110 @@ static FailureOr<SmallVector<Value>> topK(NodeContext &nc) {
   return SmallVector<Value>{op.getValues(), op.getIndices()};
 }
 
+/// LayerNormalization-17: (x - mean) / sqrt(var + eps) * scale + bias over
+/// dims [axis, rank), in the input's type; Mean and InvStdDev keep the
+/// reduced dims as 1s.
+static FailureOr<SmallVector<Value>> layerNormalization(NodeContext &nc) {
+  OpBuilder &b = nc.b;
+  Location loc = nc.loc;
+  Value x = nc.input(0), scale = nc.input(1), bias = nc.input(2);
+  auto type = x ? dyn_cast<RankedTensorType>(x.getType()) : nullptr;
+  if (!type || !scale || !isa<FloatType>(type.getElementType()))
+    return nc.error() << "expects a float X and a scale";
+  int64_t rank = type.getRank();
+  int64_t axis = nc.intAttr("axis").value_or(-1);
+  if (axis < -rank || axis >= rank)
+    return nc.error() << "axis " << axis << " is out of range";
+  if (axis < 0)
+    axis += rank;
+  Type element = type.getElementType();
+  float eps = nc.floatAttr("epsilon").value_or(1e-5f);
+  SmallVector<int64_t> dims;
+  for (int64_t d = axis; d < rank; ++d)
+    dims.push_back(d);
+  SmallVector<OpFoldResult> sizes = sizesOf(b, loc, x), kept(sizes.begin(),
+                                                             sizes.begin() + axis);
+  // The element count of the normalised dims, as a splat of the kept shape.
+  Value count = arith::ConstantIndexOp::create(b, loc, 1);
+  for (int64_t d : dims)
+    count = arith::MulIOp::create(b, loc, count,
+                                  tensor::DimOp::create(b, loc, x, d));
+  Value n = arith::SIToFPOp::create(
+      b, loc, element, arith::IndexCastOp::create(b, loc, b.getI64Type(), count));
+  auto perRow = [&](Value scalar) {
+    return linalg::FillOp::create(b, loc, scalar,
+                                  emptyTensor(b, loc, kept, element))
+        .getResult(0);
+  };
+  auto back = [&](Value rowValue) { return broadcastTo(b, loc, insertUnitDims(b, loc, rowValue, dims), sizes); };
+  Value mean = arith::DivFOp::create(
+      b, loc, reduce(b, loc, x, dims, Reduction::Sum), perRow(n));
+  Value centred = arith::SubFOp::create(b, loc, x, back(mean));
+  Value var = arith::DivFOp::create(
+      b, loc,
+      reduce(b, loc, arith::MulFOp::create(b, loc, centred, centred), dims,
+             Reduction::Sum),
+      perRow(n));
+  Value eq = arith::ConstantOp::create(b, loc, FloatAttr::get(element, eps));
+  Value invStd =
+      math::RsqrtOp::create(b, loc, arith::AddFOp::create(b, loc, var, perRow(eq)));
+  Value y = arith::MulFOp::create(b, loc, centred, back(invStd));
+  y = arith::MulFOp::create(b, loc, y, broadcastTo(b, loc, scale, sizes));
+  if (bias)
+    y = arith::AddFOp::create(b, loc, y, broadcastTo(b, loc, bias, sizes));
+  return SmallVector<Value>{y, insertUnitDims(b, loc, mean, dims),
+                            insertUnitDims(b, loc, invStd, dims)};
+}
+
+/// SimplifiedLayerNormalization (ORT's exporters, default domain): RMSNorm
+/// over dims [axis, rank).
+static FailureOr<SmallVector<Value>> simplifiedLayerNorm(NodeContext &nc) {
+  Value x = nc.input(0), scale = nc.input(1);
+  if (!x || !scale)
+    return nc.error() << "expects inputs X and scale";
+  if (nc.node.output_size() > 1 && !nc.node.output(1).empty())
+    return nc.error() << "the inv_std_var output is not supported";
+  auto op = RMSNormOp::create(
+      nc.b, nc.loc, x.getType(), x, scale,
+      nc.b.getI64IntegerAttr(nc.intAttr("axis").value_or(-1)),
+      nc.b.getF32FloatAttr(nc.floatAttr("epsilon").value_or(1e-5f)));
+  if (failed(mlir::verify(op)))
+    return failure();
+  return SmallVector<Value>{op.getResult()};
+}
+
+/// com.microsoft SkipSimplifiedLayerNormalization: s = input + skip
+/// (+ bias); output = RMSNorm(s) * gamma over the last dim; output 3 is s.
+static FailureOr<SmallVector<Value>> skipSimplifiedLayerNorm(NodeContext &nc) {
+  OpBuilder &b = nc.b;
+  Value x = nc.input(0), skip = nc.input(1), gamma = nc.input(2),
+        bias = nc.input(3);
+  if (!x || !skip || !gamma || x.getType() != skip.getType())
+    return nc.error() << "expects input and skip of one type, and gamma";
+  for (int i = 1; i < 3; ++i)
+    if (nc.node.output_size() > i && !nc.node.output(i).empty())
+      return nc.error() << "output " << i
+                        << " (mean, inv_std_var) is not supported";
+  Value sum = arith::AddFOp::create(b, nc.loc, x, skip);
+  if (bias)
+    sum = arith::AddFOp::create(
+        b, nc.loc, sum, broadcastTo(b, nc.loc, bias, sizesOf(b, nc.loc, x)));
+  auto op = RMSNormOp::create(
+      b, nc.loc, x.getType(), sum, gamma, b.getI64IntegerAttr(-1),
+      b.getF32FloatAttr(nc.floatAttr("epsilon").value_or(1e-5f)));
+  if (failed(mlir::verify(op)))
+    return failure();
+  return SmallVector<Value>{op.getResult(), Value(), Value(), sum};
+}
+
 void mlir::hybrid::onnx_import::addNormOps(SmallVectorImpl<OpEntry> &table) {
   table.push_back({"", "TopK", 11, 25, topK});
   table.push_back({"", "CumSum", 11, 25, cumSum});
   table.push_back({"", "RMSNormalization", 23, 25, rmsNormalization});
   table.push_back({"", "RotaryEmbedding", 23, 25, rotaryEmbedding});
+  table.push_back({"", "LayerNormalization", 17, 25, layerNormalization});
+  table.push_back({"", "SimplifiedLayerNormalization", 1, 25,
+                   simplifiedLayerNorm});
+  table.push_back({"com.microsoft", "SkipSimplifiedLayerNormalization", 1, 1,
+                   skipSimplifiedLayerNorm});
 }

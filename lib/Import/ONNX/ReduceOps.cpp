@@ -15,7 +15,6 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
-#include <limits>
 
 using namespace mlir;
 using namespace mlir::hybrid;
@@ -65,23 +64,11 @@ Converter reduction(Kind kind, int64_t axesInputSince) {
     for (int64_t d = 0; d < rank; ++d)
       if (!llvm::is_contained(dims, d))
         kept.push_back(dimOf(b, loc, x, d));
-    double start = kind == Kind::Max   ? -std::numeric_limits<double>::infinity()
-                   : kind == Kind::Min ? std::numeric_limits<double>::infinity()
-                                       : 0.0;
-    Value init = splat(b, loc, kept, FloatAttr::get(element, start));
-    auto reduce = linalg::ReduceOp::create(
-        b, loc, ValueRange{x}, ValueRange{init}, dims,
-        [&](OpBuilder &nb, Location l, ValueRange args) {
-          Value r;
-          if (kind == Kind::Max)
-            r = arith::MaximumFOp::create(nb, l, args[0], args[1]);
-          else if (kind == Kind::Min)
-            r = arith::MinimumFOp::create(nb, l, args[0], args[1]);
-          else
-            r = arith::AddFOp::create(nb, l, args[0], args[1]);
-          linalg::YieldOp::create(nb, l, r);
-        });
-    Value result = reduce.getResult(0);
+    Value result = onnx_import::reduce(
+        b, loc, x, dims,
+        kind == Kind::Max   ? Reduction::Max
+        : kind == Kind::Min ? Reduction::Min
+                            : Reduction::Sum);
     if (kind == Kind::Mean) {
       // The count, a splat constant when static.
       int64_t count = 1;

@@ -9,6 +9,8 @@
 #include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
 #include "mlir/IR/Matchers.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace mlir::hybrid::onnx_import;
 
@@ -245,6 +247,34 @@ Value mlir::hybrid::onnx_import::reshapeTo(OpBuilder &b, Location loc, Value x,
       return tensor::ExpandShapeOp::create(b, loc, result, x, *groups, sizes);
   }
   return reshapeThroughShape(b, loc, x, sizes);
+}
+
+Value mlir::hybrid::onnx_import::reduce(OpBuilder &b, Location loc, Value x,
+                                        ArrayRef<int64_t> dims,
+                                        Reduction kind) {
+  auto type = cast<RankedTensorType>(x.getType());
+  Type element = type.getElementType();
+  SmallVector<OpFoldResult> kept;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (!llvm::is_contained(dims, d))
+      kept.push_back(dimOf(b, loc, x, d));
+  double start = kind == Reduction::Max   ? -std::numeric_limits<double>::infinity()
+                 : kind == Reduction::Min ? std::numeric_limits<double>::infinity()
+                                          : 0.0;
+  Value init = splat(b, loc, kept, FloatAttr::get(element, start));
+  return linalg::ReduceOp::create(
+             b, loc, ValueRange{x}, ValueRange{init}, dims,
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value r;
+               if (kind == Reduction::Max)
+                 r = arith::MaximumFOp::create(nb, l, args[0], args[1]);
+               else if (kind == Reduction::Min)
+                 r = arith::MinimumFOp::create(nb, l, args[0], args[1]);
+               else
+                 r = arith::AddFOp::create(nb, l, args[0], args[1]);
+               linalg::YieldOp::create(nb, l, r);
+             })
+      .getResult(0);
 }
 
 Value mlir::hybrid::onnx_import::castElements(OpBuilder &b, Location loc,

@@ -67,6 +67,12 @@ Value expandGroups(OpBuilder &b, Location loc, Value x,
                    ArrayRef<ReassociationIndices> groups,
                    ArrayRef<OpFoldResult> sizes);
 
+/// A float reduction over `dims` of `x` (dims dropped): one linalg.reduce
+/// from a filled init.
+enum class Reduction { Sum, Max, Min };
+Value reduce(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> dims,
+             Reduction kind);
+
 /// Converts a tensor's elements to `element` (int/float/bool casts, each
 /// rounding like ONNX Cast).
 Value castElements(OpBuilder &b, Location loc, Value x, Type element);

@@ -31,7 +31,7 @@ OPS = """Add Sub Mul Div Pow Sqrt Reciprocal Neg Exp Log Sigmoid Relu Tanh Erf
 Cos Sin Abs Equal Less Greater LessOrEqual GreaterOrEqual And Or Xor Not Where
 Max Min Clip Cast Identity Shape Constant ConstantOfShape Reshape Transpose
 Unsqueeze Squeeze Concat Slice Split Expand Gather Range Trilu ReduceSum
-ReduceMean ReduceMax ReduceMin MatMul""".split()
+ReduceMean ReduceMax ReduceMin MatMul Gemm LogSoftmax LayerNormalization""".split()
 
 
 def describe(values, infos):
