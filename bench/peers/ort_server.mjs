@@ -1,8 +1,8 @@
 // ONNX Runtime (onnxruntime-node) as a benchmark peer, driven by
 // bench/peers/compare.py over stdin/stdout, one JSON request per line:
 //   {"op": "load", "model": path, "threads": n}  -> {"ok": true}
-//   {"op": "run", "inputs": {name: npyPath}, "output": npyPath|null}
-//                                               -> {"ms": t}
+//   {"op": "run", "inputs": {name: npyPath}, "output": npyPath|null,
+//    "outputs": [npyPath, ...]|absent}          -> {"ms": t}
 // Only session.run is timed; the first output is written as .npy when asked
 // so that the driver checks ORT's numbers too.
 import { createInterface } from "node:readline";
@@ -56,6 +56,8 @@ for await (const line of lines) {
       const out = await session.run(feeds);
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       if (req.output) writeNpy(req.output, out[session.outputNames[0]]);
+      // Every output, in order (test-data generators ask for them all).
+      (req.outputs || []).forEach((path, i) => writeNpy(path, out[session.outputNames[i]]));
       console.log(JSON.stringify({ ms }));
     } else {
       throw new Error(`unknown request ${req.op}`);

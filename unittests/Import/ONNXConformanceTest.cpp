@@ -41,6 +41,8 @@ namespace {
 /// python3-onnx generators).
 const std::string kHybridOpsDir = HYBRID_ONNX_NODE_DIR;
 const std::string kExportOpsDir = HYBRID_ONNX_NODE_OPSET17_DIR;
+/// Cases of ONNX Runtime's contrib ops for LLMs, with ORT 1.30's outputs.
+const std::string kContribOpsDir = HYBRID_ONNX_NODE_CONTRIB_DIR;
 
 /// The ops whose every case must pass (the others may refuse a case with a
 /// diagnostic, never compute a wrong result).
@@ -165,11 +167,18 @@ float toFloat(const hybrid::Tensor &t, size_t i) {
 
 enum class Outcome { Passed, Refused, Failed };
 
-/// Imports, compiles and runs one case; compares every output. A case the
-/// importer refuses with a diagnostic (an op, opset, input or attribute not
-/// supported yet) is Refused; anything else that goes wrong is Failed.
-Outcome runCase(const std::string &folder, const Case &c, std::string &why) {
-  std::string dir = folder + "/" + c.name;
+/// A compiled, loaded module and its entry point.
+struct Compiled {
+  hybrid::Module module;
+  std::string entry;
+};
+
+/// Imports `bytes` (a model read from `path`) and compiles it with the CPU
+/// pipeline. A model the importer refuses with a diagnostic (an op, opset,
+/// input or attribute not supported yet) is Refused; anything else that
+/// goes wrong is Failed.
+Outcome compile(const std::string &bytes, const std::string &path,
+                Compiled &out, std::string &why) {
   mlir::DialectRegistry registry;
   mlir::hybrid::registerAllDialects(registry);
   mlir::hybrid::registerONNXImportDialects(registry);
@@ -179,72 +188,42 @@ Outcome runCase(const std::string &folder, const Case &c, std::string &why) {
     diagnostics += d.str() + "\n";
     return mlir::success();
   });
-  // Shape operands (axes, shape, starts, split, k, Range's bounds) that a
-  // case passes as graph inputs become initializers holding the case's
-  // data: the importer fixes shapes at import, as exporters write them.
-  onnx::ModelProto model;
-  {
-    std::ifstream in(dir + "/model.onnx", std::ios::binary);
-    if (!model.ParseFromIstream(&in)) {
-      why = "model.onnx does not parse";
-      return Outcome::Failed;
-    }
-  }
-  std::set<int64_t> baked;
-  const onnx::NodeProto &node = model.graph().node(0);
-  for (int64_t i = 0; i < model.graph().input_size(); ++i) {
-    const onnx::ValueInfoProto &in = model.graph().input(i);
-    auto at = std::find(node.input().begin(), node.input().end(), in.name());
-    const auto &type = in.type().tensor_type();
-    bool integer = type.elem_type() == onnx::TensorProto::INT64 ||
-                   type.elem_type() == onnx::TensorProto::INT32;
-    bool shapeOperand = at != node.input().begin() &&
-                        at != node.input().end() && integer &&
-                        type.shape().dim_size() <= 1;
-    if (!shapeOperand && node.op_type() != "Range" &&
-        !(node.op_type() == "ConstantOfShape" && integer))
-      continue;
-    std::ifstream data(dir + "/test_data_set_0/input_" + std::to_string(i) +
-                           ".pb",
-                       std::ios::binary);
-    onnx::TensorProto *init = model.mutable_graph()->add_initializer();
-    if (!init->ParseFromIstream(&data)) {
-      why = "input " + std::to_string(i) + " does not parse";
-      return Outcome::Failed;
-    }
-    init->set_name(in.name());
-    baked.insert(i);
-  }
-  for (int64_t i = model.graph().input_size() - 1; i >= 0; --i)
-    if (baked.count(i))
-      model.mutable_graph()->mutable_input()->DeleteSubrange(i, 1);
-  std::string bytes;
-  model.SerializeToString(&bytes);
-  auto module = mlir::hybrid::importONNXModel(bytes, dir + "/model.onnx",
-                                              &context);
+  auto module = mlir::hybrid::importONNXModel(bytes, path, &context);
   if (!module) {
     why = diagnostics;
     return diagnostics.find("not supported") != std::string::npos
                ? Outcome::Refused
                : Outcome::Failed;
   }
+  out.entry =
+      (*module->getOps<mlir::func::FuncOp>().begin()).getSymName().str();
+  llvm::SmallString<128> so;
+  if (llvm::sys::fs::createTemporaryFile("hybrid-onnx", "so", so)) {
+    why = "no temporary file";
+    return Outcome::Failed;
+  }
+  mlir::hybrid::CPUCompileOptions options;
+  if (failed(mlir::hybrid::compileToSharedObject(*module, so, options))) {
+    why = "compile: " + diagnostics;
+    return Outcome::Failed;
+  }
+  hybrid::Status loaded = hybrid::Module::load(std::string(so), out.module);
+  llvm::sys::fs::remove(so);
+  if (!loaded) {
+    why = "load: " + loaded.message();
+    return Outcome::Failed;
+  }
+  return Outcome::Passed;
+}
+
+/// Runs `compiled` on the inputs of case `c` in `dir` (but those in
+/// `baked`) and compares every output with the case's.
+Outcome check(Compiled &compiled, const std::string &dir, const Case &c,
+              const std::set<int64_t> &baked, std::string &why) {
   auto fail = [&](const std::string &what) {
     why = what;
     return Outcome::Failed;
   };
-  std::string entry =
-      (*module->getOps<mlir::func::FuncOp>().begin()).getSymName().str();
-  llvm::SmallString<128> so;
-  if (llvm::sys::fs::createTemporaryFile("hybrid-onnx", "so", so))
-    return fail("no temporary file");
-  mlir::hybrid::CPUCompileOptions options;
-  if (failed(mlir::hybrid::compileToSharedObject(*module, so, options)))
-    return fail("compile: " + diagnostics);
-  hybrid::Module m;
-  hybrid::Status loaded = hybrid::Module::load(std::string(so), m);
-  llvm::sys::fs::remove(so);
-  if (!loaded)
-    return fail("load: " + loaded.message());
   std::vector<hybrid::Tensor> args, results;
   for (int64_t i = 0; i < c.inputs; ++i) {
     if (baked.count(i))
@@ -256,7 +235,8 @@ Outcome runCase(const std::string &folder, const Case &c, std::string &why) {
         !r)
       return fail(r.message());
   }
-  if (hybrid::Status s = m.invoke(entry, args, results); !s)
+  if (hybrid::Status s = compiled.module.invoke(compiled.entry, args, results);
+      !s)
     return fail("run: " + s.message());
   if (int64_t(results.size()) != c.outputs)
     return fail(std::to_string(results.size()) + " outputs");
@@ -287,6 +267,60 @@ Outcome runCase(const std::string &folder, const Case &c, std::string &why) {
                   std::to_string(err) + " > " + std::to_string(tol));
   }
   return Outcome::Passed;
+}
+
+/// Imports, compiles and runs one case; compares every output.
+Outcome runCase(const std::string &folder, const Case &c, std::string &why) {
+  std::string dir = folder + "/" + c.name;
+  // Shape operands (axes, shape, starts, split, k, Range's bounds) that a
+  // case passes as graph inputs become initializers holding the case's
+  // data: the importer fixes shapes at import, as exporters write them.
+  onnx::ModelProto model;
+  {
+    std::ifstream in(dir + "/model.onnx", std::ios::binary);
+    if (!model.ParseFromIstream(&in)) {
+      why = "model.onnx does not parse";
+      return Outcome::Failed;
+    }
+  }
+  std::set<int64_t> baked;
+  const onnx::NodeProto &node = model.graph().node(0);
+  // The contrib ops' integer inputs (sequence lengths, positions) are
+  // run-time data in the models ORT's exporters write: they stay inputs.
+  for (int64_t i = 0; node.domain().empty() && i < model.graph().input_size();
+       ++i) {
+    const onnx::ValueInfoProto &in = model.graph().input(i);
+    auto at = std::find(node.input().begin(), node.input().end(), in.name());
+    const auto &type = in.type().tensor_type();
+    bool integer = type.elem_type() == onnx::TensorProto::INT64 ||
+                   type.elem_type() == onnx::TensorProto::INT32;
+    bool shapeOperand = at != node.input().begin() &&
+                        at != node.input().end() && integer &&
+                        type.shape().dim_size() <= 1;
+    if (!shapeOperand && node.op_type() != "Range" &&
+        !(node.op_type() == "ConstantOfShape" && integer))
+      continue;
+    std::ifstream data(dir + "/test_data_set_0/input_" + std::to_string(i) +
+                           ".pb",
+                       std::ios::binary);
+    onnx::TensorProto *init = model.mutable_graph()->add_initializer();
+    if (!init->ParseFromIstream(&data)) {
+      why = "input " + std::to_string(i) + " does not parse";
+      return Outcome::Failed;
+    }
+    init->set_name(in.name());
+    baked.insert(i);
+  }
+  for (int64_t i = model.graph().input_size() - 1; i >= 0; --i)
+    if (baked.count(i))
+      model.mutable_graph()->mutable_input()->DeleteSubrange(i, 1);
+  std::string bytes;
+  model.SerializeToString(&bytes);
+  Compiled compiled;
+  if (Outcome o = compile(bytes, dir + "/model.onnx", compiled, why);
+      o != Outcome::Passed)
+    return o;
+  return check(compiled, dir, c, baked, why);
 }
 
 /// Runs every case of `dir`; returns the refused ones with their reasons.
@@ -345,3 +379,37 @@ TEST(ONNXConformance, TorchExportOpsPassOrAreKnownRefusals) {
 }
 
 } // namespace
+
+/// The contrib ops ORT's LLM exporters emit (com.microsoft
+/// GroupQueryAttention, RotaryEmbedding, SkipSimplifiedLayerNormalization;
+/// SimplifiedLayerNormalization): every case passes.
+TEST(ONNXConformance, OnnxRuntimeContribOpsPass) {
+  runAll(kContribOpsDir,
+         {"GroupQueryAttention", "RotaryEmbedding",
+          "SimplifiedLayerNormalization", "SkipSimplifiedLayerNormalization"});
+}
+
+/// One module for every length: GroupQueryAttention with symbolic batch,
+/// sequence and past (test/ONNX/models/gqa_dynamic.onnx), compiled once and
+/// run on the contrib cases of other shapes that share its attributes.
+TEST(ONNXConformance, GroupQueryAttentionServesEveryLengthFromOneModule) {
+  std::string path = std::string(HYBRID_ONNX_MODELS_DIR) + "/gqa_dynamic.onnx";
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false);
+  ASSERT_TRUE(bool(buffer)) << "cannot read " << path;
+  Compiled compiled;
+  std::string why;
+  ASSERT_EQ(compile((*buffer)->getBuffer().str(), path, compiled, why),
+            Outcome::Passed)
+      << why;
+  int checked = 0;
+  for (const Case &c : manifest(kContribOpsDir)) {
+    if (c.name != "test_gqa_past" && c.name != "test_gqa_past_chunk" &&
+        c.name != "test_gqa_padded_batch")
+      continue;
+    EXPECT_EQ(check(compiled, kContribOpsDir + "/" + c.name, c, {}, why),
+              Outcome::Passed)
+        << c.name << ": " << why;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 3);
+}

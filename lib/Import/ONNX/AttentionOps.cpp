@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "AttentionBuilders.h"
 #include "OpTable.h"
 #include "TensorBuilders.h"
 
@@ -29,195 +30,6 @@ using namespace mlir::hybrid;
 using namespace mlir::hybrid::onnx_import;
 
 namespace {
-
-/// [B, S, H*D] -> [B, H, S, D].
-FailureOr<Value> splitHeads(NodeContext &nc, Value x, int64_t heads) {
-  OpBuilder &b = nc.b;
-  auto type = cast<RankedTensorType>(x.getType());
-  int64_t hidden = type.getDimSize(2);
-  if (ShapedType::isDynamic(hidden) || hidden % heads != 0)
-    return nc.error() << "the hidden size " << hidden
-                      << " is not a known multiple of " << heads << " heads";
-  int64_t d = hidden / heads;
-  auto split = RankedTensorType::get(
-      {type.getDimSize(0), type.getDimSize(1), heads, d},
-      type.getElementType());
-  Value s = tensor::ExpandShapeOp::create(
-      b, nc.loc, split, x, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}},
-      ArrayRef<OpFoldResult>{dimOf(b, nc.loc, x, 0), dimOf(b, nc.loc, x, 1),
-                             b.getIndexAttr(heads), b.getIndexAttr(d)});
-  Value init = tensor::EmptyOp::create(
-      b, nc.loc,
-      ArrayRef<OpFoldResult>{dimOf(b, nc.loc, x, 0), b.getIndexAttr(heads),
-                             dimOf(b, nc.loc, x, 1), b.getIndexAttr(d)},
-      type.getElementType());
-  return linalg::TransposeOp::create(b, nc.loc, s, init,
-                                     ArrayRef<int64_t>{0, 2, 1, 3})
-      .getResult()[0];
-}
-
-/// [B, H, S, D] -> [B, S, H*D].
-Value joinHeads(OpBuilder &b, Location loc, Value y) {
-  auto type = cast<RankedTensorType>(y.getType());
-  Value init = tensor::EmptyOp::create(
-      b, loc,
-      ArrayRef<OpFoldResult>{dimOf(b, loc, y, 0), dimOf(b, loc, y, 2),
-                             dimOf(b, loc, y, 1), dimOf(b, loc, y, 3)},
-      type.getElementType());
-  Value t = linalg::TransposeOp::create(b, loc, y, init,
-                                        ArrayRef<int64_t>{0, 2, 1, 3})
-                .getResult()[0];
-  return tensor::CollapseShapeOp::create(
-      b, loc, t, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
-}
-
-/// concat(past, x) along the sequence dim (2) of [B, H, S, D] tensors.
-Value concatSequence(OpBuilder &b, Location loc, Value past, Value x) {
-  auto type = cast<RankedTensorType>(x.getType());
-  OpFoldResult pastLen = dimOf(b, loc, past, 2), newLen = dimOf(b, loc, x, 2);
-  std::optional<int64_t> p = getConstantIntValue(pastLen),
-                         n = getConstantIntValue(newLen);
-  OpFoldResult total =
-      p && n ? OpFoldResult(b.getIndexAttr(*p + *n))
-             : OpFoldResult(arith::AddIOp::create(
-                                b, loc, getValueOrCreateConstantIndexOp(b, loc, pastLen),
-                                getValueOrCreateConstantIndexOp(b, loc, newLen))
-                                .getResult());
-  SmallVector<OpFoldResult> sizes = {dimOf(b, loc, x, 0), dimOf(b, loc, x, 1),
-                                     total, dimOf(b, loc, x, 3)};
-  Value out = tensor::EmptyOp::create(b, loc, sizes, type.getElementType());
-  SmallVector<OpFoldResult> zero(4, b.getIndexAttr(0)), one(4,
-                                                           b.getIndexAttr(1));
-  SmallVector<OpFoldResult> pastSizes = {dimOf(b, loc, past, 0),
-                                         dimOf(b, loc, past, 1), pastLen,
-                                         dimOf(b, loc, past, 3)};
-  out = tensor::InsertSliceOp::create(b, loc, past, out, zero, pastSizes, one);
-  SmallVector<OpFoldResult> at = {b.getIndexAttr(0), b.getIndexAttr(0),
-                                  pastLen, b.getIndexAttr(0)};
-  SmallVector<OpFoldResult> newSizes = {dimOf(b, loc, x, 0),
-                                        dimOf(b, loc, x, 1), newLen,
-                                        dimOf(b, loc, x, 3)};
-  return tensor::InsertSliceOp::create(b, loc, x, out, at, newSizes, one);
-}
-
-/// Which keys each query row may see, beyond what hybrid.attention's own
-/// causal limit expresses: per-batch key lengths (an external cache) and
-/// sliding windows.
-struct KeyLimits {
-  Value nonpad;           // [B] key lengths, or null
-  bool causal = false;    // j <= pos
-  int64_t past = 0;       // pos = i + past (or i + nonpad[b] - Sq)
-  int64_t left = -1;      // j >= pos - left when >= 0
-  int64_t right = -1;     // j <= pos + right when >= 0
-};
-
-/// The additive mask [B, Hm, Sq, Skv] (0 or -inf, Q's float type) that
-/// applies `limits` and the user mask (bool, or added when float; any rank,
-/// right-aligned). Hm is the user mask's head dim, or 1.
-FailureOr<Value> structuralMask(NodeContext &nc, Value q, Value k, Value user,
-                                const KeyLimits &limits) {
-  OpBuilder &b = nc.b;
-  Location loc = nc.loc;
-  auto qType = cast<RankedTensorType>(q.getType());
-  auto kType = cast<RankedTensorType>(k.getType());
-  int64_t batch = qType.getDimSize(0), qLen = qType.getDimSize(2),
-          kvLen = kType.getDimSize(2);
-  auto userType = user ? cast<RankedTensorType>(user.getType()) : nullptr;
-  int64_t heads = userType && userType.getRank() >= 3
-                      ? userType.getDimSize(userType.getRank() - 3)
-                      : 1;
-  if (!qType.hasStaticShape() || !kType.hasStaticShape() ||
-      (userType && !userType.hasStaticShape()))
-    return nc.error() << "nonpad_kv_seqlen or windows with dynamic shapes "
-                         "are not supported yet";
-  Type element = qType.getElementType();
-  auto maskType = RankedTensorType::get({batch, heads, qLen, kvLen}, element);
-  // (b, h, i, j) -> nonpad[b]; the user mask's element, right-aligned,
-  // size-1 dims broadcast.
-  SmallVector<AffineMap> maps;
-  SmallVector<Value> ins;
-  if (limits.nonpad) {
-    ins.push_back(limits.nonpad);
-    maps.push_back(
-        AffineMap::get(4, 0, {b.getAffineDimExpr(0)}, b.getContext()));
-  }
-  if (user) {
-    SmallVector<AffineExpr> exprs;
-    int64_t rank = userType.getRank();
-    for (int64_t d = 0; d < rank; ++d)
-      exprs.push_back(userType.getDimSize(d) == 1
-                          ? b.getAffineConstantExpr(0)
-                          : b.getAffineDimExpr(4 - rank + d));
-    maps.push_back(AffineMap::get(4, 0, exprs, b.getContext()));
-    ins.push_back(user);
-  }
-  maps.push_back(b.getMultiDimIdentityMap(4));
-  Value init = tensor::EmptyOp::create(b, loc, maskType.getShape(), element);
-  SmallVector<utils::IteratorType> iters(4, utils::IteratorType::parallel);
-  auto generic = linalg::GenericOp::create(
-      b, loc, TypeRange{maskType}, ins, ValueRange{init}, maps, iters,
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        Type i64 = nb.getI64Type();
-        using P = arith::CmpIPredicate;
-        auto constant = [&](int64_t v) {
-          return arith::ConstantIntOp::create(nb, l, i64, v).getResult();
-        };
-        auto index = [&](int64_t d) {
-          return arith::IndexCastOp::create(
-                     nb, l, i64, linalg::IndexOp::create(nb, l, d))
-              .getResult();
-        };
-        auto both = [&](Value a, Value c) {
-          return arith::AndIOp::create(nb, l, a, c).getResult();
-        };
-        Value j = index(3);
-        Value visible = arith::ConstantIntOp::create(nb, l, 1, 1);
-        // pos = i + past, or i + nonpad[b] - Sq for an external cache.
-        Value pos = arith::AddIOp::create(nb, l, index(2), constant(limits.past));
-        size_t arg = 0;
-        if (limits.nonpad) {
-          Value len = args[arg++];
-          if (!len.getType().isInteger(64))
-            len = arith::ExtSIOp::create(nb, l, i64, len);
-          visible = both(visible, arith::CmpIOp::create(nb, l, P::slt, j, len));
-          if (limits.past == 0)
-            pos = arith::AddIOp::create(
-                nb, l, index(2),
-                arith::SubIOp::create(nb, l, len, constant(qLen)));
-        }
-        if (limits.causal)
-          visible = both(visible, arith::CmpIOp::create(nb, l, P::sle, j, pos));
-        if (limits.left >= 0)
-          visible = both(visible, arith::CmpIOp::create(
-                                      nb, l, P::sge, j,
-                                      arith::SubIOp::create(
-                                          nb, l, pos, constant(limits.left))));
-        if (limits.right >= 0)
-          visible = both(visible, arith::CmpIOp::create(
-                                      nb, l, P::sle, j,
-                                      arith::AddIOp::create(
-                                          nb, l, pos, constant(limits.right))));
-        Value bias =
-            arith::ConstantOp::create(nb, l, FloatAttr::get(element, 0.0));
-        Value negInf = arith::ConstantOp::create(
-            nb, l,
-            FloatAttr::get(element, -std::numeric_limits<double>::infinity()));
-        if (user) {
-          Value m = args[arg];
-          if (m.getType().isInteger(1)) {
-            visible = both(visible, m);
-          } else {
-            if (m.getType() != element)
-              m = arith::ExtFOp::create(nb, l, element, m);
-            bias = m;
-          }
-        }
-        linalg::YieldOp::create(
-            nb, l,
-            ValueRange{arith::SelectOp::create(nb, l, visible, bias, negInf)});
-      });
-  return generic.getResult(0);
-}
 
 FailureOr<SmallVector<Value>> attention(NodeContext &nc) {
   OpBuilder &b = nc.b;
@@ -289,18 +101,11 @@ FailureOr<SmallVector<Value>> attention(NodeContext &nc) {
   if (nonpad || limits.left >= 0 || limits.right >= 0) {
     // Per-batch key lengths (an external cache: without a past, the causal
     // frontier is per batch too) and sliding windows go into one mask.
-    limits.nonpad = nonpad;
+    limits.keyLen = nonpad;
     limits.causal = causal;
-    if (pastK) {
-      int64_t past = cast<RankedTensorType>(pastK.getType()).getDimSize(2);
-      if (ShapedType::isDynamic(past))
-        return nc.error() << "windows with a dynamic past are not supported yet";
-      limits.past = past;
-    }
-    FailureOr<Value> combined = structuralMask(nc, q, k, mask, limits);
-    if (failed(combined))
-      return failure();
-    mask = *combined;
+    if (pastK)
+      limits.past = tensor::DimOp::create(b, loc, pastK, 2);
+    mask = structuralMask(b, loc, q, k, mask, limits);
     causal = false;
   }
   if (causal)

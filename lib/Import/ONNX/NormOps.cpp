@@ -61,6 +61,74 @@ static FailureOr<SmallVector<Value>> rotaryEmbedding(NodeContext &nc) {
   return SmallVector<Value>{op.getResult()};
 }
 
+/// com.microsoft RotaryEmbedding-1 (ORT's exporters): inputs (input,
+/// position_ids, cos_cache, sin_cache), position_ids [B, S] or one offset
+/// the S positions count up from; a 3-D input without num_heads has heads
+/// of twice the caches' width. `scale` only matters to ORT's CUDA kernel
+/// when it rebuilds caches too short for the sequence; it never changes
+/// what the CPU kernel, the reference here, computes.
+static FailureOr<SmallVector<Value>> contribRotaryEmbedding(NodeContext &nc) {
+  OpBuilder &b = nc.b;
+  Location loc = nc.loc;
+  Value x = nc.input(0), positions = nc.input(1), cos = nc.input(2),
+        sin = nc.input(3);
+  if (!x || !positions || !cos || !sin)
+    return nc.error()
+           << "expects inputs input, position_ids, cos_cache and sin_cache";
+  if (nc.intAttr("is_packed_batching").value_or(0) != 0)
+    return nc.error() << "is_packed_batching is not supported yet";
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t numHeads = nc.intAttr("num_heads").value_or(0);
+  int64_t rotaryDim = nc.intAttr("rotary_embedding_dim").value_or(0);
+  if (rotaryDim > 0 && numHeads <= 0)
+    return nc.error() << "rotary_embedding_dim needs num_heads";
+  if (type.getRank() == 3 && numHeads <= 0) {
+    int64_t half = cast<RankedTensorType>(cos.getType()).getDimSize(1),
+            hidden = type.getDimSize(2);
+    if (ShapedType::isDynamic(half) || ShapedType::isDynamic(hidden) ||
+        hidden % (2 * half) != 0)
+      return nc.error() << "without num_heads, the hidden size " << hidden
+                        << " must be a known multiple of twice the cache "
+                           "width "
+                        << half;
+    numHeads = hidden / (2 * half);
+  }
+  // One offset: position s of every batch entry is offset + s.
+  auto posType = cast<RankedTensorType>(positions.getType());
+  if (posType.getRank() == 1) {
+    if (posType.getDimSize(0) != 1)
+      return nc.error() << "position_ids must be [B, S] or one offset";
+    int64_t seqDim = type.getRank() == 3 ? 1 : 2;
+    SmallVector<OpFoldResult> sizes = {dimOf(b, loc, x, 0),
+                                       dimOf(b, loc, x, seqDim)};
+    Type element = posType.getElementType();
+    Value init = emptyTensor(b, loc, sizes, element);
+    SmallVector<AffineMap> maps = {
+        AffineMap::get(2, 0, {b.getAffineConstantExpr(0)}, b.getContext()),
+        b.getMultiDimIdentityMap(2)};
+    SmallVector<utils::IteratorType> iters(2, utils::IteratorType::parallel);
+    positions =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{init.getType()}, ValueRange{positions},
+            ValueRange{init}, maps, iters,
+            [&](OpBuilder &nb, Location l, ValueRange args) {
+              Value s = arith::IndexCastOp::create(
+                  nb, l, element, linalg::IndexOp::create(nb, l, 1));
+              linalg::YieldOp::create(
+                  nb, l, ValueRange{arith::AddIOp::create(nb, l, args[0], s)});
+            })
+            .getResult(0);
+  }
+  auto op = RotaryEmbeddingOp::create(
+      b, loc, x.getType(), x, cos, sin, positions,
+      nc.intAttr("interleaved").value_or(0) != 0,
+      type.getRank() == 3 ? b.getI64IntegerAttr(numHeads) : IntegerAttr(),
+      rotaryDim > 0 ? b.getI64IntegerAttr(rotaryDim) : IntegerAttr());
+  if (failed(mlir::verify(op)))
+    return failure();
+  return SmallVector<Value>{op.getResult()};
+}
+
 /// CumSum-11/14: hybrid.cumsum (the axis is a run-time input, checked at
 /// run time).
 static FailureOr<SmallVector<Value>> cumSum(NodeContext &nc) {
@@ -205,6 +273,8 @@ void mlir::hybrid::onnx_import::addNormOps(SmallVectorImpl<OpEntry> &table) {
   table.push_back({"", "CumSum", 11, 25, cumSum});
   table.push_back({"", "RMSNormalization", 23, 25, rmsNormalization});
   table.push_back({"", "RotaryEmbedding", 23, 25, rotaryEmbedding});
+  table.push_back({"com.microsoft", "RotaryEmbedding", 1, 1,
+                   contribRotaryEmbedding});
   table.push_back({"", "LayerNormalization", 17, 25, layerNormalization});
   table.push_back({"", "SimplifiedLayerNormalization", 1, 25,
                    simplifiedLayerNorm});

@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tensor/IR/TensorInferTypeOpInterfaceImpl.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -135,6 +136,7 @@ ArrayRef<OpEntry> mlir::hybrid::onnx_import::opTable() {
     SmallVector<OpEntry> t;
     addAttentionOps(t);
     addElementwiseOps(t);
+    addGroupQueryAttention(t);
     addMatMulOps(t);
     addNormOps(t);
     addReduceOps(t);
@@ -611,7 +613,7 @@ mlir::hybrid::importONNXModel(StringRef bytes, StringRef name,
                               const ONNXImportOptions &options) {
   context->loadDialect<HybridDialect, func::FuncDialect, arith::ArithDialect,
                        linalg::LinalgDialect, math::MathDialect,
-                       tensor::TensorDialect>();
+                       scf::SCFDialect, tensor::TensorDialect>();
   // Weights stay in the file: only the skeleton is parsed.
   std::string error;
   std::optional<ModelSkeleton> skeleton =

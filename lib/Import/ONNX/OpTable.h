@@ -93,6 +93,7 @@ ArrayRef<OpEntry> opTable();
 
 /// The op families, one file each.
 void addAttentionOps(SmallVectorImpl<OpEntry> &table);
+void addGroupQueryAttention(SmallVectorImpl<OpEntry> &table);
 void addElementwiseOps(SmallVectorImpl<OpEntry> &table);
 void addShapeOps(SmallVectorImpl<OpEntry> &table);
 void addReduceOps(SmallVectorImpl<OpEntry> &table);

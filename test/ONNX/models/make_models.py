@@ -15,9 +15,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 F = TensorProto.FLOAT
 
 
-def save(name, nodes, inputs, outputs, opset=13, domain="", initializers=()):
+def save(name, nodes, inputs, outputs, opset=13, domain="", initializers=(), also=()):
+    """also: more (domain, opset) imports."""
     graph = helper.make_graph(nodes, name, inputs, outputs, list(initializers))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(domain, opset)])
+    opsets = [helper.make_opsetid(domain, opset)] + [helper.make_opsetid(d, v) for d, v in also]
+    model = helper.make_model(graph, opset_imports=opsets)
     model.ir_version = 8
     onnx.save(model, os.path.join(HERE, name + ".onnx"))
 
@@ -136,3 +138,29 @@ save("broadcast_matmul", [helper.make_node("MatMul", ["a", "b"], ["y"], name="bm
      [helper.make_tensor_value_info("a", F, [2, 3, 4, 5]),
       helper.make_tensor_value_info("b", F, [1, 3, 5, 6])],
      [helper.make_tensor_value_info("y", F, [2, 3, 4, 6])])
+
+# com.microsoft GroupQueryAttention with symbolic batch, sequence and past
+# (one compiled module for every length: HybridImportTests runs it on the
+# node-contrib cases of its shape), and with inputs not supported yet.
+def gqa(name, extra_inputs=()):
+    names = ["q", "k", "v", "past_k", "past_v", "seqlens_k", "total"] + [n for n, _ in extra_inputs]
+    ins = [helper.make_tensor_value_info("q", F, ["batch", "seq", 32]),
+           helper.make_tensor_value_info("k", F, ["batch", "seq", 16]),
+           helper.make_tensor_value_info("v", F, ["batch", "seq", 16]),
+           helper.make_tensor_value_info("past_k", F, ["batch", 2, "past", 8]),
+           helper.make_tensor_value_info("past_v", F, ["batch", 2, "past", 8]),
+           helper.make_tensor_value_info("seqlens_k", TensorProto.INT32, ["batch"]),
+           helper.make_tensor_value_info("total", TensorProto.INT32, [])]
+    ins += [helper.make_tensor_value_info(n, F, shape) for n, shape in extra_inputs]
+    node = helper.make_node("GroupQueryAttention", names, ["y", "present_k", "present_v"],
+                            name="gqa", domain="com.microsoft", num_heads=4, kv_num_heads=2)
+    save(name, [node], ins,
+         [helper.make_tensor_value_info("y", F, ["batch", "seq", 32]),
+          helper.make_tensor_value_info("present_k", F, ["batch", 2, "total", 8]),
+          helper.make_tensor_value_info("present_v", F, ["batch", 2, "total", 8])],
+         opset=17, also=[("com.microsoft", 1)])
+
+
+gqa("gqa_dynamic")
+gqa("gqa_attention_bias", [("cos", [32, 8]), ("sin", [32, 8]), ("pos", ["batch", "seq"]),
+                           ("bias", ["batch", 1, "seq", "total"])])
