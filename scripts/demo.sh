@@ -3,7 +3,7 @@
 # module (examples/minicpm_sala.mlir) through the compiler: verifies and
 # round-trips it with hybrid-opt, compiles it for the CPU, runs every layer on
 # generated inputs, and prints per-layer timings with the sparsity exploited;
-# then runs an ONNX model through hybrid-import and hybrid-run.
+# then takes a torch-exported ONNX LM through hybrid-import and hybrid-run.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/setup.sh"
 hybrid_setup
@@ -32,26 +32,17 @@ echo "==> cost model, one verification step over an 8-node tree at 32K keys"
 /usr/bin/python3 "$HYBRID_ROOT/scripts/demo.py" --hybrid-run "$HYBRID_BUILD/bin/hybrid-run" \
   --module "$module" --length "${HYBRID_DEMO_LENGTH:-4096}"
 
-# An ONNX model through the front door: ONNX's own GQA attention node test
-# (Attention-23, 9 query heads over 3 KV heads), imported to hybrid.attention
-# and run by hybrid-run on random inputs, checked against numpy.
-onnx_model="$HYBRID_ROOT/test/ONNX/node/test_attention_4d_gqa/model.onnx"
-echo "==> ONNX: hybrid-import + hybrid-run on ${onnx_model#$HYBRID_ROOT/}"
-"$HYBRID_BUILD/bin/hybrid-import" "$onnx_model" | grep -o "hybrid.attention[^:]*" | sed 's/^/    /'
-/usr/bin/python3 - "$work" <<'PY'
-import sys, numpy as np
-work = sys.argv[1]
-rng = np.random.default_rng(0)
-q, k, v = (rng.standard_normal(s, dtype=np.float32)
-           for s in ((2, 9, 4, 8), (2, 3, 6, 8), (2, 3, 6, 8)))
-for name, a in zip("qkv", (q, k, v)):
-    np.save(f"{work}/{name}.npy", a)
-kk, vv = np.repeat(k, 3, axis=1), np.repeat(v, 3, axis=1)
-s = q @ kk.transpose(0, 1, 3, 2) / np.sqrt(8)
-p = np.exp(s - s.max(-1, keepdims=True))
-np.save(f"{work}/expected.npy", (p / p.sum(-1, keepdims=True)) @ vv)
-PY
-"$HYBRID_BUILD/bin/hybrid-run" "$onnx_model" --input "$work/q.npy" --input "$work/k.npy" \
-  --input "$work/v.npy" --output "$work/y.npy"
-/usr/bin/python3 -c "import numpy as np; y = np.load('$work/y.npy'); e = np.load('$work/expected.npy'); \
-print('    output %s, max |error| vs numpy %.1e' % (y.shape, np.abs(y - e).max()))"
+# An ONNX model through the front door: a Llama-style GQA decoder LM that
+# torch.onnx.export wrote (test/ONNX/lms, 2 layers, symbolic batch and
+# sequence). hybrid-import raises its spelled-out attention, RMSNorm and
+# RoPE to hybrid ops; hybrid-run imports, compiles (phases timed) and runs
+# it; the logits are checked against torch's.
+lms="$HYBRID_ROOT/test/ONNX/lms"
+echo "==> ONNX: hybrid-import ${lms#$HYBRID_ROOT/}/llama_gqa.onnx (exported by torch 1.13)"
+"$HYBRID_BUILD/bin/hybrid-import" "$lms/llama_gqa.onnx" -o "$work/llama_gqa.mlir"
+grep -oE "= hybrid\.[a-z_]+" "$work/llama_gqa.mlir" | sort | uniq -c | sed "s/^ *\([0-9]*\) = /    \1 x /"
+echo "==> ONNX: hybrid-run on input_ids [2, 11]"
+"$HYBRID_BUILD/bin/hybrid-run" "$lms/llama_gqa.onnx" --input "input_ids=$lms/llama_gqa.input_ids.npy" \
+  --output "$work/llama_gqa.npy" --verbose 2>&1 | sed 's/^/    /'
+/usr/bin/python3 -c "import numpy as np; y = np.load('$work/llama_gqa.npy'); e = np.load('$lms/llama_gqa.logits.npy'); \
+print('    logits %s, max |error| vs torch %.1e' % (y.shape, np.abs(y - e).max()))"
