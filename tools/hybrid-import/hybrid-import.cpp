@@ -1,15 +1,19 @@
-//===- hybrid-import.cpp - ONNX models to MLIR ----------------------------===//
+//===- hybrid-import.cpp - ONNX models and HF checkpoints to MLIR ---------===//
 //
 //   hybrid-import model.onnx [-o model.mlir] [--emit-bytecode]
 //                 [--dim name=size ...] [--no-raise]
+//   hybrid-import CHECKPOINT_DIR [-o model.mlir] [--emit-bytecode]
 //
-// Prints the imported module (the hybrid dialect where ONNX has the op,
-// upstream dialects for the rest), after the import pipeline that raises
-// the opset-17 spellings of attention, RMSNorm and rotary embeddings to
-// hybrid ops. Problems are diagnostics on stderr and a non-zero exit.
+// Prints the imported module. From ONNX: the hybrid dialect where ONNX has
+// the op, upstream dialects for the rest, after the import pipeline that
+// raises the opset-17 spellings of attention, RMSNorm and rotary
+// embeddings to hybrid ops. From a Hugging Face checkpoint folder
+// (config.json + safetensors): the decoder's forward pass with its weights
+// as parameters. Problems are diagnostics on stderr and a non-zero exit.
 //
 //===----------------------------------------------------------------------===//
 
+#include "hybrid/Import/HF/HFImporter.h"
 #include "hybrid/Import/ONNX/ONNXImporter.h"
 
 #include "mlir/Bytecode/BytecodeWriter.h"
@@ -17,13 +21,14 @@
 #include "mlir/Support/FileUtilities.h"
 
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
 
 using namespace llvm;
 
 static cl::opt<std::string> inputPath(cl::Positional, cl::Required,
-                                      cl::desc("<model.onnx>"));
+                                      cl::desc("<model.onnx | checkpoint folder>"));
 static cl::opt<std::string> outputPath("o", cl::init("-"),
                                        cl::desc("Output file (default: stdout)"),
                                        cl::value_desc("file"));
@@ -43,6 +48,7 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv, "Import ONNX models into Hybrid\n");
   mlir::DialectRegistry registry;
   mlir::hybrid::registerONNXImportDialects(registry);
+  mlir::hybrid::registerHFImportDialects(registry);
   mlir::MLIRContext context(registry);
   mlir::hybrid::ONNXImportOptions options;
   options.raise = !noRaise;
@@ -58,8 +64,15 @@ int main(int argc, char **argv) {
     }
     options.fixedDims[name] = value;
   }
+  bool folder = sys::fs::is_directory(inputPath);
+  if (folder && (!fixedDims.empty() || noRaise)) {
+    errs() << "hybrid-import: error: --dim and --no-raise apply to ONNX "
+              "models, not to checkpoint folders\n";
+    return 1;
+  }
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::hybrid::importONNXFile(inputPath, &context, options);
+      folder ? mlir::hybrid::importHFFolder(inputPath, &context)
+             : mlir::hybrid::importONNXFile(inputPath, &context, options);
   if (!module)
     return 1;
   std::string error;

@@ -2,16 +2,18 @@
 //
 // hybrid-run MODULE [--entry NAME] --input a.npy ... --output y.npy ...
 //
-// MODULE is an .mlir/.mlirbc file or an ONNX model (compiled with
-// hybrid-cpu-pipeline into a temporary shared object) or an already
-// compiled module. Inputs are .npy files or scalar literals (`i64=7`,
+// MODULE is an .mlir/.mlirbc file, an ONNX model or a Hugging Face
+// checkpoint folder (compiled with hybrid-cpu-pipeline into a temporary
+// shared object), or an already compiled module. Inputs are .npy files or scalar literals (`i64=7`,
 // `f32=0.5`), in argument order or by the model's names (`ids=ids.npy`);
 // results go to .npy files and/or stdout (--print). A module's parameters
-// (weights) are mapped from the model's folder. --repeat and --time
+// (weights) are mapped from the model's folder (the checkpoint folder
+// itself for a checkpoint). --repeat and --time
 // measure invocations.
 //
 //===----------------------------------------------------------------------===//
 
+#include "hybrid/Import/HF/HFImporter.h"
 #include "hybrid/Import/ONNX/ONNXImporter.h"
 #include "hybrid/InitAll.h"
 #include "hybrid/Runtime/Runtime.hpp"
@@ -36,7 +38,7 @@
 using namespace llvm;
 
 static cl::opt<std::string> modulePath(cl::Positional, cl::Required,
-                                       cl::desc("<module.mlir | model.onnx | module.so>"));
+                                       cl::desc("<module.mlir | model.onnx | checkpoint folder | module.so>"));
 static cl::opt<std::string>
     entryName("entry", cl::desc("Entry point to run (optional when the "
                                 "module has one)"));
@@ -104,26 +106,33 @@ static bool compileModule(StringRef path, StringRef soPath) {
   mlir::DialectRegistry registry;
   mlir::hybrid::registerAllDialects(registry);
   mlir::MLIRContext context(registry);
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  bool imported = path.ends_with(".onnx") || sys::fs::is_directory(path);
   auto sourceMgr = std::make_shared<SourceMgr>();
   mlir::SourceMgrDiagnosticHandler handler(*sourceMgr, &context);
-  std::string error;
-  auto file = mlir::openInputFile(path, &error);
-  if (!file) {
-    errs() << "hybrid-run: error: " << error << "\n";
-    return false;
-  }
-  sourceMgr->AddNewSourceBuffer(std::move(file), SMLoc());
-  mlir::OwningOpRef<mlir::ModuleOp> module;
-  if (path.ends_with(".onnx")) {
-    mlir::hybrid::registerONNXImportDialects(registry);
+  if (sys::fs::is_directory(path)) {
+    mlir::hybrid::registerHFImportDialects(registry);
     context.appendDialectRegistry(registry);
-    module = mlir::hybrid::importONNXFile(path, &context);
+    module = mlir::hybrid::importHFFolder(path, &context);
   } else {
-    module = mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
+    std::string error;
+    auto file = mlir::openInputFile(path, &error);
+    if (!file) {
+      errs() << "hybrid-run: error: " << error << "\n";
+      return false;
+    }
+    sourceMgr->AddNewSourceBuffer(std::move(file), SMLoc());
+    if (path.ends_with(".onnx")) {
+      mlir::hybrid::registerONNXImportDialects(registry);
+      context.appendDialectRegistry(registry);
+      module = mlir::hybrid::importONNXFile(path, &context);
+    } else {
+      module = mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
+    }
   }
   if (!module)
     return false;
-  phaseDone(path.ends_with(".onnx") ? "import" : "parse");
+  phaseDone(imported ? "import" : "parse");
   mlir::hybrid::CPUCompileOptions options;
   if (verbose)
     options.phaseLog = &errs();
@@ -223,12 +232,13 @@ int main(int argc, char **argv) {
   // Compile when given MLIR.
   std::string soPath = modulePath;
   SmallString<128> tempSo;
+  bool isFolder = sys::fs::is_directory(modulePath);
   bool isMLIR = StringRef(modulePath).ends_with(".mlir") ||
                 StringRef(modulePath).ends_with(".mlirbc") ||
-                StringRef(modulePath).ends_with(".onnx");
+                StringRef(modulePath).ends_with(".onnx") || isFolder;
   if (compileOnly && (!isMLIR || keepSharedObject.empty()))
     return fail("--compile-only compiles an .mlir, .mlirbc or .onnx MODULE "
-                "into --emit-so");
+                "or a checkpoint folder into --emit-so");
   if (isMLIR) {
     if (!keepSharedObject.empty()) {
       soPath = keepSharedObject;
@@ -270,6 +280,8 @@ int main(int argc, char **argv) {
   // Weights stay in the model's files: mapped, not copied.
   if (module.numParameters() > 0) {
     std::string folder = parameterFolder;
+    if (folder.empty() && isFolder)
+      folder = modulePath;
     if (folder.empty()) {
       folder = std::string(sys::path::parent_path(modulePath));
       if (folder.empty())

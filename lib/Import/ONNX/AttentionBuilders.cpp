@@ -1,7 +1,7 @@
 //===- AttentionBuilders.cpp - Heads, KV caches and key masks -------------===//
 
 #include "AttentionBuilders.h"
-#include "TensorBuilders.h"
+#include "hybrid/Import/TensorBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"

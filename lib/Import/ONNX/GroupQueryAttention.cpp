@@ -17,7 +17,7 @@
 
 #include "AttentionBuilders.h"
 #include "OpTable.h"
-#include "TensorBuilders.h"
+#include "hybrid/Import/TensorBuilders.h"
 
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 

@@ -10,7 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "OpTable.h"
-#include "TensorBuilders.h"
+#include "hybrid/Import/TensorBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"

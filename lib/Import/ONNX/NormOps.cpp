@@ -1,7 +1,7 @@
 //===- NormOps.cpp - ONNX normalisations, rotary embeddings, CumSum, TopK -===//
 
 #include "OpTable.h"
-#include "TensorBuilders.h"
+#include "hybrid/Import/TensorBuilders.h"
 
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 

@@ -568,7 +568,7 @@ GraphImporter::import(const onnx::ModelProto &model,
   Block *body = fn.addEntryBlock();
   for (auto [i, argName] : llvm::enumerate(argNames)) {
     values[argName] = body->getArgument(i);
-    fn.setArgAttr(i, "hybrid.onnx_name", b.getStringAttr(argName));
+    fn.setArgAttr(i, "hybrid.arg_name", b.getStringAttr(argName));
   }
   for (auto [i, p] : llvm::enumerate(parameters)) {
     unsigned index = argNames.size() + i;

@@ -10,6 +10,8 @@
 #ifndef HYBRID_LIB_IMPORT_ONNX_OPTABLE_H
 #define HYBRID_LIB_IMPORT_ONNX_OPTABLE_H
 
+#include "hybrid/Import/TensorBuilders.h"
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 
@@ -21,6 +23,9 @@
 #include <optional>
 
 namespace mlir::hybrid::onnx_import {
+
+/// The shared tensor builders (hybrid/Import/TensorBuilders.h).
+using namespace mlir::hybrid::import;
 
 /// The elements of a small integer tensor (rank 0 or 1) that the importer
 /// knows while it imports: constants, or `index` values such as a dynamic

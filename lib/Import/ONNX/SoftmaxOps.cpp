@@ -1,7 +1,7 @@
 //===- SoftmaxOps.cpp - ONNX Softmax and LogSoftmax -----------------------===//
 
 #include "OpTable.h"
-#include "TensorBuilders.h"
+#include "hybrid/Import/TensorBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"

@@ -104,8 +104,9 @@ static FailureOr<llvm::json::Array> describeEntryPoints(ModuleOp module) {
       auto desc = describeValue(func, type, /*isResult=*/false, i);
       if (failed(desc))
         return failure();
-      // The importer's name for the argument, and where a weight lives.
-      if (auto name = func.getArgAttrOfType<StringAttr>(i, "hybrid.onnx_name"))
+      // The model's name for the argument (set by the importers), and where
+      // a weight lives.
+      if (auto name = func.getArgAttrOfType<StringAttr>(i, "hybrid.arg_name"))
         (*desc)["name"] = name.getValue();
       if (auto param = func.getArgAttrOfType<ParameterAttr>(
               i, ParameterAttr::getArgAttrName()))

@@ -15,7 +15,7 @@
 // RUN: hybrid-import %S/../../ONNX/node/test_softmax_axis_1/model.onnx --emit-bytecode -o %t.mlirbc
 // RUN: hybrid-opt %t.mlirbc | FileCheck %s --check-prefix=SOFTMAX
 
-// RMS: func.func @test_rms_normalization_3d_axis1_epsilon(%[[X:.*]]: tensor<2x3x5xf32> {hybrid.onnx_name = "X"}, %[[W:.*]]: tensor<3x5xf32> {hybrid.onnx_name = "W"}) -> tensor<2x3x5xf32>
+// RMS: func.func @test_rms_normalization_3d_axis1_epsilon(%[[X:.*]]: tensor<2x3x5xf32> {hybrid.arg_name = "X"}, %[[W:.*]]: tensor<3x5xf32> {hybrid.arg_name = "W"}) -> tensor<2x3x5xf32>
 // RMS: hybrid.rms_norm %[[X]], %[[W]] {axis = 1 : i64, epsilon = 1.000000e-01 : f32}
 
 // SOFTMAX-LABEL: func.func @test_softmax_axis_1

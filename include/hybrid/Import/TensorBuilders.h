@@ -1,6 +1,7 @@
 //===- TensorBuilders.h - Shapes, broadcasts and splats for converters -*- C++ -*-===//
 //
-// The converters build upstream tensor IR in one canonical form, the one
+// The importers (ONNX, Hugging Face) build upstream tensor IR in one
+// canonical form, the one
 // the raising passes (hybrid-raise-attention, hybrid-raise-norm-and-rotary)
 // recognise: numpy broadcasting made explicit as `linalg.broadcast` (after
 // collapsing the unit dims it expands), scalar operands as splats
@@ -9,8 +10,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef HYBRID_LIB_IMPORT_ONNX_TENSORBUILDERS_H
-#define HYBRID_LIB_IMPORT_ONNX_TENSORBUILDERS_H
+#ifndef HYBRID_IMPORT_TENSORBUILDERS_H
+#define HYBRID_IMPORT_TENSORBUILDERS_H
 
 #include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
 #include "mlir/IR/Builders.h"
@@ -18,7 +19,7 @@
 
 #include <optional>
 
-namespace mlir::hybrid::onnx_import {
+namespace mlir::hybrid::import {
 
 /// Size of dim `d` of `t` (static when known).
 OpFoldResult dimOf(OpBuilder &b, Location loc, Value t, int64_t d);
@@ -77,6 +78,6 @@ Value reduce(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> dims,
 /// rounding like ONNX Cast).
 Value castElements(OpBuilder &b, Location loc, Value x, Type element);
 
-} // namespace mlir::hybrid::onnx_import
+} // namespace mlir::hybrid::import
 
-#endif // HYBRID_LIB_IMPORT_ONNX_TENSORBUILDERS_H
+#endif // HYBRID_IMPORT_TENSORBUILDERS_H

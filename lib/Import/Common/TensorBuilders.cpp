@@ -1,6 +1,6 @@
 //===- TensorBuilders.cpp - Shapes, broadcasts and splats for converters --===//
 
-#include "TensorBuilders.h"
+#include "hybrid/Import/TensorBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -12,9 +12,9 @@
 #include <limits>
 
 using namespace mlir;
-using namespace mlir::hybrid::onnx_import;
+using namespace mlir::hybrid::import;
 
-OpFoldResult mlir::hybrid::onnx_import::dimOf(OpBuilder &b, Location loc,
+OpFoldResult mlir::hybrid::import::dimOf(OpBuilder &b, Location loc,
                                               Value t, int64_t d) {
   auto type = cast<RankedTensorType>(t.getType());
   if (!type.isDynamicDim(d))
@@ -23,7 +23,7 @@ OpFoldResult mlir::hybrid::onnx_import::dimOf(OpBuilder &b, Location loc,
 }
 
 SmallVector<OpFoldResult>
-mlir::hybrid::onnx_import::sizesOf(OpBuilder &b, Location loc, Value t) {
+mlir::hybrid::import::sizesOf(OpBuilder &b, Location loc, Value t) {
   SmallVector<OpFoldResult> sizes;
   for (int64_t d = 0, e = cast<RankedTensorType>(t.getType()).getRank(); d < e;
        ++d)
@@ -32,7 +32,7 @@ mlir::hybrid::onnx_import::sizesOf(OpBuilder &b, Location loc, Value t) {
 }
 
 SmallVector<int64_t>
-mlir::hybrid::onnx_import::staticShape(ArrayRef<OpFoldResult> sizes) {
+mlir::hybrid::import::staticShape(ArrayRef<OpFoldResult> sizes) {
   SmallVector<int64_t> shape;
   for (OpFoldResult s : sizes) {
     std::optional<int64_t> c = getConstantIntValue(s);
@@ -41,13 +41,13 @@ mlir::hybrid::onnx_import::staticShape(ArrayRef<OpFoldResult> sizes) {
   return shape;
 }
 
-Value mlir::hybrid::onnx_import::emptyTensor(OpBuilder &b, Location loc,
+Value mlir::hybrid::import::emptyTensor(OpBuilder &b, Location loc,
                                              ArrayRef<OpFoldResult> sizes,
                                              Type element) {
   return tensor::EmptyOp::create(b, loc, sizes, element);
 }
 
-Value mlir::hybrid::onnx_import::splat(OpBuilder &b, Location loc,
+Value mlir::hybrid::import::splat(OpBuilder &b, Location loc,
                                        ArrayRef<OpFoldResult> sizes,
                                        TypedAttr scalar) {
   SmallVector<int64_t> shape = staticShape(sizes);
@@ -61,14 +61,14 @@ Value mlir::hybrid::onnx_import::splat(OpBuilder &b, Location loc,
       .getResult(0);
 }
 
-std::optional<TypedAttr> mlir::hybrid::onnx_import::splatConstant(Value v) {
+std::optional<TypedAttr> mlir::hybrid::import::splatConstant(Value v) {
   DenseElementsAttr attr;
   if (!matchPattern(v, m_Constant(&attr)) || !attr.isSplat())
     return std::nullopt;
   return attr.getSplatValue<TypedAttr>();
 }
 
-FailureOr<SmallVector<OpFoldResult>> mlir::hybrid::onnx_import::broadcastShape(
+FailureOr<SmallVector<OpFoldResult>> mlir::hybrid::import::broadcastShape(
     OpBuilder &b, Location loc, ArrayRef<Value> operands,
     function_ref<InFlightDiagnostic()> error) {
   int64_t rank = 0;
@@ -110,7 +110,7 @@ FailureOr<SmallVector<OpFoldResult>> mlir::hybrid::onnx_import::broadcastShape(
   return sizes;
 }
 
-Value mlir::hybrid::onnx_import::dropUnitDims(OpBuilder &b, Location loc,
+Value mlir::hybrid::import::dropUnitDims(OpBuilder &b, Location loc,
                                               Value x, ArrayRef<int64_t> dims) {
   if (dims.empty())
     return x;
@@ -135,7 +135,7 @@ Value mlir::hybrid::onnx_import::dropUnitDims(OpBuilder &b, Location loc,
   return tensor::CollapseShapeOp::create(b, loc, result, x, groups);
 }
 
-Value mlir::hybrid::onnx_import::insertUnitDims(OpBuilder &b, Location loc,
+Value mlir::hybrid::import::insertUnitDims(OpBuilder &b, Location loc,
                                                 Value x,
                                                 ArrayRef<int64_t> dims) {
   if (dims.empty())
@@ -168,7 +168,7 @@ Value mlir::hybrid::onnx_import::insertUnitDims(OpBuilder &b, Location loc,
   return tensor::ExpandShapeOp::create(b, loc, result, x, groups, sizes);
 }
 
-Value mlir::hybrid::onnx_import::broadcastTo(OpBuilder &b, Location loc,
+Value mlir::hybrid::import::broadcastTo(OpBuilder &b, Location loc,
                                              Value x,
                                              ArrayRef<OpFoldResult> sizes) {
   auto type = cast<RankedTensorType>(x.getType());
@@ -215,7 +215,7 @@ static Value reshapeThroughShape(OpBuilder &b, Location loc, Value x,
   return tensor::ReshapeOp::create(b, loc, result, x, shape);
 }
 
-Value mlir::hybrid::onnx_import::expandGroups(
+Value mlir::hybrid::import::expandGroups(
     OpBuilder &b, Location loc, Value x, ArrayRef<ReassociationIndices> groups,
     ArrayRef<OpFoldResult> sizes) {
   auto type = cast<RankedTensorType>(x.getType());
@@ -226,7 +226,7 @@ Value mlir::hybrid::onnx_import::expandGroups(
   return tensor::ExpandShapeOp::create(b, loc, result, x, groups, sizes);
 }
 
-Value mlir::hybrid::onnx_import::reshapeTo(OpBuilder &b, Location loc, Value x,
+Value mlir::hybrid::import::reshapeTo(OpBuilder &b, Location loc, Value x,
                                           ArrayRef<OpFoldResult> sizes) {
   auto type = cast<RankedTensorType>(x.getType());
   SmallVector<int64_t> target = staticShape(sizes);
@@ -249,7 +249,7 @@ Value mlir::hybrid::onnx_import::reshapeTo(OpBuilder &b, Location loc, Value x,
   return reshapeThroughShape(b, loc, x, sizes);
 }
 
-Value mlir::hybrid::onnx_import::reduce(OpBuilder &b, Location loc, Value x,
+Value mlir::hybrid::import::reduce(OpBuilder &b, Location loc, Value x,
                                         ArrayRef<int64_t> dims,
                                         Reduction kind) {
   auto type = cast<RankedTensorType>(x.getType());
@@ -277,7 +277,7 @@ Value mlir::hybrid::onnx_import::reduce(OpBuilder &b, Location loc, Value x,
       .getResult(0);
 }
 
-Value mlir::hybrid::onnx_import::castElements(OpBuilder &b, Location loc,
+Value mlir::hybrid::import::castElements(OpBuilder &b, Location loc,
                                               Value x, Type element) {
   auto type = cast<RankedTensorType>(x.getType());
   Type from = type.getElementType();

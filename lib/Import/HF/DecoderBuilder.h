@@ -1,0 +1,33 @@
+//===- DecoderBuilder.h - A decoder LM as hybrid-dialect IR -----*- C++ -*-===//
+//
+// Builds the forward pass of the decoders ModelConfig describes (Llama,
+// Qwen3, dense MiniCPM), written from transformers' modeling code: token
+// embedding, per layer RMSNorm -> GQA attention with rotate-half RoPE
+// (Qwen3: per-head RMSNorm of Q and K first) -> residual -> RMSNorm ->
+// SwiGLU MLP -> residual, a final RMSNorm and the LM head. Attention,
+// norms and rotary are hybrid ops; the projections are linalg matmuls.
+// Weights are entry arguments bound as parameters from the checkpoint's
+// safetensors files, in their stored dtype; the arithmetic is f32.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HYBRID_LIB_IMPORT_HF_DECODERBUILDER_H
+#define HYBRID_LIB_IMPORT_HF_DECODERBUILDER_H
+
+#include "ModelConfig.h"
+#include "SafeTensors.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+namespace mlir::hybrid::hf {
+
+/// Adds `forward(input_ids: [B, T] i64) -> logits [B, T, vocab] f32` (one
+/// pass over the sequence from empty caches) to `module`. Checks that the
+/// checkpoint holds every weight the config implies, with its shape and a
+/// float dtype; errors are reported at `loc`.
+LogicalResult buildForward(ModuleOp module, const DecoderConfig &config,
+                           const Checkpoint &checkpoint, Location loc);
+
+} // namespace mlir::hybrid::hf
+
+#endif // HYBRID_LIB_IMPORT_HF_DECODERBUILDER_H

@@ -1,0 +1,176 @@
+//===- ModelConfig.cpp - A checkpoint's config.json -----------------------===//
+
+#include "ModelConfig.h"
+
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::hybrid::hf;
+
+namespace {
+
+/// Reads fields of config.json, reporting the first problem.
+struct ConfigReader {
+  const llvm::json::Object &json;
+  Location loc;
+  bool ok = true;
+
+  InFlightDiagnostic error() {
+    ok = false;
+    return emitError(loc) << "config.json: ";
+  }
+  bool has(StringRef key) {
+    const llvm::json::Value *v = json.get(key);
+    return v && v->kind() != llvm::json::Value::Null;
+  }
+  int64_t integer(StringRef key, std::optional<int64_t> fallback = {}) {
+    if (!has(key)) {
+      if (!fallback && ok)
+        error() << "'" << key << "' is missing";
+      return fallback.value_or(0);
+    }
+    std::optional<int64_t> v = json.getInteger(key);
+    if ((!v || *v <= 0) && ok)
+      error() << "'" << key << "' must be a positive integer";
+    return v.value_or(0);
+  }
+  double number(StringRef key, double fallback) {
+    if (!has(key))
+      return fallback;
+    std::optional<double> v = json.getNumber(key);
+    if (!v && ok)
+      error() << "'" << key << "' must be a number";
+    return v.value_or(fallback);
+  }
+  bool boolean(StringRef key, bool fallback) {
+    if (!has(key))
+      return fallback;
+    std::optional<bool> v = json.getBoolean(key);
+    if (!v && ok)
+      error() << "'" << key << "' must be true or false";
+    return v.value_or(fallback);
+  }
+  /// A boolean field that must be false (or absent): the importer has no
+  /// code for it being set.
+  void mustBeFalse(StringRef key) {
+    if (boolean(key, false) && ok)
+      error() << "'" << key << "' = true is not supported";
+  }
+  /// A string field that must have `expected` (or be absent).
+  void mustBe(StringRef key, StringRef expected) {
+    if (!has(key))
+      return;
+    std::optional<StringRef> v = json.getString(key);
+    if ((!v || *v != expected) && ok)
+      error() << "'" << key << "' = "
+              << (v ? ("'" + *v + "'").str() : std::string("a non-string"))
+              << " is not supported (only '" << expected << "')";
+  }
+};
+
+/// rope_theta, from the old spelling (rope_theta, rope_scaling) or the new
+/// one (rope_parameters); only unscaled RoPE is implemented.
+void readRope(ConfigReader &r, DecoderConfig &c) {
+  c.ropeTheta = r.number("rope_theta", 10000.0);
+  for (StringRef key : {"rope_scaling", "rope_parameters"}) {
+    if (!r.has(key))
+      continue;
+    const llvm::json::Object *rope = r.json.getObject(key);
+    if (!rope) {
+      r.error() << "'" << key << "' must be an object";
+      return;
+    }
+    std::optional<StringRef> type = rope->getString("rope_type");
+    if (!type)
+      type = rope->getString("type");
+    if (type && *type != "default") {
+      r.error() << "'" << key << "' of type '" << *type
+                << "' is not supported yet (only unscaled RoPE)";
+      return;
+    }
+    if (std::optional<double> theta = rope->getNumber("rope_theta"))
+      c.ropeTheta = *theta;
+  }
+}
+
+} // namespace
+
+FailureOr<DecoderConfig> mlir::hybrid::hf::readConfig(StringRef folder,
+                                                      Location loc) {
+  SmallString<256> path(folder);
+  llvm::sys::path::append(path, "config.json");
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer)
+    return emitError(loc) << "cannot read '" << path
+                          << "': a Hugging Face checkpoint folder has a "
+                             "config.json";
+  llvm::Expected<llvm::json::Value> json =
+      llvm::json::parse((*buffer)->getBuffer());
+  if (!json)
+    return emitError(loc) << "config.json is not JSON ("
+                          << llvm::toString(json.takeError()) << ")";
+  const llvm::json::Object *root = json->getAsObject();
+  if (!root)
+    return emitError(loc) << "config.json is not a JSON object";
+  ConfigReader r{*root, loc};
+  DecoderConfig c;
+
+  const llvm::json::Array *archs = root->getArray("architectures");
+  if (!archs || archs->size() != 1 || !(*archs)[0].getAsString())
+    return emitError(loc)
+           << "config.json: 'architectures' must name one architecture";
+  c.architecture = (*archs)[0].getAsString()->str();
+  bool llama = c.architecture == "LlamaForCausalLM",
+       qwen3 = c.architecture == "Qwen3ForCausalLM",
+       minicpm = c.architecture == "MiniCPMForCausalLM";
+  if (!llama && !qwen3 && !minicpm)
+    return emitError(loc) << "config.json: architecture '" << c.architecture
+                          << "' is not supported (LlamaForCausalLM, "
+                             "Qwen3ForCausalLM, MiniCPMForCausalLM)";
+
+  c.vocabSize = r.integer("vocab_size");
+  c.hiddenSize = r.integer("hidden_size");
+  c.intermediateSize = r.integer("intermediate_size");
+  c.numLayers = r.integer("num_hidden_layers");
+  c.numHeads = r.integer("num_attention_heads");
+  c.numKVHeads = r.integer("num_key_value_heads", c.numHeads);
+  if (r.ok && c.hiddenSize % c.numHeads != 0 && !r.has("head_dim"))
+    r.error() << "hidden_size " << c.hiddenSize << " is not a multiple of "
+              << c.numHeads << " heads, and there is no head_dim";
+  c.headDim = r.integer("head_dim", r.ok ? c.hiddenSize / c.numHeads : 1);
+  if (r.ok && c.numHeads % c.numKVHeads != 0)
+    r.error() << "num_attention_heads " << c.numHeads
+              << " is not a multiple of num_key_value_heads " << c.numKVHeads;
+  if (r.ok && c.headDim % 2 != 0)
+    r.error() << "head_dim " << c.headDim << " is odd: RoPE pairs features";
+  c.rmsNormEps = r.number("rms_norm_eps", 1e-6);
+  // transformers' defaults per architecture when the field is absent.
+  c.tieWordEmbeddings = r.boolean("tie_word_embeddings", minicpm);
+  r.mustBe("hidden_act", "silu");
+  r.mustBeFalse("attention_bias");
+  r.mustBeFalse("mlp_bias");
+  readRope(r, c);
+  if (qwen3) {
+    c.qkNorm = true;
+    r.mustBeFalse("use_sliding_window");
+  }
+  if (minicpm) {
+    if (r.has("sparse_config"))
+      r.error() << "'sparse_config' (InfLLM-V2 sparse attention) is not "
+                   "supported yet";
+    if (r.has("use_mup") && !r.boolean("use_mup", true) && r.ok)
+      r.error() << "'use_mup' = false is not supported";
+    c.embeddingScale = r.number("scale_emb", 1.0);
+    c.residualScale =
+        r.number("scale_depth", 1.0) / std::sqrt(double(c.numLayers));
+    c.logitInputScale =
+        r.number("dim_model_base", double(c.hiddenSize)) / double(c.hiddenSize);
+  }
+  if (!r.ok)
+    return failure();
+  return c;
+}

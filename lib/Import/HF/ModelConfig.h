@@ -1,0 +1,40 @@
+//===- ModelConfig.h - A checkpoint's config.json ---------------*- C++ -*-===//
+//
+// The decoder an HF `config.json` describes, for the architectures the
+// importer builds. Every field that changes the computation is read; a value
+// the importer does not implement (an unknown architecture, a RoPE scaling,
+// biases, another activation) is an error naming the field and the value,
+// never a guess.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HYBRID_LIB_IMPORT_HF_MODELCONFIG_H
+#define HYBRID_LIB_IMPORT_HF_MODELCONFIG_H
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Location.h"
+
+#include <string>
+
+namespace mlir::hybrid::hf {
+
+struct DecoderConfig {
+  std::string architecture; // e.g. LlamaForCausalLM
+  int64_t vocabSize = 0, hiddenSize = 0, intermediateSize = 0, numLayers = 0,
+          numHeads = 0, numKVHeads = 0, headDim = 0;
+  double rmsNormEps = 1e-6, ropeTheta = 10000.0;
+  bool tieWordEmbeddings = false;
+  /// Qwen3: RMSNorm over each head of Q and K before RoPE.
+  bool qkNorm = false;
+  /// MiniCPM's muP scalings: embeddings times `embeddingScale`, each
+  /// residual branch times `residualScale`, the final hidden state times
+  /// `logitInputScale` before lm_head (1 for the others).
+  double embeddingScale = 1.0, residualScale = 1.0, logitInputScale = 1.0;
+};
+
+/// Reads `folder`/config.json; errors are reported at `loc`.
+FailureOr<DecoderConfig> readConfig(StringRef folder, Location loc);
+
+} // namespace mlir::hybrid::hf
+
+#endif // HYBRID_LIB_IMPORT_HF_MODELCONFIG_H

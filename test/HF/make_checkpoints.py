@@ -1,0 +1,230 @@
+#!/usr/bin/python3
+"""Writes tiny random-weight Hugging Face checkpoints and their reference
+logits, for the Hugging Face importer's tests.
+
+The torch modules below follow transformers' modeling code, detail for
+detail: LlamaRMSNorm (the mean of squares in f32, weight times the
+normalised input), LlamaRotaryEmbedding (inv_freq = 1 / theta^(2i/D) in
+f32, cos/sin of t * inv_freq, rotate_half), repeat_kv's head order,
+scaled dot-product attention with a causal mask, LlamaMLP's SwiGLU,
+Qwen3's per-head q_norm/k_norm before RoPE and explicit head_dim,
+MiniCPM's scale_emb, scale_depth / sqrt(num_hidden_layers) on each
+residual branch and hidden / (hidden_size / dim_model_base) before
+lm_head, and tied embeddings.
+
+Each checkpoint folder holds config.json, the weights in real HF layout
+(model.safetensors, or shards with model.safetensors.index.json; this
+script's own safetensors writer, torch 1.13 has none), input_ids.npy
+[2, 9] and logits.npy (the reference forward pass in f32, from the
+weights as stored: bf16 weights are widened). Needs Debian's python3-torch
+and python3-numpy; the output is checked in.
+"""
+import json
+import math
+import os
+import struct
+
+import numpy as np
+import torch
+from torch import nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class RMSNorm(nn.Module):  # LlamaRMSNorm
+    def __init__(self, dim, eps):
+        super().__init__()
+        self.weight = nn.Parameter(1 + 0.1 * torch.randn(dim))
+        self.eps = eps
+
+    def forward(self, x):
+        variance = x.pow(2).mean(-1, keepdim=True)
+        return self.weight * (x * torch.rsqrt(variance + self.eps))
+
+
+def rotate_half(x):
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def repeat_kv(x, n_rep):
+    b, h, s, d = x.shape
+    return x[:, :, None, :, :].expand(b, h, n_rep, s, d).reshape(b, h * n_rep, s, d)
+
+
+class Attention(nn.Module):  # LlamaAttention / Qwen3Attention, no cache
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        h, d = c["hidden_size"], c["head_dim"]
+        self.q_proj = nn.Linear(h, c["num_attention_heads"] * d, bias=False)
+        self.k_proj = nn.Linear(h, c["num_key_value_heads"] * d, bias=False)
+        self.v_proj = nn.Linear(h, c["num_key_value_heads"] * d, bias=False)
+        self.o_proj = nn.Linear(c["num_attention_heads"] * d, h, bias=False)
+        if c["qk_norm"]:
+            self.q_norm = RMSNorm(d, c["rms_norm_eps"])
+            self.k_norm = RMSNorm(d, c["rms_norm_eps"])
+
+    def forward(self, x, cos, sin):
+        c = self.c
+        b, s, _ = x.shape
+        d, hq, hkv = c["head_dim"], c["num_attention_heads"], c["num_key_value_heads"]
+        q = self.q_proj(x).view(b, s, hq, d)
+        k = self.k_proj(x).view(b, s, hkv, d)
+        if c["qk_norm"]:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)
+        v = self.v_proj(x).view(b, s, hkv, d).transpose(1, 2)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        k, v = repeat_kv(k, hq // hkv), repeat_kv(v, hq // hkv)
+        w = torch.matmul(q, k.transpose(2, 3)) * d ** -0.5
+        w = w + torch.full((s, s), float("-inf")).triu(1)
+        w = nn.functional.softmax(w, dim=-1, dtype=torch.float32)
+        o = torch.matmul(w, v).transpose(1, 2).reshape(b, s, hq * d)
+        return self.o_proj(o)
+
+
+class MLP(nn.Module):  # LlamaMLP
+    def __init__(self, c):
+        super().__init__()
+        h, f = c["hidden_size"], c["intermediate_size"]
+        self.gate_proj = nn.Linear(h, f, bias=False)
+        self.up_proj = nn.Linear(h, f, bias=False)
+        self.down_proj = nn.Linear(f, h, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(nn.functional.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Layer(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        self.input_layernorm = RMSNorm(c["hidden_size"], c["rms_norm_eps"])
+        self.self_attn = Attention(c)
+        self.post_attention_layernorm = RMSNorm(c["hidden_size"], c["rms_norm_eps"])
+        self.mlp = MLP(c)
+
+    def forward(self, x, cos, sin):
+        scale = self.c["residual_scale"]
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin) * scale
+        return x + self.mlp(self.post_attention_layernorm(x)) * scale
+
+
+class Model(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(c["vocab_size"], c["hidden_size"])
+        self.layers = nn.ModuleList([Layer(c) for _ in range(c["num_hidden_layers"])])
+        self.norm = RMSNorm(c["hidden_size"], c["rms_norm_eps"])
+
+
+class CausalLM(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        self.model = Model(c)
+        if not c["tie_word_embeddings"]:
+            self.lm_head = nn.Linear(c["hidden_size"], c["vocab_size"], bias=False)
+
+    def forward(self, ids):
+        c = self.c
+        x = self.model.embed_tokens(ids) * c["scale_emb"]
+        d = c["head_dim"]
+        inv_freq = 1.0 / (c["rope_theta"] ** (torch.arange(0, d, 2, dtype=torch.int64).float() / d))
+        t = torch.arange(ids.shape[1]).float()
+        freqs = t[:, None] * inv_freq[None, :]
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = emb.cos(), emb.sin()
+        for layer in self.model.layers:
+            x = layer(x, cos, sin)
+        x = self.model.norm(x) * c["logit_input_scale"]
+        head = self.model.embed_tokens.weight if c["tie_word_embeddings"] else self.lm_head.weight
+        return x @ head.t()
+
+
+def save_safetensors(path, tensors, dtype):
+    """tensors: {name: torch f32 tensor} stored as `dtype` (F32 or BF16)."""
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        t = tensors[name].detach().contiguous()
+        if dtype == "BF16":
+            data = t.to(torch.bfloat16).view(torch.int16).numpy().astype("<i2").tobytes()
+        else:
+            data = t.numpy().astype("<f4").tobytes()
+        header[name] = {"dtype": dtype, "shape": list(t.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    header["__metadata__"] = {"format": "pt"}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for blob in blobs:
+            f.write(blob)
+
+
+def make(name, config, seed, dtype="F32", shards=1):
+    torch.manual_seed(seed)
+    c = dict(config)
+    arch = c["architectures"][0]
+    c.setdefault("num_key_value_heads", c["num_attention_heads"])
+    c.setdefault("head_dim", c["hidden_size"] // c["num_attention_heads"])
+    c["qk_norm"] = arch == "Qwen3ForCausalLM"
+    c.setdefault("tie_word_embeddings", arch == "MiniCPMForCausalLM")
+    minicpm = arch == "MiniCPMForCausalLM"
+    c["scale_emb"] = c.get("scale_emb", 1.0) if minicpm else 1.0
+    c["residual_scale"] = (c.get("scale_depth", 1.0) / math.sqrt(c["num_hidden_layers"])
+                           if minicpm else 1.0)
+    c["logit_input_scale"] = (c.get("dim_model_base", c["hidden_size"]) / c["hidden_size"]
+                              if minicpm else 1.0)
+    lm = CausalLM(c)
+    with torch.no_grad():
+        for p in lm.parameters():  # weights of a trained model's scale
+            if p.dim() == 2:
+                p.normal_(0, 0.5 / math.sqrt(p.shape[1]))
+        state = {k: v.float() for k, v in lm.state_dict().items()}
+        if dtype == "BF16":  # the reference sees the weights as stored
+            for k, v in state.items():
+                v.copy_(v.to(torch.bfloat16).float())
+            lm.load_state_dict(state)
+        folder = os.path.join(HERE, name)
+        os.makedirs(folder, exist_ok=True)
+        for f in os.listdir(folder):
+            os.remove(os.path.join(folder, f))
+        with open(os.path.join(folder, "config.json"), "w") as f:
+            json.dump(config, f, indent=2)
+        names = sorted(state)
+        if shards == 1:
+            save_safetensors(os.path.join(folder, "model.safetensors"), state, dtype)
+        else:
+            weight_map = {}
+            for i in range(shards):
+                file = "model-%05d-of-%05d.safetensors" % (i + 1, shards)
+                part = {n: state[n] for n in names[i::shards]}
+                save_safetensors(os.path.join(folder, file), part, dtype)
+                weight_map.update({n: file for n in part})
+            with open(os.path.join(folder, "model.safetensors.index.json"), "w") as f:
+                json.dump({"metadata": {}, "weight_map": weight_map}, f, indent=2)
+        ids = torch.randint(0, c["vocab_size"], (2, 9))
+        logits = lm(ids)
+        np.save(os.path.join(folder, "input_ids.npy"), ids.numpy().astype(np.int64))
+        np.save(os.path.join(folder, "logits.npy"), logits.numpy().astype(np.float32))
+    print(name, tuple(logits.shape), "max |logit| %.2f" % logits.abs().max().item())
+
+
+BASE = {"vocab_size": 128, "hidden_size": 64, "intermediate_size": 128,
+        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+        "rms_norm_eps": 1e-6, "hidden_act": "silu", "max_position_embeddings": 256}
+
+make("llama-tiny", dict(BASE, architectures=["LlamaForCausalLM"], model_type="llama",
+                        rope_theta=10000.0, tie_word_embeddings=False, torch_dtype="float32"), 1)
+make("qwen3-tiny-sharded", dict(BASE, architectures=["Qwen3ForCausalLM"], model_type="qwen3",
+                                head_dim=32, rope_theta=1000000.0, tie_word_embeddings=True,
+                                rope_scaling=None, torch_dtype="float32"), 2, shards=3)
+make("minicpm-tiny-bf16", dict(BASE, architectures=["MiniCPMForCausalLM"], model_type="minicpm",
+                               rope_theta=10000.0, scale_emb=12.0, scale_depth=1.4,
+                               dim_model_base=32, torch_dtype="bfloat16"), 3, dtype="BF16")
