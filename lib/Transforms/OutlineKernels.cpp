@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "hybrid/Dialect/Hybrid/IR/HybridDialect.h"
+#include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 #include "hybrid/Dialect/Hybrid/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -62,6 +63,8 @@ SmallVector<Operation *> clusterOf(Operation *root) {
 /// Hybrid ops, linalg ops on tensors and elementwise ops on tensors: the
 /// ops that become loop nests.
 bool isKernelRoot(Operation *op) {
+  if (isa<CheckOp>(op)) // a scalar condition, not a loop nest
+    return false;
   if (isa_and_nonnull<HybridDialect>(op->getDialect()))
     return true;
   if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))

@@ -16,7 +16,9 @@ Each checkpoint folder holds config.json, the weights in real HF layout
 (model.safetensors, or shards with model.safetensors.index.json; this
 script's own safetensors writer, torch 1.13 has none), input_ids.npy
 [2, 9] and logits.npy (the reference forward pass in f32, from the
-weights as stored: bf16 weights are widened). Needs Debian's python3-torch
+weights as stored: bf16 weights are widened), and greedy_ids.npy /
+greedy_logits.npy (16 greedy steps after the prompt, each recomputed over
+the whole sequence). Needs Debian's python3-torch
 and python3-numpy; the output is checked in.
 """
 import json
@@ -213,6 +215,16 @@ def make(name, config, seed, dtype="F32", shards=1):
         logits = lm(ids)
         np.save(os.path.join(folder, "input_ids.npy"), ids.numpy().astype(np.int64))
         np.save(os.path.join(folder, "logits.npy"), logits.numpy().astype(np.float32))
+        # 16 greedy steps after the prompt, each a full forward pass: the
+        # chosen ids [2, 16] and the logits they were chosen from.
+        seq, steps = ids, []
+        for _ in range(16):
+            step = lm(seq)[:, -1]
+            steps.append(step)
+            seq = torch.cat([seq, step.argmax(-1, keepdim=True)], dim=1)
+        np.save(os.path.join(folder, "greedy_ids.npy"), seq[:, 9:].numpy().astype(np.int64))
+        np.save(os.path.join(folder, "greedy_logits.npy"),
+                torch.stack(steps, 1).numpy().astype(np.float32))
     print(name, tuple(logits.shape), "max |logit| %.2f" % logits.abs().max().item())
 
 

@@ -30,6 +30,7 @@ void mlir::hybrid::populateHybridToLoopsPatterns(
   populateMoELoweringPatterns(patterns, options);
   populateSpeculationLoweringPatterns(patterns, options);
   populateNormLoweringPatterns(patterns, options);
+  populateCheckLoweringPatterns(patterns, options);
 }
 
 namespace {

@@ -25,6 +25,8 @@ void populateSpeculationLoweringPatterns(RewritePatternSet &patterns,
                                          const HybridToLoopsOptions &options);
 void populateNormLoweringPatterns(RewritePatternSet &patterns,
                                   const HybridToLoopsOptions &options);
+void populateCheckLoweringPatterns(RewritePatternSet &patterns,
+                                   const HybridToLoopsOptions &options);
 
 /// Base of the kernel patterns: carries the options.
 template <typename OpTy>

@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Verifier.h"
 
@@ -57,20 +58,39 @@ std::vector<WeightSpec> weightSpecs(const DecoderConfig &c) {
   return specs;
 }
 
-/// Builds the body of `forward`.
+/// The KV cache an entry point reads and updates: per layer K and V of
+/// [B, Hkv, capacity, D], the first `position` rows valid. The step writes
+/// its rows at [position, position + T) and attends to [0, position + T).
+struct KVCache {
+  Value position; // index
+  SmallVector<Value> keys, values;
+  /// The caches after the step (tensor.insert_slice into the inputs:
+  /// destination-passing style, in place once bufferized).
+  SmallVector<Value> newKeys, newValues;
+  /// Whether the step fits: 0 <= position, position + T <= capacity, and
+  /// the caches' batch is the ids' batch.
+  Value fits;
+};
+
+/// Builds the body of an entry point.
 class Decoder {
 public:
   Decoder(OpBuilder &b, Location loc, const DecoderConfig &c,
           const llvm::StringMap<Value> &weights)
       : b(b), loc(loc), c(c), weights(weights), f32(b.getF32Type()) {}
 
-  Value forward(Value ids) {
+  /// Logits [B, T, vocab] of `ids` [B, T]: from empty caches, or after the
+  /// `cache->position` tokens `cache` holds (updating it).
+  Value forward(Value ids, KVCache *cache = nullptr) {
+    checkVocabulary(ids);
+    if (cache)
+      checkCapacity(ids, *cache);
     Value x = embed(ids);
-    auto [cos, sin] = rotaryCaches(ids);
+    auto [cos, sin] = rotaryCaches(ids, cache ? cache->position : Value());
     for (int64_t i = 0; i < c.numLayers; ++i) {
       std::string p = "model.layers." + std::to_string(i) + ".";
       Value h = rmsNorm(x, weight(p + "input_layernorm.weight"));
-      x = residual(x, attention(h, p + "self_attn.", cos, sin));
+      x = residual(x, attention(h, p + "self_attn.", cos, sin, cache, i));
       h = rmsNorm(x, weight(p + "post_attention_layernorm.weight"));
       x = residual(x, mlp(h, p + "mlp."));
     }
@@ -142,8 +162,7 @@ private:
   }
 
   /// Rows of the embedding table ([B, T] ids -> [B, T, H]); an id outside
-  /// the vocabulary reads the nearest row (the runtime cannot report it
-  /// from inside a kernel yet).
+  /// the vocabulary (reported by checkVocabulary) reads the nearest row.
   Value embed(Value ids) {
     Value table = weights.lookup("model.embed_tokens.weight");
     SmallVector<OpFoldResult> sizes = {dimOf(b, loc, ids, 0),
@@ -181,10 +200,10 @@ private:
         .getResult(0);
   }
 
-  /// RoPE's cos and sin of position t, [B, T, head_dim/2], as
-  /// transformers computes them in f32: inv_freq[i] = 1 / theta^(2i/D),
-  /// angle = t * inv_freq[i].
-  std::pair<Value, Value> rotaryCaches(Value ids) {
+  /// RoPE's cos and sin of token t's position (`position` + t, or t),
+  /// [B, T, head_dim/2], as transformers computes them in f32:
+  /// inv_freq[i] = 1 / theta^(2i/D), angle = position * inv_freq[i].
+  std::pair<Value, Value> rotaryCaches(Value ids, Value position) {
     int64_t half = c.headDim / 2;
     SmallVector<float> invFreq;
     for (int64_t i = 0; i < half; ++i)
@@ -205,10 +224,12 @@ private:
         b, loc, TypeRange{init.getType(), init.getType()}, ValueRange{freqs},
         ValueRange{init, init}, maps, iters,
         [&](OpBuilder &nb, Location l, ValueRange args) {
+          Value index = linalg::IndexOp::create(nb, l, 1);
+          if (position)
+            index = arith::AddIOp::create(nb, l, index, position);
           Value t = arith::UIToFPOp::create(
               nb, l, f32,
-              arith::IndexCastOp::create(nb, l, nb.getI64Type(),
-                                         linalg::IndexOp::create(nb, l, 1)));
+              arith::IndexCastOp::create(nb, l, nb.getI64Type(), index));
           Value angle = arith::MulFOp::create(nb, l, t, args[0]);
           linalg::YieldOp::create(
               nb, l,
@@ -276,7 +297,8 @@ private:
                      {batch, seq, b.getIndexAttr(c.numHeads * c.headDim)});
   }
 
-  Value attention(Value x, const std::string &p, Value cos, Value sin) {
+  Value attention(Value x, const std::string &p, Value cos, Value sin,
+                  KVCache *cache, int64_t layer) {
     Value q = splitHeads(linear(x, weights.lookup(p + "q_proj.weight")),
                          c.numHeads);
     Value k = splitHeads(linear(x, weights.lookup(p + "k_proj.weight")),
@@ -292,10 +314,123 @@ private:
                                        Value(), false, IntegerAttr(),
                                        IntegerAttr());
     };
-    Value o = AttentionOp::create(b, loc, rotate(q), rotate(k), v, Value(),
-                                  Value(), Value(), b.getUnitAttr(),
-                                  FloatAttr(), FloatAttr(), GQALayoutAttr());
+    q = rotate(q);
+    k = rotate(k);
+    Value offset;
+    if (cache) {
+      auto [newK, allK] = appendToCache(cache->keys[layer], k, *cache);
+      auto [newV, allV] = appendToCache(cache->values[layer], v, *cache);
+      cache->newKeys.push_back(newK);
+      cache->newValues.push_back(newV);
+      k = allK, v = allV;
+      Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+      offset = arith::SelectOp::create(b, loc, cache->fits, cache->position,
+                                       zero);
+    }
+    Value o = AttentionOp::create(b, loc, q, k, v, Value(), offset, Value(),
+                                  b.getUnitAttr(), FloatAttr(), FloatAttr(),
+                                  GQALayoutAttr());
     return linear(joinHeads(o), weights.lookup(p + "o_proj.weight"));
+  }
+
+  /// The cache with `x` [B, Hkv, T, D] written at rows [position,
+  /// position + T), and the keys the step attends: rows [0, position + T).
+  /// When the step does not fit (hybrid.check reports it) the cache stays
+  /// as it was and the step attends to its own keys only, so that nothing
+  /// reads or writes out of bounds.
+  std::pair<Value, Value> appendToCache(Value cacheTensor, Value x,
+                                        const KVCache &cache) {
+    auto cacheType = cast<RankedTensorType>(cacheTensor.getType());
+    auto keysType = RankedTensorType::get(
+        {ShapedType::kDynamic, c.numKVHeads, ShapedType::kDynamic, c.headDim},
+        f32);
+    Value newLen = tensor::DimOp::create(b, loc, x, 2);
+    auto ifOp = scf::IfOp::create(b, loc, TypeRange{cacheType, keysType},
+                                  cache.fits, /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    SmallVector<OpFoldResult> one(4, b.getIndexAttr(1));
+    SmallVector<OpFoldResult> at = {b.getIndexAttr(0), b.getIndexAttr(0),
+                                    cache.position, b.getIndexAttr(0)};
+    Value updated = tensor::InsertSliceOp::create(b, loc, x, cacheTensor, at,
+                                                  sizesOf(b, loc, x), one);
+    SmallVector<OpFoldResult> zero(4, b.getIndexAttr(0));
+    SmallVector<OpFoldResult> visible = {
+        dimOf(b, loc, x, 0), b.getIndexAttr(c.numKVHeads),
+        arith::AddIOp::create(b, loc, cache.position, newLen).getResult(),
+        b.getIndexAttr(c.headDim)};
+    Value keys = tensor::ExtractSliceOp::create(b, loc, keysType, updated,
+                                                zero, visible, one);
+    scf::YieldOp::create(b, loc, ValueRange{updated, keys});
+    b.setInsertionPointToStart(ifOp.elseBlock());
+    Value own = x.getType() == keysType
+                    ? x
+                    : tensor::CastOp::create(b, loc, keysType, x).getResult();
+    scf::YieldOp::create(b, loc, ValueRange{cacheTensor, own});
+    return {ifOp.getResult(0), ifOp.getResult(1)};
+  }
+
+  /// Reports, through hybrid.check, a step that does not fit its cache.
+  void checkCapacity(Value ids, KVCache &cache) {
+    Value newLen = tensor::DimOp::create(b, loc, ids, 1);
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    Value capacity = tensor::DimOp::create(b, loc, cache.keys.front(), 2);
+    Value batch = tensor::DimOp::create(b, loc, ids, 0);
+    using P = arith::CmpIPredicate;
+    Value fits = arith::CmpIOp::create(b, loc, P::sge, cache.position, zero);
+    fits = arith::AndIOp::create(
+        b, loc, fits,
+        arith::CmpIOp::create(
+            b, loc, P::sle,
+            arith::AddIOp::create(b, loc, cache.position, newLen), capacity));
+    for (Value t : llvm::concat<Value>(cache.keys, cache.values)) {
+      fits = arith::AndIOp::create(
+          b, loc, fits,
+          arith::CmpIOp::create(b, loc, P::eq,
+                                tensor::DimOp::create(b, loc, t, 0), batch));
+      fits = arith::AndIOp::create(
+          b, loc, fits,
+          arith::CmpIOp::create(b, loc, P::eq,
+                                tensor::DimOp::create(b, loc, t, 2),
+                                capacity));
+    }
+    CheckOp::create(b, loc, fits,
+                    "the step does not fit the KV cache: position must be at "
+                    "least 0, position + new tokens at most the caches' "
+                    "capacity, and every cache must have the ids' batch and "
+                    "one capacity");
+    cache.fits = fits;
+  }
+
+  /// Reports, through hybrid.check, a token id outside the vocabulary.
+  void checkVocabulary(Value ids) {
+    Type i1 = b.getI1Type();
+    Value yes = arith::ConstantIntOp::create(b, loc, 1, 1);
+    Value init = linalg::FillOp::create(
+                     b, loc, yes,
+                     tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, i1)
+                         .getResult())
+                     .getResult(0);
+    Value inside =
+        linalg::ReduceOp::create(
+            b, loc, ValueRange{ids}, ValueRange{init}, ArrayRef<int64_t>{0, 1},
+            [&](OpBuilder &nb, Location l, ValueRange args) {
+              using P = arith::CmpIPredicate;
+              Value id = args[0];
+              Value zero = arith::ConstantIntOp::create(nb, l, id.getType(), 0);
+              Value vocab =
+                  arith::ConstantIntOp::create(nb, l, id.getType(), c.vocabSize);
+              Value ok = arith::AndIOp::create(
+                  nb, l, arith::CmpIOp::create(nb, l, P::sge, id, zero),
+                  arith::CmpIOp::create(nb, l, P::slt, id, vocab));
+              linalg::YieldOp::create(
+                  nb, l, ValueRange{arith::AndIOp::create(nb, l, ok, args[1])});
+            })
+            .getResult(0);
+    Value all = tensor::ExtractOp::create(b, loc, inside, ValueRange{});
+    CheckOp::create(b, loc, all,
+                    "a token id is outside the vocabulary [0, " +
+                        std::to_string(c.vocabSize) + ")");
   }
 
   /// down(silu(gate(x)) * up(x)).
@@ -326,14 +461,81 @@ FailureOr<Type> elementTypeOf(OpBuilder &b, StringRef dtype) {
 
 } // namespace
 
-LogicalResult mlir::hybrid::hf::buildForward(ModuleOp module,
-                                             const DecoderConfig &config,
-                                             const Checkpoint &checkpoint,
-                                             Location loc) {
+/// Adds one entry point. `seqLen` is the static length of its ids, or
+/// dynamic; `withCache` adds the position and KV cache arguments and
+/// results.
+static void buildEntry(OpBuilder &b, Location loc, StringRef name,
+                       const DecoderConfig &config,
+                       ArrayRef<WeightSpec> specs, ArrayRef<Type> weightTypes,
+                       ArrayRef<ParameterAttr> params, int64_t seqLen,
+                       bool withCache) {
+  Type f32 = b.getF32Type();
+  auto idsType =
+      RankedTensorType::get({ShapedType::kDynamic, seqLen}, b.getI64Type());
+  auto cacheType = RankedTensorType::get({ShapedType::kDynamic,
+                                          config.numKVHeads,
+                                          ShapedType::kDynamic, config.headDim},
+                                         f32);
+  auto logitsType = RankedTensorType::get(
+      {ShapedType::kDynamic, seqLen, config.vocabSize}, f32);
+  SmallVector<Type> argTypes = {idsType}, resultTypes = {logitsType};
+  SmallVector<std::string> argNames = {"input_ids"};
+  if (withCache) {
+    argTypes.push_back(RankedTensorType::get({}, b.getI64Type()));
+    argNames.push_back("position");
+    for (int64_t l = 0; l < config.numLayers; ++l)
+      for (StringRef kind : {"key", "value"}) {
+        argTypes.push_back(cacheType);
+        resultTypes.push_back(cacheType);
+        argNames.push_back(("cache." + Twine(l) + "." + kind).str());
+      }
+  }
+  size_t firstWeight = argTypes.size();
+  argTypes.append(weightTypes.begin(), weightTypes.end());
+  auto fn = func::FuncOp::create(b, loc, name,
+                                 b.getFunctionType(argTypes, resultTypes));
+  Block *body = fn.addEntryBlock();
+  for (auto [i, argName] : llvm::enumerate(argNames))
+    fn.setArgAttr(i, "hybrid.arg_name", b.getStringAttr(argName));
+  llvm::StringMap<Value> weights;
+  for (auto [i, spec] : llvm::enumerate(specs)) {
+    fn.setArgAttr(firstWeight + i, ParameterAttr::getArgAttrName(), params[i]);
+    weights[spec.name] = body->getArgument(firstWeight + i);
+  }
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(body);
+  Decoder decoder(b, loc, config, weights);
+  SmallVector<Value> results;
+  if (withCache) {
+    KVCache cache;
+    cache.position = arith::IndexCastOp::create(
+        b, loc, b.getIndexType(),
+        tensor::ExtractOp::create(b, loc, body->getArgument(1), ValueRange{}));
+    for (int64_t l = 0; l < config.numLayers; ++l) {
+      cache.keys.push_back(body->getArgument(2 + 2 * l));
+      cache.values.push_back(body->getArgument(3 + 2 * l));
+    }
+    results.push_back(decoder.forward(body->getArgument(0), &cache));
+    for (int64_t l = 0; l < config.numLayers; ++l) {
+      results.push_back(cache.newKeys[l]);
+      results.push_back(cache.newValues[l]);
+    }
+  } else {
+    results.push_back(decoder.forward(body->getArgument(0)));
+  }
+  for (auto [v, type] : llvm::zip(results, resultTypes))
+    if (v.getType() != type)
+      v = tensor::CastOp::create(b, loc, type, v);
+  func::ReturnOp::create(b, loc, results);
+}
+
+LogicalResult mlir::hybrid::hf::buildEntryPoints(ModuleOp module,
+                                                 const DecoderConfig &config,
+                                                 const Checkpoint &checkpoint,
+                                                 Location loc) {
   OpBuilder b(module.getBodyRegion());
   std::vector<WeightSpec> specs = weightSpecs(config);
-  SmallVector<Type> argTypes = {RankedTensorType::get(
-      {ShapedType::kDynamic, ShapedType::kDynamic}, b.getI64Type())};
+  SmallVector<Type> weightTypes;
   SmallVector<ParameterAttr> params;
   for (const WeightSpec &spec : specs) {
     auto it = checkpoint.find(spec.name);
@@ -352,26 +554,20 @@ LogicalResult mlir::hybrid::hf::buildForward(ModuleOp module,
     if (failed(element))
       return emitError(loc) << "tensor '" << spec.name << "' is " << t.dtype
                             << "; weights must be F32, BF16 or F16";
-    argTypes.push_back(RankedTensorType::get(spec.shape, *element));
+    weightTypes.push_back(RankedTensorType::get(spec.shape, *element));
     params.push_back(ParameterAttr::get(
         b.getContext(), b.getStringAttr(spec.name), b.getStringAttr(t.file),
         t.offset, t.length));
   }
-  auto logits = RankedTensorType::get(
-      {ShapedType::kDynamic, ShapedType::kDynamic, config.vocabSize},
-      b.getF32Type());
-  auto fn = func::FuncOp::create(b, loc, "forward",
-                                 b.getFunctionType(argTypes, {logits}));
-  Block *body = fn.addEntryBlock();
-  fn.setArgAttr(0, "hybrid.arg_name", b.getStringAttr("input_ids"));
-  llvm::StringMap<Value> weights;
-  for (auto [i, spec] : llvm::enumerate(specs)) {
-    fn.setArgAttr(i + 1, ParameterAttr::getArgAttrName(), params[i]);
-    weights[spec.name] = body->getArgument(i + 1);
-  }
-  b.setInsertionPointToStart(body);
-  Decoder decoder(b, loc, config, weights);
-  Value y = decoder.forward(body->getArgument(0));
-  func::ReturnOp::create(b, loc, y);
-  return mlir::verify(fn);
+  int64_t dynamic = ShapedType::kDynamic;
+  buildEntry(b, loc, "forward", config, specs, weightTypes, params, dynamic,
+             /*withCache=*/false);
+  buildEntry(b, loc, "prefill", config, specs, weightTypes, params, dynamic,
+             /*withCache=*/true);
+  buildEntry(b, loc, "decode", config, specs, weightTypes, params, 1,
+             /*withCache=*/true);
+  for (auto fn : module.getOps<func::FuncOp>())
+    if (failed(mlir::verify(fn)))
+      return failure();
+  return success();
 }

@@ -21,12 +21,21 @@
 
 namespace mlir::hybrid::hf {
 
-/// Adds `forward(input_ids: [B, T] i64) -> logits [B, T, vocab] f32` (one
-/// pass over the sequence from empty caches) to `module`. Checks that the
-/// checkpoint holds every weight the config implies, with its shape and a
-/// float dtype; errors are reported at `loc`.
-LogicalResult buildForward(ModuleOp module, const DecoderConfig &config,
-                           const Checkpoint &checkpoint, Location loc);
+/// Adds the entry points a generation engine needs to `module`:
+///   forward(input_ids [B, T]) -> logits [B, T, vocab]
+///       one pass over the sequence from empty caches;
+///   prefill(input_ids [B, T], position, cache...) -> (logits, cache...)
+///   decode(input_ids [B, 1], position, cache...) -> (logits, cache...)
+///       a step after the `position` tokens the caches hold: per layer a
+///       key and a value cache [B, Hkv, capacity, D] f32 (cache.L.key,
+///       cache.L.value), returned with the step's rows written at
+///       [position, position + T) (destination-passing style: in place
+///       once bufferized). A step that does not fit, or an id outside the
+///       vocabulary, fails the call (hybrid.check).
+/// Checks that the checkpoint holds every weight the config implies, with
+/// its shape and a float dtype; errors are reported at `loc`.
+LogicalResult buildEntryPoints(ModuleOp module, const DecoderConfig &config,
+                               const Checkpoint &checkpoint, Location loc);
 
 } // namespace mlir::hybrid::hf
 

@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 
@@ -31,7 +32,7 @@ OwningOpRef<ModuleOp> mlir::hybrid::importHFFolder(StringRef folder,
                                                    MLIRContext *context) {
   context->loadDialect<HybridDialect, func::FuncDialect, arith::ArithDialect,
                        linalg::LinalgDialect, math::MathDialect,
-                       tensor::TensorDialect>();
+                       scf::SCFDialect, tensor::TensorDialect>();
   Location loc = FileLineColLoc::get(context, folder, 0, 0);
   if (!llvm::sys::fs::is_directory(folder)) {
     emitError(loc) << "'" << folder
@@ -47,13 +48,13 @@ OwningOpRef<ModuleOp> mlir::hybrid::importHFFolder(StringRef folder,
     return nullptr;
   OpBuilder b(context);
   OwningOpRef<ModuleOp> module = ModuleOp::create(b, loc);
-  if (failed(hf::buildForward(*module, *config, *checkpoint, loc)))
+  if (failed(hf::buildEntryPoints(*module, *config, *checkpoint, loc)))
     return nullptr;
   return module;
 }
 
 void mlir::hybrid::registerHFImportDialects(DialectRegistry &registry) {
   registry.insert<HybridDialect, func::FuncDialect, arith::ArithDialect,
-                  linalg::LinalgDialect, math::MathDialect,
+                  linalg::LinalgDialect, math::MathDialect, scf::SCFDialect,
                   tensor::TensorDialect>();
 }

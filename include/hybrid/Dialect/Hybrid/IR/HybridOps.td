@@ -500,4 +500,26 @@ def Hybrid_RotaryEmbeddingOp : Hybrid_Op<"rotary_embedding", [Pure,
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Run-time conditions
+//===----------------------------------------------------------------------===//
+
+def Hybrid_CheckOp : Hybrid_Op<"check", [MemoryEffects<[MemWrite]>]> {
+  let summary = "A condition on run-time values that the invocation needs";
+  let description = [{
+    When `condition` is false the invocation fails with `message`: the
+    caller gets an error status naming it instead of results. The ops after
+    it still run, so whatever they read or write must stay in bounds either
+    way (clamp what the condition guards); their results are discarded with
+    the failed call. Importers use it for what only the inputs decide: a
+    token id inside the vocabulary, a KV cache long enough for the step.
+
+    ```mlir
+    hybrid.check %fits, "the KV cache holds 4096 positions; this step needs more"
+    ```
+  }];
+  let arguments = (ins I1:$condition, StrAttr:$message);
+  let assemblyFormat = "$condition `,` $message attr-dict";
+}
+
 #endif // HYBRID_DIALECT_HYBRID_IR_HYBRIDOPS_TD

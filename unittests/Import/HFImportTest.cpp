@@ -1,0 +1,226 @@
+//===- HFImportTest.cpp - Hugging Face checkpoints through Hybrid ---------===//
+//
+// The tiny checkpoints of test/HF (make_checkpoints.py: torch references
+// written from transformers' modeling code) imported, compiled and run
+// through the runtime's entry points:
+//   - forward over the prompt equals the reference logits;
+//   - prefill of the first 5 tokens, then decode of the other 4 one at a
+//     time through the KV cache, equals the same logits row for row;
+//   - 16 greedy steps (prefill, then decode feeding back our own argmax)
+//     choose the reference's tokens, with its logits;
+//   - a step past the cache's capacity and an id outside the vocabulary
+//     fail with their messages.
+// f32 logits within 1e-4 x max(1, max |reference|).
+//
+//===----------------------------------------------------------------------===//
+
+#include "hybrid/Import/HF/HFImporter.h"
+#include "hybrid/InitAll.h"
+#include "hybrid/Runtime/Runtime.hpp"
+#include "hybrid/Target/CPU/SharedObject.h"
+
+#include "mlir/IR/MLIRContext.h"
+
+#include "llvm/Support/FileSystem.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace {
+
+const std::string kCheckpoints = HYBRID_HF_CHECKPOINTS_DIR;
+constexpr int64_t kCapacity = 32;
+
+/// A checkpoint compiled and bound, with its reference data.
+struct Model {
+  std::string dir;
+  hybrid::Module module;
+  hybrid::Tensor ids, logits, greedyIds, greedyLogits;
+  int64_t layers = 0, kvHeads = 0, headDim = 0, vocab = 0;
+};
+
+::testing::AssertionResult load(const std::string &name, Model &m) {
+  m.dir = kCheckpoints + "/" + name;
+  mlir::DialectRegistry registry;
+  mlir::hybrid::registerAllDialects(registry);
+  mlir::hybrid::registerHFImportDialects(registry);
+  mlir::MLIRContext context(registry);
+  std::string diagnostics;
+  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
+    diagnostics += d.str() + "\n";
+    return mlir::success();
+  });
+  auto module = mlir::hybrid::importHFFolder(m.dir, &context);
+  if (!module)
+    return ::testing::AssertionFailure() << "import: " << diagnostics;
+  // The cache shape, from prefill's first cache argument.
+  auto prefill = module->lookupSymbol<mlir::func::FuncOp>("prefill");
+  auto cache = mlir::cast<mlir::RankedTensorType>(
+      prefill.getArgumentTypes()[2]);
+  m.kvHeads = cache.getDimSize(1);
+  m.headDim = cache.getDimSize(3);
+  m.layers = (prefill.getNumResults() - 1) / 2;
+  llvm::SmallString<128> so;
+  if (llvm::sys::fs::createTemporaryFile("hybrid-hf", "so", so))
+    return ::testing::AssertionFailure() << "no temporary file";
+  mlir::hybrid::CPUCompileOptions options;
+  if (failed(mlir::hybrid::compileToSharedObject(*module, so, options)))
+    return ::testing::AssertionFailure() << "compile: " << diagnostics;
+  hybrid::Status loaded = hybrid::Module::load(std::string(so), m.module);
+  llvm::sys::fs::remove(so);
+  if (!loaded)
+    return ::testing::AssertionFailure() << "load: " << loaded.message();
+  if (hybrid::Status s = m.module.bindParameters(m.dir); !s)
+    return ::testing::AssertionFailure() << "bind: " << s.message();
+  for (auto [file, tensor] :
+       {std::pair{"input_ids", &m.ids}, {"logits", &m.logits},
+        {"greedy_ids", &m.greedyIds}, {"greedy_logits", &m.greedyLogits}})
+    if (hybrid::Status s = hybrid::Tensor::loadNpy(
+            m.dir + "/" + file + ".npy", false, *tensor);
+        !s)
+      return ::testing::AssertionFailure() << s.message();
+  m.vocab = m.logits.shape()[2];
+  return ::testing::AssertionSuccess();
+}
+
+hybrid::Tensor make(hybrid_dtype dtype, std::vector<int64_t> shape) {
+  hybrid::Tensor t;
+  EXPECT_TRUE(hybrid::Tensor::create(dtype, shape, t).ok());
+  std::memset(t.data(), 0, t.numElements() * hybrid_dtype_size(dtype));
+  return t;
+}
+
+hybrid::Tensor scalar(int64_t v) {
+  hybrid::Tensor t = make(HYBRID_DTYPE_I64, {});
+  *t.data<int64_t>() = v;
+  return t;
+}
+
+/// Columns [from, to) of ids [B, T].
+hybrid::Tensor columns(const hybrid::Tensor &ids, int64_t from, int64_t to) {
+  int64_t batch = ids.shape()[0], len = ids.shape()[1];
+  hybrid::Tensor t = make(HYBRID_DTYPE_I64, {batch, to - from});
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t j = from; j < to; ++j)
+      t.data<int64_t>()[b * (to - from) + j - from] =
+          ids.data<int64_t>()[b * len + j];
+  return t;
+}
+
+/// Max abs difference of row `row` of got [B, T, V] and `want` [B, Tw, V]
+/// at `wantRow`, relative to the tolerance; reports into `worst`.
+void compareRow(const hybrid::Tensor &got, int64_t row,
+                const hybrid::Tensor &want, int64_t wantRow, double &worst) {
+  int64_t batch = got.shape()[0], t = got.shape()[1], v = got.shape()[2];
+  int64_t tw = want.shape()[1];
+  double scale = 1.0;
+  for (size_t i = 0; i < want.numElements(); ++i)
+    scale = std::max(scale, double(std::fabs(want.data<float>()[i])));
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t k = 0; k < v; ++k) {
+      double d = std::fabs(
+          double(got.data<float>()[(b * t + row) * v + k]) -
+          double(want.data<float>()[(b * tw + wantRow) * v + k]));
+      worst = std::max(worst, std::isnan(d) ? INFINITY : d / (1e-4 * scale));
+    }
+}
+
+class HFCheckpoint : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(HFCheckpoint, EntryPointsMatchTheReference) {
+  Model m;
+  ASSERT_TRUE(load(GetParam(), m));
+  int64_t batch = m.ids.shape()[0], len = m.ids.shape()[1];
+
+  // forward over the prompt.
+  std::vector<hybrid::Tensor> results;
+  ASSERT_TRUE(m.module.invoke("forward", {m.ids}, results).ok());
+  double worst = 0;
+  for (int64_t r = 0; r < len; ++r)
+    compareRow(results[0], r, m.logits, r, worst);
+  EXPECT_LE(worst, 1.0) << "forward: error / tolerance";
+
+  // prefill 5 tokens, then decode the rest one by one.
+  auto emptyCaches = [&] {
+    std::vector<hybrid::Tensor> caches;
+    for (int64_t i = 0; i < 2 * m.layers; ++i)
+      caches.push_back(make(HYBRID_DTYPE_F32,
+                            {batch, m.kvHeads, kCapacity, m.headDim}));
+    return caches;
+  };
+  auto step = [&](const std::string &entry, hybrid::Tensor ids,
+                  int64_t position, std::vector<hybrid::Tensor> &caches,
+                  hybrid::Tensor &logits) -> hybrid::Status {
+    std::vector<hybrid::Tensor> args = {ids, scalar(position)};
+    args.insert(args.end(), caches.begin(), caches.end());
+    std::vector<hybrid::Tensor> out;
+    hybrid::Status s = m.module.invoke(entry, args, out);
+    if (!s)
+      return s;
+    logits = out[0];
+    caches.assign(out.begin() + 1, out.end());
+    return s;
+  };
+  std::vector<hybrid::Tensor> caches = emptyCaches();
+  hybrid::Tensor logits;
+  ASSERT_TRUE(step("prefill", columns(m.ids, 0, 5), 0, caches, logits).ok());
+  worst = 0;
+  for (int64_t r = 0; r < 5; ++r)
+    compareRow(logits, r, m.logits, r, worst);
+  for (int64_t p = 5; p < len; ++p) {
+    hybrid::Status s = step("decode", columns(m.ids, p, p + 1), p, caches,
+                            logits);
+    ASSERT_TRUE(s.ok()) << s.message();
+    compareRow(logits, 0, m.logits, p, worst);
+  }
+  EXPECT_LE(worst, 1.0) << "prefill + decode: error / tolerance";
+
+  // 16 greedy steps from our own choices.
+  caches = emptyCaches();
+  ASSERT_TRUE(step("prefill", m.ids, 0, caches, logits).ok());
+  int64_t steps = m.greedyIds.shape()[1];
+  worst = 0;
+  for (int64_t j = 0; j < steps; ++j) {
+    int64_t row = j == 0 ? len - 1 : 0;
+    compareRow(logits, row, m.greedyLogits, j, worst);
+    hybrid::Tensor next = make(HYBRID_DTYPE_I64, {batch, 1});
+    for (int64_t b = 0; b < batch; ++b) {
+      const float *l =
+          logits.data<float>() + (b * logits.shape()[1] + row) * m.vocab;
+      next.data<int64_t>()[b] = std::max_element(l, l + m.vocab) - l;
+      EXPECT_EQ(next.data<int64_t>()[b], m.greedyIds.data<int64_t>()[b * steps + j])
+          << "batch " << b << ", step " << j;
+    }
+    if (j + 1 < steps)
+      ASSERT_TRUE(step("decode", next, len + j, caches, logits).ok());
+  }
+  EXPECT_LE(worst, 1.0) << "greedy: error / tolerance";
+
+  // A step past the capacity, and an id outside the vocabulary.
+  hybrid::Status full = step("decode", columns(m.ids, 0, 1), kCapacity,
+                             caches, logits);
+  EXPECT_FALSE(full.ok());
+  EXPECT_NE(full.message().find("does not fit the KV cache"), std::string::npos)
+      << full.message();
+  hybrid::Tensor bad = columns(m.ids, 0, 1);
+  bad.data<int64_t>()[0] = m.vocab;
+  std::vector<hybrid::Tensor> out;
+  hybrid::Status oov = m.module.invoke("forward", {bad}, out);
+  EXPECT_FALSE(oov.ok());
+  EXPECT_NE(oov.message().find("outside the vocabulary"), std::string::npos)
+      << oov.message();
+}
+
+INSTANTIATE_TEST_SUITE_P(Checkpoints, HFCheckpoint,
+                         ::testing::Values("llama-tiny", "qwen3-tiny-sharded",
+                                           "minicpm-tiny-bf16"),
+                         [](const auto &info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+} // namespace
