@@ -6,7 +6,9 @@
 # --case NAME, --json). HYBRID_BENCH_KERNELS=1 then also runs hybrid-bench,
 # the op-level cases (attention, recurrence, MoE) not yet in the table;
 # HYBRID_BENCH_IMPORT=1 runs bench/import/weight_scaling.py (import and
-# compile cost of one ONNX graph with 4 MB and with 1 GB of weights).
+# compile cost of one ONNX graph with 4 MB and with 1 GB of weights) and
+# bench/import/hf_compile.py (HF Llama checkpoints at hidden 1024, 1 to 24
+# layers: import, compile and first-run cost by depth).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/setup.sh"
 HYBRID_PACKAGES+=(python3-onnx libopenblas0-pthread nodejs)
@@ -36,5 +38,7 @@ if [ "${HYBRID_BENCH_KERNELS:-0}" = 1 ]; then
 fi
 if [ "${HYBRID_BENCH_IMPORT:-0}" = 1 ]; then
   /usr/bin/python3 "$HYBRID_ROOT/bench/import/weight_scaling.py" --build "$HYBRID_BUILD" \
+    --threads "$THREADS"
+  /usr/bin/python3 "$HYBRID_ROOT/bench/import/hf_compile.py" --build "$HYBRID_BUILD" \
     --threads "$THREADS"
 fi

@@ -31,6 +31,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
+from child_process import measure
+
 LAYERS = 4
 
 
@@ -79,19 +81,6 @@ def make_model(folder, dim, external):
         weights_file.close()
     with open(os.path.join(folder, "model.onnx"), "wb") as f:
         f.write(model.SerializeToString())
-
-
-def measure(cmd):
-    """(wall seconds, peak RSS in MB, stderr) of one child process."""
-    start = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    err = p.stderr.read().decode()
-    _, status, usage = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - start
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed:\n{err}")
-    return wall, usage.ru_maxrss / 1024.0, err
 
 
 def main():

@@ -13,8 +13,8 @@ residual branch and hidden / (hidden_size / dim_model_base) before
 lm_head, and tied embeddings.
 
 Each checkpoint folder holds config.json, the weights in real HF layout
-(model.safetensors, or shards with model.safetensors.index.json; this
-script's own safetensors writer, torch 1.13 has none), input_ids.npy
+(model.safetensors, or shards with model.safetensors.index.json, written
+by safetensors_io.py: torch 1.13 has no safetensors writer), input_ids.npy
 [2, 9] and logits.npy (the reference forward pass in f32, from the
 weights as stored: bf16 weights are widened), and greedy_ids.npy /
 greedy_logits.npy (16 greedy steps after the prompt, each recomputed over
@@ -24,11 +24,12 @@ and python3-numpy; the output is checked in.
 import json
 import math
 import os
-import struct
 
 import numpy as np
 import torch
 from torch import nn
+
+import safetensors_io
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -146,29 +147,6 @@ class CausalLM(nn.Module):
         return x @ head.t()
 
 
-def save_safetensors(path, tensors, dtype):
-    """tensors: {name: torch f32 tensor} stored as `dtype` (F32 or BF16)."""
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        t = tensors[name].detach().contiguous()
-        if dtype == "BF16":
-            data = t.to(torch.bfloat16).view(torch.int16).numpy().astype("<i2").tobytes()
-        else:
-            data = t.numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": dtype, "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header["__metadata__"] = {"format": "pt"}
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
-
-
 def make(name, config, seed, dtype="F32", shards=1):
     torch.manual_seed(seed)
     c = dict(config)
@@ -193,6 +171,7 @@ def make(name, config, seed, dtype="F32", shards=1):
             for k, v in state.items():
                 v.copy_(v.to(torch.bfloat16).float())
             lm.load_state_dict(state)
+        arrays = {k: v.numpy() for k, v in state.items()}
         folder = os.path.join(HERE, name)
         os.makedirs(folder, exist_ok=True)
         for f in os.listdir(folder):
@@ -201,13 +180,13 @@ def make(name, config, seed, dtype="F32", shards=1):
             json.dump(config, f, indent=2)
         names = sorted(state)
         if shards == 1:
-            save_safetensors(os.path.join(folder, "model.safetensors"), state, dtype)
+            safetensors_io.save(os.path.join(folder, "model.safetensors"), arrays, dtype)
         else:
             weight_map = {}
             for i in range(shards):
                 file = "model-%05d-of-%05d.safetensors" % (i + 1, shards)
-                part = {n: state[n] for n in names[i::shards]}
-                save_safetensors(os.path.join(folder, file), part, dtype)
+                part = {n: arrays[n] for n in names[i::shards]}
+                safetensors_io.save(os.path.join(folder, file), part, dtype)
                 weight_map.update({n: file for n in part})
             with open(os.path.join(folder, "model.safetensors.index.json"), "w") as f:
                 json.dump({"metadata": {}, "weight_map": weight_map}, f, indent=2)

@@ -67,9 +67,6 @@ struct KVCache {
   /// The caches after the step (tensor.insert_slice into the inputs:
   /// destination-passing style, in place once bufferized).
   SmallVector<Value> newKeys, newValues;
-  /// Whether the step fits: 0 <= position, position + T <= capacity, and
-  /// the caches' batch is the ids' batch.
-  Value fits;
 };
 
 /// Builds the body of an entry point.
@@ -79,27 +76,36 @@ public:
           const llvm::StringMap<Value> &weights)
       : b(b), loc(loc), c(c), weights(weights), f32(b.getF32Type()) {}
 
+  /// Runs layer `i` on x (see layer()); lets the caller call a function
+  /// built once for every layer instead of inlining each.
+  using LayerStep =
+      function_ref<Value(int64_t i, Value x, Value cos, Value sin)>;
+
   /// Logits [B, T, vocab] of `ids` [B, T]: from empty caches, or after the
   /// `cache->position` tokens `cache` holds (updating it).
-  Value forward(Value ids, KVCache *cache = nullptr) {
+  Value forward(Value ids, KVCache *cache, LayerStep step) {
     checkVocabulary(ids);
-    if (cache)
-      checkCapacity(ids, *cache);
     Value x = embed(ids);
     auto [cos, sin] = rotaryCaches(ids, cache ? cache->position : Value());
-    for (int64_t i = 0; i < c.numLayers; ++i) {
-      std::string p = "model.layers." + std::to_string(i) + ".";
-      Value h = rmsNorm(x, weight(p + "input_layernorm.weight"));
-      x = residual(x, attention(h, p + "self_attn.", cos, sin, cache, i));
-      h = rmsNorm(x, weight(p + "post_attention_layernorm.weight"));
-      x = residual(x, mlp(h, p + "mlp."));
-    }
+    for (int64_t i = 0; i < c.numLayers; ++i)
+      x = step(i, x, cos, sin);
     x = rmsNorm(x, weight("model.norm.weight"));
     if (c.logitInputScale != 1.0)
       x = scaled(x, c.logitInputScale);
     return linear(x, weights.lookup(c.tieWordEmbeddings
                                         ? "model.embed_tokens.weight"
                                         : "lm_head.weight"));
+  }
+
+  /// Decoder layer `i` (weights `model.layers.<i>.*`, KV cache
+  /// `cache->keys[i]`/`values[i]`): attention and MLP blocks with their
+  /// residuals.
+  Value layer(Value x, Value cos, Value sin, KVCache *cache, int64_t i) {
+    std::string p = "model.layers." + std::to_string(i) + ".";
+    Value h = rmsNorm(x, weight(p + "input_layernorm.weight"));
+    x = residual(x, attention(h, p + "self_attn.", cos, sin, cache, i));
+    h = rmsNorm(x, weight(p + "post_attention_layernorm.weight"));
+    return residual(x, mlp(h, p + "mlp."));
   }
 
 private:
@@ -318,14 +324,15 @@ private:
     k = rotate(k);
     Value offset;
     if (cache) {
-      auto [newK, allK] = appendToCache(cache->keys[layer], k, *cache);
-      auto [newV, allV] = appendToCache(cache->values[layer], v, *cache);
+      Value keys = cache->keys[layer], values = cache->values[layer];
+      Value fits = checkCapacity(k, keys, values, cache->position);
+      auto [newK, allK] = appendToCache(keys, k, cache->position, fits);
+      auto [newV, allV] = appendToCache(values, v, cache->position, fits);
       cache->newKeys.push_back(newK);
       cache->newValues.push_back(newV);
       k = allK, v = allV;
       Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-      offset = arith::SelectOp::create(b, loc, cache->fits, cache->position,
-                                       zero);
+      offset = arith::SelectOp::create(b, loc, fits, cache->position, zero);
     }
     Value o = AttentionOp::create(b, loc, q, k, v, Value(), offset, Value(),
                                   b.getUnitAttr(), FloatAttr(), FloatAttr(),
@@ -339,25 +346,25 @@ private:
   /// as it was and the step attends to its own keys only, so that nothing
   /// reads or writes out of bounds.
   std::pair<Value, Value> appendToCache(Value cacheTensor, Value x,
-                                        const KVCache &cache) {
+                                        Value position, Value fits) {
     auto cacheType = cast<RankedTensorType>(cacheTensor.getType());
     auto keysType = RankedTensorType::get(
         {ShapedType::kDynamic, c.numKVHeads, ShapedType::kDynamic, c.headDim},
         f32);
     Value newLen = tensor::DimOp::create(b, loc, x, 2);
     auto ifOp = scf::IfOp::create(b, loc, TypeRange{cacheType, keysType},
-                                  cache.fits, /*withElseRegion=*/true);
+                                  fits, /*withElseRegion=*/true);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(ifOp.thenBlock());
     SmallVector<OpFoldResult> one(4, b.getIndexAttr(1));
     SmallVector<OpFoldResult> at = {b.getIndexAttr(0), b.getIndexAttr(0),
-                                    cache.position, b.getIndexAttr(0)};
+                                    position, b.getIndexAttr(0)};
     Value updated = tensor::InsertSliceOp::create(b, loc, x, cacheTensor, at,
                                                   sizesOf(b, loc, x), one);
     SmallVector<OpFoldResult> zero(4, b.getIndexAttr(0));
     SmallVector<OpFoldResult> visible = {
         dimOf(b, loc, x, 0), b.getIndexAttr(c.numKVHeads),
-        arith::AddIOp::create(b, loc, cache.position, newLen).getResult(),
+        arith::AddIOp::create(b, loc, position, newLen).getResult(),
         b.getIndexAttr(c.headDim)};
     Value keys = tensor::ExtractSliceOp::create(b, loc, keysType, updated,
                                                 zero, visible, one);
@@ -370,36 +377,34 @@ private:
     return {ifOp.getResult(0), ifOp.getResult(1)};
   }
 
-  /// Reports, through hybrid.check, a step that does not fit its cache.
-  void checkCapacity(Value ids, KVCache &cache) {
-    Value newLen = tensor::DimOp::create(b, loc, ids, 1);
-    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-    Value capacity = tensor::DimOp::create(b, loc, cache.keys.front(), 2);
-    Value batch = tensor::DimOp::create(b, loc, ids, 0);
+  /// Whether this layer's step fits its caches, reported through
+  /// hybrid.check when not: 0 <= position, position + T <= capacity, and
+  /// both caches have the step's batch and one capacity. Each layer checks
+  /// its own caches: one long chain of conditions in the entry point made
+  /// LLVM's constraint elimination superlinear.
+  Value checkCapacity(Value x, Value keys, Value values, Value position) {
     using P = arith::CmpIPredicate;
-    Value fits = arith::CmpIOp::create(b, loc, P::sge, cache.position, zero);
-    fits = arith::AndIOp::create(
-        b, loc, fits,
-        arith::CmpIOp::create(
-            b, loc, P::sle,
-            arith::AddIOp::create(b, loc, cache.position, newLen), capacity));
-    for (Value t : llvm::concat<Value>(cache.keys, cache.values)) {
-      fits = arith::AndIOp::create(
-          b, loc, fits,
-          arith::CmpIOp::create(b, loc, P::eq,
-                                tensor::DimOp::create(b, loc, t, 0), batch));
-      fits = arith::AndIOp::create(
-          b, loc, fits,
-          arith::CmpIOp::create(b, loc, P::eq,
-                                tensor::DimOp::create(b, loc, t, 2),
-                                capacity));
-    }
+    Value newLen = tensor::DimOp::create(b, loc, x, 2);
+    Value batch = tensor::DimOp::create(b, loc, x, 0);
+    Value capacity = tensor::DimOp::create(b, loc, keys, 2);
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    auto cmp = [&](P p, Value l, Value r) {
+      return arith::CmpIOp::create(b, loc, p, l, r).getResult();
+    };
+    Value fits = cmp(P::sge, position, zero);
+    for (Value cond :
+         {cmp(P::sle, arith::AddIOp::create(b, loc, position, newLen),
+              capacity),
+          cmp(P::eq, tensor::DimOp::create(b, loc, keys, 0), batch),
+          cmp(P::eq, tensor::DimOp::create(b, loc, values, 0), batch),
+          cmp(P::eq, tensor::DimOp::create(b, loc, values, 2), capacity)})
+      fits = arith::AndIOp::create(b, loc, fits, cond);
     CheckOp::create(b, loc, fits,
                     "the step does not fit the KV cache: position must be at "
                     "least 0, position + new tokens at most the caches' "
                     "capacity, and every cache must have the ids' batch and "
                     "one capacity");
-    cache.fits = fits;
+    return fits;
   }
 
   /// Reports, through hybrid.check, a token id outside the vocabulary.
@@ -461,6 +466,92 @@ FailureOr<Type> elementTypeOf(OpBuilder &b, StringRef dtype) {
 
 } // namespace
 
+/// The spec indices of each layer's weights, in order.
+static SmallVector<SmallVector<size_t>>
+layerWeights(const DecoderConfig &config, ArrayRef<WeightSpec> specs) {
+  SmallVector<SmallVector<size_t>> layers(config.numLayers);
+  for (int64_t l = 0; l < config.numLayers; ++l) {
+    std::string prefix = "model.layers." + std::to_string(l) + ".";
+    for (auto [i, spec] : llvm::enumerate(specs))
+      if (StringRef(spec.name).starts_with(prefix))
+        layers[l].push_back(i);
+  }
+  return layers;
+}
+
+/// Types an entry point passes around: ids, hidden states, RoPE tables,
+/// caches, logits.
+struct EntryTypes {
+  RankedTensorType ids, hidden, rope, cache, logits;
+  EntryTypes(OpBuilder &b, const DecoderConfig &config, int64_t seqLen) {
+    Type f32 = b.getF32Type();
+    int64_t dyn = ShapedType::kDynamic;
+    ids = RankedTensorType::get({dyn, seqLen}, b.getI64Type());
+    hidden = RankedTensorType::get({dyn, seqLen, config.hiddenSize}, f32);
+    rope = RankedTensorType::get({dyn, seqLen, config.headDim / 2}, f32);
+    cache = RankedTensorType::get(
+        {dyn, config.numKVHeads, dyn, config.headDim}, f32);
+    logits = RankedTensorType::get({dyn, seqLen, config.vocabSize}, f32);
+  }
+};
+
+static Value castTo(OpBuilder &b, Location loc, Value v, Type type) {
+  return v.getType() == type ? v
+                             : tensor::CastOp::create(b, loc, type, v)
+                                   .getResult();
+}
+
+/// `<entry>_layer`: one decoder layer, built once and called per layer
+/// (structurally identical layers compile once, so compile time stays
+/// linear in depth with a small slope):
+///   (x, cos, sin, [position, key cache, value cache], weights...)
+///     -> (x, [key cache, value cache])
+/// The weights are layer 0's types, which every layer shares.
+static func::FuncOp buildLayerFunction(OpBuilder &b, Location loc,
+                                       StringRef name,
+                                       const DecoderConfig &config,
+                                       ArrayRef<WeightSpec> specs,
+                                       ArrayRef<Type> weightTypes,
+                                       ArrayRef<size_t> layer0,
+                                       const EntryTypes &types,
+                                       bool withCache) {
+  SmallVector<Type> argTypes = {types.hidden, types.rope, types.rope};
+  SmallVector<Type> resultTypes = {types.hidden};
+  if (withCache) {
+    argTypes.append({b.getIndexType(), types.cache, types.cache});
+    resultTypes.append({types.cache, types.cache});
+  }
+  size_t firstWeight = argTypes.size();
+  for (size_t i : layer0)
+    argTypes.push_back(weightTypes[i]);
+  auto fn = func::FuncOp::create(b, loc, (name + "_layer").str(),
+                                 b.getFunctionType(argTypes, resultTypes));
+  fn.setPrivate();
+  Block *body = fn.addEntryBlock();
+  llvm::StringMap<Value> weights;
+  for (auto [k, i] : llvm::enumerate(layer0))
+    weights[specs[i].name] = body->getArgument(firstWeight + k);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(body);
+  Decoder decoder(b, loc, config, weights);
+  KVCache cache;
+  if (withCache) {
+    cache.position = body->getArgument(3);
+    cache.keys = {body->getArgument(4)};
+    cache.values = {body->getArgument(5)};
+  }
+  Value x = decoder.layer(body->getArgument(0), body->getArgument(1),
+                          body->getArgument(2), withCache ? &cache : nullptr,
+                          0);
+  SmallVector<Value> results = {castTo(b, loc, x, types.hidden)};
+  if (withCache) {
+    results.push_back(castTo(b, loc, cache.newKeys[0], types.cache));
+    results.push_back(castTo(b, loc, cache.newValues[0], types.cache));
+  }
+  func::ReturnOp::create(b, loc, results);
+  return fn;
+}
+
 /// Adds one entry point. `seqLen` is the static length of its ids, or
 /// dynamic; `withCache` adds the position and KV cache arguments and
 /// results.
@@ -469,24 +560,20 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
                        ArrayRef<WeightSpec> specs, ArrayRef<Type> weightTypes,
                        ArrayRef<ParameterAttr> params, int64_t seqLen,
                        bool withCache) {
-  Type f32 = b.getF32Type();
-  auto idsType =
-      RankedTensorType::get({ShapedType::kDynamic, seqLen}, b.getI64Type());
-  auto cacheType = RankedTensorType::get({ShapedType::kDynamic,
-                                          config.numKVHeads,
-                                          ShapedType::kDynamic, config.headDim},
-                                         f32);
-  auto logitsType = RankedTensorType::get(
-      {ShapedType::kDynamic, seqLen, config.vocabSize}, f32);
-  SmallVector<Type> argTypes = {idsType}, resultTypes = {logitsType};
+  EntryTypes types(b, config, seqLen);
+  SmallVector<SmallVector<size_t>> layers = layerWeights(config, specs);
+  func::FuncOp layerFn =
+      buildLayerFunction(b, loc, name, config, specs, weightTypes, layers[0],
+                         types, withCache);
+  SmallVector<Type> argTypes = {types.ids}, resultTypes = {types.logits};
   SmallVector<std::string> argNames = {"input_ids"};
   if (withCache) {
     argTypes.push_back(RankedTensorType::get({}, b.getI64Type()));
     argNames.push_back("position");
     for (int64_t l = 0; l < config.numLayers; ++l)
       for (StringRef kind : {"key", "value"}) {
-        argTypes.push_back(cacheType);
-        resultTypes.push_back(cacheType);
+        argTypes.push_back(types.cache);
+        resultTypes.push_back(types.cache);
         argNames.push_back(("cache." + Twine(l) + "." + kind).str());
       }
   }
@@ -505,9 +592,8 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(body);
   Decoder decoder(b, loc, config, weights);
-  SmallVector<Value> results;
+  KVCache cache;
   if (withCache) {
-    KVCache cache;
     cache.position = arith::IndexCastOp::create(
         b, loc, b.getIndexType(),
         tensor::ExtractOp::create(b, loc, body->getArgument(1), ValueRange{}));
@@ -515,17 +601,39 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
       cache.keys.push_back(body->getArgument(2 + 2 * l));
       cache.values.push_back(body->getArgument(3 + 2 * l));
     }
-    results.push_back(decoder.forward(body->getArgument(0), &cache));
+  }
+  // Each layer calls the layer function, unless its weights' types differ
+  // from layer 0's (a checkpoint that mixes dtypes): then it is inlined.
+  auto step = [&](int64_t l, Value x, Value cos, Value sin) -> Value {
+    SmallVector<Value> args = {castTo(b, loc, x, types.hidden),
+                               castTo(b, loc, cos, types.rope),
+                               castTo(b, loc, sin, types.rope)};
+    if (withCache)
+      args.append({cache.position, cache.keys[l], cache.values[l]});
+    bool shared = layers[l].size() == layers[0].size();
+    for (auto [k, i] : llvm::enumerate(layers[l])) {
+      shared = shared && weightTypes[i] == weightTypes[layers[0][k]];
+      args.push_back(body->getArgument(firstWeight + i));
+    }
+    if (!shared)
+      return decoder.layer(x, cos, sin, withCache ? &cache : nullptr, l);
+    auto call = func::CallOp::create(b, loc, layerFn, args);
+    if (withCache) {
+      cache.newKeys.push_back(call.getResult(1));
+      cache.newValues.push_back(call.getResult(2));
+    }
+    return call.getResult(0);
+  };
+  SmallVector<Value> results = {
+      decoder.forward(body->getArgument(0), withCache ? &cache : nullptr,
+                      step)};
+  if (withCache)
     for (int64_t l = 0; l < config.numLayers; ++l) {
       results.push_back(cache.newKeys[l]);
       results.push_back(cache.newValues[l]);
     }
-  } else {
-    results.push_back(decoder.forward(body->getArgument(0)));
-  }
   for (auto [v, type] : llvm::zip(results, resultTypes))
-    if (v.getType() != type)
-      v = tensor::CastOp::create(b, loc, type, v);
+    v = castTo(b, loc, v, type);
   func::ReturnOp::create(b, loc, results);
 }
 

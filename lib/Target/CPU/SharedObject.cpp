@@ -370,6 +370,13 @@ LogicalResult mlir::hybrid::compileToSharedObject(
     value.setVisibility(llvm::GlobalValue::HiddenVisibility);
   }
 
+  // Glue (entry points, their wrappers, layer functions) moves descriptors
+  // between calls in long basic blocks, where the post-RA scheduler of the
+  // host's tuning is quadratic and gains nothing; the kernels keep it.
+  for (llvm::Function &fn : *mod)
+    if (!fn.isDeclaration() && !fn.getName().starts_with("__hybrid_"))
+      fn.addFnAttr("tune-cpu", "generic");
+
   optimize(*mod, *tm, options.optLevel);
   phaseDone("LLVM optimisation");
 

@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""Import and compile cost of Hugging Face checkpoints at real width, by
+depth: Llama configurations at hidden 1024 (16 query / 8 KV heads of 64,
+SwiGLU 2816, vocabulary 32000) with 1, 6 and 24 layers, random bf16
+weights written at run time (the 24-layer one is 690 MB; nothing is checked
+in). For each, as separate processes:
+
+  import   hybrid-import DIR -o /dev/null
+  compile  hybrid-run DIR --compile-only --emit-so m.so (three entry
+           points: forward, prefill, decode)
+  run      hybrid-run m.so --parameters DIR --entry forward, 16 tokens
+           (load, map the weights, one invocation)
+
+and prints wall time and peak resident memory of each. Needs
+python3-numpy; scripts/bench.sh runs it with HYBRID_BENCH_IMPORT=1.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "test", "HF"))
+import safetensors_io  # noqa: E402
+from child_process import measure  # noqa: E402
+
+HIDDEN, HEADS, KV_HEADS, HEAD_DIM, FFN, VOCAB = 1024, 16, 8, 64, 2816, 32000
+
+
+def write_checkpoint(folder, layers):
+    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama",
+              "vocab_size": VOCAB, "hidden_size": HIDDEN, "intermediate_size": FFN,
+              "num_hidden_layers": layers, "num_attention_heads": HEADS,
+              "num_key_value_heads": KV_HEADS, "head_dim": HEAD_DIM,
+              "rms_norm_eps": 1e-5, "rope_theta": 500000.0, "hidden_act": "silu",
+              "tie_word_embeddings": False, "torch_dtype": "bfloat16"}
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config, f)
+    rng = np.random.default_rng(0)
+
+    def w(*shape):
+        return (rng.standard_normal(shape, dtype=np.float32) / np.sqrt(shape[-1]))
+
+    t = {"model.embed_tokens.weight": w(VOCAB, HIDDEN), "model.norm.weight": np.ones(HIDDEN, np.float32),
+         "lm_head.weight": w(VOCAB, HIDDEN)}
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        t[p + "input_layernorm.weight"] = np.ones(HIDDEN, np.float32)
+        t[p + "post_attention_layernorm.weight"] = np.ones(HIDDEN, np.float32)
+        t[p + "self_attn.q_proj.weight"] = w(HEADS * HEAD_DIM, HIDDEN)
+        t[p + "self_attn.k_proj.weight"] = w(KV_HEADS * HEAD_DIM, HIDDEN)
+        t[p + "self_attn.v_proj.weight"] = w(KV_HEADS * HEAD_DIM, HIDDEN)
+        t[p + "self_attn.o_proj.weight"] = w(HIDDEN, HEADS * HEAD_DIM)
+        t[p + "mlp.gate_proj.weight"] = w(FFN, HIDDEN)
+        t[p + "mlp.up_proj.weight"] = w(FFN, HIDDEN)
+        t[p + "mlp.down_proj.weight"] = w(HIDDEN, FFN)
+    safetensors_io.save(os.path.join(folder, "model.safetensors"), t, "BF16")
+
+
+def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--write":
+        write_checkpoint(sys.argv[2], int(sys.argv[3]))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default=os.path.join(HERE, "..", "..", "build"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--layers", type=int, nargs="+", default=[1, 6, 24])
+    args = ap.parse_args()
+    tools = os.path.join(args.build, "bin")
+    tmp = tempfile.mkdtemp()
+    try:
+        ids = os.path.join(tmp, "ids.npy")
+        np.save(ids, np.random.default_rng(1).integers(0, VOCAB, (1, 16)).astype(np.int64))
+        print("| layers | weights | import s (MB) | compile s (MB) | run s (MB) |")
+        print("|---|---|---|---|---|")
+        for layers in args.layers:
+            folder = os.path.join(tmp, f"llama-{layers}")
+            os.makedirs(folder)
+            # In a child: this process stays small, so that the children
+            # it forks to measure start small too.
+            subprocess.run([sys.executable, __file__, "--write", folder, str(layers)],
+                           check=True)
+            size = os.path.getsize(os.path.join(folder, "model.safetensors"))
+            so = os.path.join(tmp, f"llama-{layers}.so")
+            imp = measure([os.path.join(tools, "hybrid-import"), folder, "-o", "/dev/null"])
+            comp = measure([os.path.join(tools, "hybrid-run"), folder, "--compile-only",
+                            "--emit-so", so])
+            run = measure([os.path.join(tools, "hybrid-run"), so, "--parameters", folder,
+                           "--entry", "forward", "--input", ids,
+                           "--num-threads", str(args.threads)])
+            print(f"| {layers} | {size / 2**20:.0f} MB bf16 | {imp[0]:.2f} ({imp[1]:.0f}) | "
+                  f"{comp[0]:.1f} ({comp[1]:.0f}) | {run[0]:.2f} ({run[1]:.0f}) |", flush=True)
+            shutil.rmtree(folder)
+    finally:
+        shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    main()
