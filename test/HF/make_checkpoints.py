@@ -50,6 +50,58 @@ def rotate_half(x):
     return torch.cat((-x2, x1), dim=-1)
 
 
+def infllm_v2_visible(q, k, cfg, stats):
+    """The keys each query sees under InfLLM-V2 block-sparse attention, as
+    ../shared/reference/semantics.md sections 2-3 define it (queries at
+    positions 0..S-1 over S keys): [B, Hkv, S, S] bool. Ties go to the
+    lower block (adjacent blocks' pooling windows share a kernel, so exact
+    ties happen). `stats` collects the nonzero score gaps at the top-k cut:
+    a near tie would make the test data fragile."""
+    b_, hq, s_, d = q.shape
+    hkv = k.shape[1]
+    g_ = hq // hkv
+    ks, kst, bs = cfg["kernel_size"], cfg["kernel_stride"], cfg["block_size"]
+    local, pstride = cfg["window_size"] // bs, bs // kst
+    pad = ks // kst - 1
+    window = pstride + pad
+    n_kernels = (s_ - ks) // kst + 1 if s_ >= ks else 0
+    n_blocks = (s_ + bs - 1) // bs
+    k1 = torch.stack([k[:, :, c * kst:c * kst + ks].mean(2) for c in range(n_kernels)], 2)
+    visible = torch.zeros(b_, hkv, s_, s_, dtype=torch.bool)
+    for b in range(b_):
+        for h in range(hkv):
+            for t in range(s_):
+                nvis = sum(1 for c in range(n_kernels) if c * kst + ks - 1 <= t)
+                score = torch.zeros(nvis)
+                if nvis:
+                    for g in range(g_):
+                        logits = (k1[b, h, :nvis] @ q[b, h * g_ + g, t]) * d ** -0.5
+                        score += torch.softmax(logits, 0)
+                qb = t // bs
+                cands = []
+                for blk in range(n_blocks):
+                    if blk > qb - local:
+                        continue
+                    window_scores = [score[c].item() for c in range(blk * pstride - pad,
+                                                                    blk * pstride - pad + window)
+                                     if 0 <= c < nvis]
+                    best = max(window_scores) if window_scores else None
+                    if blk < cfg["init_blocks"]:
+                        best = float("inf")
+                    if best is not None:
+                        cands.append((-best, blk))
+                cands.sort()
+                if len(cands) > cfg["topk"]:
+                    gap = cands[cfg["topk"]][0] - cands[cfg["topk"] - 1][0]
+                    if gap > 0:
+                        stats.append(gap)
+                chosen = {blk for _, blk in cands[:cfg["topk"]]}
+                for j in range(t + 1):
+                    blk = j // bs
+                    visible[b, h, t, j] = blk in chosen or qb - local < blk <= qb
+    return visible
+
+
 def repeat_kv(x, n_rep):
     b, h, s, d = x.shape
     return x[:, :, None, :, :].expand(b, h, n_rep, s, d).reshape(b, h * n_rep, s, d)
@@ -80,9 +132,15 @@ class Attention(nn.Module):  # LlamaAttention / Qwen3Attention, no cache
         v = self.v_proj(x).view(b, s, hkv, d).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
+        sparse = c.get("sparse_config")
+        if sparse and s >= sparse["dense_len"]:
+            mask = repeat_kv(infllm_v2_visible(q, k, sparse, c["gaps"]).float(), hq // hkv)
+            bias = torch.where(mask > 0, 0.0, float("-inf"))
+        else:
+            bias = torch.full((s, s), float("-inf")).triu(1)
         k, v = repeat_kv(k, hq // hkv), repeat_kv(v, hq // hkv)
         w = torch.matmul(q, k.transpose(2, 3)) * d ** -0.5
-        w = w + torch.full((s, s), float("-inf")).triu(1)
+        w = w + bias
         w = nn.functional.softmax(w, dim=-1, dtype=torch.float32)
         o = torch.matmul(w, v).transpose(1, 2).reshape(b, s, hq * d)
         return self.o_proj(o)
@@ -147,9 +205,10 @@ class CausalLM(nn.Module):
         return x @ head.t()
 
 
-def make(name, config, seed, dtype="F32", shards=1):
+def make(name, config, seed, dtype="F32", shards=1, prompt=9):
     torch.manual_seed(seed)
     c = dict(config)
+    c["gaps"] = []
     arch = c["architectures"][0]
     c.setdefault("num_key_value_heads", c["num_attention_heads"])
     c.setdefault("head_dim", c["hidden_size"] // c["num_attention_heads"])
@@ -190,7 +249,7 @@ def make(name, config, seed, dtype="F32", shards=1):
                 weight_map.update({n: file for n in part})
             with open(os.path.join(folder, "model.safetensors.index.json"), "w") as f:
                 json.dump({"metadata": {}, "weight_map": weight_map}, f, indent=2)
-        ids = torch.randint(0, c["vocab_size"], (2, 9))
+        ids = torch.randint(0, c["vocab_size"], (2, prompt))
         logits = lm(ids)
         np.save(os.path.join(folder, "input_ids.npy"), ids.numpy().astype(np.int64))
         np.save(os.path.join(folder, "logits.npy"), logits.numpy().astype(np.float32))
@@ -201,10 +260,11 @@ def make(name, config, seed, dtype="F32", shards=1):
             step = lm(seq)[:, -1]
             steps.append(step)
             seq = torch.cat([seq, step.argmax(-1, keepdim=True)], dim=1)
-        np.save(os.path.join(folder, "greedy_ids.npy"), seq[:, 9:].numpy().astype(np.int64))
+        np.save(os.path.join(folder, "greedy_ids.npy"), seq[:, prompt:].numpy().astype(np.int64))
         np.save(os.path.join(folder, "greedy_logits.npy"),
                 torch.stack(steps, 1).numpy().astype(np.float32))
-    print(name, tuple(logits.shape), "max |logit| %.2f" % logits.abs().max().item())
+    print(name, tuple(logits.shape), "max |logit| %.2f" % logits.abs().max().item(),
+          "smallest top-k score gap %.2g" % min(c["gaps"]) if c["gaps"] else "")
 
 
 BASE = {"vocab_size": 128, "hidden_size": 64, "intermediate_size": 128,
@@ -216,6 +276,13 @@ make("llama-tiny", dict(BASE, architectures=["LlamaForCausalLM"], model_type="ll
 make("qwen3-tiny-sharded", dict(BASE, architectures=["Qwen3ForCausalLM"], model_type="qwen3",
                                 head_dim=32, rope_theta=1000000.0, tie_word_embeddings=True,
                                 rope_scaling=None, torch_dtype="float32"), 2, shards=3)
+make("minicpm4-sparse-tiny", dict(BASE, architectures=["MiniCPMForCausalLM"], model_type="minicpm",
+                                  rope_theta=10000.0, scale_emb=12.0, scale_depth=1.4,
+                                  dim_model_base=32, torch_dtype="float32",
+                                  sparse_config={"kernel_size": 4, "kernel_stride": 2,
+                                                 "block_size": 8, "topk": 2, "init_blocks": 1,
+                                                 "window_size": 8, "use_nope": False,
+                                                 "dense_len": 24}), 4, prompt=40)
 make("minicpm-tiny-bf16", dict(BASE, architectures=["MiniCPMForCausalLM"], model_type="minicpm",
                                rope_theta=10000.0, scale_emb=12.0, scale_depth=1.4,
                                dim_model_base=32, torch_dtype="bfloat16"), 3, dtype="BF16")

@@ -32,7 +32,7 @@
 namespace {
 
 const std::string kCheckpoints = HYBRID_HF_CHECKPOINTS_DIR;
-constexpr int64_t kCapacity = 32;
+constexpr int64_t kCapacity = 64;
 
 /// A checkpoint compiled and bound, with its reference data.
 struct Model {
@@ -216,6 +216,7 @@ TEST_P(HFCheckpoint, EntryPointsMatchTheReference) {
 
 INSTANTIATE_TEST_SUITE_P(Checkpoints, HFCheckpoint,
                          ::testing::Values("llama-tiny", "qwen3-tiny-sharded",
+                                           "minicpm4-sparse-tiny",
                                            "minicpm-tiny-bf16"),
                          [](const auto &info) {
                            std::string name = info.param;

@@ -115,6 +115,16 @@ private:
   const llvm::StringMap<Value> &weights;
   Type f32;
 
+  /// `sparse_config` as the ops' attribute, or null for dense attention.
+  SparseConfigAttr sparseConfig() {
+    if (!c.sparse)
+      return {};
+    const SparseAttentionConfig &s = *c.sparse;
+    return SparseConfigAttr::get(b.getContext(), s.kernelSize, s.kernelStride,
+                                 s.blockSize, s.topk, s.initBlocks,
+                                 s.windowSize, s.denseLen);
+  }
+
   /// A weight in f32 (converted from its stored dtype when needed).
   Value weight(StringRef name) { return toF32(weights.lookup(name)); }
 
@@ -334,9 +344,21 @@ private:
       Value zero = arith::ConstantIndexOp::create(b, loc, 0);
       offset = arith::SelectOp::create(b, loc, fits, cache->position, zero);
     }
-    Value o = AttentionOp::create(b, loc, q, k, v, Value(), offset, Value(),
-                                  b.getUnitAttr(), FloatAttr(), FloatAttr(),
-                                  GQALayoutAttr());
+    Value o;
+    if (SparseConfigAttr sparse = sparseConfig()) {
+      // InfLLM-V2: the blocks each query attends beyond its local window,
+      // chosen from the compressed keys; dense below dense_len keys.
+      Value blocks = BlockSelectOp::create(b, loc, q, k, offset, Value(),
+                                           sparse, FloatAttr(),
+                                           TreePolicyAttr());
+      o = BlockSparseAttentionOp::create(b, loc, q, k, v, blocks, offset,
+                                         Value(), sparse, FloatAttr(),
+                                         FloatAttr(), GQALayoutAttr());
+    } else {
+      o = AttentionOp::create(b, loc, q, k, v, Value(), offset, Value(),
+                              b.getUnitAttr(), FloatAttr(), FloatAttr(),
+                              GQALayoutAttr());
+    }
     return linear(joinHeads(o), weights.lookup(p + "o_proj.weight"));
   }
 

@@ -2,6 +2,8 @@
 
 #include "ModelConfig.h"
 
+#include "hybrid/Dialect/Hybrid/IR/HybridAttrs.h"
+
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -9,6 +11,7 @@
 #include <cmath>
 
 using namespace mlir;
+using namespace mlir::hybrid;
 using namespace mlir::hybrid::hf;
 
 namespace {
@@ -17,6 +20,8 @@ namespace {
 struct ConfigReader {
   const llvm::json::Object &json;
   Location loc;
+  /// How messages name this object's fields ("sparse_config." inside it).
+  std::string prefix;
   bool ok = true;
 
   InFlightDiagnostic error() {
@@ -30,12 +35,24 @@ struct ConfigReader {
   int64_t integer(StringRef key, std::optional<int64_t> fallback = {}) {
     if (!has(key)) {
       if (!fallback && ok)
-        error() << "'" << key << "' is missing";
+        error() << "'" << prefix << key << "' is missing";
       return fallback.value_or(0);
     }
     std::optional<int64_t> v = json.getInteger(key);
     if ((!v || *v <= 0) && ok)
-      error() << "'" << key << "' must be a positive integer";
+      error() << "'" << prefix << key << "' must be a positive integer";
+    return v.value_or(0);
+  }
+  /// A required integer that may be 0.
+  int64_t count(StringRef key) {
+    if (!has(key)) {
+      if (ok)
+        error() << "'" << prefix << key << "' is missing";
+      return 0;
+    }
+    std::optional<int64_t> v = json.getInteger(key);
+    if ((!v || *v < 0) && ok)
+      error() << "'" << prefix << key << "' must be a non-negative integer";
     return v.value_or(0);
   }
   double number(StringRef key, double fallback) {
@@ -43,7 +60,7 @@ struct ConfigReader {
       return fallback;
     std::optional<double> v = json.getNumber(key);
     if (!v && ok)
-      error() << "'" << key << "' must be a number";
+      error() << "'" << prefix << key << "' must be a number";
     return v.value_or(fallback);
   }
   bool boolean(StringRef key, bool fallback) {
@@ -51,14 +68,14 @@ struct ConfigReader {
       return fallback;
     std::optional<bool> v = json.getBoolean(key);
     if (!v && ok)
-      error() << "'" << key << "' must be true or false";
+      error() << "'" << prefix << key << "' must be true or false";
     return v.value_or(fallback);
   }
   /// A boolean field that must be false (or absent): the importer has no
   /// code for it being set.
   void mustBeFalse(StringRef key) {
     if (boolean(key, false) && ok)
-      error() << "'" << key << "' = true is not supported";
+      error() << "'" << prefix << key << "' = true is not supported";
   }
   /// A string field that must have `expected` (or be absent).
   void mustBe(StringRef key, StringRef expected) {
@@ -66,7 +83,7 @@ struct ConfigReader {
       return;
     std::optional<StringRef> v = json.getString(key);
     if ((!v || *v != expected) && ok)
-      error() << "'" << key << "' = "
+      error() << "'" << prefix << key << "' = "
               << (v ? ("'" + *v + "'").str() : std::string("a non-string"))
               << " is not supported (only '" << expected << "')";
   }
@@ -97,6 +114,38 @@ void readRope(ConfigReader &r, DecoderConfig &c) {
   }
 }
 
+/// MiniCPM4's sparse_config; every field is required except use_nope,
+/// which must be false (compressed keys from the RoPE'd keys).
+void readSparseConfig(ConfigReader &r, DecoderConfig &c) {
+  const llvm::json::Object *json = r.json.getObject("sparse_config");
+  if (!json) {
+    r.error() << "'sparse_config' must be an object";
+    return;
+  }
+  ConfigReader sparse{*json, r.loc, "sparse_config."};
+  SparseAttentionConfig s;
+  s.kernelSize = sparse.integer("kernel_size");
+  s.kernelStride = sparse.integer("kernel_stride");
+  s.blockSize = sparse.integer("block_size");
+  s.topk = sparse.integer("topk");
+  s.initBlocks = sparse.count("init_blocks");
+  s.windowSize = sparse.count("window_size");
+  s.denseLen = sparse.count("dense_len");
+  if (sparse.ok && sparse.boolean("use_nope", false))
+    sparse.error() << "'sparse_config.use_nope' = true is not supported yet";
+  // The dialect's own rules (divisibility of the windows and blocks).
+  if (sparse.ok &&
+      failed(SparseConfigAttr::verify(
+          [&] { return sparse.error(); }, s.kernelSize, s.kernelStride,
+          s.blockSize, s.topk, s.initBlocks, s.windowSize, s.denseLen)))
+    sparse.ok = false;
+  if (!sparse.ok) {
+    r.ok = false;
+    return;
+  }
+  c.sparse = s;
+}
+
 } // namespace
 
 FailureOr<DecoderConfig> mlir::hybrid::hf::readConfig(StringRef folder,
@@ -116,7 +165,7 @@ FailureOr<DecoderConfig> mlir::hybrid::hf::readConfig(StringRef folder,
   const llvm::json::Object *root = json->getAsObject();
   if (!root)
     return emitError(loc) << "config.json is not a JSON object";
-  ConfigReader r{*root, loc};
+  ConfigReader r{*root, loc, ""};
   DecoderConfig c;
 
   const llvm::json::Array *archs = root->getArray("architectures");
@@ -160,8 +209,7 @@ FailureOr<DecoderConfig> mlir::hybrid::hf::readConfig(StringRef folder,
   }
   if (minicpm) {
     if (r.has("sparse_config"))
-      r.error() << "'sparse_config' (InfLLM-V2 sparse attention) is not "
-                   "supported yet";
+      readSparseConfig(r, c);
     if (r.has("use_mup") && !r.boolean("use_mup", true) && r.ok)
       r.error() << "'use_mup' = false is not supported";
     c.embeddingScale = r.number("scale_emb", 1.0);

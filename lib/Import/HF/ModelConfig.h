@@ -14,9 +14,17 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Location.h"
 
+#include <optional>
 #include <string>
 
 namespace mlir::hybrid::hf {
+
+/// MiniCPM4's `sparse_config` (InfLLM-V2): attention layers become
+/// hybrid.block_select + hybrid.block_sparse_attention.
+struct SparseAttentionConfig {
+  int64_t kernelSize = 0, kernelStride = 0, blockSize = 0, topk = 0,
+          initBlocks = 0, windowSize = 0, denseLen = 0;
+};
 
 struct DecoderConfig {
   std::string architecture; // e.g. LlamaForCausalLM
@@ -30,6 +38,8 @@ struct DecoderConfig {
   /// residual branch times `residualScale`, the final hidden state times
   /// `logitInputScale` before lm_head (1 for the others).
   double embeddingScale = 1.0, residualScale = 1.0, logitInputScale = 1.0;
+  /// MiniCPM4: every attention layer is InfLLM-V2 sparse.
+  std::optional<SparseAttentionConfig> sparse;
 };
 
 /// Reads `folder`/config.json; errors are reported at `loc`.

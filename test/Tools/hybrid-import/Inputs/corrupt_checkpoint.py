@@ -47,6 +47,10 @@ elif kind == "activation":
     write_config(hidden_act="gelu")
 elif kind == "heads":
     write_config(num_key_value_heads=3)
+elif kind == "use-nope":
+    write_config(sparse_config=dict(config["sparse_config"], use_nope=True))
+elif kind == "sparse-stride":
+    write_config(sparse_config=dict(config["sparse_config"], kernel_stride=3))
 elif kind == "no-weights":
     os.remove(weights)
 elif kind == "truncated":
