@@ -158,6 +158,36 @@ class MLP(nn.Module):  # LlamaMLP
         return self.down_proj(nn.functional.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
+class BlockMLP(nn.Module):  # thunlp/BlockFFN's BlockMLP, norm_after_router="rms"
+    def __init__(self, c):
+        super().__init__()
+        h, e, be = c["hidden_size"], c["num_experts"], c["expert_size"]
+        self.e, self.be = e, be
+        self.linear = c["ffn_type"] == "block_linear"
+        self.router_proj = nn.Linear(h, e, bias=False)
+        self.router_norm = RMSNorm(e, c["rms_norm_eps"])
+        if self.linear:
+            self.up_proj = nn.Parameter(torch.empty(e * be, h))
+            self.down_proj = nn.Parameter(torch.empty(h, e * be))
+        else:
+            self.up_proj = nn.Parameter(torch.empty(e, be, h))
+            self.down_proj = nn.Parameter(torch.empty(e, h, be))
+
+    def forward(self, x):
+        b, s, m = x.shape
+        x = x.view(b * s, m)
+        r = self.router_norm(nn.functional.relu(self.router_proj(x)))
+        if self.linear:
+            up = nn.functional.silu(nn.functional.linear(x, self.up_proj))
+            up = up.view(b * s, self.e, self.be) * r.unsqueeze(-1)
+            down = nn.functional.linear(up.view(b * s, self.e * self.be), self.down_proj)
+        else:
+            up = nn.functional.silu(torch.matmul(x, self.up_proj.transpose(1, 2)))
+            up = up * r.T.unsqueeze(-1)
+            down = torch.einsum("esd,emd->sm", up, self.down_proj)
+        return down.view(b, s, m)
+
+
 class Layer(nn.Module):
     def __init__(self, c):
         super().__init__()
@@ -165,7 +195,7 @@ class Layer(nn.Module):
         self.input_layernorm = RMSNorm(c["hidden_size"], c["rms_norm_eps"])
         self.self_attn = Attention(c)
         self.post_attention_layernorm = RMSNorm(c["hidden_size"], c["rms_norm_eps"])
-        self.mlp = MLP(c)
+        self.mlp = BlockMLP(c) if c.get("ffn_type", "vanilla") != "vanilla" else MLP(c)
 
     def forward(self, x, cos, sin):
         scale = self.c["residual_scale"]
@@ -223,8 +253,8 @@ def make(name, config, seed, dtype="F32", shards=1, prompt=9):
     lm = CausalLM(c)
     with torch.no_grad():
         for p in lm.parameters():  # weights of a trained model's scale
-            if p.dim() == 2:
-                p.normal_(0, 0.5 / math.sqrt(p.shape[1]))
+            if p.dim() >= 2:
+                p.normal_(0, 0.5 / math.sqrt(p.shape[-1]))
         state = {k: v.float() for k, v in lm.state_dict().items()}
         if dtype == "BF16":  # the reference sees the weights as stored
             for k, v in state.items():
@@ -283,6 +313,13 @@ make("minicpm4-sparse-tiny", dict(BASE, architectures=["MiniCPMForCausalLM"], mo
                                                  "block_size": 8, "topk": 2, "init_blocks": 1,
                                                  "window_size": 8, "use_nope": False,
                                                  "dense_len": 24}), 4, prompt=40)
+BLOCKFFN = dict(BASE, architectures=["MiniCPMForCausalLM"], model_type="minicpm",
+                rope_theta=10000.0, scale_emb=12.0, scale_depth=1.4, dim_model_base=32,
+                torch_dtype="float32", ffn_type="block", num_experts=8, expert_size=16,
+                router_act="relu", norm_after_router="rms")
+BLOCKFFN.pop("intermediate_size")
+make("minicpm-blockffn-tiny", BLOCKFFN, 5)
+make("minicpm-blockffn-linear-tiny", dict(BLOCKFFN, ffn_type="block_linear"), 6)
 make("minicpm-tiny-bf16", dict(BASE, architectures=["MiniCPMForCausalLM"], model_type="minicpm",
                                rope_theta=10000.0, scale_emb=12.0, scale_depth=1.4,
                                dim_model_base=32, torch_dtype="bfloat16"), 3, dtype="BF16")

@@ -217,6 +217,8 @@ TEST_P(HFCheckpoint, EntryPointsMatchTheReference) {
 INSTANTIATE_TEST_SUITE_P(Checkpoints, HFCheckpoint,
                          ::testing::Values("llama-tiny", "qwen3-tiny-sharded",
                                            "minicpm4-sparse-tiny",
+                                           "minicpm-blockffn-tiny",
+                                           "minicpm-blockffn-linear-tiny",
                                            "minicpm-tiny-bf16"),
                          [](const auto &info) {
                            std::string name = info.param;

@@ -24,6 +24,10 @@ using namespace mlir::hybrid::import;
 
 namespace {
 
+/// Tokens per chunk_moe chunk: BlockFFN's chunk-level sparsity is measured
+/// over 8 consecutive tokens. A schedule choice: results are token-level.
+constexpr int64_t kMoEChunk = 8;
+
 /// One weight the architecture reads: its checkpoint name and shape.
 struct WeightSpec {
   std::string name;
@@ -48,6 +52,19 @@ std::vector<WeightSpec> weightSpecs(const DecoderConfig &c) {
       specs.push_back({p + "self_attn.k_norm.weight", {c.headDim}});
     }
     specs.push_back({p + "post_attention_layernorm.weight", {h}});
+    if (const std::optional<BlockFFNConfig> &f = c.blockFFN) {
+      int64_t e = f->numExperts, be = f->expertSize;
+      specs.push_back({p + "mlp.router_proj.weight", {e, h}});
+      specs.push_back({p + "mlp.router_norm.weight", {e}});
+      if (f->linearLayout) {
+        specs.push_back({p + "mlp.up_proj", {e * be, h}});
+        specs.push_back({p + "mlp.down_proj", {h, e * be}});
+      } else {
+        specs.push_back({p + "mlp.up_proj", {e, be, h}});
+        specs.push_back({p + "mlp.down_proj", {e, h, be}});
+      }
+      continue;
+    }
     specs.push_back({p + "mlp.gate_proj.weight", {ffn, h}});
     specs.push_back({p + "mlp.up_proj.weight", {ffn, h}});
     specs.push_back({p + "mlp.down_proj.weight", {h, ffn}});
@@ -460,8 +477,48 @@ private:
                         std::to_string(c.vocabSize) + ")");
   }
 
-  /// down(silu(gate(x)) * up(x)).
+  /// BlockFFN: hybrid.chunk_moe over the tokens of the step, flattened to
+  /// [B*T, H], in chunks of kMoEChunk consecutive tokens.
+  Value blockFFN(Value x, const std::string &p) {
+    const BlockFFNConfig &f = *c.blockFFN;
+    int64_t e = f.numExperts, be = f.expertSize, h = c.hiddenSize;
+    OpFoldResult batch = dimOf(b, loc, x, 0), seq = dimOf(b, loc, x, 1);
+    Value rows = arith::MulIOp::create(
+        b, loc, getValueOrCreateConstantIndexOp(b, loc, batch),
+        getValueOrCreateConstantIndexOp(b, loc, seq));
+    Value tokens = reshapeTo(b, loc, x, {rows, b.getIndexAttr(h)});
+    Value up = weight(p + "up_proj"), down = weight(p + "down_proj");
+    if (f.linearLayout) {
+      // [E*Be, H] -> [E, Be, H]; [H, E*Be] -> [H, E, Be] -> [E, H, Be].
+      up = expandGroups(b, loc, up, {{0, 1}, {2}},
+                        {b.getIndexAttr(e), b.getIndexAttr(be),
+                         b.getIndexAttr(h)});
+      Value split = expandGroups(b, loc, down, {{0}, {1, 2}},
+                                 {b.getIndexAttr(h), b.getIndexAttr(e),
+                                  b.getIndexAttr(be)});
+      down = linalg::TransposeOp::create(
+                 b, loc, split,
+                 emptyTensor(b, loc,
+                             {b.getIndexAttr(e), b.getIndexAttr(h),
+                              b.getIndexAttr(be)},
+                             f32),
+                 ArrayRef<int64_t>{1, 0, 2})
+                 .getResult()[0];
+    }
+    Value y = ChunkMoEOp::create(
+        b, loc, tokens, weight(p + "router_proj.weight"),
+        weight(p + "router_norm.weight"), Value(), up, down, Value(), Value(),
+        RouterKindAttr::get(b.getContext(), RouterKind::BlockFFN),
+        b.getI64IntegerAttr(kMoEChunk), IntegerAttr(),
+        b.getF32FloatAttr(float(c.rmsNormEps)));
+    return expandGroups(b, loc, y, {{0, 1}, {2}},
+                        {batch, seq, b.getIndexAttr(h)});
+  }
+
+  /// down(silu(gate(x)) * up(x)), or BlockFFN's experts.
   Value mlp(Value x, const std::string &p) {
+    if (c.blockFFN)
+      return blockFFN(x, p);
     Value gate = linear(x, weights.lookup(p + "gate_proj.weight"));
     Value up = linear(x, weights.lookup(p + "up_proj.weight"));
     Value act = elementwise({gate, up}, [&](OpBuilder &nb, Location l,

@@ -146,6 +146,41 @@ void readSparseConfig(ConfigReader &r, DecoderConfig &c) {
   c.sparse = s;
 }
 
+/// BlockFFN's MLP fields (thunlp/BlockFFN's MiniCPMConfig): ffn_type,
+/// num_experts, expert_size, router_act, norm_after_router; the paper's
+/// router (ReLU, then RMSNorm) is the one hybrid.chunk_moe implements.
+void readFFNType(ConfigReader &r, DecoderConfig &c) {
+  std::optional<StringRef> type = r.json.getString("ffn_type");
+  if (r.has("ffn_type") && !type) {
+    r.error() << "'ffn_type' must be a string";
+    return;
+  }
+  if (!type || *type == "vanilla") {
+    r.mustBe("attention_type", "vanilla");
+    if (!r.boolean("ffn_gated", true) && r.ok)
+      r.error() << "'ffn_gated' = false is not supported";
+    return;
+  }
+  if (*type != "block" && *type != "block_linear") {
+    r.error() << "'ffn_type' = '" << *type
+              << "' is not supported ('vanilla', 'block', 'block_linear')";
+    return;
+  }
+  r.mustBe("attention_type", "vanilla");
+  r.mustBe("router_act", "relu");
+  // transformers' MiniCPMConfig defaults norm_after_router to "sum".
+  std::optional<StringRef> norm = r.json.getString("norm_after_router");
+  if (r.ok && (!norm || *norm != "rms"))
+    r.error() << "'norm_after_router' = '" << (norm ? *norm : "sum")
+              << "' is not supported (only 'rms', BlockFFN's router)";
+  BlockFFNConfig f;
+  f.numExperts = r.integer("num_experts");
+  f.expertSize = r.integer("expert_size");
+  f.linearLayout = *type == "block_linear";
+  if (r.ok)
+    c.blockFFN = f;
+}
+
 } // namespace
 
 FailureOr<DecoderConfig> mlir::hybrid::hf::readConfig(StringRef folder,
@@ -183,7 +218,8 @@ FailureOr<DecoderConfig> mlir::hybrid::hf::readConfig(StringRef folder,
 
   c.vocabSize = r.integer("vocab_size");
   c.hiddenSize = r.integer("hidden_size");
-  c.intermediateSize = r.integer("intermediate_size");
+  // BlockFFN checkpoints need no intermediate_size.
+  c.intermediateSize = r.integer("intermediate_size", 1);
   c.numLayers = r.integer("num_hidden_layers");
   c.numHeads = r.integer("num_attention_heads");
   c.numKVHeads = r.integer("num_key_value_heads", c.numHeads);
@@ -212,6 +248,7 @@ FailureOr<DecoderConfig> mlir::hybrid::hf::readConfig(StringRef folder,
       readSparseConfig(r, c);
     if (r.has("use_mup") && !r.boolean("use_mup", true) && r.ok)
       r.error() << "'use_mup' = false is not supported";
+    readFFNType(r, c);
     c.embeddingScale = r.number("scale_emb", 1.0);
     c.residualScale =
         r.number("scale_depth", 1.0) / std::sqrt(double(c.numLayers));

@@ -26,6 +26,16 @@ struct SparseAttentionConfig {
           initBlocks = 0, windowSize = 0, denseLen = 0;
 };
 
+/// BlockFFN's MLP (MiniCPM with ffn_type "block" or "block_linear"): a
+/// ReLU router normalised by RMSNorm over `numExperts` experts of
+/// `expertSize`, each SiLU(x U_e^T) W_e^T: hybrid.chunk_moe.
+struct BlockFFNConfig {
+  int64_t numExperts = 0, expertSize = 0;
+  /// "block_linear": up_proj [E*Be, H] and down_proj [H, E*Be]; "block":
+  /// [E, Be, H] and [E, H, Be].
+  bool linearLayout = false;
+};
+
 struct DecoderConfig {
   std::string architecture; // e.g. LlamaForCausalLM
   int64_t vocabSize = 0, hiddenSize = 0, intermediateSize = 0, numLayers = 0,
@@ -40,6 +50,8 @@ struct DecoderConfig {
   double embeddingScale = 1.0, residualScale = 1.0, logitInputScale = 1.0;
   /// MiniCPM4: every attention layer is InfLLM-V2 sparse.
   std::optional<SparseAttentionConfig> sparse;
+  /// BlockFFN MLPs in every layer, instead of SwiGLU.
+  std::optional<BlockFFNConfig> blockFFN;
 };
 
 /// Reads `folder`/config.json; errors are reported at `loc`.

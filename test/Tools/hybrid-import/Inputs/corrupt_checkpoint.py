@@ -51,6 +51,10 @@ elif kind == "use-nope":
     write_config(sparse_config=dict(config["sparse_config"], use_nope=True))
 elif kind == "sparse-stride":
     write_config(sparse_config=dict(config["sparse_config"], kernel_stride=3))
+elif kind == "router-norm":
+    write_config(norm_after_router="sum")
+elif kind == "ffn-type":
+    write_config(ffn_type="mla_block")
 elif kind == "no-weights":
     os.remove(weights)
 elif kind == "truncated":
