@@ -102,6 +102,37 @@ def infllm_v2_visible(q, k, cfg, stats):
     return visible
 
 
+def rope_frequencies(c, seq_len):
+    """inv_freq and the cos/sin factor, as transformers' modeling_rope_utils
+    computes them for rope_type default, linear, llama3 and longrope."""
+    d, base = c["head_dim"], c["rope_theta"]
+    shape = torch.arange(0, d, 2, dtype=torch.int64).float() / d
+    inv_freq = 1.0 / (base ** shape)
+    rs = c.get("rope_scaling") or {}
+    kind = rs.get("rope_type", rs.get("type", "default"))
+    if kind == "linear":
+        return inv_freq / rs["factor"], 1.0
+    if kind == "llama3":
+        factor, low, high = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"]
+        old = rs["original_max_position_embeddings"]
+        low_wavelen, high_wavelen = old / low, old / high
+        wavelen = 2 * math.pi / inv_freq
+        scaled = torch.where(wavelen > low_wavelen, inv_freq / factor, inv_freq)
+        smooth = (old / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = ~(wavelen < high_wavelen) * ~(wavelen > low_wavelen)
+        return torch.where(medium, smoothed, scaled), 1.0
+    if kind == "longrope":
+        orig = rs["original_max_position_embeddings"]
+        factor = rs.get("factor") or c["max_position_embeddings"] / orig
+        attention = rs.get("attention_factor") or (
+            1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(orig)))
+        ext = torch.tensor(rs["long_factor"] if seq_len > orig else rs["short_factor"],
+                           dtype=torch.float32)
+        return 1.0 / (ext * base ** shape), attention
+    return inv_freq, 1.0
+
+
 def repeat_kv(x, n_rep):
     b, h, s, d = x.shape
     return x[:, :, None, :, :].expand(b, h, n_rep, s, d).reshape(b, h * n_rep, s, d)
@@ -222,12 +253,11 @@ class CausalLM(nn.Module):
     def forward(self, ids):
         c = self.c
         x = self.model.embed_tokens(ids) * c["scale_emb"]
-        d = c["head_dim"]
-        inv_freq = 1.0 / (c["rope_theta"] ** (torch.arange(0, d, 2, dtype=torch.int64).float() / d))
+        inv_freq, attention = rope_frequencies(c, ids.shape[1])
         t = torch.arange(ids.shape[1]).float()
         freqs = t[:, None] * inv_freq[None, :]
         emb = torch.cat((freqs, freqs), dim=-1)
-        cos, sin = emb.cos(), emb.sin()
+        cos, sin = emb.cos() * attention, emb.sin() * attention
         for layer in self.model.layers:
             x = layer(x, cos, sin)
         x = self.model.norm(x) * c["logit_input_scale"]
@@ -313,6 +343,19 @@ make("minicpm4-sparse-tiny", dict(BASE, architectures=["MiniCPMForCausalLM"], mo
                                                  "block_size": 8, "topk": 2, "init_blocks": 1,
                                                  "window_size": 8, "use_nope": False,
                                                  "dense_len": 24}), 4, prompt=40)
+make("llama3-rope-tiny", dict(BASE, architectures=["LlamaForCausalLM"], model_type="llama",
+                              rope_theta=10000.0, tie_word_embeddings=False,
+                              rope_scaling={"rope_type": "llama3", "factor": 8.0,
+                                            "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                            "original_max_position_embeddings": 64}), 7)
+make("minicpm-longrope-tiny", dict(BASE, architectures=["MiniCPMForCausalLM"], model_type="minicpm",
+                                   rope_theta=10000.0, scale_emb=12.0, scale_depth=1.4,
+                                   dim_model_base=32, max_position_embeddings=64,
+                                   rope_scaling={"rope_type": "longrope",
+                                                 "short_factor": [1.0, 1.0, 1.1, 1.2, 1.4, 1.7, 2.1, 2.6],
+                                                 "long_factor": [1.0, 1.5, 2.2, 3.1, 4.3, 5.8, 7.6, 9.9],
+                                                 "original_max_position_embeddings": 16}), 8,
+     prompt=24)
 BLOCKFFN = dict(BASE, architectures=["MiniCPMForCausalLM"], model_type="minicpm",
                 rope_theta=10000.0, scale_emb=12.0, scale_depth=1.4, dim_model_base=32,
                 torch_dtype="float32", ffn_type="block", num_experts=8, expert_size=16,

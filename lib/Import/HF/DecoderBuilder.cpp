@@ -1,6 +1,7 @@
 //===- DecoderBuilder.cpp - A decoder LM as hybrid-dialect IR -------------===//
 
 #include "DecoderBuilder.h"
+#include "RotaryFrequencies.h"
 
 #include "hybrid/Dialect/Hybrid/IR/HybridAttrs.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
@@ -234,27 +235,40 @@ private:
   }
 
   /// RoPE's cos and sin of token t's position (`position` + t, or t),
-  /// [B, T, head_dim/2], as transformers computes them in f32:
-  /// inv_freq[i] = 1 / theta^(2i/D), angle = position * inv_freq[i].
+  /// [B, T, head_dim/2], as transformers computes them in f32: angle =
+  /// position * inv_freq[i] (the config's scaling folded into inv_freq;
+  /// LongRoPE picks its long table once the sequence passes the original
+  /// length, and scales cos and sin).
   std::pair<Value, Value> rotaryCaches(Value ids, Value position) {
+    RotaryFrequencies freqs = rotaryFrequencies(c);
     int64_t half = c.headDim / 2;
-    SmallVector<float> invFreq;
-    for (int64_t i = 0; i < half; ++i)
-      invFreq.push_back(
-          1.0f / std::pow(float(c.ropeTheta), float(2 * i) / float(c.headDim)));
     auto freqType = RankedTensorType::get({half}, f32);
-    Value freqs = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(freqType, ArrayRef<float>(invFreq)));
+    auto table = [&](ArrayRef<float> values) -> Value {
+      return arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::get(freqType, values));
+    };
+    SmallVector<Value> tables = {table(freqs.invFreq)};
+    Value useLong;
+    if (!freqs.longInvFreq.empty()) {
+      tables.push_back(table(freqs.longInvFreq));
+      Value length = tensor::DimOp::create(b, loc, ids, 1);
+      if (position)
+        length = arith::AddIOp::create(b, loc, length, position);
+      useLong = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::sgt, length,
+          arith::ConstantIndexOp::create(b, loc, freqs.longAbove));
+    }
     SmallVector<OpFoldResult> sizes = {dimOf(b, loc, ids, 0),
                                        dimOf(b, loc, ids, 1),
                                        b.getIndexAttr(half)};
     Value init = emptyTensor(b, loc, sizes, f32);
-    SmallVector<AffineMap> maps = {
-        AffineMap::get(3, 0, {b.getAffineDimExpr(2)}, b.getContext()),
-        b.getMultiDimIdentityMap(3), b.getMultiDimIdentityMap(3)};
+    AffineMap perFreq =
+        AffineMap::get(3, 0, {b.getAffineDimExpr(2)}, b.getContext());
+    SmallVector<AffineMap> maps(tables.size(), perFreq);
+    maps.append({b.getMultiDimIdentityMap(3), b.getMultiDimIdentityMap(3)});
     SmallVector<utils::IteratorType> iters(3, utils::IteratorType::parallel);
     auto generic = linalg::GenericOp::create(
-        b, loc, TypeRange{init.getType(), init.getType()}, ValueRange{freqs},
+        b, loc, TypeRange{init.getType(), init.getType()}, tables,
         ValueRange{init, init}, maps, iters,
         [&](OpBuilder &nb, Location l, ValueRange args) {
           Value index = linalg::IndexOp::create(nb, l, 1);
@@ -263,11 +277,19 @@ private:
           Value t = arith::UIToFPOp::create(
               nb, l, f32,
               arith::IndexCastOp::create(nb, l, nb.getI64Type(), index));
-          Value angle = arith::MulFOp::create(nb, l, t, args[0]);
-          linalg::YieldOp::create(
-              nb, l,
-              ValueRange{math::CosOp::create(nb, l, angle),
-                         math::SinOp::create(nb, l, angle)});
+          Value freq = useLong ? arith::SelectOp::create(nb, l, useLong,
+                                                         args[1], args[0])
+                                     .getResult()
+                               : args[0];
+          Value angle = arith::MulFOp::create(nb, l, t, freq);
+          Value cos = math::CosOp::create(nb, l, angle);
+          Value sin = math::SinOp::create(nb, l, angle);
+          if (freqs.attentionFactor != 1.0f) {
+            Value factor = constant(nb, l, freqs.attentionFactor);
+            cos = arith::MulFOp::create(nb, l, cos, factor);
+            sin = arith::MulFOp::create(nb, l, sin, factor);
+          }
+          linalg::YieldOp::create(nb, l, ValueRange{cos, sin});
         });
     return {generic.getResult(0), generic.getResult(1)};
   }

@@ -89,28 +89,87 @@ struct ConfigReader {
   }
 };
 
-/// rope_theta, from the old spelling (rope_theta, rope_scaling) or the new
-/// one (rope_parameters); only unscaled RoPE is implemented.
+/// rope_theta and the RoPE scaling, from the old spelling (rope_theta,
+/// rope_scaling) or the new one (rope_parameters). Default, linear, Llama
+/// 3.1 and LongRoPE are implemented; partial rotation is not.
 void readRope(ConfigReader &r, DecoderConfig &c) {
   c.ropeTheta = r.number("rope_theta", 10000.0);
+  if (r.ok && r.number("partial_rotary_factor", 1.0) != 1.0)
+    r.error() << "'partial_rotary_factor' other than 1 is not supported yet";
   for (StringRef key : {"rope_scaling", "rope_parameters"}) {
     if (!r.has(key))
       continue;
-    const llvm::json::Object *rope = r.json.getObject(key);
-    if (!rope) {
+    const llvm::json::Object *json = r.json.getObject(key);
+    if (!json) {
       r.error() << "'" << key << "' must be an object";
       return;
     }
-    std::optional<StringRef> type = rope->getString("rope_type");
+    ConfigReader rope{*json, r.loc, (key + ".").str()};
+    std::optional<StringRef> type = json->getString("rope_type");
     if (!type)
-      type = rope->getString("type");
-    if (type && *type != "default") {
-      r.error() << "'" << key << "' of type '" << *type
-                << "' is not supported yet (only unscaled RoPE)";
+      type = json->getString("type");
+    c.ropeTheta = rope.number("rope_theta", c.ropeTheta);
+    RopeScaling &s = c.rope;
+    auto factors = [&](StringRef name, SmallVector<double> &out) {
+      const llvm::json::Array *a = json->getArray(name);
+      if (!a || int64_t(a->size()) != c.headDim / 2) {
+        if (rope.ok)
+          rope.error() << "'" << rope.prefix << name << "' must list "
+                       << c.headDim / 2 << " numbers (head_dim / 2)";
+        return;
+      }
+      for (const llvm::json::Value &v : *a) {
+        std::optional<double> x = v.getAsNumber();
+        if ((!x || *x <= 0) && rope.ok)
+          rope.error() << "'" << rope.prefix << name
+                       << "' must hold positive numbers";
+        out.push_back(x.value_or(1.0));
+      }
+    };
+    if (!type || *type == "default") {
+      s.kind = RopeScaling::Kind::Default;
+    } else if (*type == "linear") {
+      s.kind = RopeScaling::Kind::Linear;
+      s.factor = rope.number("factor", 0.0);
+      if (rope.ok && s.factor <= 0)
+        rope.error() << "'" << rope.prefix << "factor' must be positive";
+    } else if (*type == "llama3") {
+      s.kind = RopeScaling::Kind::Llama3;
+      s.factor = rope.number("factor", 0.0);
+      s.lowFreqFactor = rope.number("low_freq_factor", 0.0);
+      s.highFreqFactor = rope.number("high_freq_factor", 0.0);
+      s.originalMaxPositions = rope.integer("original_max_position_embeddings");
+      if (rope.ok && (s.factor <= 0 || s.lowFreqFactor <= 0 ||
+                      s.highFreqFactor <= s.lowFreqFactor))
+        rope.error() << "llama3 scaling needs factor > 0 and "
+                        "high_freq_factor > low_freq_factor > 0";
+    } else if (*type == "longrope") {
+      s.kind = RopeScaling::Kind::LongRope;
+      s.originalMaxPositions = rope.integer("original_max_position_embeddings");
+      factors("short_factor", s.shortFactor);
+      factors("long_factor", s.longFactor);
+      // transformers: factor defaults to max_position_embeddings / the
+      // original, and the attention factor to sqrt(1 + ln f / ln orig).
+      double maxPositions = r.number("max_position_embeddings", 0.0);
+      s.factor = rope.number("factor", s.originalMaxPositions > 0
+                                           ? maxPositions /
+                                                 s.originalMaxPositions
+                                           : 1.0);
+      double fallback =
+          s.factor <= 1.0 || s.originalMaxPositions <= 1
+              ? 1.0
+              : std::sqrt(1.0 + std::log(s.factor) /
+                                    std::log(double(s.originalMaxPositions)));
+      s.attentionFactor = rope.number("attention_factor", fallback);
+    } else {
+      rope.error() << "'" << key << "' of type '" << *type
+                   << "' is not supported yet (default, linear, llama3, "
+                      "longrope)";
+    }
+    if (!rope.ok) {
+      r.ok = false;
       return;
     }
-    if (std::optional<double> theta = rope->getNumber("rope_theta"))
-      c.ropeTheta = *theta;
   }
 }
 

@@ -14,10 +14,26 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Location.h"
 
+#include "llvm/ADT/SmallVector.h"
+
 #include <optional>
 #include <string>
 
 namespace mlir::hybrid::hf {
+
+/// `rope_scaling` / `rope_parameters`, as transformers'
+/// modeling_rope_utils reads them.
+struct RopeScaling {
+  enum class Kind { Default, Linear, Llama3, LongRope } kind = Kind::Default;
+  double factor = 1.0;
+  /// Llama 3.1's smoothing band.
+  double lowFreqFactor = 1.0, highFreqFactor = 4.0;
+  int64_t originalMaxPositions = 0;
+  /// LongRoPE: per-frequency divisors for sequences up to, and past,
+  /// originalMaxPositions; cos and sin are scaled by attentionFactor.
+  SmallVector<double> shortFactor, longFactor;
+  double attentionFactor = 1.0;
+};
 
 /// MiniCPM4's `sparse_config` (InfLLM-V2): attention layers become
 /// hybrid.block_select + hybrid.block_sparse_attention.
@@ -41,6 +57,7 @@ struct DecoderConfig {
   int64_t vocabSize = 0, hiddenSize = 0, intermediateSize = 0, numLayers = 0,
           numHeads = 0, numKVHeads = 0, headDim = 0;
   double rmsNormEps = 1e-6, ropeTheta = 10000.0;
+  RopeScaling rope;
   bool tieWordEmbeddings = false;
   /// Qwen3: RMSNorm over each head of Q and K before RoPE.
   bool qkNorm = false;

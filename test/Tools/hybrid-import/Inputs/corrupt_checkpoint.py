@@ -42,7 +42,11 @@ elif kind == "not-json":
 elif kind == "architecture":
     write_config(architectures=["GPT2LMHeadModel"])
 elif kind == "rope-scaling":
-    write_config(rope_scaling={"rope_type": "llama3", "factor": 8.0})
+    write_config(rope_scaling={"rope_type": "yarn", "factor": 8.0})
+elif kind == "longrope-factors":
+    write_config(rope_scaling={"rope_type": "longrope", "short_factor": [1.0] * 3,
+                               "long_factor": [1.0] * 8,
+                               "original_max_position_embeddings": 16})
 elif kind == "activation":
     write_config(hidden_act="gelu")
 elif kind == "heads":
