@@ -18,7 +18,9 @@ by safetensors_io.py: torch 1.13 has no safetensors writer), input_ids.npy
 [2, 9] and logits.npy (the reference forward pass in f32, from the
 weights as stored: bf16 weights are widened), and greedy_ids.npy /
 greedy_logits.npy (16 greedy steps after the prompt, each recomputed over
-the whole sequence). Needs Debian's python3-torch
+the whole sequence), and tree_ids / tree_parents / tree_logits.npy (a
+7-node draft tree rooted at the last prompt token, each node's logits
+recomputed over the prompt and its path). Needs Debian's python3-torch
 and python3-numpy; the output is checked in.
 """
 import json
@@ -323,6 +325,26 @@ def make(name, config, seed, dtype="F32", shards=1, prompt=9):
         np.save(os.path.join(folder, "greedy_ids.npy"), seq[:, prompt:].numpy().astype(np.int64))
         np.save(os.path.join(folder, "greedy_logits.npy"),
                 torch.stack(steps, 1).numpy().astype(np.float32))
+        # A draft tree over the last prompt token (the root, committed but
+        # not yet in the cache): node i's logits are those of the prompt
+        # before the root followed by the path root..i. Sparse models share
+        # one block selection across a tree (a policy, not this reference),
+        # so they get none.
+        if not c.get("sparse_config"):
+            parents = [-1, 0, 0, 1, 1, 2, 4]
+            tree = torch.randint(0, c["vocab_size"], (2, len(parents)))
+            tree[:, 0] = ids[:, -1]
+            node_logits = []
+            for i in range(len(parents)):
+                path, j = [], i
+                while j >= 0:
+                    path.insert(0, j)
+                    j = parents[j]
+                node_logits.append(lm(torch.cat([ids[:, :-1], tree[:, path]], 1))[:, -1])
+            np.save(os.path.join(folder, "tree_ids.npy"), tree.numpy().astype(np.int64))
+            np.save(os.path.join(folder, "tree_parents.npy"), np.array(parents, np.int32))
+            np.save(os.path.join(folder, "tree_logits.npy"),
+                    torch.stack(node_logits, 1).numpy().astype(np.float32))
     print(name, tuple(logits.shape), "max |logit| %.2f" % logits.abs().max().item(),
           "smallest top-k score gap %.2g" % min(c["gaps"]) if c["gaps"] else "")
 

@@ -8,6 +8,8 @@
 //     time through the KV cache, equals the same logits row for row;
 //   - 16 greedy steps (prefill, then decode feeding back our own argmax)
 //     choose the reference's tokens, with its logits;
+//   - verify over a 7-node draft tree rooted at the last prompt token (the
+//     rest of the prompt prefilled) gives each node the logits of its path;
 //   - a step past the cache's capacity and an id outside the vocabulary
 //     fail with their messages.
 // f32 logits within 1e-4 x max(1, max |reference|).
@@ -200,6 +202,29 @@ TEST_P(HFCheckpoint, EntryPointsMatchTheReference) {
       ASSERT_TRUE(step("decode", next, len + j, caches, logits).ok());
   }
   EXPECT_LE(worst, 1.0) << "greedy: error / tolerance";
+
+  // A draft tree over the last prompt token (dense models: a sparse tree
+  // shares one block selection, a policy its op-level tests cover).
+  if (llvm::sys::fs::exists(m.dir + "/tree_ids.npy")) {
+    hybrid::Tensor treeIds, parents, treeLogits;
+    ASSERT_TRUE(hybrid::Tensor::loadNpy(m.dir + "/tree_ids.npy", false, treeIds).ok());
+    ASSERT_TRUE(
+        hybrid::Tensor::loadNpy(m.dir + "/tree_parents.npy", false, parents).ok());
+    ASSERT_TRUE(
+        hybrid::Tensor::loadNpy(m.dir + "/tree_logits.npy", false, treeLogits).ok());
+    caches = emptyCaches();
+    ASSERT_TRUE(
+        step("prefill", columns(m.ids, 0, len - 1), 0, caches, logits).ok());
+    std::vector<hybrid::Tensor> args = {treeIds, parents, scalar(len - 1)};
+    args.insert(args.end(), caches.begin(), caches.end());
+    std::vector<hybrid::Tensor> out;
+    hybrid::Status s = m.module.invoke("verify", args, out);
+    ASSERT_TRUE(s.ok()) << s.message();
+    worst = 0;
+    for (int64_t i = 0; i < treeIds.shape()[1]; ++i)
+      compareRow(out[0], i, treeLogits, i, worst);
+    EXPECT_LE(worst, 1.0) << "verify: error / tolerance";
+  }
 
   // A step past the capacity, and an id outside the vocabulary.
   hybrid::Status full = step("decode", columns(m.ids, 0, 1), kCapacity,

@@ -82,6 +82,10 @@ std::vector<WeightSpec> weightSpecs(const DecoderConfig &c) {
 struct KVCache {
   Value position; // index
   SmallVector<Value> keys, values;
+  /// Verification over a draft tree: parents [N] i32 of the step's tokens
+  /// (semantics.md section 6); node i sits at position + depth(i) and
+  /// attends the prefix, its ancestors and itself. Null for a plain step.
+  Value parents;
   /// The caches after the step (tensor.insert_slice into the inputs:
   /// destination-passing style, in place once bufferized).
   SmallVector<Value> newKeys, newValues;
@@ -104,7 +108,9 @@ public:
   Value forward(Value ids, KVCache *cache, LayerStep step) {
     checkVocabulary(ids);
     Value x = embed(ids);
-    auto [cos, sin] = rotaryCaches(ids, cache ? cache->position : Value());
+    Value depths = cache && cache->parents ? treeDepths(cache->parents) : Value();
+    auto [cos, sin] =
+        rotaryCaches(ids, cache ? cache->position : Value(), depths);
     for (int64_t i = 0; i < c.numLayers; ++i)
       x = step(i, x, cos, sin);
     x = rmsNorm(x, weight("model.norm.weight"));
@@ -234,12 +240,14 @@ private:
         .getResult(0);
   }
 
-  /// RoPE's cos and sin of token t's position (`position` + t, or t),
+  /// RoPE's cos and sin of token t's position (`position` + t, or t; for
+  /// a draft tree `position` + depth(t)),
   /// [B, T, head_dim/2], as transformers computes them in f32: angle =
   /// position * inv_freq[i] (the config's scaling folded into inv_freq;
   /// LongRoPE picks its long table once the sequence passes the original
   /// length, and scales cos and sin).
-  std::pair<Value, Value> rotaryCaches(Value ids, Value position) {
+  std::pair<Value, Value> rotaryCaches(Value ids, Value position,
+                                       Value depths) {
     RotaryFrequencies freqs = rotaryFrequencies(c);
     int64_t half = c.headDim / 2;
     auto freqType = RankedTensorType::get({half}, f32);
@@ -265,13 +273,24 @@ private:
     AffineMap perFreq =
         AffineMap::get(3, 0, {b.getAffineDimExpr(2)}, b.getContext());
     SmallVector<AffineMap> maps(tables.size(), perFreq);
+    SmallVector<Value> ins(tables);
+    if (depths) {
+      ins.push_back(depths);
+      maps.push_back(
+          AffineMap::get(3, 0, {b.getAffineDimExpr(1)}, b.getContext()));
+    }
     maps.append({b.getMultiDimIdentityMap(3), b.getMultiDimIdentityMap(3)});
     SmallVector<utils::IteratorType> iters(3, utils::IteratorType::parallel);
     auto generic = linalg::GenericOp::create(
-        b, loc, TypeRange{init.getType(), init.getType()}, tables,
+        b, loc, TypeRange{init.getType(), init.getType()}, ins,
         ValueRange{init, init}, maps, iters,
         [&](OpBuilder &nb, Location l, ValueRange args) {
-          Value index = linalg::IndexOp::create(nb, l, 1);
+          // Token t sits at t, or at its depth in a draft tree.
+          Value index = depths ? arith::IndexCastOp::create(
+                                     nb, l, nb.getIndexType(),
+                                     args[tables.size()])
+                                     .getResult()
+                               : linalg::IndexOp::create(nb, l, 1).getResult();
           if (position)
             index = arith::AddIOp::create(nb, l, index, position);
           Value t = arith::UIToFPOp::create(
@@ -292,6 +311,39 @@ private:
           linalg::YieldOp::create(nb, l, ValueRange{cos, sin});
         });
     return {generic.getResult(0), generic.getResult(1)};
+  }
+
+  /// depth(i) of each node of a draft tree ([N] i64): depth(parent) + 1,
+  /// the root 0. Parents are read clamped into [0, i) so that a malformed
+  /// tree (which the attention op reports) reads nothing out of bounds.
+  Value treeDepths(Value parents) {
+    Type i64 = b.getI64Type();
+    Value n = tensor::DimOp::create(b, loc, parents, 0);
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    Value zeroDepth = arith::ConstantIntOp::create(b, loc, i64, 0);
+    Value init = linalg::FillOp::create(
+                     b, loc, zeroDepth,
+                     emptyTensor(b, loc, {OpFoldResult(n)}, i64))
+                     .getResult(0);
+    auto loop = scf::ForOp::create(
+        b, loc, one, n, one, ValueRange{init},
+        [&](OpBuilder &nb, Location l, Value i, ValueRange iter) {
+          Value p = arith::IndexCastOp::create(
+              nb, l, nb.getIndexType(),
+              tensor::ExtractOp::create(nb, l, parents, ValueRange{i}));
+          Value last = arith::SubIOp::create(nb, l, i, one);
+          p = arith::MaxSIOp::create(nb, l, zero,
+                                     arith::MinSIOp::create(nb, l, p, last));
+          Value d = arith::AddIOp::create(
+              nb, l,
+              tensor::ExtractOp::create(nb, l, iter[0], ValueRange{p}),
+              arith::ConstantIntOp::create(nb, l, i64, 1));
+          scf::YieldOp::create(nb, l,
+                               ValueRange{tensor::InsertOp::create(
+                                   nb, l, d, iter[0], ValueRange{i})});
+        });
+    return loop.getResult(0);
   }
 
   Value rmsNorm(Value x, Value scale) {
@@ -383,18 +435,20 @@ private:
       Value zero = arith::ConstantIndexOp::create(b, loc, 0);
       offset = arith::SelectOp::create(b, loc, fits, cache->position, zero);
     }
-    Value o;
+    Value o, parents = cache ? cache->parents : Value();
     if (SparseConfigAttr sparse = sparseConfig()) {
       // InfLLM-V2: the blocks each query attends beyond its local window,
-      // chosen from the compressed keys; dense below dense_len keys.
-      Value blocks = BlockSelectOp::create(b, loc, q, k, offset, Value(),
+      // chosen from the compressed keys; dense below dense_len keys. A
+      // draft tree's nodes share one selection (the union: the op's
+      // default policy).
+      Value blocks = BlockSelectOp::create(b, loc, q, k, offset, parents,
                                            sparse, FloatAttr(),
                                            TreePolicyAttr());
       o = BlockSparseAttentionOp::create(b, loc, q, k, v, blocks, offset,
-                                         Value(), sparse, FloatAttr(),
+                                         parents, sparse, FloatAttr(),
                                          FloatAttr(), GQALayoutAttr());
     } else {
-      o = AttentionOp::create(b, loc, q, k, v, Value(), offset, Value(),
+      o = AttentionOp::create(b, loc, q, k, v, Value(), offset, parents,
                               b.getUnitAttr(), FloatAttr(), FloatAttr(),
                               GQALayoutAttr());
     }
@@ -583,7 +637,7 @@ layerWeights(const DecoderConfig &config, ArrayRef<WeightSpec> specs) {
 /// Types an entry point passes around: ids, hidden states, RoPE tables,
 /// caches, logits.
 struct EntryTypes {
-  RankedTensorType ids, hidden, rope, cache, logits;
+  RankedTensorType ids, hidden, rope, cache, logits, parents;
   EntryTypes(OpBuilder &b, const DecoderConfig &config, int64_t seqLen) {
     Type f32 = b.getF32Type();
     int64_t dyn = ShapedType::kDynamic;
@@ -593,6 +647,7 @@ struct EntryTypes {
     cache = RankedTensorType::get(
         {dyn, config.numKVHeads, dyn, config.headDim}, f32);
     logits = RankedTensorType::get({dyn, seqLen, config.vocabSize}, f32);
+    parents = RankedTensorType::get({dyn}, b.getI32Type());
   }
 };
 
@@ -605,7 +660,8 @@ static Value castTo(OpBuilder &b, Location loc, Value v, Type type) {
 /// `<entry>_layer`: one decoder layer, built once and called per layer
 /// (structurally identical layers compile once, so compile time stays
 /// linear in depth with a small slope):
-///   (x, cos, sin, [position, key cache, value cache], weights...)
+///   (x, cos, sin, [position, key cache, value cache, [parents]],
+///    weights...)
 ///     -> (x, [key cache, value cache])
 /// The weights are layer 0's types, which every layer shares.
 static func::FuncOp buildLayerFunction(OpBuilder &b, Location loc,
@@ -615,13 +671,15 @@ static func::FuncOp buildLayerFunction(OpBuilder &b, Location loc,
                                        ArrayRef<Type> weightTypes,
                                        ArrayRef<size_t> layer0,
                                        const EntryTypes &types,
-                                       bool withCache) {
+                                       bool withCache, bool tree) {
   SmallVector<Type> argTypes = {types.hidden, types.rope, types.rope};
   SmallVector<Type> resultTypes = {types.hidden};
   if (withCache) {
     argTypes.append({b.getIndexType(), types.cache, types.cache});
     resultTypes.append({types.cache, types.cache});
   }
+  if (tree)
+    argTypes.push_back(types.parents);
   size_t firstWeight = argTypes.size();
   for (size_t i : layer0)
     argTypes.push_back(weightTypes[i]);
@@ -640,6 +698,8 @@ static func::FuncOp buildLayerFunction(OpBuilder &b, Location loc,
     cache.position = body->getArgument(3);
     cache.keys = {body->getArgument(4)};
     cache.values = {body->getArgument(5)};
+    if (tree)
+      cache.parents = body->getArgument(6);
   }
   Value x = decoder.layer(body->getArgument(0), body->getArgument(1),
                           body->getArgument(2), withCache ? &cache : nullptr,
@@ -655,19 +715,24 @@ static func::FuncOp buildLayerFunction(OpBuilder &b, Location loc,
 
 /// Adds one entry point. `seqLen` is the static length of its ids, or
 /// dynamic; `withCache` adds the position and KV cache arguments and
-/// results.
+/// results; `tree` the draft tree's parents (verification).
 static void buildEntry(OpBuilder &b, Location loc, StringRef name,
                        const DecoderConfig &config,
                        ArrayRef<WeightSpec> specs, ArrayRef<Type> weightTypes,
                        ArrayRef<ParameterAttr> params, int64_t seqLen,
-                       bool withCache) {
+                       bool withCache, bool tree = false) {
   EntryTypes types(b, config, seqLen);
   SmallVector<SmallVector<size_t>> layers = layerWeights(config, specs);
   func::FuncOp layerFn =
       buildLayerFunction(b, loc, name, config, specs, weightTypes, layers[0],
-                         types, withCache);
+                         types, withCache, tree);
   SmallVector<Type> argTypes = {types.ids}, resultTypes = {types.logits};
   SmallVector<std::string> argNames = {"input_ids"};
+  if (tree) {
+    argTypes.push_back(types.parents);
+    argNames.push_back("parents");
+  }
+  size_t firstCacheArg = argTypes.size();
   if (withCache) {
     argTypes.push_back(RankedTensorType::get({}, b.getI64Type()));
     argNames.push_back("position");
@@ -697,11 +762,14 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
   if (withCache) {
     cache.position = arith::IndexCastOp::create(
         b, loc, b.getIndexType(),
-        tensor::ExtractOp::create(b, loc, body->getArgument(1), ValueRange{}));
+        tensor::ExtractOp::create(b, loc, body->getArgument(firstCacheArg),
+                                  ValueRange{}));
     for (int64_t l = 0; l < config.numLayers; ++l) {
-      cache.keys.push_back(body->getArgument(2 + 2 * l));
-      cache.values.push_back(body->getArgument(3 + 2 * l));
+      cache.keys.push_back(body->getArgument(firstCacheArg + 1 + 2 * l));
+      cache.values.push_back(body->getArgument(firstCacheArg + 2 + 2 * l));
     }
+    if (tree)
+      cache.parents = body->getArgument(1);
   }
   // Each layer calls the layer function, unless its weights' types differ
   // from layer 0's (a checkpoint that mixes dtypes): then it is inlined.
@@ -711,6 +779,8 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
                                castTo(b, loc, sin, types.rope)};
     if (withCache)
       args.append({cache.position, cache.keys[l], cache.values[l]});
+    if (tree)
+      args.push_back(cache.parents);
     bool shared = layers[l].size() == layers[0].size();
     for (auto [k, i] : llvm::enumerate(layers[l])) {
       shared = shared && weightTypes[i] == weightTypes[layers[0][k]];
@@ -775,6 +845,8 @@ LogicalResult mlir::hybrid::hf::buildEntryPoints(ModuleOp module,
              /*withCache=*/true);
   buildEntry(b, loc, "decode", config, specs, weightTypes, params, 1,
              /*withCache=*/true);
+  buildEntry(b, loc, "verify", config, specs, weightTypes, params, dynamic,
+             /*withCache=*/true, /*tree=*/true);
   for (auto fn : module.getOps<func::FuncOp>())
     if (failed(mlir::verify(fn)))
       return failure();
