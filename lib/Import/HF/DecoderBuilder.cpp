@@ -352,26 +352,32 @@ private:
                              b.getF32FloatAttr(float(c.rmsNormEps)));
   }
 
-  /// x [B, T, K] times W^T, W [N, K] as stored by nn.Linear -> [B, T, N].
+  /// x [B, T, K] times W^T, W [N, K] as stored by nn.Linear -> [B, T, N],
+  /// computed as (W x^T)^T: the weight is the product's row-major A, read
+  /// in place in its stored dtype (the tiled product accumulates in f32),
+  /// and only the activations are transposed, never the weight.
   Value linear(Value x, Value w) {
     auto wType = cast<RankedTensorType>(w.getType());
     int64_t n = wType.getDimSize(0), k = wType.getDimSize(1);
-    w = toF32(w);
-    Value wT = linalg::TransposeOp::create(
-                   b, loc, w,
-                   emptyTensor(b, loc, {b.getIndexAttr(k), b.getIndexAttr(n)},
-                               f32),
-                   ArrayRef<int64_t>{1, 0})
-                   .getResult()[0];
     OpFoldResult batch = dimOf(b, loc, x, 0), seq = dimOf(b, loc, x, 1);
     Value rows = arith::MulIOp::create(
         b, loc, getValueOrCreateConstantIndexOp(b, loc, batch),
         getValueOrCreateConstantIndexOp(b, loc, seq));
     Value flat = reshapeTo(b, loc, x, {rows, b.getIndexAttr(k)});
-    Value zero = splat(b, loc, {rows, b.getIndexAttr(n)}, b.getF32FloatAttr(0));
-    Value y = linalg::MatmulOp::create(b, loc, ValueRange{flat, wT},
-                                       ValueRange{zero})
-                  .getResult(0);
+    Value xT = linalg::TransposeOp::create(
+                   b, loc, flat,
+                   emptyTensor(b, loc, {b.getIndexAttr(k), rows}, f32),
+                   ArrayRef<int64_t>{1, 0})
+                   .getResult()[0];
+    Value zero = splat(b, loc, {b.getIndexAttr(n), rows}, b.getF32FloatAttr(0));
+    Value yT = linalg::MatmulOp::create(b, loc, ValueRange{w, xT},
+                                        ValueRange{zero})
+                   .getResult(0);
+    Value y = linalg::TransposeOp::create(
+                  b, loc, yT,
+                  emptyTensor(b, loc, {rows, b.getIndexAttr(n)}, f32),
+                  ArrayRef<int64_t>{1, 0})
+                  .getResult()[0];
     return expandGroups(b, loc, y, {{0, 1}, {2}},
                         {batch, seq, b.getIndexAttr(n)});
   }
