@@ -35,7 +35,10 @@ TEST(Matmul, TiledProductEqualsReference) {
              {3, 2, 0},      {1600, 8, 40},
              // Fewer than 4 rows: K split across tasks, 4 rows of B per
              // pass, column tails.
-             {2, 37, 45},    {1, 300, 1030}, {3, 129, 17}}) {
+             {2, 37, 45},    {1, 300, 1030}, {3, 129, 17},
+             // At most 4 columns (y^T = W x^T for a few tokens): rows of
+             // A streamed four per pass, row and K tails.
+             {37, 300, 1},   {64, 1030, 3},  {5, 17, 4},    {130, 33, 2}}) {
       SCOPED_TRACE(testing::Message() << mlirType(dtype) << " " << rows << "x"
                                       << inner << "x" << cols);
       ref::Array a = randomArray({rows, inner}, rng), b = randomArray({inner, cols}, rng),

@@ -353,6 +353,89 @@ static void emitSplitKProduct(KernelBuilder &kb, const MatmulTiling &tiling,
   });
 }
 
+/// Widest C handled as a few columns (a decode step's projection computed
+/// as y^T = W x^T has as many columns as tokens).
+static constexpr int64_t kFewColumns = 4;
+/// Rows of A per pass of the few-column product.
+static constexpr int64_t kFewColumnsRows = 4;
+
+/// A product with a few columns and many rows (the weights as A): packing
+/// A would copy every weight with scalar code for one use. Instead each
+/// task streams its rows of A once per column, four rows per pass, each
+/// against the same contiguous column of B (B transposed once, it is
+/// small): four independent vector FMA chains, then one reduction each.
+static void emitFewColumnsProduct(KernelBuilder &kb,
+                                  const MatmulTiling &tiling, Value c,
+                                  Value a, Value b, Value m, Value n, Value k,
+                                  Value fill) {
+  Type f32 = kb.b.getF32Type();
+  Value bt = kb.alloc({OpFoldResult(kb.maxsi(kb.muli(n, k), kb.index(1)))},
+                      f32);
+  kb.loop(kb.index(0), n, kb.index(1), [&](Value j) {
+    kb.loop(kb.index(0), k, kb.index(1), [&](Value p) {
+      kb.store(kb.load(b, {kb.addi(kb.muli(p, n), j)}), bt,
+               {kb.addi(kb.muli(j, k), p)});
+    });
+  });
+  auto vecType = VectorType::get({tiling.vectorWidth}, f32);
+  Value zeroVec = arith::ConstantOp::create(
+      kb.b, kb.loc, vecType, DenseElementsAttr::get(vecType, 0.0f));
+  Value lanes = kb.index(tiling.vectorWidth);
+  Value kVec = kb.subi(k, kb.remui(k, lanes));
+  Value quad = kb.index(kFewColumnsRows);
+  // Row blocks of whole passes, several per thread for balance.
+  Value tasks = kb.index(4 * tiling.targetTasks);
+  Value rowsPerTask =
+      kb.muli(kb.ceilDiv(kb.ceilDiv(m, tasks), quad), quad);
+  kb.forall({kb.ceilDiv(m, rowsPerTask)}, [&](ValueRange ivs) {
+    Value r0 = kb.muli(ivs[0], rowsPerTask);
+    Value r1 = kb.minui(m, kb.addi(r0, rowsPerTask));
+    Value rQuads = kb.subi(r1, kb.remui(kb.subi(r1, r0), quad));
+    kb.loop(kb.index(0), n, kb.index(1), [&](Value j) {
+      Value bRow = kb.muli(j, k);
+      // C = fill + A B, or C += A B when C holds the product's `outs`.
+      auto finish = [&](Value row, Value sum) {
+        Value at = kb.addi(kb.muli(row, n), j);
+        sum = arith::AddFOp::create(kb.b, kb.loc, sum,
+                                    fill ? fill : kb.load(c, {at}));
+        kb.store(sum, c, {at});
+      };
+      kb.loop(r0, rQuads, quad, [&](Value r) {
+        SmallVector<Value> rowStarts;
+        for (int64_t i = 0; i < kFewColumnsRows; ++i)
+          rowStarts.push_back(kb.muli(kb.addi(r, kb.index(i)), k));
+        SmallVector<Value> inits(kFewColumnsRows, zeroVec);
+        SmallVector<Value> accs = kb.loop(
+            kb.index(0), kVec, lanes, inits,
+            [&](Value p, ValueRange iters) -> SmallVector<Value> {
+              Value bv = kb.vectorRead(bt, {bRow}, p);
+              SmallVector<Value> next;
+              for (int64_t i = 0; i < kFewColumnsRows; ++i)
+                next.push_back(vector::FMAOp::create(
+                    kb.b, kb.loc, kb.vectorRead(a, {rowStarts[i]}, p), bv,
+                    iters[i]));
+              return next;
+            });
+        for (int64_t i = 0; i < kFewColumnsRows; ++i) {
+          Value sum = vector::ReductionOp::create(
+              kb.b, kb.loc, vector::CombiningKind::ADD, accs[i]);
+          sum = kb.loop(kVec, k, kb.index(1), {sum},
+                        [&](Value p, ValueRange iters) -> SmallVector<Value> {
+                          Value x = kb.load(a, {kb.addi(rowStarts[i], p)});
+                          Value y = kb.load(bt, {kb.addi(bRow, p)});
+                          return {arith::AddFOp::create(
+                              kb.b, kb.loc, iters[0], kb.mulf(x, y))};
+                        })[0];
+          finish(kb.addi(r, kb.index(i)), sum);
+        }
+      });
+      kb.loop(rQuads, r1, kb.index(1), [&](Value r) {
+        finish(r, kb.dot(a, {kb.muli(r, k)}, bt, {bRow}, k));
+      });
+    });
+  });
+}
+
 /// The general product: tasks over blocks of C, packed panels, tiles.
 static void emitPackedProduct(KernelBuilder &kb, const MatmulTiling &tiling,
                               Value cFlat, Value aFlat, Value bFlat,
@@ -422,15 +505,26 @@ void mlir::hybrid::emitTiledMatmul(KernelBuilder &kb,
     emitPackedProduct(kb, tiling, cFlat, aFlat, bFlat, bIsF32, m, n, k, fill);
     return;
   }
+  using P = arith::CmpIPredicate;
   kb.ifThenElse(
-      kb.cmpi(arith::CmpIPredicate::ult, m, kb.index(tiling.splitKRows)), {},
+      kb.cmpi(P::ult, m, kb.index(tiling.splitKRows)), {},
       [&]() -> SmallVector<Value> {
         emitSplitKProduct(kb, tiling, cFlat, aFlat, bFlat, m, n, k, fill);
         return {};
       },
       [&]() -> SmallVector<Value> {
-        emitPackedProduct(kb, tiling, cFlat, aFlat, bFlat, bIsF32, m, n, k,
-                          fill);
+        kb.ifThenElse(
+            kb.cmpi(P::ule, n, kb.index(kFewColumns)), {},
+            [&]() -> SmallVector<Value> {
+              emitFewColumnsProduct(kb, tiling, cFlat, aFlat, bFlat, m, n, k,
+                                    fill);
+              return {};
+            },
+            [&]() -> SmallVector<Value> {
+              emitPackedProduct(kb, tiling, cFlat, aFlat, bFlat, bIsF32, m,
+                                n, k, fill);
+              return {};
+            });
         return {};
       });
 }

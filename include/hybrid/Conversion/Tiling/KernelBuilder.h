@@ -110,6 +110,8 @@ public:
 
   /// `idx` with `d` added to its innermost index.
   SmallVector<Value> at(ValueRange idx, Value d);
+  /// One vector of the run at `idx + d`, widened to f32.
+  Value vectorRead(Value buffer, ValueRange idx, Value d);
   /// sum_d a[aIdx + d] * c[cIdx + d] for d in [0, len), in f32.
   Value dot(Value a, ValueRange aIdx, Value c, ValueRange cIdx, Value len);
   /// acc[accIdx + d] = alpha * acc[accIdx + d] + beta * src[srcIdx + d].
@@ -146,7 +148,6 @@ public:
   void raiseIf(Value cond, StringRef message);
 
 private:
-  Value vectorRead(Value buffer, ValueRange idx, Value d);
   void vectorWrite(Value value, Value buffer, ValueRange idx, Value d);
   /// Splits [0, len) into a vector part and a scalar tail.
   void vectorLoop(Value len, function_ref<void(Value d)> vectorBody,
