@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace {
 
@@ -232,6 +233,13 @@ TEST_P(HFCheckpoint, EntryPointsMatchTheReference) {
   EXPECT_FALSE(full.ok());
   EXPECT_NE(full.message().find("does not fit the KV cache"), std::string::npos)
       << full.message();
+  // A position whose sum with the step's length would wrap around.
+  hybrid::Status huge =
+      step("decode", columns(m.ids, 0, 1),
+           std::numeric_limits<int64_t>::max(), caches, logits);
+  EXPECT_FALSE(huge.ok());
+  EXPECT_NE(huge.message().find("does not fit the KV cache"), std::string::npos)
+      << huge.message();
   hybrid::Tensor bad = columns(m.ids, 0, 1);
   bad.data<int64_t>()[0] = m.vocab;
   std::vector<hybrid::Tensor> out;

@@ -512,10 +512,13 @@ private:
     auto cmp = [&](P p, Value l, Value r) {
       return arith::CmpIOp::create(b, loc, p, l, r).getResult();
     };
+    // position <= capacity - T rather than position + T <= capacity: a
+    // position near the integer limit must not wrap into "fits".
     Value fits = cmp(P::sge, position, zero);
     for (Value cond :
-         {cmp(P::sle, arith::AddIOp::create(b, loc, position, newLen),
-              capacity),
+         {cmp(P::sle, newLen, capacity),
+          cmp(P::sle, position,
+              arith::SubIOp::create(b, loc, capacity, newLen)),
           cmp(P::eq, tensor::DimOp::create(b, loc, keys, 0), batch),
           cmp(P::eq, tensor::DimOp::create(b, loc, values, 0), batch),
           cmp(P::eq, tensor::DimOp::create(b, loc, values, 2), capacity)})
