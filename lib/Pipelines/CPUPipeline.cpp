@@ -48,6 +48,8 @@ void mlir::hybrid::buildHybridCPUPipeline(
   pm.addPass(createCanonicalizerPass());
   // The tiled stage's tasks become parallel loops (OpenMP further down).
   pm.addPass(createForallToParallelLoopPass());
+  // In-place arguments (a KV cache): written in the caller's buffer.
+  pm.addPass(createHybridMaterializeWriteBacks());
 
   // Tensors -> buffers. Every buffer a public function returns is owned by
   // its caller (the runtime frees it), so results never alias inputs or
@@ -57,6 +59,10 @@ void mlir::hybrid::buildHybridCPUPipeline(
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  // A private function (a layer) returning a buffer it was given in place
+  // stops returning it, so that a write-back of that result into the
+  // argument becomes a self-copy, which canonicalisation erases.
+  pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
   // Upstream's deallocation pipeline minus its simplification pass, which
   // compares every pair of deallocations in a block: half the MLIR time of
   // a 24-layer module, to save a few run-time ownership checks.

@@ -5,6 +5,7 @@
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
+#include "mlir/IR/BuiltinTypes.h"
 
 namespace mlir::hybrid {
 #define GEN_PASS_DEF_HYBRIDEXPORTENTRYPOINTS
@@ -22,13 +23,16 @@ struct HybridExportEntryPoints
         continue;
       func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                     UnitAttr::get(&getContext()));
-      // Importers' notes on arguments (an ONNX input's name, a parameter's
-      // source) do not travel into the compiled code. A parameter is mapped
-      // read-only: bufferization must never write into it.
+      // Importers' notes on arguments (an input's name, a parameter's
+      // source) do not travel into the compiled code. Bufferization writes
+      // only into arguments the entry point updates in place
+      // (`hybrid.inout`, written by hybrid.write_back): parameters are
+      // mapped read-only, and callers keep their inputs.
       for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
-        if (func.getArgAttr(i, hybrid::ParameterAttr::getArgAttrName()))
+        if (isa<TensorType>(func.getArgumentTypes()[i]))
           func.setArgAttr(i, "bufferization.writable",
-                          BoolAttr::get(&getContext(), false));
+                          BoolAttr::get(&getContext(),
+                                        bool(func.getArgAttr(i, "hybrid.inout"))));
         SmallVector<StringAttr> notes;
         for (NamedAttribute attr : mlir::function_interface_impl::getArgAttrs(
                  func, i))

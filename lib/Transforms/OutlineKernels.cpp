@@ -63,7 +63,7 @@ SmallVector<Operation *> clusterOf(Operation *root) {
 /// Hybrid ops, linalg ops on tensors and elementwise ops on tensors: the
 /// ops that become loop nests.
 bool isKernelRoot(Operation *op) {
-  if (isa<CheckOp>(op)) // a scalar condition, not a loop nest
+  if (isa<CheckOp, WriteBackOp>(op)) // the entry point's interface
     return false;
   if (isa_and_nonnull<HybridDialect>(op->getDialect()))
     return true;

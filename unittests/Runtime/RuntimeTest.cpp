@@ -160,6 +160,45 @@ TEST(Runtime, ResultsNeverAliasInputsOrConstants) {
   EXPECT_EQ(c2[0].data<float>()[1], 2.5f);
 }
 
+// In-place arguments: an entry updates a caller's buffer (a KV cache)
+// through hybrid.write_back, without returning it or copying it.
+const char *kInPlace = R"mlir(
+func.func @append(%cache: tensor<?x4xf32> {hybrid.inout}, %row: tensor<1x4xf32>,
+                  %at: tensor<i64>) -> tensor<1x4xf32> {
+  %i = tensor.extract %at[] : tensor<i64>
+  %p = arith.index_cast %i : i64 to index
+  %u = tensor.insert_slice %row into %cache[%p, 0] [1, 4] [1, 1]
+      : tensor<1x4xf32> into tensor<?x4xf32>
+  hybrid.write_back %u into %cache : tensor<?x4xf32>
+  %twice = arith.addf %row, %row : tensor<1x4xf32>
+  return %twice : tensor<1x4xf32>
+}
+)mlir";
+
+TEST(Runtime, InOutArgumentsAreUpdatedInPlaceAndInputsAreNot) {
+  hybrid::Module *m = compile(kInPlace);
+  ASSERT_TRUE(m);
+  std::vector<float> cache(12, 0.0f), row = {1, 2, 3, 4};
+  hybrid::Tensor c, r, at;
+  ASSERT_TRUE(hybrid::Tensor::wrap(HYBRID_DTYPE_F32, {3, 4}, cache.data(), c).ok());
+  ASSERT_TRUE(hybrid::Tensor::wrap(HYBRID_DTYPE_F32, {1, 4}, row.data(), r).ok());
+  ASSERT_TRUE(hybrid::Tensor::create(HYBRID_DTYPE_I64, {}, at).ok());
+  *at.data<int64_t>() = 1;
+  auto out = run(*m, "append", {c, r, at});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].data<float>()[3], 8.0f);
+  // Row 1 of the caller's own buffer holds the row; the rest is untouched.
+  EXPECT_EQ(c.data<float>(), cache.data());
+  for (int j = 0; j < 4; ++j) {
+    EXPECT_EQ(cache[4 + j], row[j]);
+    EXPECT_EQ(cache[j], 0.0f);
+    EXPECT_EQ(cache[8 + j], 0.0f);
+  }
+  // An input that is not in-out keeps its values, though the entry added
+  // it to itself.
+  EXPECT_EQ(row[3], 4.0f);
+}
+
 // Parameters: two entries read weight "w"; callers pass only x. The
 // runtime binds w once, by key; an entry returning it hands out a copy.
 const char *kParameters = R"mlir(

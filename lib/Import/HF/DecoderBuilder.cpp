@@ -463,39 +463,50 @@ private:
 
   /// The cache with `x` [B, Hkv, T, D] written at rows [position,
   /// position + T), and the keys the step attends: rows [0, position + T).
-  /// When the step does not fit (hybrid.check reports it) the cache stays
-  /// as it was and the step attends to its own keys only, so that nothing
-  /// reads or writes out of bounds.
+  /// When the step does not fit (hybrid.check reports it) nothing is
+  /// written (an empty slice at row 0) and the step attends to no key, so
+  /// that nothing reads or writes out of bounds. Straight-line code, no
+  /// scf.if: bufferization then writes the caller's cache in place.
   std::pair<Value, Value> appendToCache(Value cacheTensor, Value x,
                                         Value position, Value fits) {
-    auto cacheType = cast<RankedTensorType>(cacheTensor.getType());
     auto keysType = RankedTensorType::get(
         {ShapedType::kDynamic, c.numKVHeads, ShapedType::kDynamic, c.headDim},
         f32);
-    Value newLen = tensor::DimOp::create(b, loc, x, 2);
-    auto ifOp = scf::IfOp::create(b, loc, TypeRange{cacheType, keysType},
-                                  fits, /*withElseRegion=*/true);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(ifOp.thenBlock());
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    auto pick = [&](Value ifFits, Value otherwise) {
+      return arith::SelectOp::create(b, loc, fits, ifFits, otherwise)
+          .getResult();
+    };
+    Value batch = tensor::DimOp::create(b, loc, x, 0);
+    Value rows = pick(batch, arith::MinSIOp::create(
+                                 b, loc, batch,
+                                 tensor::DimOp::create(b, loc, cacheTensor, 0)));
+    Value len = pick(tensor::DimOp::create(b, loc, x, 2), zero);
+    Value at = pick(position, zero);
+    SmallVector<OpFoldResult> origin(4, b.getIndexAttr(0));
     SmallVector<OpFoldResult> one(4, b.getIndexAttr(1));
-    SmallVector<OpFoldResult> at = {b.getIndexAttr(0), b.getIndexAttr(0),
-                                    position, b.getIndexAttr(0)};
-    Value updated = tensor::InsertSliceOp::create(b, loc, x, cacheTensor, at,
-                                                  sizesOf(b, loc, x), one);
-    SmallVector<OpFoldResult> zero(4, b.getIndexAttr(0));
+    SmallVector<OpFoldResult> piece = {rows, b.getIndexAttr(c.numKVHeads),
+                                       len, b.getIndexAttr(c.headDim)};
+    Value part = tensor::ExtractSliceOp::create(b, loc, keysType, x, origin,
+                                                piece, one);
+    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(0),
+                                         at, b.getIndexAttr(0)};
+    Value updated = tensor::InsertSliceOp::create(b, loc, part, cacheTensor,
+                                                  offsets, piece, one);
     SmallVector<OpFoldResult> visible = {
-        dimOf(b, loc, x, 0), b.getIndexAttr(c.numKVHeads),
-        arith::AddIOp::create(b, loc, position, newLen).getResult(),
+        rows, b.getIndexAttr(c.numKVHeads),
+        arith::AddIOp::create(b, loc, at, len).getResult(),
         b.getIndexAttr(c.headDim)};
-    Value keys = tensor::ExtractSliceOp::create(b, loc, keysType, updated,
-                                                zero, visible, one);
-    scf::YieldOp::create(b, loc, ValueRange{updated, keys});
-    b.setInsertionPointToStart(ifOp.elseBlock());
-    Value own = x.getType() == keysType
-                    ? x
-                    : tensor::CastOp::create(b, loc, keysType, x).getResult();
-    scf::YieldOp::create(b, loc, ValueRange{cacheTensor, own});
-    return {ifOp.getResult(0), ifOp.getResult(1)};
+    Value view = tensor::ExtractSliceOp::create(b, loc, keysType, updated,
+                                                origin, visible, one);
+    // The kernels read contiguous [B, Hkv, S, D] buffers; the view has the
+    // cache's strides (capacity rows per head), so the visible rows are
+    // copied out. (Attention over a strided cache would save this copy.)
+    Value keys = linalg::CopyOp::create(
+                     b, loc, view,
+                     emptyTensor(b, loc, sizesOf(b, loc, view), f32))
+                     .getResult(0);
+    return {updated, keys};
   }
 
   /// Whether this layer's step fits its caches, reported through
@@ -748,7 +759,6 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
     for (int64_t l = 0; l < config.numLayers; ++l)
       for (StringRef kind : {"key", "value"}) {
         argTypes.push_back(types.cache);
-        resultTypes.push_back(types.cache);
         argNames.push_back(("cache." + Twine(l) + "." + kind).str());
       }
   }
@@ -759,6 +769,10 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
   Block *body = fn.addEntryBlock();
   for (auto [i, argName] : llvm::enumerate(argNames))
     fn.setArgAttr(i, "hybrid.arg_name", b.getStringAttr(argName));
+  // The caches are updated in place: the caller's buffers, no results.
+  if (withCache)
+    for (size_t i = firstCacheArg + 1; i < firstWeight; ++i)
+      fn.setArgAttr(i, "hybrid.inout", b.getUnitAttr());
   llvm::StringMap<Value> weights;
   for (auto [i, spec] : llvm::enumerate(specs)) {
     fn.setArgAttr(firstWeight + i, ParameterAttr::getArgAttrName(), params[i]);
@@ -809,8 +823,11 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
                       step)};
   if (withCache)
     for (int64_t l = 0; l < config.numLayers; ++l) {
-      results.push_back(cache.newKeys[l]);
-      results.push_back(cache.newValues[l]);
+      WriteBackOp::create(b, loc, castTo(b, loc, cache.newKeys[l], types.cache),
+                          cache.keys[l]);
+      WriteBackOp::create(b, loc,
+                          castTo(b, loc, cache.newValues[l], types.cache),
+                          cache.values[l]);
     }
   for (auto [v, type] : llvm::zip(results, resultTypes))
     v = castTo(b, loc, v, type);

@@ -108,6 +108,9 @@ static FailureOr<llvm::json::Array> describeEntryPoints(ModuleOp module) {
       // a weight lives.
       if (auto name = func.getArgAttrOfType<StringAttr>(i, "hybrid.arg_name"))
         (*desc)["name"] = name.getValue();
+      // Updated in place by the call (hybrid.write_back): a KV cache.
+      if (func.getArgAttr(i, "hybrid.inout"))
+        (*desc)["inout"] = true;
       if (auto param = func.getArgAttrOfType<ParameterAttr>(
               i, ParameterAttr::getArgAttrName()))
         (*desc)["parameter"] = llvm::json::Object{

@@ -1180,3 +1180,13 @@ func.func @f(%x: tensor<3x4xf32>, %k: tensor<1xi64>) -> (tensor<2x?xf32>, tensor
   %v, %i = hybrid.topk %x, %k {axis = 1 : i64} : tensor<3x4xf32>, tensor<1xi64> -> tensor<2x?xf32>, tensor<3x?xi64>
   return %v, %i : tensor<2x?xf32>, tensor<3x?xi64>
 }
+
+// -----
+
+// write_back
+func.func @f(%x: tensor<4xf32>) {
+  %e = tensor.empty() : tensor<4xf32>
+  // expected-error @+1 {{writes back into}}
+  hybrid.write_back %x into %e : tensor<4xf32>
+  return
+}

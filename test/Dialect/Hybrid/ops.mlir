@@ -329,3 +329,16 @@ func.func @topk(%x: tensor<3x4xf32>, %k: tensor<1xi64>) -> (tensor<3x?xf32>, ten
   %v, %i = hybrid.topk %x, %k {axis = 1 : i64, largest} : tensor<3x4xf32>, tensor<1xi64> -> tensor<3x?xf32>, tensor<3x?xi64>
   return %v, %i : tensor<3x?xf32>, tensor<3x?xi64>
 }
+
+// hybrid.check, hybrid.write_back (the entry-point interface)
+// CHECK-LABEL: func.func @entry_interface
+// CHECK: hybrid.check %{{.*}}, "position out of range"
+// CHECK: hybrid.write_back %{{.*}} into %{{.*}} : tensor<4x?xf32>
+func.func @entry_interface(%cache: tensor<4x?xf32> {hybrid.inout}, %x: tensor<4x1xf32>, %p: index) {
+  %c4 = arith.constant 4 : index
+  %ok = arith.cmpi ult, %p, %c4 : index
+  hybrid.check %ok, "position out of range"
+  %u = tensor.insert_slice %x into %cache[0, %p] [4, 1] [1, 1] : tensor<4x1xf32> into tensor<4x?xf32>
+  hybrid.write_back %u into %cache : tensor<4x?xf32>
+  return
+}

@@ -501,7 +501,7 @@ def Hybrid_RotaryEmbeddingOp : Hybrid_Op<"rotary_embedding", [Pure,
 }
 
 //===----------------------------------------------------------------------===//
-// Run-time conditions
+// The entry-point interface: run-time conditions, in-place arguments
 //===----------------------------------------------------------------------===//
 
 def Hybrid_CheckOp : Hybrid_Op<"check", [MemoryEffects<[MemWrite]>]> {
@@ -520,6 +520,30 @@ def Hybrid_CheckOp : Hybrid_Op<"check", [MemoryEffects<[MemWrite]>]> {
   }];
   let arguments = (ins I1:$condition, StrAttr:$message);
   let assemblyFormat = "$condition `,` $message attr-dict";
+}
+
+def Hybrid_WriteBackOp : Hybrid_Op<"write_back", [
+    MemoryEffects<[MemWrite]>, AllTypesMatch<["value", "argument"]>]> {
+  let summary = "Writes a tensor into an in-place argument of its function";
+  let description = [{
+    When the function returns, `argument` (a tensor argument of the
+    enclosing function, marked `hybrid.inout` on an entry point) holds
+    `value`: the caller's buffer is updated in place instead of a new
+    result being returned. With `value` computed from `argument` by
+    in-place ops (`tensor.insert_slice` into it, as a KV cache update is),
+    bufferization writes straight into the caller's buffer and nothing is
+    copied; otherwise `value` is copied in. A KV cache allocated once for
+    the context limit is updated this way, one step at a time.
+
+    ```mlir
+    %new = tensor.insert_slice %k into %cache[0, 0, %pos, 0] [1, 8, 1, 64] [1, 1, 1, 1]
+        : tensor<1x8x1x64xf32> into tensor<1x8x?x64xf32>
+    hybrid.write_back %new into %cache : tensor<1x8x?x64xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$value, AnyRankedTensor:$argument);
+  let assemblyFormat = "$value `into` $argument attr-dict `:` type($value)";
+  let hasVerifier = 1;
 }
 
 #endif // HYBRID_DIALECT_HYBRID_IR_HYBRIDOPS_TD

@@ -159,6 +159,20 @@ def HybridDecomposeSoftmax : Pass<"hybrid-decompose-softmax", "ModuleOp"> {
                            "mlir::math::MathDialect"];
 }
 
+def HybridMaterializeWriteBacks
+    : Pass<"hybrid-materialize-write-backs", "ModuleOp"> {
+  let summary = "Turn hybrid.write_back into bufferization's in-place write";
+  let description = [{
+    Right before One-Shot Bufferize: each `hybrid.write_back %v into %arg`
+    becomes `bufferization.materialize_in_destination %v in %arg`, which
+    bufferization turns into a write into the argument's buffer (nothing
+    at all when `%v` was computed in place from `%arg`). `hybrid.write_back`
+    exists because the upstream op in its tensor form has no side effect:
+    canonicalisation would erase it while its result is unused.
+  }];
+  let dependentDialects = ["mlir::bufferization::BufferizationDialect"];
+}
+
 def HybridOutlineKernels : Pass<"hybrid-outline-kernels", "ModuleOp"> {
   let summary = "Give structurally identical kernels one function, called per use";
   let description = [{
