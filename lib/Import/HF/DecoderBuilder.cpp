@@ -433,8 +433,15 @@ private:
     if (cache) {
       Value keys = cache->keys[layer], values = cache->values[layer];
       Value fits = checkCapacity(k, keys, values, cache->position);
-      auto [newK, allK] = appendToCache(keys, k, cache->position, fits);
-      auto [newV, allV] = appendToCache(values, v, cache->position, fits);
+      // Dense causal attention may read the whole cache in place: the
+      // causal limit (offset = position) hides every row past the step,
+      // and the kernel skips key tiles past every row's limit. Block
+      // selection and draft trees need exactly the valid keys.
+      bool wholeCache = !sparseConfig() && !cache->parents;
+      auto [newK, allK] =
+          appendToCache(keys, k, cache->position, fits, wholeCache);
+      auto [newV, allV] =
+          appendToCache(values, v, cache->position, fits, wholeCache);
       cache->newKeys.push_back(newK);
       cache->newValues.push_back(newV);
       k = allK, v = allV;
@@ -462,13 +469,16 @@ private:
   }
 
   /// The cache with `x` [B, Hkv, T, D] written at rows [position,
-  /// position + T), and the keys the step attends: rows [0, position + T).
+  /// position + T), and the keys the step attends: rows [0, position + T),
+  /// or with `wholeCache` the whole updated cache (its contiguous buffer,
+  /// read in place; the caller's causal limit hides the rest).
   /// When the step does not fit (hybrid.check reports it) nothing is
   /// written (an empty slice at row 0) and the step attends to no key, so
   /// that nothing reads or writes out of bounds. Straight-line code, no
   /// scf.if: bufferization then writes the caller's cache in place.
   std::pair<Value, Value> appendToCache(Value cacheTensor, Value x,
-                                        Value position, Value fits) {
+                                        Value position, Value fits,
+                                        bool wholeCache) {
     auto keysType = RankedTensorType::get(
         {ShapedType::kDynamic, c.numKVHeads, ShapedType::kDynamic, c.headDim},
         f32);
@@ -493,6 +503,13 @@ private:
                                          at, b.getIndexAttr(0)};
     Value updated = tensor::InsertSliceOp::create(b, loc, part, cacheTensor,
                                                   offsets, piece, one);
+    if (wholeCache) {
+      Value all = updated.getType() == keysType
+                      ? updated
+                      : tensor::CastOp::create(b, loc, keysType, updated)
+                            .getResult();
+      return {updated, all};
+    }
     SmallVector<OpFoldResult> visible = {
         rows, b.getIndexAttr(c.numKVHeads),
         arith::AddIOp::create(b, loc, at, len).getResult(),
