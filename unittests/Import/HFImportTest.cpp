@@ -154,9 +154,13 @@ TEST_P(HFCheckpoint, EntryPointsMatchTheReference) {
   int64_t split = std::max<int64_t>(len - 4, 1);
   auto emptyCaches = [&] {
     std::vector<hybrid::Tensor> caches;
-    for (int64_t i = 0; i < 2 * m.layers; ++i)
+    // Finite junk, not zeros: rows past the step must never count.
+    for (int64_t i = 0; i < 2 * m.layers; ++i) {
       caches.push_back(make(HYBRID_DTYPE_F32,
                             {batch, m.kvHeads, kCapacity, m.headDim}));
+      std::fill_n(caches.back().data<float>(), caches.back().numElements(),
+                  7.0f);
+    }
     return caches;
   };
   auto step = [&](const std::string &entry, hybrid::Tensor ids,
