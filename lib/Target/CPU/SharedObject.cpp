@@ -13,6 +13,7 @@
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
+#include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
@@ -344,10 +345,13 @@ LogicalResult mlir::hybrid::compileToSharedObject(
   mod->setTargetTriple(tm->getTargetTriple());
   mod->setDataLayout(tm->createDataLayout());
 
-  for (const llvm::json::Value &entry : *entries)
-    if (failed(addPackedWrapper(
-            *mod, *entry.getAsObject()->getString("name"), module)))
+  llvm::StringSet<> entryNames;
+  for (const llvm::json::Value &entry : *entries) {
+    StringRef name = *entry.getAsObject()->getString("name");
+    entryNames.insert(name);
+    if (failed(addPackedWrapper(*mod, name, module)))
       return failure();
+  }
   llvm::json::Object metadata{
       {"format", "hybrid-module"},
       {"version", 1},
@@ -376,9 +380,25 @@ LogicalResult mlir::hybrid::compileToSharedObject(
   // Glue (entry points, their wrappers, layer functions) moves descriptors
   // between calls in long basic blocks, where the post-RA scheduler of the
   // host's tuning is quadratic and gains nothing; the kernels keep it.
-  for (llvm::Function &fn : *mod)
-    if (!fn.isDeclaration() && !fn.getName().starts_with("__hybrid_"))
-      fn.addFnAttr("tune-cpu", "generic");
+  // The entry points and their C wrappers are straight-line descriptor
+  // shuffles around calls, hundreds of stores long for a deep model, where
+  // the DAG combiner's store merging is quadratic (45 s of a 24-layer
+  // MiniCPM4's code generation): they are compiled without optimisation.
+  for (llvm::Function &fn : *mod) {
+    if (fn.isDeclaration() || fn.getName().starts_with("__hybrid_"))
+      continue;
+    fn.addFnAttr("tune-cpu", "generic");
+    StringRef name = fn.getName();
+    if (name.starts_with(kEntryPrefix))
+      name = name.drop_front(kEntryPrefix.size());
+    else if (name.starts_with("_mlir_ciface_"))
+      name = name.drop_front(strlen("_mlir_ciface_"));
+    if (entryNames.contains(name)) {
+      fn.removeFnAttr(llvm::Attribute::AlwaysInline);
+      fn.addFnAttr(llvm::Attribute::NoInline);
+      fn.addFnAttr(llvm::Attribute::OptimizeNone);
+    }
+  }
 
   optimize(*mod, *tm, options.optLevel);
   phaseDone("LLVM optimisation");
