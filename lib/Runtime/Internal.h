@@ -39,6 +39,8 @@ struct ValueInfo {
   /// For an argument the runtime binds: its index in the module's
   /// parameters; -1 for one the caller passes.
   int parameter = -1;
+  /// An argument the call updates in place (a KV cache).
+  bool inout = false;
 };
 
 struct Entry {

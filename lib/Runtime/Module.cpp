@@ -37,6 +37,8 @@ static hybrid_status parseValueInfo(const nlohmann::json &j, ValueInfo &out,
   }
   if (j.contains("name"))
     out.name = j["name"].get<std::string>();
+  if (j.contains("inout"))
+    out.inout = j["inout"].get<bool>();
   if (kind == "scalar") {
     out.kind = HYBRID_VALUE_SCALAR;
     return nullptr;
@@ -245,6 +247,14 @@ const char *hybrid_module_entry_arg_name(const hybrid_module *m,
     return nullptr;
   const std::string &name = e->args[e->callerArgs[index]].name;
   return name.empty() ? nullptr : name.c_str();
+}
+
+int hybrid_module_entry_arg_is_inout(const hybrid_module *m,
+                                     const char *entry, size_t index) {
+  const Entry *e = m && entry ? m->find(entry) : nullptr;
+  if (!e || index >= e->callerArgs.size())
+    return 0;
+  return e->args[e->callerArgs[index]].inout ? 1 : 0;
 }
 
 hybrid_status hybrid_module_entry_result(const hybrid_module *m,

@@ -178,6 +178,9 @@ func.func @append(%cache: tensor<?x4xf32> {hybrid.inout}, %row: tensor<1x4xf32>,
 TEST(Runtime, InOutArgumentsAreUpdatedInPlaceAndInputsAreNot) {
   hybrid::Module *m = compile(kInPlace);
   ASSERT_TRUE(m);
+  EXPECT_TRUE(m->argIsInOut("append", 0));
+  EXPECT_FALSE(m->argIsInOut("append", 1));
+  EXPECT_FALSE(m->argIsInOut("append", 7));
   std::vector<float> cache(12, 0.0f), row = {1, 2, 3, 4};
   hybrid::Tensor c, r, at;
   ASSERT_TRUE(hybrid::Tensor::wrap(HYBRID_DTYPE_F32, {3, 4}, cache.data(), c).ok());

@@ -130,6 +130,10 @@ public:
     }
     return names;
   }
+  /// Whether the call updates argument `index` of `entry` in place.
+  bool argIsInOut(const std::string &entry, size_t index) const {
+    return hybrid_module_entry_arg_is_inout(m_.get(), entry.c_str(), index) != 0;
+  }
   Status setNumThreads(int n) {
     return Status(hybrid_module_set_num_threads(m_.get(), n));
   }

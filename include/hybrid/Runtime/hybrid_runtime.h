@@ -126,6 +126,12 @@ HYBRID_RUNTIME_API hybrid_status hybrid_module_entry_result(
 HYBRID_RUNTIME_API const char *
 hybrid_module_entry_arg_name(const hybrid_module *m, const char *entry,
                              size_t index);
+/* 1 when the call updates argument `index` in place (a KV cache: the
+ * caller's buffer holds the new contents after the call, and it is not
+ * returned), 0 otherwise. Other arguments are never written. */
+HYBRID_RUNTIME_API int
+hybrid_module_entry_arg_is_inout(const hybrid_module *m, const char *entry,
+                                 size_t index);
 
 /*--- Parameters ---------------------------------------------------------*/
 /* Weights the entry points read but callers do not pass: each has a key
