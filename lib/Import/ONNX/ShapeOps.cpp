@@ -14,9 +14,12 @@
 #include "OpTable.h"
 #include "hybrid/Import/TensorBuilders.h"
 
+#include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/IndexingUtils.h"
 #include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
@@ -512,8 +515,57 @@ Result expand(NodeContext &nc) {
   return SmallVector<Value>{broadcastTo(nc.b, nc.loc, x, sizes)};
 }
 
+/// Fails the call (hybrid.check) when an index is outside [-n, n) of the
+/// gathered axis, as ONNX requires, instead of reading a clamped row.
+void checkGatherIndices(NodeContext &nc, Value indices, Value bound,
+                        int64_t axis) {
+  OpBuilder &b = nc.b;
+  Location loc = nc.loc;
+  auto type = typeOf(indices);
+  Type element = type.getElementType();
+  Value n = arith::IndexCastOp::create(b, loc, element, bound);
+  Value minusN = arith::SubIOp::create(
+      b, loc, arith::ConstantOp::create(b, loc, b.getZeroAttr(element)), n);
+  auto inRange = [&](OpBuilder &nb, Location l, Value i) -> Value {
+    using P = arith::CmpIPredicate;
+    return arith::AndIOp::create(nb, l,
+                                 arith::CmpIOp::create(nb, l, P::sge, i, minusN),
+                                 arith::CmpIOp::create(nb, l, P::slt, i, n));
+  };
+  Value all;
+  if (type.getRank() == 0) {
+    all = inRange(b, loc, tensor::ExtractOp::create(b, loc, indices,
+                                                    ValueRange{}));
+  } else {
+    Value yes = arith::ConstantIntOp::create(b, loc, 1, 1);
+    Value init = linalg::FillOp::create(
+                     b, loc, yes,
+                     tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{},
+                                             b.getI1Type())
+                         .getResult())
+                     .getResult(0);
+    SmallVector<int64_t> dims;
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      dims.push_back(d);
+    Value reduced =
+        linalg::ReduceOp::create(
+            b, loc, ValueRange{indices}, ValueRange{init}, dims,
+            [&](OpBuilder &nb, Location l, ValueRange args) {
+              linalg::YieldOp::create(
+                  nb, l,
+                  ValueRange{arith::AndIOp::create(
+                      nb, l, inRange(nb, l, args[0]), args[1])});
+            })
+            .getResult(0);
+    all = tensor::ExtractOp::create(b, loc, reduced, ValueRange{});
+  }
+  CheckOp::create(b, loc, all,
+                  "node " + nc.label + " (Gather): an index is outside "
+                  "[-n, n) of axis " + std::to_string(axis));
+}
+
 /// Gather-13: known vectors at import; otherwise a linalg.generic that
-/// reads data at the (wrapped, clamped) indices.
+/// reads data at the (wrapped, clamped) indices, after checking them.
 Result gather(NodeContext &nc) {
   Value data = nc.input(0), indices = nc.input(1);
   if (!data || !indices)
@@ -557,13 +609,15 @@ Result gather(NodeContext &nc) {
   SmallVector<utils::IteratorType> iterators(rank,
                                              utils::IteratorType::parallel);
   Value bound = tensor::DimOp::create(b, loc, data, *axis);
+  checkGatherIndices(nc, indices, bound, *axis);
   auto generic = linalg::GenericOp::create(
       b, loc, TypeRange{init.getType()}, ValueRange{indices}, ValueRange{init},
       ArrayRef<AffineMap>{indexMap, b.getMultiDimIdentityMap(rank)}, iterators,
       [&](OpBuilder &nb, Location l, ValueRange args) {
         Value i = arith::IndexCastOp::create(nb, l, nb.getIndexType(), args[0]);
-        // Negative indices count from the end; out-of-range ones clamp,
-        // so that no read leaves the tensor.
+        // Negative indices count from the end; out-of-range ones (which
+        // fail the call, see checkGatherIndices) clamp, so that no read
+        // leaves the tensor.
         Value zero = arith::ConstantIndexOp::create(nb, l, 0);
         Value one = arith::ConstantIndexOp::create(nb, l, 1);
         Value negative =
@@ -580,8 +634,24 @@ Result gather(NodeContext &nc) {
         for (int64_t d = *axis + 1; d < dataType.getRank(); ++d)
           at.push_back(
               linalg::IndexOp::create(nb, l, d - 1 + indexType.getRank()));
-        Value v = tensor::ExtractOp::create(nb, l, data, at);
-        linalg::YieldOp::create(nb, l, v);
+        // An empty axis has nothing to read, even clamped.
+        Value nonEmpty =
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sgt, bound, zero);
+        Type element = dataType.getElementType();
+        auto ifOp = scf::IfOp::create(nb, l, TypeRange{element}, nonEmpty,
+                                      /*withElseRegion=*/true);
+        {
+          OpBuilder::InsertionGuard guard(nb);
+          nb.setInsertionPointToStart(ifOp.thenBlock());
+          scf::YieldOp::create(
+              nb, l, tensor::ExtractOp::create(nb, l, data, at).getResult());
+          nb.setInsertionPointToStart(ifOp.elseBlock());
+          scf::YieldOp::create(
+              nb, l,
+              arith::ConstantOp::create(nb, l, nb.getZeroAttr(element))
+                  .getResult());
+        }
+        linalg::YieldOp::create(nb, l, ifOp.getResult(0));
       });
   return SmallVector<Value>{generic.getResult(0)};
 }

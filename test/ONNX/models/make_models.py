@@ -164,3 +164,9 @@ def gqa(name, extra_inputs=()):
 gqa("gqa_dynamic")
 gqa("gqa_attention_bias", [("cos", [32, 8]), ("sin", [32, 8]), ("pos", ["batch", "seq"]),
                            ("bias", ["batch", 1, "seq", "total"])])
+
+# Gather with run-time indices: an index outside [-n, n) fails the call.
+save("gather_indices", [helper.make_node("Gather", ["data", "idx"], ["y"], name="g", axis=0)],
+     [helper.make_tensor_value_info("data", F, [4, 3]),
+      helper.make_tensor_value_info("idx", TensorProto.INT64, [2])],
+     [helper.make_tensor_value_info("y", F, [2, 3])])
