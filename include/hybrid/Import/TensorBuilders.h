@@ -74,6 +74,16 @@ enum class Reduction { Sum, Max, Min };
 Value reduce(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> dims,
              Reduction kind);
 
+/// [B, S, H*D] -> [B, H, S, D] (an expand, then a transpose); the last dim
+/// must be a static multiple of `heads`.
+Value toHeads(OpBuilder &b, Location loc, Value x, int64_t heads);
+/// [B, H, S, D] -> [B, S, H*D].
+Value fromHeads(OpBuilder &b, Location loc, Value y);
+
+/// Whether every element of the integer tensor `ints` (any rank) lies in
+/// [lo, hi), scalars of its element type: an i1, for a run-time check.
+Value allInRange(OpBuilder &b, Location loc, Value ints, Value lo, Value hi);
+
 /// Converts a tensor's elements to `element` (int/float/bool casts, each
 /// rounding like ONNX Cast).
 Value castElements(OpBuilder &b, Location loc, Value x, Type element);

@@ -309,3 +309,66 @@ Value mlir::hybrid::import::castElements(OpBuilder &b, Location loc,
                : arith::ExtSIOp::create(b, loc, result, x).getResult();
   return arith::TruncIOp::create(b, loc, result, x);
 }
+
+Value mlir::hybrid::import::allInRange(OpBuilder &b, Location loc, Value ints,
+                                       Value lo, Value hi) {
+  auto inRange = [&](OpBuilder &nb, Location l, Value i) -> Value {
+    using P = arith::CmpIPredicate;
+    return arith::AndIOp::create(nb, l,
+                                 arith::CmpIOp::create(nb, l, P::sge, i, lo),
+                                 arith::CmpIOp::create(nb, l, P::slt, i, hi));
+  };
+  auto type = cast<RankedTensorType>(ints.getType());
+  if (type.getRank() == 0)
+    return inRange(b, loc,
+                   tensor::ExtractOp::create(b, loc, ints, ValueRange{}));
+  Value yes = arith::ConstantIntOp::create(b, loc, 1, 1);
+  Value init =
+      linalg::FillOp::create(
+          b, loc, yes,
+          tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, b.getI1Type())
+              .getResult())
+          .getResult(0);
+  SmallVector<int64_t> dims;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    dims.push_back(d);
+  Value all = linalg::ReduceOp::create(
+                  b, loc, ValueRange{ints}, ValueRange{init}, dims,
+                  [&](OpBuilder &nb, Location l, ValueRange args) {
+                    linalg::YieldOp::create(
+                        nb, l,
+                        ValueRange{arith::AndIOp::create(
+                            nb, l, inRange(nb, l, args[0]), args[1])});
+                  })
+                  .getResult(0);
+  return tensor::ExtractOp::create(b, loc, all, ValueRange{});
+}
+
+Value mlir::hybrid::import::toHeads(OpBuilder &b, Location loc, Value x,
+                                    int64_t heads) {
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t d = type.getDimSize(2) / heads;
+  OpFoldResult batch = dimOf(b, loc, x, 0), seq = dimOf(b, loc, x, 1);
+  Value split = expandGroups(
+      b, loc, x, {{0}, {1}, {2, 3}},
+      {batch, seq, b.getIndexAttr(heads), b.getIndexAttr(d)});
+  Value init = emptyTensor(
+      b, loc, {batch, b.getIndexAttr(heads), seq, b.getIndexAttr(d)},
+      type.getElementType());
+  return linalg::TransposeOp::create(b, loc, split, init,
+                                     ArrayRef<int64_t>{0, 2, 1, 3})
+      .getResult()[0];
+}
+
+Value mlir::hybrid::import::fromHeads(OpBuilder &b, Location loc, Value y) {
+  auto type = cast<RankedTensorType>(y.getType());
+  Value init = emptyTensor(b, loc,
+                           {dimOf(b, loc, y, 0), dimOf(b, loc, y, 2),
+                            dimOf(b, loc, y, 1), dimOf(b, loc, y, 3)},
+                           type.getElementType());
+  Value t = linalg::TransposeOp::create(b, loc, y, init,
+                                        ArrayRef<int64_t>{0, 2, 1, 3})
+                .getResult()[0];
+  return tensor::CollapseShapeOp::create(
+      b, loc, t, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
+}

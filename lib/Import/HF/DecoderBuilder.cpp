@@ -352,23 +352,34 @@ private:
                              b.getF32FloatAttr(float(c.rmsNormEps)));
   }
 
-  /// x [B, T, K] times W^T, W [N, K] as stored by nn.Linear -> [B, T, N],
-  /// computed as (W x^T)^T: the weight is the product's row-major A, read
-  /// in place in its stored dtype (the tiled product accumulates in f32),
-  /// and only the activations are transposed, never the weight.
-  Value linear(Value x, Value w) {
-    auto wType = cast<RankedTensorType>(w.getType());
-    int64_t n = wType.getDimSize(0), k = wType.getDimSize(1);
-    OpFoldResult batch = dimOf(b, loc, x, 0), seq = dimOf(b, loc, x, 1);
-    Value rows = arith::MulIOp::create(
-        b, loc, getValueOrCreateConstantIndexOp(b, loc, batch),
-        getValueOrCreateConstantIndexOp(b, loc, seq));
+  /// x [B, T, K] as tokens along columns, [K, B*T]: the B operand of the
+  /// projections below. Made once per input and shared by every
+  /// projection of it (Q, K and V; gate and up).
+  Value tokensT(Value x) {
+    int64_t k = cast<RankedTensorType>(x.getType()).getDimSize(2);
+    Value rows = tokenCount(x);
     Value flat = reshapeTo(b, loc, x, {rows, b.getIndexAttr(k)});
-    Value xT = linalg::TransposeOp::create(
-                   b, loc, flat,
-                   emptyTensor(b, loc, {b.getIndexAttr(k), rows}, f32),
-                   ArrayRef<int64_t>{1, 0})
-                   .getResult()[0];
+    return linalg::TransposeOp::create(
+               b, loc, flat,
+               emptyTensor(b, loc, {b.getIndexAttr(k), rows}, f32),
+               ArrayRef<int64_t>{1, 0})
+        .getResult()[0];
+  }
+
+  /// B*T of x [B, T, ...].
+  Value tokenCount(Value x) {
+    return arith::MulIOp::create(
+        b, loc, getValueOrCreateConstantIndexOp(b, loc, dimOf(b, loc, x, 0)),
+        getValueOrCreateConstantIndexOp(b, loc, dimOf(b, loc, x, 1)));
+  }
+
+  /// x [B, T, K] times W^T, W [N, K] as stored by nn.Linear -> [B, T, N],
+  /// computed as (W x^T)^T from `xT = tokensT(x)`: the weight is the
+  /// product's row-major A, read in place in its stored dtype (the tiled
+  /// product accumulates in f32), and only activations are transposed.
+  Value project(Value x, Value xT, Value w) {
+    int64_t n = cast<RankedTensorType>(w.getType()).getDimSize(0);
+    Value rows = tokenCount(x);
     Value zero = splat(b, loc, {b.getIndexAttr(n), rows}, b.getF32FloatAttr(0));
     Value yT = linalg::MatmulOp::create(b, loc, ValueRange{w, xT},
                                         ValueRange{zero})
@@ -379,44 +390,21 @@ private:
                   ArrayRef<int64_t>{1, 0})
                   .getResult()[0];
     return expandGroups(b, loc, y, {{0, 1}, {2}},
-                        {batch, seq, b.getIndexAttr(n)});
+                        {dimOf(b, loc, x, 0), dimOf(b, loc, x, 1),
+                         b.getIndexAttr(n)});
   }
 
-  /// [B, T, N*D] -> [B, N, T, D].
-  Value splitHeads(Value x, int64_t heads) {
-    OpFoldResult batch = dimOf(b, loc, x, 0), seq = dimOf(b, loc, x, 1);
-    Value s = expandGroups(
-        b, loc, x, {{0}, {1}, {2, 3}},
-        {batch, seq, b.getIndexAttr(heads), b.getIndexAttr(c.headDim)});
-    Value init = emptyTensor(
-        b, loc,
-        {batch, b.getIndexAttr(heads), seq, b.getIndexAttr(c.headDim)}, f32);
-    return linalg::TransposeOp::create(b, loc, s, init,
-                                       ArrayRef<int64_t>{0, 2, 1, 3})
-        .getResult()[0];
-  }
-
-  /// [B, N, T, D] -> [B, T, N*D].
-  Value joinHeads(Value y) {
-    OpFoldResult batch = dimOf(b, loc, y, 0), seq = dimOf(b, loc, y, 2);
-    Value init = emptyTensor(b, loc,
-                             {batch, seq, b.getIndexAttr(c.numHeads),
-                              b.getIndexAttr(c.headDim)},
-                             f32);
-    Value t = linalg::TransposeOp::create(b, loc, y, init,
-                                          ArrayRef<int64_t>{0, 2, 1, 3})
-                  .getResult()[0];
-    return reshapeTo(b, loc, t,
-                     {batch, seq, b.getIndexAttr(c.numHeads * c.headDim)});
-  }
+  /// One projection of an input that has no other.
+  Value linear(Value x, Value w) { return project(x, tokensT(x), w); }
 
   Value attention(Value x, const std::string &p, Value cos, Value sin,
                   KVCache *cache, int64_t layer) {
-    Value q = splitHeads(linear(x, weights.lookup(p + "q_proj.weight")),
+    Value xT = tokensT(x);
+    Value q = toHeads(b, loc, project(x, xT, weights.lookup(p + "q_proj.weight")),
                          c.numHeads);
-    Value k = splitHeads(linear(x, weights.lookup(p + "k_proj.weight")),
+    Value k = toHeads(b, loc, project(x, xT, weights.lookup(p + "k_proj.weight")),
                          c.numKVHeads);
-    Value v = splitHeads(linear(x, weights.lookup(p + "v_proj.weight")),
+    Value v = toHeads(b, loc, project(x, xT, weights.lookup(p + "v_proj.weight")),
                          c.numKVHeads);
     if (c.qkNorm) {
       q = rmsNorm(q, weight(p + "q_norm.weight"));
@@ -465,7 +453,7 @@ private:
                               b.getUnitAttr(), FloatAttr(), FloatAttr(),
                               GQALayoutAttr());
     }
-    return linear(joinHeads(o), weights.lookup(p + "o_proj.weight"));
+    return linear(fromHeads(b, loc, o), weights.lookup(p + "o_proj.weight"));
   }
 
   /// The cache with `x` [B, Hkv, T, D] written at rows [position,
@@ -561,31 +549,10 @@ private:
 
   /// Reports, through hybrid.check, a token id outside the vocabulary.
   void checkVocabulary(Value ids) {
-    Type i1 = b.getI1Type();
-    Value yes = arith::ConstantIntOp::create(b, loc, 1, 1);
-    Value init = linalg::FillOp::create(
-                     b, loc, yes,
-                     tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, i1)
-                         .getResult())
-                     .getResult(0);
-    Value inside =
-        linalg::ReduceOp::create(
-            b, loc, ValueRange{ids}, ValueRange{init}, ArrayRef<int64_t>{0, 1},
-            [&](OpBuilder &nb, Location l, ValueRange args) {
-              using P = arith::CmpIPredicate;
-              Value id = args[0];
-              Value zero = arith::ConstantIntOp::create(nb, l, id.getType(), 0);
-              Value vocab =
-                  arith::ConstantIntOp::create(nb, l, id.getType(), c.vocabSize);
-              Value ok = arith::AndIOp::create(
-                  nb, l, arith::CmpIOp::create(nb, l, P::sge, id, zero),
-                  arith::CmpIOp::create(nb, l, P::slt, id, vocab));
-              linalg::YieldOp::create(
-                  nb, l, ValueRange{arith::AndIOp::create(nb, l, ok, args[1])});
-            })
-            .getResult(0);
-    Value all = tensor::ExtractOp::create(b, loc, inside, ValueRange{});
-    CheckOp::create(b, loc, all,
+    Type element = cast<RankedTensorType>(ids.getType()).getElementType();
+    Value zero = arith::ConstantIntOp::create(b, loc, element, 0);
+    Value vocab = arith::ConstantIntOp::create(b, loc, element, c.vocabSize);
+    CheckOp::create(b, loc, allInRange(b, loc, ids, zero, vocab),
                     "a token id is outside the vocabulary [0, " +
                         std::to_string(c.vocabSize) + ")");
   }
@@ -596,10 +563,7 @@ private:
     const BlockFFNConfig &f = *c.blockFFN;
     int64_t e = f.numExperts, be = f.expertSize, h = c.hiddenSize;
     OpFoldResult batch = dimOf(b, loc, x, 0), seq = dimOf(b, loc, x, 1);
-    Value rows = arith::MulIOp::create(
-        b, loc, getValueOrCreateConstantIndexOp(b, loc, batch),
-        getValueOrCreateConstantIndexOp(b, loc, seq));
-    Value tokens = reshapeTo(b, loc, x, {rows, b.getIndexAttr(h)});
+    Value tokens = reshapeTo(b, loc, x, {tokenCount(x), b.getIndexAttr(h)});
     Value up = weight(p + "up_proj"), down = weight(p + "down_proj");
     if (f.linearLayout) {
       // [E*Be, H] -> [E, Be, H]; [H, E*Be] -> [H, E, Be] -> [E, H, Be].
@@ -632,8 +596,9 @@ private:
   Value mlp(Value x, const std::string &p) {
     if (c.blockFFN)
       return blockFFN(x, p);
-    Value gate = linear(x, weights.lookup(p + "gate_proj.weight"));
-    Value up = linear(x, weights.lookup(p + "up_proj.weight"));
+    Value xT = tokensT(x);
+    Value gate = project(x, xT, weights.lookup(p + "gate_proj.weight"));
+    Value up = project(x, xT, weights.lookup(p + "up_proj.weight"));
     Value act = elementwise({gate, up}, [&](OpBuilder &nb, Location l,
                                             ValueRange a) -> Value {
       Value g = a[0];

@@ -13,43 +13,13 @@
 using namespace mlir;
 using namespace mlir::hybrid::onnx_import;
 
-FailureOr<Value> mlir::hybrid::onnx_import::splitHeads(NodeContext &nc, Value x, int64_t heads) {
-  OpBuilder &b = nc.b;
-  auto type = cast<RankedTensorType>(x.getType());
-  int64_t hidden = type.getDimSize(2);
+FailureOr<Value> mlir::hybrid::onnx_import::splitHeads(NodeContext &nc,
+                                                      Value x, int64_t heads) {
+  int64_t hidden = cast<RankedTensorType>(x.getType()).getDimSize(2);
   if (ShapedType::isDynamic(hidden) || hidden % heads != 0)
     return nc.error() << "the hidden size " << hidden
                       << " is not a known multiple of " << heads << " heads";
-  int64_t d = hidden / heads;
-  auto split = RankedTensorType::get(
-      {type.getDimSize(0), type.getDimSize(1), heads, d},
-      type.getElementType());
-  Value s = tensor::ExpandShapeOp::create(
-      b, nc.loc, split, x, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}},
-      ArrayRef<OpFoldResult>{dimOf(b, nc.loc, x, 0), dimOf(b, nc.loc, x, 1),
-                             b.getIndexAttr(heads), b.getIndexAttr(d)});
-  Value init = tensor::EmptyOp::create(
-      b, nc.loc,
-      ArrayRef<OpFoldResult>{dimOf(b, nc.loc, x, 0), b.getIndexAttr(heads),
-                             dimOf(b, nc.loc, x, 1), b.getIndexAttr(d)},
-      type.getElementType());
-  return linalg::TransposeOp::create(b, nc.loc, s, init,
-                                     ArrayRef<int64_t>{0, 2, 1, 3})
-      .getResult()[0];
-}
-
-Value mlir::hybrid::onnx_import::joinHeads(OpBuilder &b, Location loc, Value y) {
-  auto type = cast<RankedTensorType>(y.getType());
-  Value init = tensor::EmptyOp::create(
-      b, loc,
-      ArrayRef<OpFoldResult>{dimOf(b, loc, y, 0), dimOf(b, loc, y, 2),
-                             dimOf(b, loc, y, 1), dimOf(b, loc, y, 3)},
-      type.getElementType());
-  Value t = linalg::TransposeOp::create(b, loc, y, init,
-                                        ArrayRef<int64_t>{0, 2, 1, 3})
-                .getResult()[0];
-  return tensor::CollapseShapeOp::create(
-      b, loc, t, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
+  return toHeads(nc.b, nc.loc, x, heads);
 }
 
 Value mlir::hybrid::onnx_import::concatSequence(OpBuilder &b, Location loc, Value past, Value x) {

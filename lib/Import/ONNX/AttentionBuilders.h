@@ -14,11 +14,9 @@
 
 namespace mlir::hybrid::onnx_import {
 
-/// [B, S, H*D] -> [B, H, S, D]; an error when H*D is not a known multiple
-/// of `heads`.
+/// [B, S, H*D] -> [B, H, S, D] (toHeads); an error when H*D is not a
+/// known multiple of `heads`. fromHeads joins them back.
 FailureOr<Value> splitHeads(NodeContext &nc, Value x, int64_t heads);
-/// [B, H, S, D] -> [B, S, H*D].
-Value joinHeads(OpBuilder &b, Location loc, Value y);
 /// concat(past, x) along the sequence dim (2) of [B, H, S, D] tensors.
 Value concatSequence(OpBuilder &b, Location loc, Value past, Value x);
 

@@ -123,7 +123,7 @@ FailureOr<SmallVector<Value>> attention(NodeContext &nc) {
     return failure();
   Value y = op.getResult();
   if (rank == 3)
-    y = joinHeads(b, loc, y);
+    y = fromHeads(b, loc, y);
   SmallVector<Value> results = {y, k, v};
   if (nc.node.output_size() > 3 && !nc.node.output(3).empty()) {
     // qk_matmul_output: modes 0 and 1 are the (softcapped) logits, 2 adds
@@ -230,7 +230,7 @@ FailureOr<SmallVector<Value>> linearAttention(NodeContext &nc) {
     auto type = cast<RankedTensorType>(state.getType()).clone(queryElement);
     state = arith::TruncFOp::create(b, loc, type, state);
   }
-  return SmallVector<Value>{joinHeads(b, loc, op.getOutput()), state};
+  return SmallVector<Value>{fromHeads(b, loc, op.getOutput()), state};
 }
 
 } // namespace

@@ -304,7 +304,7 @@ FailureOr<SmallVector<Value>> groupQueryAttention(NodeContext &nc) {
                                 scale, softcap, GQALayoutAttr());
   if (failed(mlir::verify(op)))
     return failure();
-  return SmallVector<Value>{joinHeads(b, loc, op.getResult()), presentK,
+  return SmallVector<Value>{fromHeads(b, loc, op.getResult()), presentK,
                             presentV};
 }
 

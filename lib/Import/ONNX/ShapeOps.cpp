@@ -526,39 +526,7 @@ void checkGatherIndices(NodeContext &nc, Value indices, Value bound,
   Value n = arith::IndexCastOp::create(b, loc, element, bound);
   Value minusN = arith::SubIOp::create(
       b, loc, arith::ConstantOp::create(b, loc, b.getZeroAttr(element)), n);
-  auto inRange = [&](OpBuilder &nb, Location l, Value i) -> Value {
-    using P = arith::CmpIPredicate;
-    return arith::AndIOp::create(nb, l,
-                                 arith::CmpIOp::create(nb, l, P::sge, i, minusN),
-                                 arith::CmpIOp::create(nb, l, P::slt, i, n));
-  };
-  Value all;
-  if (type.getRank() == 0) {
-    all = inRange(b, loc, tensor::ExtractOp::create(b, loc, indices,
-                                                    ValueRange{}));
-  } else {
-    Value yes = arith::ConstantIntOp::create(b, loc, 1, 1);
-    Value init = linalg::FillOp::create(
-                     b, loc, yes,
-                     tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{},
-                                             b.getI1Type())
-                         .getResult())
-                     .getResult(0);
-    SmallVector<int64_t> dims;
-    for (int64_t d = 0; d < type.getRank(); ++d)
-      dims.push_back(d);
-    Value reduced =
-        linalg::ReduceOp::create(
-            b, loc, ValueRange{indices}, ValueRange{init}, dims,
-            [&](OpBuilder &nb, Location l, ValueRange args) {
-              linalg::YieldOp::create(
-                  nb, l,
-                  ValueRange{arith::AndIOp::create(
-                      nb, l, inRange(nb, l, args[0]), args[1])});
-            })
-            .getResult(0);
-    all = tensor::ExtractOp::create(b, loc, reduced, ValueRange{});
-  }
+  Value all = allInRange(b, loc, indices, minusN, n);
   CheckOp::create(b, loc, all,
                   "node " + nc.label + " (Gather): an index is outside "
                   "[-n, n) of axis " + std::to_string(axis));
