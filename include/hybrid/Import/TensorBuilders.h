@@ -80,6 +80,17 @@ Value toHeads(OpBuilder &b, Location loc, Value x, int64_t heads);
 /// [B, H, S, D] -> [B, S, H*D].
 Value fromHeads(OpBuilder &b, Location loc, Value y);
 
+/// Positions [B, S] counting up from `start` (integers, [B] or one
+/// element for every batch entry): start[b] + s, in start's type.
+Value positionsFrom(OpBuilder &b, Location loc, Value start,
+                    ArrayRef<OpFoldResult> sizes);
+
+/// `tensor[at]` when `cond` holds, else `otherwise`: the read happens only
+/// under the condition (an scf.if), so an index the condition rules out
+/// never touches memory. For gathers inside linalg.generic bodies.
+Value extractIf(OpBuilder &b, Location loc, Value cond, Value tensor,
+                ValueRange at, Value otherwise);
+
 /// Whether every element of the integer tensor `ints` (any rank) lies in
 /// [lo, hi), scalars of its element type: an i1, for a run-time check.
 Value allInRange(OpBuilder &b, Location loc, Value ints, Value lo, Value hi);

@@ -5,6 +5,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
 #include "mlir/IR/Matchers.h"
@@ -371,4 +372,42 @@ Value mlir::hybrid::import::fromHeads(OpBuilder &b, Location loc, Value y) {
                 .getResult()[0];
   return tensor::CollapseShapeOp::create(
       b, loc, t, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
+}
+
+Value mlir::hybrid::import::extractIf(OpBuilder &b, Location loc, Value cond,
+                                      Value tensor, ValueRange at,
+                                      Value otherwise) {
+  auto ifOp = scf::IfOp::create(b, loc, TypeRange{otherwise.getType()}, cond,
+                                /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  scf::YieldOp::create(b, loc,
+                       tensor::ExtractOp::create(b, loc, tensor, at).getResult());
+  b.setInsertionPointToStart(ifOp.elseBlock());
+  scf::YieldOp::create(b, loc, otherwise);
+  return ifOp.getResult(0);
+}
+
+Value mlir::hybrid::import::positionsFrom(OpBuilder &b, Location loc,
+                                          Value start,
+                                          ArrayRef<OpFoldResult> sizes) {
+  auto type = cast<RankedTensorType>(start.getType());
+  Type element = type.getElementType();
+  Value init = emptyTensor(b, loc, sizes, element);
+  // One start broadcasts to every batch entry.
+  AffineExpr batch = type.getDimSize(0) == 1 ? b.getAffineConstantExpr(0)
+                                             : b.getAffineDimExpr(0);
+  SmallVector<AffineMap> maps = {AffineMap::get(2, 0, {batch}, b.getContext()),
+                                 b.getMultiDimIdentityMap(2)};
+  SmallVector<utils::IteratorType> iters(2, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{init.getType()}, ValueRange{start},
+             ValueRange{init}, maps, iters,
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value s = arith::IndexCastOp::create(
+                   nb, l, element, linalg::IndexOp::create(nb, l, 1));
+               linalg::YieldOp::create(
+                   nb, l, ValueRange{arith::AddIOp::create(nb, l, args[0], s)});
+             })
+      .getResult(0);
 }

@@ -75,27 +75,6 @@ std::pair<Value, Value> lengths(OpBuilder &b, Location loc, Value seqlens,
   return {generic.getResult(0), generic.getResult(1)};
 }
 
-/// A [B, S] i64 tensor: pastLen[b] + s.
-Value positions(OpBuilder &b, Location loc, Value pastLen,
-                ArrayRef<OpFoldResult> sizes) {
-  MLIRContext *ctx = b.getContext();
-  Value init = emptyTensor(b, loc, sizes, b.getI64Type());
-  SmallVector<AffineMap> maps = {
-      AffineMap::get(2, 0, {b.getAffineDimExpr(0)}, ctx),
-      b.getMultiDimIdentityMap(2)};
-  SmallVector<utils::IteratorType> iters(2, utils::IteratorType::parallel);
-  return linalg::GenericOp::create(
-             b, loc, TypeRange{init.getType()}, ValueRange{pastLen},
-             ValueRange{init}, maps, iters,
-             [&](OpBuilder &nb, Location l, ValueRange args) {
-               Value s = arith::IndexCastOp::create(
-                   nb, l, nb.getI64Type(), linalg::IndexOp::create(nb, l, 1));
-               linalg::YieldOp::create(
-                   nb, l, ValueRange{arith::AddIOp::create(nb, l, args[0], s)});
-             })
-      .getResult(0);
-}
-
 /// The present cache [B, H, presentLen, D]: past[b, :, t] for t < pastLen[b]
 /// (and t < the past buffer's length), then x[b, :, t - pastLen[b]] for the
 /// S new tokens, zeros after. Reads stay in bounds for any pastLen.
@@ -141,30 +120,17 @@ Value presentCache(OpBuilder &b, Location loc, Value past, Value x,
                    cmp(P::sge, rel,
                        arith::ConstantIntOp::create(nb, l, i64, 0)),
                    cmp(P::slt, rel, newLen));
-               // select(cond, extract(...), otherwise), with the read
-               // guarded so that it never leaves its tensor.
-               auto readIf = [&](Value cond, Value from, ValueRange at,
-                                 Value otherwise) -> Value {
-                 auto ifOp = scf::IfOp::create(nb, l, TypeRange{element}, cond,
-                                               /*withElseRegion=*/true);
-                 OpBuilder::InsertionGuard guard(nb);
-                 nb.setInsertionPointToStart(ifOp.thenBlock());
-                 scf::YieldOp::create(nb, l,
-                                      tensor::ExtractOp::create(nb, l, from, at)
-                                          .getResult());
-                 nb.setInsertionPointToStart(ifOp.elseBlock());
-                 scf::YieldOp::create(nb, l, otherwise);
-                 return ifOp.getResult(0);
-               };
                Value relIndex = arith::IndexCastOp::create(
                    nb, l, nb.getIndexType(), rel);
                Value result =
-                   readIf(isNew, x, ValueRange{bi, h, relIndex, d}, zero);
+                   extractIf(nb, l, isNew, x, ValueRange{bi, h, relIndex, d},
+                             zero);
                if (past) {
                  Value isPast = arith::AndIOp::create(
                      nb, l, cmp(P::slt, t64, pastB),
                      cmp(P::slt, t64, bufferLen));
-                 result = readIf(isPast, past, ValueRange{bi, h, t, d}, result);
+                 result = extractIf(nb, l, isPast, past,
+                                    ValueRange{bi, h, t, d}, result);
                }
                linalg::YieldOp::create(nb, l, ValueRange{result});
              })
@@ -262,7 +228,7 @@ FailureOr<SmallVector<Value>> groupQueryAttention(NodeContext &nc) {
   if (nc.intAttr("do_rotary").value_or(0) != 0) {
     if (!cos || !sin)
       return nc.error() << "do_rotary needs cos_cache and sin_cache";
-    Value pos = positions(b, loc, pastLen,
+    Value pos = positionsFrom(b, loc, pastLen,
                           {dimOf(b, loc, *q4, 0), dimOf(b, loc, *q4, 2)});
     FailureOr<Value> qr = rotate(nc, *q4, cos, sin, pos),
                      kr = rotate(nc, *k4, cos, sin, pos);

@@ -99,25 +99,8 @@ static FailureOr<SmallVector<Value>> contribRotaryEmbedding(NodeContext &nc) {
     if (posType.getDimSize(0) != 1)
       return nc.error() << "position_ids must be [B, S] or one offset";
     int64_t seqDim = type.getRank() == 3 ? 1 : 2;
-    SmallVector<OpFoldResult> sizes = {dimOf(b, loc, x, 0),
-                                       dimOf(b, loc, x, seqDim)};
-    Type element = posType.getElementType();
-    Value init = emptyTensor(b, loc, sizes, element);
-    SmallVector<AffineMap> maps = {
-        AffineMap::get(2, 0, {b.getAffineConstantExpr(0)}, b.getContext()),
-        b.getMultiDimIdentityMap(2)};
-    SmallVector<utils::IteratorType> iters(2, utils::IteratorType::parallel);
-    positions =
-        linalg::GenericOp::create(
-            b, loc, TypeRange{init.getType()}, ValueRange{positions},
-            ValueRange{init}, maps, iters,
-            [&](OpBuilder &nb, Location l, ValueRange args) {
-              Value s = arith::IndexCastOp::create(
-                  nb, l, element, linalg::IndexOp::create(nb, l, 1));
-              linalg::YieldOp::create(
-                  nb, l, ValueRange{arith::AddIOp::create(nb, l, args[0], s)});
-            })
-            .getResult(0);
+    positions = positionsFrom(b, loc, positions,
+                              {dimOf(b, loc, x, 0), dimOf(b, loc, x, seqDim)});
   }
   auto op = RotaryEmbeddingOp::create(
       b, loc, x.getType(), x, cos, sin, positions,

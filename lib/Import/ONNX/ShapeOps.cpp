@@ -605,21 +605,10 @@ Result gather(NodeContext &nc) {
         // An empty axis has nothing to read, even clamped.
         Value nonEmpty =
             arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sgt, bound, zero);
-        Type element = dataType.getElementType();
-        auto ifOp = scf::IfOp::create(nb, l, TypeRange{element}, nonEmpty,
-                                      /*withElseRegion=*/true);
-        {
-          OpBuilder::InsertionGuard guard(nb);
-          nb.setInsertionPointToStart(ifOp.thenBlock());
-          scf::YieldOp::create(
-              nb, l, tensor::ExtractOp::create(nb, l, data, at).getResult());
-          nb.setInsertionPointToStart(ifOp.elseBlock());
-          scf::YieldOp::create(
-              nb, l,
-              arith::ConstantOp::create(nb, l, nb.getZeroAttr(element))
-                  .getResult());
-        }
-        linalg::YieldOp::create(nb, l, ifOp.getResult(0));
+        Value nothing = arith::ConstantOp::create(
+            nb, l, nb.getZeroAttr(dataType.getElementType()));
+        linalg::YieldOp::create(
+            nb, l, extractIf(nb, l, nonEmpty, data, at, nothing));
       });
   return SmallVector<Value>{generic.getResult(0)};
 }
