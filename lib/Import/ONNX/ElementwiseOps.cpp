@@ -289,6 +289,17 @@ Result where(NodeContext &nc) {
   return SmallVector<Value>{*r};
 }
 
+/// max(a, b) or min(a, b), NaN-propagating for floats (ONNX Max/Min/Clip),
+/// signed for integers.
+Value maxOrMin(OpBuilder &b, Location loc, bool max, bool isFloat, Value a,
+               Value c) {
+  if (isFloat)
+    return max ? arith::MaximumFOp::create(b, loc, a, c).getResult()
+               : arith::MinimumFOp::create(b, loc, a, c).getResult();
+  return max ? arith::MaxSIOp::create(b, loc, a, c).getResult()
+             : arith::MinSIOp::create(b, loc, a, c).getResult();
+}
+
 /// Max / Min over any number of inputs.
 Converter extremum(bool max) {
   return [max](NodeContext &nc) -> Result {
@@ -299,12 +310,8 @@ Converter extremum(bool max) {
     for (size_t i = 1; i < nc.inputs.size(); ++i) {
       FailureOr<Value> r = broadcastAndApply(
           nc, {acc, nc.input(i)},
-          [&](OpBuilder &ob, Location l, ValueRange v) -> Value {
-            if (isFloat)
-              return max ? arith::MaximumFOp::create(ob, l, v[0], v[1]).getResult()
-                         : arith::MinimumFOp::create(ob, l, v[0], v[1]).getResult();
-            return max ? arith::MaxSIOp::create(ob, l, v[0], v[1]).getResult()
-                       : arith::MinSIOp::create(ob, l, v[0], v[1]).getResult();
+          [&](OpBuilder &ob, Location l, ValueRange v) {
+            return maxOrMin(ob, l, max, isFloat, v[0], v[1]);
           });
       if (failed(r))
         return failure();
@@ -326,12 +333,9 @@ Result clip(NodeContext &nc) {
     if (!bound)
       continue;
     FailureOr<Value> r = broadcastAndApply(
-        nc, {x, bound}, [&](OpBuilder &ob, Location l, ValueRange v) -> Value {
-          if (isFloat)
-            return max ? arith::MinimumFOp::create(ob, l, v[0], v[1]).getResult()
-                       : arith::MaximumFOp::create(ob, l, v[0], v[1]).getResult();
-          return max ? arith::MinSIOp::create(ob, l, v[0], v[1]).getResult()
-                     : arith::MaxSIOp::create(ob, l, v[0], v[1]).getResult();
+        nc, {x, bound}, [&](OpBuilder &ob, Location l, ValueRange v) {
+          // An upper bound takes the minimum, a lower one the maximum.
+          return maxOrMin(ob, l, !max, isFloat, v[0], v[1]);
         });
     if (failed(r))
       return failure();
