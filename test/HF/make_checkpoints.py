@@ -10,7 +10,14 @@ scaled dot-product attention with a causal mask, LlamaMLP's SwiGLU,
 Qwen3's per-head q_norm/k_norm before RoPE and explicit head_dim,
 MiniCPM's scale_emb, scale_depth / sqrt(num_hidden_layers) on each
 residual branch and hidden / (hidden_size / dim_model_base) before
-lm_head, and tied embeddings.
+lm_head, and tied embeddings. MiniCPM-SALA (whose modeling file is not
+reachable from here) follows the published ports' reading of it
+(OminiX-MLX minicpm-sala-mlx): `mixer_types` picks, per layer, InfLLM-V2
+attention (HyPE: no RoPE unless attn_use_rope, an optional sigmoid output
+gate o_gate) or Lightning Attention (per-head q_norm/k_norm, RoPE,
+queries times lightning_scale, the state decaying by exp(-slope) with
+ALiBi slopes per head, S = decay * S + k v^T and o = q S, an RMSNorm over
+the heads' output and a sigmoid gate z_proj before o_proj).
 
 Each checkpoint folder holds config.json, the weights in real HF layout
 (model.safetensors, or shards with model.safetensors.index.json, written
@@ -21,11 +28,13 @@ greedy_logits.npy (16 greedy steps after the prompt, each recomputed over
 the whole sequence), and tree_ids / tree_parents / tree_logits.npy (a
 7-node draft tree rooted at the last prompt token, each node's logits
 recomputed over the prompt and its path). Needs Debian's python3-torch
-and python3-numpy; the output is checked in.
+and python3-numpy; the output is checked in. With folder names as
+arguments only those are written.
 """
 import json
 import math
 import os
+import sys
 
 import numpy as np
 import torch
@@ -149,9 +158,11 @@ class Attention(nn.Module):  # LlamaAttention / Qwen3Attention, no cache
         self.k_proj = nn.Linear(h, c["num_key_value_heads"] * d, bias=False)
         self.v_proj = nn.Linear(h, c["num_key_value_heads"] * d, bias=False)
         self.o_proj = nn.Linear(c["num_attention_heads"] * d, h, bias=False)
-        if c["qk_norm"]:
+        if c["qwen3_qk_norm"]:
             self.q_norm = RMSNorm(d, c["rms_norm_eps"])
             self.k_norm = RMSNorm(d, c["rms_norm_eps"])
+        if c.get("attn_use_output_gate"):
+            self.o_gate = nn.Linear(h, c["num_attention_heads"] * d, bias=False)
 
     def forward(self, x, cos, sin):
         c = self.c
@@ -159,12 +170,13 @@ class Attention(nn.Module):  # LlamaAttention / Qwen3Attention, no cache
         d, hq, hkv = c["head_dim"], c["num_attention_heads"], c["num_key_value_heads"]
         q = self.q_proj(x).view(b, s, hq, d)
         k = self.k_proj(x).view(b, s, hkv, d)
-        if c["qk_norm"]:
+        if c["qwen3_qk_norm"]:
             q, k = self.q_norm(q), self.k_norm(k)
         q, k = q.transpose(1, 2), k.transpose(1, 2)
         v = self.v_proj(x).view(b, s, hkv, d).transpose(1, 2)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
+        if c["attn_use_rope"]:
+            q = q * cos + rotate_half(q) * sin
+            k = k * cos + rotate_half(k) * sin
         sparse = c.get("sparse_config")
         if sparse and s >= sparse["dense_len"]:
             mask = repeat_kv(infllm_v2_visible(q, k, sparse, c["gaps"]).float(), hq // hkv)
@@ -176,6 +188,67 @@ class Attention(nn.Module):  # LlamaAttention / Qwen3Attention, no cache
         w = w + bias
         w = nn.functional.softmax(w, dim=-1, dtype=torch.float32)
         o = torch.matmul(w, v).transpose(1, 2).reshape(b, s, hq * d)
+        if c.get("attn_use_output_gate"):
+            o = o * torch.sigmoid(self.o_gate(x))
+        return self.o_proj(o)
+
+
+def alibi_slopes(n):
+    """ALiBi's per-head slopes (Press et al.), Lightning Attention's decay
+    rates."""
+    def power_of_2(n):
+        start = 2 ** (-(2 ** -(math.log2(n) - 3)))
+        return [start * start ** i for i in range(n)]
+    if math.log2(n).is_integer():
+        return power_of_2(n)
+    closest = 2 ** math.floor(math.log2(n))
+    return power_of_2(closest) + alibi_slopes(2 * closest)[0::2][:n - closest]
+
+
+class LightningAttention(nn.Module):  # MiniCPM-SALA's lightning layers, step form
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        h, d = c["hidden_size"], c["lightning_head_dim"]
+        nh, nkv = c["lightning_nh"], c["lightning_nkv"]
+        self.q_proj = nn.Linear(h, nh * d, bias=False)
+        self.k_proj = nn.Linear(h, nkv * d, bias=False)
+        self.v_proj = nn.Linear(h, nkv * d, bias=False)
+        self.o_proj = nn.Linear(nh * d, h, bias=False)
+        if c["qk_norm"]:
+            self.q_norm = RMSNorm(d, c["rms_norm_eps"])
+            self.k_norm = RMSNorm(d, c["rms_norm_eps"])
+        if c["use_output_norm"]:
+            self.o_norm = RMSNorm(nh * d, c["rms_norm_eps"])
+        if c["use_output_gate"]:
+            self.z_proj = nn.Linear(h, nh * d, bias=False)
+
+    def forward(self, x, cos, sin):
+        c = self.c
+        b, s, _ = x.shape
+        d, nh, nkv = c["lightning_head_dim"], c["lightning_nh"], c["lightning_nkv"]
+        q = self.q_proj(x).view(b, s, nh, d)
+        k = self.k_proj(x).view(b, s, nkv, d)
+        if c["qk_norm"]:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)
+        v = self.v_proj(x).view(b, s, nkv, d).transpose(1, 2)
+        if c["lightning_use_rope"]:
+            q = q * cos + rotate_half(q) * sin
+            k = k * cos + rotate_half(k) * sin
+        k, v = repeat_kv(k, nh // nkv), repeat_kv(v, nh // nkv)
+        q = q * {"1/sqrt(d)": d ** -0.5, "1/d": 1.0 / d, "1": 1.0}[c["lightning_scale"]]
+        decay = torch.exp(-torch.tensor(alibi_slopes(nh)))[None, :, None, None]
+        state = torch.zeros(b, nh, d, d)
+        outs = []
+        for t in range(s):
+            state = state * decay + k[:, :, t, :, None] * v[:, :, t, None, :]
+            outs.append(torch.einsum("bhd,bhde->bhe", q[:, :, t], state))
+        o = torch.stack(outs, 2).transpose(1, 2).reshape(b, s, nh * d)
+        if c["use_output_norm"]:
+            o = self.o_norm(o)
+        if c["use_output_gate"]:
+            o = o * torch.sigmoid(self.z_proj(x))
         return self.o_proj(o)
 
 
@@ -222,11 +295,12 @@ class BlockMLP(nn.Module):  # thunlp/BlockFFN's BlockMLP, norm_after_router="rms
 
 
 class Layer(nn.Module):
-    def __init__(self, c):
+    def __init__(self, c, i):
         super().__init__()
         self.c = c
         self.input_layernorm = RMSNorm(c["hidden_size"], c["rms_norm_eps"])
-        self.self_attn = Attention(c)
+        lightning = c.get("mixer_types", ["minicpm4"] * (i + 1))[i] == "lightning-attn"
+        self.self_attn = LightningAttention(c) if lightning else Attention(c)
         self.post_attention_layernorm = RMSNorm(c["hidden_size"], c["rms_norm_eps"])
         self.mlp = BlockMLP(c) if c.get("ffn_type", "vanilla") != "vanilla" else MLP(c)
 
@@ -240,7 +314,7 @@ class Model(nn.Module):
     def __init__(self, c):
         super().__init__()
         self.embed_tokens = nn.Embedding(c["vocab_size"], c["hidden_size"])
-        self.layers = nn.ModuleList([Layer(c) for _ in range(c["num_hidden_layers"])])
+        self.layers = nn.ModuleList([Layer(c, i) for i in range(c["num_hidden_layers"])])
         self.norm = RMSNorm(c["hidden_size"], c["rms_norm_eps"])
 
 
@@ -268,15 +342,27 @@ class CausalLM(nn.Module):
 
 
 def make(name, config, seed, dtype="F32", shards=1, prompt=9):
+    if len(sys.argv) > 1 and name not in sys.argv[1:]:
+        return
     torch.manual_seed(seed)
     c = dict(config)
     c["gaps"] = []
     arch = c["architectures"][0]
     c.setdefault("num_key_value_heads", c["num_attention_heads"])
     c.setdefault("head_dim", c["hidden_size"] // c["num_attention_heads"])
-    c["qk_norm"] = arch == "Qwen3ForCausalLM"
-    c.setdefault("tie_word_embeddings", arch == "MiniCPMForCausalLM")
-    minicpm = arch == "MiniCPMForCausalLM"
+    c["qwen3_qk_norm"] = arch == "Qwen3ForCausalLM"
+    sala = arch == "MiniCPMSALAForCausalLM"
+    minicpm = sala or arch == "MiniCPMForCausalLM"
+    c.setdefault("tie_word_embeddings", minicpm)
+    # SALA's defaults, as its ports read config.json.
+    c.setdefault("attn_use_rope", not sala)
+    for key in ("qk_norm", "use_output_norm", "use_output_gate"):
+        c.setdefault(key, False)
+    c.setdefault("lightning_use_rope", True)
+    c.setdefault("lightning_nh", c["num_attention_heads"])
+    c.setdefault("lightning_nkv", c["num_key_value_heads"])
+    c.setdefault("lightning_head_dim", c["head_dim"])
+    c.setdefault("lightning_scale", "1/sqrt(d)")
     c["scale_emb"] = c.get("scale_emb", 1.0) if minicpm else 1.0
     c["residual_scale"] = (c.get("scale_depth", 1.0) / math.sqrt(c["num_hidden_layers"])
                            if minicpm else 1.0)
@@ -329,9 +415,10 @@ def make(name, config, seed, dtype="F32", shards=1, prompt=9):
         # not yet in the cache): node i's logits are those of the prompt
         # before the root followed by the path root..i. Sparse models share
         # one block selection across a tree (a policy, not this reference),
-        # so they get none.
-        if not c.get("sparse_config"):
-            parents = [-1, 0, 0, 1, 1, 2, 4]
+        # so they get none unless the tree stays below dense_len.
+        parents = [-1, 0, 0, 1, 1, 2, 4]
+        sparse = c.get("sparse_config")
+        if not sparse or prompt - 1 + len(parents) < sparse["dense_len"]:
             tree = torch.randint(0, c["vocab_size"], (2, len(parents)))
             tree[:, 0] = ids[:, -1]
             node_logits = []
@@ -388,3 +475,23 @@ make("minicpm-blockffn-linear-tiny", dict(BLOCKFFN, ffn_type="block_linear"), 6)
 make("minicpm-tiny-bf16", dict(BASE, architectures=["MiniCPMForCausalLM"], model_type="minicpm",
                                rope_theta=10000.0, scale_emb=12.0, scale_depth=1.4,
                                dim_model_base=32, torch_dtype="bfloat16"), 3, dtype="BF16")
+SALA = dict(BASE, architectures=["MiniCPMSALAForCausalLM"], model_type="minicpm_sala",
+            num_hidden_layers=4, rope_theta=10000.0, scale_emb=12.0, scale_depth=1.4,
+            dim_model_base=32, torch_dtype="float32",
+            sparse_config={"kernel_size": 4, "kernel_stride": 2, "block_size": 8, "topk": 2,
+                           "init_blocks": 1, "window_size": 8, "use_nope": False,
+                           "dense_len": 24})
+make("minicpm-sala-tiny", dict(SALA, mixer_types=["lightning-attn", "minicpm4",
+                                                  "lightning-attn", "lightning-attn"],
+                               attn_use_rope=False, lightning_use_rope=True, qk_norm=True,
+                               use_output_norm=True, use_output_gate=True,
+                               attn_use_output_gate=True, lightning_scale="1/sqrt(d)"), 9,
+     prompt=40)
+SALA_BLOCKFFN = dict(SALA, mixer_types=["minicpm4", "lightning-attn", "lightning-attn",
+                                        "lightning-attn"],
+                     attn_use_rope=True, lightning_use_rope=False, lightning_nkv=2,
+                     lightning_scale="1/d", torch_dtype="bfloat16", ffn_type="block_linear",
+                     num_experts=8, expert_size=16, router_act="relu", norm_after_router="rms",
+                     sparse_config=dict(SALA["sparse_config"], dense_len=64))
+SALA_BLOCKFFN.pop("intermediate_size")
+make("minicpm-sala-blockffn-tiny-bf16", SALA_BLOCKFFN, 10, dtype="BF16")

@@ -9,7 +9,8 @@
 //   - 16 greedy steps (prefill, then decode feeding back our own argmax)
 //     choose the reference's tokens, with its logits;
 //   - verify over a 7-node draft tree rooted at the last prompt token (the
-//     rest of the prompt prefilled) gives each node the logits of its path;
+//     rest of the prompt prefilled) gives each node the logits of its path,
+//     and a lightning layer's state for every node;
 //   - a step past the cache's capacity and an id outside the vocabulary
 //     fail with their messages.
 // f32 logits within 1e-4 x max(1, max |reference|).
@@ -42,7 +43,9 @@ struct Model {
   std::string dir;
   hybrid::Module module;
   hybrid::Tensor ids, logits, greedyIds, greedyLogits;
-  int64_t layers = 0, kvHeads = 0, headDim = 0, vocab = 0;
+  int64_t vocab = 0;
+  /// Lightning layers: verify returns each one's per-node states.
+  int64_t lightningLayers = 0;
 };
 
 ::testing::AssertionResult load(const std::string &name, Model &m) {
@@ -59,17 +62,12 @@ struct Model {
   auto module = mlir::hybrid::importHFFolder(m.dir, &context);
   if (!module)
     return ::testing::AssertionFailure() << "import: " << diagnostics;
-  // The cache shape, from prefill's first cache argument.
+  // Lightning layers: prefill's `state.L` arguments.
   auto prefill = module->lookupSymbol<mlir::func::FuncOp>("prefill");
-  auto cache = mlir::cast<mlir::RankedTensorType>(
-      prefill.getArgumentTypes()[2]);
-  m.kvHeads = cache.getDimSize(1);
-  m.headDim = cache.getDimSize(3);
-  m.layers = 0;
   for (unsigned i = 0; i < prefill.getNumArguments(); ++i)
-    if (prefill.getArgAttr(i, "hybrid.inout"))
-      ++m.layers;
-  m.layers /= 2; // a key and a value cache per layer, updated in place
+    if (auto name =
+            prefill.getArgAttrOfType<mlir::StringAttr>(i, "hybrid.arg_name"))
+      m.lightningLayers += name.getValue().starts_with("state.");
   llvm::SmallString<128> so;
   if (llvm::sys::fs::createTemporaryFile("hybrid-hf", "so", so))
     return ::testing::AssertionFailure() << "no temporary file";
@@ -152,14 +150,28 @@ TEST_P(HFCheckpoint, EntryPointsMatchTheReference) {
 
   // prefill all but 4 tokens, then decode the rest one by one.
   int64_t split = std::max<int64_t>(len - 4, 1);
+  // Every cache and state prefill takes (its arguments after the ids and
+  // the position), shaped from the module's own signature: a dynamic
+  // batch is the prompt's, a dynamic length the capacity.
   auto emptyCaches = [&] {
     std::vector<hybrid::Tensor> caches;
-    // Finite junk, not zeros: rows past the step must never count.
-    for (int64_t i = 0; i < 2 * m.layers; ++i) {
-      caches.push_back(make(HYBRID_DTYPE_F32,
-                            {batch, m.kvHeads, kCapacity, m.headDim}));
-      std::fill_n(caches.back().data<float>(), caches.back().numElements(),
-                  7.0f);
+    std::vector<std::string> names = m.module.argNames("prefill");
+    for (size_t i = 2; i < names.size(); ++i) {
+      hybrid_value_info info;
+      EXPECT_TRUE(m.module.argInfo("prefill", i, info).ok());
+      EXPECT_TRUE(m.module.argIsInOut("prefill", i)) << names[i];
+      std::vector<int64_t> shape(info.shape, info.shape + info.rank);
+      for (size_t d = 0; d < shape.size(); ++d)
+        if (shape[d] < 0)
+          shape[d] = d == 0 ? batch : kCapacity;
+      caches.push_back(make(info.dtype, shape));
+      // KV caches hold finite junk, not zeros: rows past the step must
+      // never count. A fresh recurrent state is zero.
+      if (names[i].rfind("cache.", 0) == 0)
+        std::fill_n(caches.back().data<float>(), caches.back().numElements(),
+                    7.0f);
+      else
+        EXPECT_EQ(names[i].rfind("state.", 0), 0u) << names[i];
     }
     return caches;
   };
@@ -232,6 +244,13 @@ TEST_P(HFCheckpoint, EntryPointsMatchTheReference) {
     std::vector<hybrid::Tensor> out;
     hybrid::Status s = m.module.invoke("verify", args, out);
     ASSERT_TRUE(s.ok()) << s.message();
+    // The logits, then every node's state [B, H, N, Dk, Dv] per lightning
+    // layer (the node's logits depend on its state: o = S^T q).
+    ASSERT_EQ(int64_t(out.size()), 1 + m.lightningLayers);
+    for (size_t i = 1; i < out.size(); ++i) {
+      ASSERT_EQ(out[i].shape().size(), 5u);
+      EXPECT_EQ(out[i].shape()[2], treeIds.shape()[1]);
+    }
     worst = 0;
     for (int64_t i = 0; i < treeIds.shape()[1]; ++i)
       compareRow(out[0], i, treeLogits, i, worst);
@@ -267,7 +286,9 @@ INSTANTIATE_TEST_SUITE_P(Checkpoints, HFCheckpoint,
                                            "minicpm-longrope-tiny",
                                            "minicpm-blockffn-tiny",
                                            "minicpm-blockffn-linear-tiny",
-                                           "minicpm-tiny-bf16"),
+                                           "minicpm-tiny-bf16",
+                                           "minicpm-sala-tiny",
+                                           "minicpm-sala-blockffn-tiny-bf16"),
                          [](const auto &info) {
                            std::string name = info.param;
                            std::replace(name.begin(), name.end(), '-', '_');

@@ -130,6 +130,13 @@ public:
     }
     return names;
   }
+  /// The dtype and shape (-1 for a dynamic dimension) of the caller's
+  /// argument `index` of `entry`.
+  Status argInfo(const std::string &entry, size_t index,
+                 hybrid_value_info &out) const {
+    return Status(
+        hybrid_module_entry_arg(m_.get(), entry.c_str(), index, &out));
+  }
   /// Whether the call updates argument `index` of `entry` in place.
   bool argIsInOut(const std::string &entry, size_t index) const {
     return hybrid_module_entry_arg_is_inout(m_.get(), entry.c_str(), index) != 0;

@@ -29,6 +29,10 @@ namespace {
 /// over 8 consecutive tokens. A schedule choice: results are token-level.
 constexpr int64_t kMoEChunk = 8;
 
+/// Tokens per chunk of the recurrence's chunked (prefill) form, as
+/// Lightning Attention's kernels use: a schedule choice, never a result.
+constexpr int64_t kRecurrenceChunk = 64;
+
 /// One weight the architecture reads: its checkpoint name and shape.
 struct WeightSpec {
   std::string name;
@@ -44,13 +48,33 @@ std::vector<WeightSpec> weightSpecs(const DecoderConfig &c) {
   for (int64_t i = 0; i < c.numLayers; ++i) {
     std::string p = "model.layers." + std::to_string(i) + ".";
     specs.push_back({p + "input_layernorm.weight", {h}});
-    specs.push_back({p + "self_attn.q_proj.weight", {q, h}});
-    specs.push_back({p + "self_attn.k_proj.weight", {kv, h}});
-    specs.push_back({p + "self_attn.v_proj.weight", {kv, h}});
-    specs.push_back({p + "self_attn.o_proj.weight", {h, q}});
-    if (c.qkNorm) {
-      specs.push_back({p + "self_attn.q_norm.weight", {c.headDim}});
-      specs.push_back({p + "self_attn.k_norm.weight", {c.headDim}});
+    std::string a = p + "self_attn.";
+    if (c.isLightning(i)) {
+      const LightningConfig &l = *c.lightning;
+      int64_t lq = l.numHeads * l.headDim, lkv = l.numKVHeads * l.headDim;
+      specs.push_back({a + "q_proj.weight", {lq, h}});
+      specs.push_back({a + "k_proj.weight", {lkv, h}});
+      specs.push_back({a + "v_proj.weight", {lkv, h}});
+      specs.push_back({a + "o_proj.weight", {h, lq}});
+      if (l.qkNorm) {
+        specs.push_back({a + "q_norm.weight", {l.headDim}});
+        specs.push_back({a + "k_norm.weight", {l.headDim}});
+      }
+      if (l.outputNorm)
+        specs.push_back({a + "o_norm.weight", {lq}});
+      if (l.outputGate)
+        specs.push_back({a + "z_proj.weight", {lq, h}});
+    } else {
+      specs.push_back({a + "q_proj.weight", {q, h}});
+      specs.push_back({a + "k_proj.weight", {kv, h}});
+      specs.push_back({a + "v_proj.weight", {kv, h}});
+      specs.push_back({a + "o_proj.weight", {h, q}});
+      if (c.qkNorm) {
+        specs.push_back({a + "q_norm.weight", {c.headDim}});
+        specs.push_back({a + "k_norm.weight", {c.headDim}});
+      }
+      if (c.attentionOutputGate)
+        specs.push_back({a + "o_gate.weight", {q, h}});
     }
     specs.push_back({p + "post_attention_layernorm.weight", {h}});
     if (const std::optional<BlockFFNConfig> &f = c.blockFFN) {
@@ -76,19 +100,46 @@ std::vector<WeightSpec> weightSpecs(const DecoderConfig &c) {
   return specs;
 }
 
-/// The KV cache an entry point reads and updates: per layer K and V of
-/// [B, Hkv, capacity, D], the first `position` rows valid. The step writes
-/// its rows at [position, position + T) and attends to [0, position + T).
-struct KVCache {
-  Value position; // index
-  SmallVector<Value> keys, values;
-  /// Verification over a draft tree: parents [N] i32 of the step's tokens
-  /// (semantics.md section 6); node i sits at position + depth(i) and
-  /// attends the prefix, its ancestors and itself. Null for a plain step.
+/// Lightning Attention's decay: the ALiBi slopes of `heads` heads (Press
+/// et al.: 2^(-8/n)^(i+1) for a power of two n; otherwise those of the
+/// power of two below, then every other slope of twice that), each head's
+/// state decaying by exp(-slope) per token.
+SmallVector<float> alibiSlopes(int64_t heads) {
+  auto powerOfTwo = [](int64_t n) {
+    SmallVector<float> slopes;
+    double start = std::pow(2.0, -8.0 / double(n));
+    for (int64_t i = 0; i < n; ++i)
+      slopes.push_back(float(std::pow(start, double(i + 1))));
+    return slopes;
+  };
+  int64_t below = int64_t(1) << llvm::Log2_64(uint64_t(heads));
+  SmallVector<float> slopes = powerOfTwo(below);
+  SmallVector<float> twice = powerOfTwo(2 * below);
+  for (int64_t i = 0; int64_t(slopes.size()) < heads; i += 2)
+    slopes.push_back(twice[i]);
+  return slopes;
+}
+
+/// A step over caches: the `position` tokens before it are in the caches
+/// (an index), and for verification over a draft tree the tree's parents
+/// [N] i32 (semantics.md section 6): node i sits at position + depth(i)
+/// and attends the prefix, its ancestors and itself. Null for `forward`,
+/// which starts from empty caches.
+struct Step {
+  Value position;
   Value parents;
-  /// The caches after the step (tensor.insert_slice into the inputs:
-  /// destination-passing style, in place once bufferized).
-  SmallVector<Value> newKeys, newValues;
+};
+
+/// What one layer reads and returns across steps:
+///   attention: its key and value caches [B, Hkv, capacity, D], the first
+///     `position` rows valid; it writes the step's rows at [position,
+///     position + T) (tensor.insert_slice: destination-passing style, in
+///     place once bufferized) and returns both;
+///   lightning: its recurrent state [B, H, Dk, Dv] f32 after `position`
+///     tokens; it returns the state after the step, or, over a draft tree,
+///     every node's state [B, H, N, Dk, Dv] (the caller commits one).
+struct LayerCaches {
+  SmallVector<Value> in, out;
 };
 
 /// Builds the body of an entry point.
@@ -103,16 +154,17 @@ public:
   using LayerStep =
       function_ref<Value(int64_t i, Value x, Value cos, Value sin)>;
 
-  /// Logits [B, T, vocab] of `ids` [B, T]: from empty caches, or after the
-  /// `cache->position` tokens `cache` holds (updating it).
-  Value forward(Value ids, KVCache *cache, LayerStep step) {
+  /// Logits [B, T, vocab] of `ids` [B, T]: from empty caches (no `step`),
+  /// or after the `step->position` tokens the caches hold.
+  Value forward(Value ids, const Step *step, LayerStep layerStep) {
     checkVocabulary(ids);
     Value x = embed(ids);
-    Value depths = cache && cache->parents ? treeDepths(cache->parents) : Value();
+    Value depths =
+        step && step->parents ? treeDepths(step->parents) : Value();
     auto [cos, sin] =
-        rotaryCaches(ids, cache ? cache->position : Value(), depths);
+        rotaryCaches(ids, step ? step->position : Value(), depths);
     for (int64_t i = 0; i < c.numLayers; ++i)
-      x = step(i, x, cos, sin);
+      x = layerStep(i, x, cos, sin);
     x = rmsNorm(x, weight("model.norm.weight"));
     if (c.logitInputScale != 1.0)
       x = scaled(x, c.logitInputScale);
@@ -121,13 +173,17 @@ public:
                                         : "lm_head.weight"));
   }
 
-  /// Decoder layer `i` (weights `model.layers.<i>.*`, KV cache
-  /// `cache->keys[i]`/`values[i]`): attention and MLP blocks with their
-  /// residuals.
-  Value layer(Value x, Value cos, Value sin, KVCache *cache, int64_t i) {
+  /// Decoder layer `i` (weights `model.layers.<i>.*`; with a `step`, its
+  /// `caches`): the token mixer (attention or lightning) and MLP blocks
+  /// with their residuals.
+  Value layer(Value x, Value cos, Value sin, const Step *step,
+              LayerCaches *caches, int64_t i) {
     std::string p = "model.layers." + std::to_string(i) + ".";
     Value h = rmsNorm(x, weight(p + "input_layernorm.weight"));
-    x = residual(x, attention(h, p + "self_attn.", cos, sin, cache, i));
+    Value mixed = c.isLightning(i)
+                      ? lightning(h, p + "self_attn.", cos, sin, step, caches)
+                      : attention(h, p + "self_attn.", cos, sin, step, caches);
+    x = residual(x, mixed);
     h = rmsNorm(x, weight(p + "post_attention_layernorm.weight"));
     return residual(x, mlp(h, p + "mlp."));
   }
@@ -397,8 +453,26 @@ private:
   /// One projection of an input that has no other.
   Value linear(Value x, Value w) { return project(x, tokensT(x), w); }
 
+  Value rotate(Value t, Value cos, Value sin) {
+    return RotaryEmbeddingOp::create(b, loc, t.getType(), t, cos, sin,
+                                     Value(), false, IntegerAttr(),
+                                     IntegerAttr());
+  }
+
+  /// o * sigmoid(x W^T): SALA's output gates, on the heads' concatenated
+  /// output before o_proj.
+  Value gated(Value o, Value x, Value xT, Value gateWeight) {
+    Value gate = project(x, xT, gateWeight);
+    return elementwise({o, gate}, [&](OpBuilder &nb, Location l,
+                                      ValueRange a) -> Value {
+      Value e = math::ExpOp::create(nb, l, arith::NegFOp::create(nb, l, a[1]));
+      return arith::DivFOp::create(
+          nb, l, a[0], arith::AddFOp::create(nb, l, constant(nb, l, 1.0), e));
+    });
+  }
+
   Value attention(Value x, const std::string &p, Value cos, Value sin,
-                  KVCache *cache, int64_t layer) {
+                  const Step *step, LayerCaches *caches) {
     Value xT = tokensT(x);
     Value q = toHeads(b, loc, project(x, xT, weights.lookup(p + "q_proj.weight")),
                          c.numHeads);
@@ -410,33 +484,30 @@ private:
       q = rmsNorm(q, weight(p + "q_norm.weight"));
       k = rmsNorm(k, weight(p + "k_norm.weight"));
     }
-    auto rotate = [&](Value t) -> Value {
-      return RotaryEmbeddingOp::create(b, loc, t.getType(), t, cos, sin,
-                                       Value(), false, IntegerAttr(),
-                                       IntegerAttr());
-    };
-    q = rotate(q);
-    k = rotate(k);
-    Value offset;
-    if (cache) {
-      Value keys = cache->keys[layer], values = cache->values[layer];
-      Value fits = checkCapacity(k, keys, values, cache->position);
+    // MiniCPM-SALA's HyPE: attention layers may use no positions at all.
+    if (c.attentionRope) {
+      q = rotate(q, cos, sin);
+      k = rotate(k, cos, sin);
+    }
+    Value offset, parents = step ? step->parents : Value();
+    if (step) {
+      Value keys = caches->in[0], values = caches->in[1];
+      Value fits = checkCapacity(k, keys, values, step->position);
       // Dense causal attention may read the whole cache in place: the
       // causal limit (offset = position) hides every row past the step,
       // and the kernel skips key tiles past every row's limit. Block
       // selection and draft trees need exactly the valid keys.
-      bool wholeCache = !sparseConfig() && !cache->parents;
+      bool wholeCache = !sparseConfig() && !parents;
       auto [newK, allK] =
-          appendToCache(keys, k, cache->position, fits, wholeCache);
+          appendToCache(keys, k, step->position, fits, wholeCache);
       auto [newV, allV] =
-          appendToCache(values, v, cache->position, fits, wholeCache);
-      cache->newKeys.push_back(newK);
-      cache->newValues.push_back(newV);
+          appendToCache(values, v, step->position, fits, wholeCache);
+      caches->out = {newK, newV};
       k = allK, v = allV;
       Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-      offset = arith::SelectOp::create(b, loc, fits, cache->position, zero);
+      offset = arith::SelectOp::create(b, loc, fits, step->position, zero);
     }
-    Value o, parents = cache ? cache->parents : Value();
+    Value o;
     if (SparseConfigAttr sparse = sparseConfig()) {
       // InfLLM-V2: the blocks each query attends beyond its local window,
       // chosen from the compressed keys; dense below dense_len keys. A
@@ -453,7 +524,134 @@ private:
                               b.getUnitAttr(), FloatAttr(), FloatAttr(),
                               GQALayoutAttr());
     }
-    return linear(fromHeads(b, loc, o), weights.lookup(p + "o_proj.weight"));
+    o = fromHeads(b, loc, o);
+    if (c.attentionOutputGate)
+      o = gated(o, x, xT, weights.lookup(p + "o_gate.weight"));
+    return linear(o, weights.lookup(p + "o_proj.weight"));
+  }
+
+  /// MiniCPM-SALA's Lightning Attention: Q/K/V projections, per-head
+  /// RMSNorm of Q and K (qk_norm), RoPE (lightning_use_rope), then
+  /// hybrid.linear_recurrence (gated, decay exp(-slope_h) with the ALiBi
+  /// slopes, queries scaled by lightning_scale; S = decay * S + k v^T,
+  /// o = S^T q), RMSNorm of the heads' output (use_output_norm), the
+  /// sigmoid gate z_proj (use_output_gate) and o_proj. Fewer K/V heads are
+  /// repeated per query head: the slopes are per query head.
+  Value lightning(Value x, const std::string &p, Value cos, Value sin,
+                  const Step *step, LayerCaches *caches) {
+    const LightningConfig &l = *c.lightning;
+    Value xT = tokensT(x);
+    Value q = toHeads(b, loc, project(x, xT, weights.lookup(p + "q_proj.weight")),
+                      l.numHeads);
+    Value k = toHeads(b, loc, project(x, xT, weights.lookup(p + "k_proj.weight")),
+                      l.numKVHeads);
+    Value v = toHeads(b, loc, project(x, xT, weights.lookup(p + "v_proj.weight")),
+                      l.numKVHeads);
+    if (l.qkNorm) {
+      q = rmsNorm(q, weight(p + "q_norm.weight"));
+      k = rmsNorm(k, weight(p + "k_norm.weight"));
+    }
+    if (l.rope) {
+      q = rotate(q, cos, sin);
+      k = rotate(k, cos, sin);
+    }
+    if (l.numKVHeads != l.numHeads) {
+      k = repeatHeads(k, l.numHeads);
+      v = repeatHeads(v, l.numHeads);
+    }
+    Value initial, fits, parents = step ? step->parents : Value();
+    if (step) {
+      Value batch = tensor::DimOp::create(b, loc, q, 0);
+      fits = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::eq,
+          tensor::DimOp::create(b, loc, caches->in[0], 0), batch);
+      CheckOp::create(b, loc, fits,
+                      "a recurrent state's batch differs from the ids'");
+      initial = stateOrZero(caches->in[0], fits, batch);
+    }
+    auto rec = LinearRecurrenceOp::create(
+        b, loc, q, k, v, Value(), Value(), initial, parents,
+        UpdateRuleAttr::get(b.getContext(), UpdateRule::Gated),
+        b.getF32FloatAttr(float(l.scale)),
+        b.getDenseF32ArrayAttr(alibiSlopes(l.numHeads)),
+        b.getI64IntegerAttr(kRecurrenceChunk));
+    if (step)
+      caches->out = {parents ? rec.getFinalState()
+                             : replaceRows(caches->in[0], rec.getFinalState(),
+                                           fits)};
+    Value o = fromHeads(b, loc, rec.getOutput());
+    if (l.outputNorm)
+      o = rmsNorm(o, weight(p + "o_norm.weight"));
+    if (l.outputGate)
+      o = gated(o, x, xT, weights.lookup(p + "z_proj.weight"));
+    return linear(o, weights.lookup(p + "o_proj.weight"));
+  }
+
+  /// x [B, Hkv, T, D] with each head repeated for the `heads / Hkv` query
+  /// heads of its group (repeat_kv's order): [B, heads, T, D].
+  Value repeatHeads(Value x, int64_t heads) {
+    int64_t kvHeads = cast<RankedTensorType>(x.getType()).getDimSize(1);
+    SmallVector<OpFoldResult> sizes = sizesOf(b, loc, x);
+    sizes[1] = b.getIndexAttr(heads);
+    Value init = emptyTensor(b, loc, sizes, f32);
+    MLIRContext *ctx = b.getContext();
+    AffineExpr d0 = b.getAffineDimExpr(0), d1 = b.getAffineDimExpr(1),
+               d2 = b.getAffineDimExpr(2), d3 = b.getAffineDimExpr(3);
+    SmallVector<AffineMap> maps = {
+        AffineMap::get(4, 0, {d0, d1.floorDiv(heads / kvHeads), d2, d3}, ctx),
+        b.getMultiDimIdentityMap(4)};
+    SmallVector<utils::IteratorType> iters(4, utils::IteratorType::parallel);
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{init.getType()}, ValueRange{x},
+               ValueRange{init}, maps, iters,
+               [&](OpBuilder &nb, Location l, ValueRange args) {
+                 linalg::YieldOp::create(nb, l, args[0]);
+               })
+        .getResult(0);
+  }
+
+  /// The recurrent state to start from, [B, H, Dk, Dv]: `state` when its
+  /// batch `fits` the step's, else zeros, read only under the condition
+  /// so that a mismatched state is never read out of bounds.
+  Value stateOrZero(Value state, Value fits, Value batch) {
+    auto type = cast<RankedTensorType>(state.getType());
+    SmallVector<OpFoldResult> sizes = sizesOf(b, loc, state);
+    sizes[0] = batch;
+    Value init = emptyTensor(b, loc, sizes, f32);
+    int64_t rank = type.getRank();
+    SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank)};
+    SmallVector<utils::IteratorType> iters(rank,
+                                           utils::IteratorType::parallel);
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{init.getType()}, ValueRange{},
+               ValueRange{init}, maps, iters,
+               [&](OpBuilder &nb, Location l, ValueRange) {
+                 SmallVector<Value> at;
+                 for (int64_t d = 0; d < rank; ++d)
+                   at.push_back(linalg::IndexOp::create(nb, l, d));
+                 linalg::YieldOp::create(
+                     nb, l,
+                     extractIf(nb, l, fits, state, at, constant(nb, l, 0.0)));
+               })
+        .getResult(0);
+  }
+
+  /// `state` with its rows replaced by `next` when `fits` (an insert of
+  /// every row, in place once bufferized), else unchanged (an empty
+  /// insert).
+  Value replaceRows(Value state, Value next, Value fits) {
+    auto type = cast<RankedTensorType>(state.getType());
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    Value rows = arith::SelectOp::create(
+        b, loc, fits, tensor::DimOp::create(b, loc, next, 0), zero);
+    SmallVector<OpFoldResult> sizes = sizesOf(b, loc, next);
+    sizes[0] = rows;
+    SmallVector<OpFoldResult> origin(type.getRank(), b.getIndexAttr(0));
+    SmallVector<OpFoldResult> one(type.getRank(), b.getIndexAttr(1));
+    Value part = tensor::ExtractSliceOp::create(b, loc, next, origin, sizes,
+                                                one);
+    return tensor::InsertSliceOp::create(b, loc, part, state, origin, sizes,
+                                         one);
   }
 
   /// The cache with `x` [B, Hkv, T, D] written at rows [position,
@@ -637,9 +835,10 @@ layerWeights(const DecoderConfig &config, ArrayRef<WeightSpec> specs) {
 }
 
 /// Types an entry point passes around: ids, hidden states, RoPE tables,
-/// caches, logits.
+/// KV caches, recurrent states (one, or a draft tree's per node), logits.
 struct EntryTypes {
-  RankedTensorType ids, hidden, rope, cache, logits, parents;
+  RankedTensorType ids, hidden, rope, cache, state, treeState, logits,
+      parents;
   EntryTypes(OpBuilder &b, const DecoderConfig &config, int64_t seqLen) {
     Type f32 = b.getF32Type();
     int64_t dyn = ShapedType::kDynamic;
@@ -648,8 +847,29 @@ struct EntryTypes {
     rope = RankedTensorType::get({dyn, seqLen, config.headDim / 2}, f32);
     cache = RankedTensorType::get(
         {dyn, config.numKVHeads, dyn, config.headDim}, f32);
+    if (const std::optional<LightningConfig> &l = config.lightning) {
+      state = RankedTensorType::get(
+          {dyn, l->numHeads, l->headDim, l->headDim}, f32);
+      treeState = RankedTensorType::get(
+          {dyn, l->numHeads, seqLen, l->headDim, l->headDim}, f32);
+    }
     logits = RankedTensorType::get({dyn, seqLen, config.vocabSize}, f32);
     parents = RankedTensorType::get({dyn}, b.getI32Type());
+  }
+
+  /// The tensors layer `i` reads across steps (LayerCaches::in).
+  SmallVector<Type> cachesIn(const DecoderConfig &config, int64_t i) const {
+    if (config.isLightning(i))
+      return {state};
+    return {cache, cache};
+  }
+  /// Those it returns (LayerCaches::out); over a tree, a lightning layer
+  /// returns every node's state.
+  SmallVector<Type> cachesOut(const DecoderConfig &config, int64_t i,
+                              bool tree) const {
+    if (config.isLightning(i))
+      return {tree ? treeState : state};
+    return {cache, cache};
   }
 };
 
@@ -659,65 +879,72 @@ static Value castTo(OpBuilder &b, Location loc, Value v, Type type) {
                                    .getResult();
 }
 
-/// `<entry>_layer`: one decoder layer, built once and called per layer
-/// (structurally identical layers compile once, so compile time stays
-/// linear in depth with a small slope):
-///   (x, cos, sin, [position, key cache, value cache, [parents]],
-///    weights...)
-///     -> (x, [key cache, value cache])
-/// The weights are layer 0's types, which every layer shares.
+/// `<entry>_layer` (`<entry>_lightning_layer` for lightning layers): one
+/// decoder layer of the kind of layer `r`, built once and called for every
+/// layer of that kind (structurally identical layers compile once, so
+/// compile time stays linear in depth with a small slope):
+///   (x, cos, sin, [position, caches..., [parents]], weights...)
+///     -> (x, [caches...])
+/// The weights are layer r's types, which every layer of the kind shares.
 static func::FuncOp buildLayerFunction(OpBuilder &b, Location loc,
                                        StringRef name,
                                        const DecoderConfig &config,
                                        ArrayRef<WeightSpec> specs,
                                        ArrayRef<Type> weightTypes,
-                                       ArrayRef<size_t> layer0,
+                                       ArrayRef<size_t> layerR, int64_t r,
                                        const EntryTypes &types,
                                        bool withCache, bool tree) {
   SmallVector<Type> argTypes = {types.hidden, types.rope, types.rope};
   SmallVector<Type> resultTypes = {types.hidden};
+  SmallVector<Type> in = types.cachesIn(config, r);
   if (withCache) {
-    argTypes.append({b.getIndexType(), types.cache, types.cache});
-    resultTypes.append({types.cache, types.cache});
+    argTypes.push_back(b.getIndexType());
+    argTypes.append(in);
+    resultTypes.append(types.cachesOut(config, r, tree));
   }
   if (tree)
     argTypes.push_back(types.parents);
   size_t firstWeight = argTypes.size();
-  for (size_t i : layer0)
+  for (size_t i : layerR)
     argTypes.push_back(weightTypes[i]);
-  auto fn = func::FuncOp::create(b, loc, (name + "_layer").str(),
+  std::string fnName =
+      (name + (config.isLightning(r) ? "_lightning_layer" : "_layer")).str();
+  auto fn = func::FuncOp::create(b, loc, fnName,
                                  b.getFunctionType(argTypes, resultTypes));
   fn.setPrivate();
   Block *body = fn.addEntryBlock();
   llvm::StringMap<Value> weights;
-  for (auto [k, i] : llvm::enumerate(layer0))
+  for (auto [k, i] : llvm::enumerate(layerR))
     weights[specs[i].name] = body->getArgument(firstWeight + k);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(body);
   Decoder decoder(b, loc, config, weights);
-  KVCache cache;
+  Step step;
+  LayerCaches caches;
   if (withCache) {
-    cache.position = body->getArgument(3);
-    cache.keys = {body->getArgument(4)};
-    cache.values = {body->getArgument(5)};
+    step.position = body->getArgument(3);
+    for (size_t k = 0; k < in.size(); ++k)
+      caches.in.push_back(body->getArgument(4 + k));
     if (tree)
-      cache.parents = body->getArgument(6);
+      step.parents = body->getArgument(4 + in.size());
   }
   Value x = decoder.layer(body->getArgument(0), body->getArgument(1),
-                          body->getArgument(2), withCache ? &cache : nullptr,
-                          0);
-  SmallVector<Value> results = {castTo(b, loc, x, types.hidden)};
-  if (withCache) {
-    results.push_back(castTo(b, loc, cache.newKeys[0], types.cache));
-    results.push_back(castTo(b, loc, cache.newValues[0], types.cache));
-  }
+                          body->getArgument(2), withCache ? &step : nullptr,
+                          &caches, r);
+  SmallVector<Value> results = {x};
+  llvm::append_range(results, caches.out);
+  for (auto [v, type] : llvm::zip(results, resultTypes))
+    v = castTo(b, loc, v, type);
   func::ReturnOp::create(b, loc, results);
   return fn;
 }
 
 /// Adds one entry point. `seqLen` is the static length of its ids, or
-/// dynamic; `withCache` adds the position and KV cache arguments and
-/// results; `tree` the draft tree's parents (verification).
+/// dynamic; `withCache` adds the position and each layer's caches
+/// (attention: `cache.L.key`, `cache.L.value`; lightning: `state.L`),
+/// updated in place; `tree` the draft tree's parents (verification: the
+/// lightning states are read, and every node's state is returned after
+/// the logits, one result per lightning layer).
 static void buildEntry(OpBuilder &b, Location loc, StringRef name,
                        const DecoderConfig &config,
                        ArrayRef<WeightSpec> specs, ArrayRef<Type> weightTypes,
@@ -725,24 +952,48 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
                        bool withCache, bool tree = false) {
   EntryTypes types(b, config, seqLen);
   SmallVector<SmallVector<size_t>> layers = layerWeights(config, specs);
-  func::FuncOp layerFn =
-      buildLayerFunction(b, loc, name, config, specs, weightTypes, layers[0],
-                         types, withCache, tree);
+  // One layer function per mixer kind, for the first layer of the kind.
+  SmallVector<int64_t> representative(config.numLayers);
+  llvm::SmallDenseMap<unsigned, std::pair<int64_t, func::FuncOp>> byKind;
+  for (int64_t l = 0; l < config.numLayers; ++l) {
+    auto [it, added] = byKind.try_emplace(unsigned(config.mixers[l]), l,
+                                          func::FuncOp());
+    if (added)
+      it->second.second = buildLayerFunction(
+          b, loc, name, config, specs, weightTypes, layers[l], l, types,
+          withCache, tree);
+    representative[l] = it->second.first;
+  }
   SmallVector<Type> argTypes = {types.ids}, resultTypes = {types.logits};
   SmallVector<std::string> argNames = {"input_ids"};
   if (tree) {
     argTypes.push_back(types.parents);
     argNames.push_back("parents");
   }
-  size_t firstCacheArg = argTypes.size();
+  size_t positionArg = argTypes.size();
+  // Each layer's first cache argument, and whether the call writes it.
+  SmallVector<size_t> firstCacheArg(config.numLayers);
+  SmallVector<bool> inout;
   if (withCache) {
     argTypes.push_back(RankedTensorType::get({}, b.getI64Type()));
     argNames.push_back("position");
-    for (int64_t l = 0; l < config.numLayers; ++l)
-      for (StringRef kind : {"key", "value"}) {
-        argTypes.push_back(types.cache);
-        argNames.push_back(("cache." + Twine(l) + "." + kind).str());
+    inout.push_back(false);
+    for (int64_t l = 0; l < config.numLayers; ++l) {
+      firstCacheArg[l] = argTypes.size();
+      llvm::append_range(argTypes, types.cachesIn(config, l));
+      bool lightning = config.isLightning(l);
+      if (lightning) {
+        argNames.push_back(("state." + Twine(l)).str());
+        if (tree)
+          resultTypes.push_back(types.treeState);
+      } else {
+        argNames.push_back(("cache." + Twine(l) + ".key").str());
+        argNames.push_back(("cache." + Twine(l) + ".value").str());
       }
+      // A tree's lightning states are committed by the caller, which
+      // picks the accepted node's.
+      inout.resize(argTypes.size() - positionArg, !(lightning && tree));
+    }
   }
   size_t firstWeight = argTypes.size();
   argTypes.append(weightTypes.begin(), weightTypes.end());
@@ -751,10 +1002,9 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
   Block *body = fn.addEntryBlock();
   for (auto [i, argName] : llvm::enumerate(argNames))
     fn.setArgAttr(i, "hybrid.arg_name", b.getStringAttr(argName));
-  // The caches are updated in place: the caller's buffers, no results.
-  if (withCache)
-    for (size_t i = firstCacheArg + 1; i < firstWeight; ++i)
-      fn.setArgAttr(i, "hybrid.inout", b.getUnitAttr());
+  for (auto [i, written] : llvm::enumerate(inout))
+    if (written)
+      fn.setArgAttr(positionArg + i, "hybrid.inout", b.getUnitAttr());
   llvm::StringMap<Value> weights;
   for (auto [i, spec] : llvm::enumerate(specs)) {
     fn.setArgAttr(firstWeight + i, ParameterAttr::getArgAttrName(), params[i]);
@@ -763,53 +1013,60 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(body);
   Decoder decoder(b, loc, config, weights);
-  KVCache cache;
+  Step step;
+  SmallVector<LayerCaches> caches(config.numLayers);
   if (withCache) {
-    cache.position = arith::IndexCastOp::create(
+    step.position = arith::IndexCastOp::create(
         b, loc, b.getIndexType(),
-        tensor::ExtractOp::create(b, loc, body->getArgument(firstCacheArg),
+        tensor::ExtractOp::create(b, loc, body->getArgument(positionArg),
                                   ValueRange{}));
-    for (int64_t l = 0; l < config.numLayers; ++l) {
-      cache.keys.push_back(body->getArgument(firstCacheArg + 1 + 2 * l));
-      cache.values.push_back(body->getArgument(firstCacheArg + 2 + 2 * l));
-    }
+    for (int64_t l = 0; l < config.numLayers; ++l)
+      for (size_t k = 0; k < types.cachesIn(config, l).size(); ++k)
+        caches[l].in.push_back(body->getArgument(firstCacheArg[l] + k));
     if (tree)
-      cache.parents = body->getArgument(1);
+      step.parents = body->getArgument(1);
   }
-  // Each layer calls the layer function, unless its weights' types differ
-  // from layer 0's (a checkpoint that mixes dtypes): then it is inlined.
-  auto step = [&](int64_t l, Value x, Value cos, Value sin) -> Value {
+  // Each layer calls its kind's layer function, unless its weights' types
+  // differ from that layer's (a checkpoint that mixes dtypes): then it is
+  // inlined.
+  auto layerStep = [&](int64_t l, Value x, Value cos, Value sin) -> Value {
+    const Step *s = withCache ? &step : nullptr;
+    int64_t r = representative[l];
+    func::FuncOp layerFn = byKind.lookup(unsigned(config.mixers[l])).second;
     SmallVector<Value> args = {castTo(b, loc, x, types.hidden),
                                castTo(b, loc, cos, types.rope),
                                castTo(b, loc, sin, types.rope)};
-    if (withCache)
-      args.append({cache.position, cache.keys[l], cache.values[l]});
+    if (withCache) {
+      args.push_back(step.position);
+      llvm::append_range(args, caches[l].in);
+    }
     if (tree)
-      args.push_back(cache.parents);
-    bool shared = layers[l].size() == layers[0].size();
+      args.push_back(step.parents);
+    bool shared = layers[l].size() == layers[r].size();
     for (auto [k, i] : llvm::enumerate(layers[l])) {
-      shared = shared && weightTypes[i] == weightTypes[layers[0][k]];
+      shared = shared && weightTypes[i] == weightTypes[layers[r][k]];
       args.push_back(body->getArgument(firstWeight + i));
     }
     if (!shared)
-      return decoder.layer(x, cos, sin, withCache ? &cache : nullptr, l);
+      return decoder.layer(x, cos, sin, s, &caches[l], l);
     auto call = func::CallOp::create(b, loc, layerFn, args);
-    if (withCache) {
-      cache.newKeys.push_back(call.getResult(1));
-      cache.newValues.push_back(call.getResult(2));
-    }
+    if (withCache)
+      caches[l].out.assign(call.getResults().begin() + 1, call.getResults().end());
     return call.getResult(0);
   };
   SmallVector<Value> results = {
-      decoder.forward(body->getArgument(0), withCache ? &cache : nullptr,
-                      step)};
+      decoder.forward(body->getArgument(0), withCache ? &step : nullptr,
+                      layerStep)};
   if (withCache)
     for (int64_t l = 0; l < config.numLayers; ++l) {
-      WriteBackOp::create(b, loc, castTo(b, loc, cache.newKeys[l], types.cache),
-                          cache.keys[l]);
-      WriteBackOp::create(b, loc,
-                          castTo(b, loc, cache.newValues[l], types.cache),
-                          cache.values[l]);
+      SmallVector<Type> out = types.cachesOut(config, l, tree);
+      for (auto [k, v] : llvm::enumerate(caches[l].out)) {
+        v = castTo(b, loc, v, out[k]);
+        if (config.isLightning(l) && tree)
+          results.push_back(v);
+        else
+          WriteBackOp::create(b, loc, v, caches[l].in[k]);
+      }
     }
   for (auto [v, type] : llvm::zip(results, resultTypes))
     v = castTo(b, loc, v, type);

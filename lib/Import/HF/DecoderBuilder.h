@@ -1,11 +1,13 @@
 //===- DecoderBuilder.h - A decoder LM as hybrid-dialect IR -----*- C++ -*-===//
 //
 // Builds the forward pass of the decoders ModelConfig describes (Llama,
-// Qwen3, dense MiniCPM), written from transformers' modeling code: token
-// embedding, per layer RMSNorm -> GQA attention with rotate-half RoPE
-// (Qwen3: per-head RMSNorm of Q and K first) -> residual -> RMSNorm ->
-// SwiGLU MLP -> residual, a final RMSNorm and the LM head. Attention,
-// norms and rotary are hybrid ops; the projections are linalg matmuls.
+// Qwen3, MiniCPM, MiniCPM4, BlockFFN, MiniCPM-SALA), written from their
+// modeling code: token embedding, per layer RMSNorm -> token mixer (GQA
+// attention with rotate-half RoPE, dense or InfLLM-V2 sparse; or SALA's
+// Lightning Attention over a recurrent state) -> residual -> RMSNorm ->
+// SwiGLU MLP or BlockFFN experts -> residual, a final RMSNorm and the LM
+// head. Mixers, norms, rotary and experts are hybrid ops; the projections
+// are linalg matmuls.
 // Weights are entry arguments bound as parameters from the checkpoint's
 // safetensors files, in their stored dtype; the arithmetic is f32.
 //
@@ -24,14 +26,21 @@ namespace mlir::hybrid::hf {
 /// Adds the entry points a generation engine needs to `module`:
 ///   forward(input_ids [B, T]) -> logits [B, T, vocab]
 ///       one pass over the sequence from empty caches;
-///   prefill(input_ids [B, T], position, cache...) -> (logits, cache...)
-///   decode(input_ids [B, 1], position, cache...) -> (logits, cache...)
-///       a step after the `position` tokens the caches hold: per layer a
-///       key and a value cache [B, Hkv, capacity, D] f32 (cache.L.key,
-///       cache.L.value), returned with the step's rows written at
-///       [position, position + T) (destination-passing style: in place
-///       once bufferized). A step that does not fit, or an id outside the
-///       vocabulary, fails the call (hybrid.check).
+///   prefill(input_ids [B, T], position, caches...) -> logits
+///   decode(input_ids [B, 1], position, caches...) -> logits
+///       a step after the `position` tokens the caches hold: per attention
+///       layer a key and a value cache [B, Hkv, capacity, D] f32
+///       (cache.L.key, cache.L.value) with the step's rows written at
+///       [position, position + T), per lightning layer its recurrent
+///       state [B, H, D, D] f32 (state.L) advanced past the step; all
+///       updated in place (hybrid.inout, hybrid.write_back). A step that
+///       does not fit, or an id outside the vocabulary, fails the call
+///       (hybrid.check);
+///   verify(input_ids [B, N], parents [N], position, caches...)
+///       -> (logits, per lightning layer [B, H, N, D, D])
+///       a draft tree after `position` tokens: K/V rows written at
+///       [position, position + N), states read, every node's state
+///       returned.
 /// Checks that the checkpoint holds every weight the config implies, with
 /// its shape and a float dtype; errors are reported at `loc`.
 LogicalResult buildEntryPoints(ModuleOp module, const DecoderConfig &config,

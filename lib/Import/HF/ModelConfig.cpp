@@ -190,8 +190,7 @@ void readSparseConfig(ConfigReader &r, DecoderConfig &c) {
   s.initBlocks = sparse.count("init_blocks");
   s.windowSize = sparse.count("window_size");
   s.denseLen = sparse.count("dense_len");
-  if (sparse.ok && sparse.boolean("use_nope", false))
-    sparse.error() << "'sparse_config.use_nope' = true is not supported yet";
+  s.useNope = sparse.boolean("use_nope", false);
   // The dialect's own rules (divisibility of the windows and blocks).
   if (sparse.ok &&
       failed(SparseConfigAttr::verify(
@@ -240,6 +239,78 @@ void readFFNType(ConfigReader &r, DecoderConfig &c) {
     c.blockFFN = f;
 }
 
+/// MiniCPM-SALA's layer mix and Lightning Attention fields, as the
+/// checkpoint's config.json spells them: `mixer_types` (one per layer:
+/// "minicpm4" for an attention layer, "lightning-attn" for a lightning
+/// one), HyPE's `attn_use_rope` / `lightning_use_rope`, `lightning_nh`,
+/// `lightning_nkv`, `lightning_head_dim`, `lightning_scale`, `qk_norm`,
+/// `use_output_norm`, `use_output_gate`, `attn_use_output_gate`. Absent
+/// fields take the defaults of the published SALA ports.
+void readMixers(ConfigReader &r, DecoderConfig &c) {
+  const llvm::json::Array *types = r.json.getArray("mixer_types");
+  if (!types || int64_t(types->size()) != c.numLayers) {
+    r.error() << "'mixer_types' must list one mixer per layer ("
+              << c.numLayers << " layers)";
+    return;
+  }
+  for (auto [i, v] : llvm::enumerate(*types)) {
+    std::optional<StringRef> type = v.getAsString();
+    if (type == "minicpm4") {
+      c.mixers[i] = MixerKind::Attention;
+    } else if (type == "lightning-attn" || type == "lightning_attn" ||
+               type == "lightning") {
+      c.mixers[i] = MixerKind::Lightning;
+    } else {
+      r.error() << "'mixer_types[" << i << "]' = "
+                << (type ? ("'" + *type + "'").str()
+                         : std::string("a non-string"))
+                << " is not supported ('minicpm4', 'lightning-attn')";
+      return;
+    }
+  }
+  c.attentionRope = r.boolean("attn_use_rope", false);
+  c.attentionOutputGate = r.boolean("attn_use_output_gate", false);
+  LightningConfig l;
+  l.numHeads = r.integer("lightning_nh", c.numHeads);
+  l.numKVHeads = r.integer("lightning_nkv", c.numKVHeads);
+  l.headDim = r.integer("lightning_head_dim", c.headDim);
+  l.rope = r.boolean("lightning_use_rope", true);
+  l.qkNorm = r.boolean("qk_norm", false);
+  l.outputNorm = r.boolean("use_output_norm", false);
+  l.outputGate = r.boolean("use_output_gate", false);
+  if (!r.ok)
+    return;
+  if (l.numHeads % l.numKVHeads != 0) {
+    r.error() << "lightning_nh " << l.numHeads
+              << " is not a multiple of lightning_nkv " << l.numKVHeads;
+    return;
+  }
+  if (l.rope && l.headDim != c.headDim) {
+    r.error() << "'lightning_head_dim' " << l.headDim
+              << " differs from head_dim " << c.headDim
+              << " with lightning_use_rope: not supported yet";
+    return;
+  }
+  std::optional<StringRef> scale = r.json.getString("lightning_scale");
+  if (r.has("lightning_scale") && !scale) {
+    r.error() << "'lightning_scale' must be a string";
+    return;
+  }
+  if (!scale || *scale == "1/sqrt(d)")
+    l.scale = 1.0 / std::sqrt(double(l.headDim));
+  else if (*scale == "1/d")
+    l.scale = 1.0 / double(l.headDim);
+  else if (*scale == "1")
+    l.scale = 1.0;
+  else {
+    r.error() << "'lightning_scale' = '" << *scale
+              << "' is not supported ('1/sqrt(d)', '1/d', '1')";
+    return;
+  }
+  if (llvm::is_contained(c.mixers, MixerKind::Lightning))
+    c.lightning = l;
+}
+
 } // namespace
 
 FailureOr<DecoderConfig> mlir::hybrid::hf::readConfig(StringRef folder,
@@ -269,17 +340,20 @@ FailureOr<DecoderConfig> mlir::hybrid::hf::readConfig(StringRef folder,
   c.architecture = (*archs)[0].getAsString()->str();
   bool llama = c.architecture == "LlamaForCausalLM",
        qwen3 = c.architecture == "Qwen3ForCausalLM",
-       minicpm = c.architecture == "MiniCPMForCausalLM";
+       sala = c.architecture == "MiniCPMSALAForCausalLM",
+       minicpm = sala || c.architecture == "MiniCPMForCausalLM";
   if (!llama && !qwen3 && !minicpm)
     return emitError(loc) << "config.json: architecture '" << c.architecture
                           << "' is not supported (LlamaForCausalLM, "
-                             "Qwen3ForCausalLM, MiniCPMForCausalLM)";
+                             "Qwen3ForCausalLM, MiniCPMForCausalLM, "
+                             "MiniCPMSALAForCausalLM)";
 
   c.vocabSize = r.integer("vocab_size");
   c.hiddenSize = r.integer("hidden_size");
   // BlockFFN checkpoints need no intermediate_size.
   c.intermediateSize = r.integer("intermediate_size", 1);
   c.numLayers = r.integer("num_hidden_layers");
+  c.mixers.assign(c.numLayers, MixerKind::Attention);
   c.numHeads = r.integer("num_attention_heads");
   c.numKVHeads = r.integer("num_key_value_heads", c.numHeads);
   if (r.ok && c.hiddenSize % c.numHeads != 0 && !r.has("head_dim"))
@@ -308,6 +382,11 @@ FailureOr<DecoderConfig> mlir::hybrid::hf::readConfig(StringRef folder,
     if (r.has("use_mup") && !r.boolean("use_mup", true) && r.ok)
       r.error() << "'use_mup' = false is not supported";
     readFFNType(r, c);
+    if (r.ok && (sala || r.has("mixer_types")))
+      readMixers(r, c);
+    if (r.ok && c.sparse && c.sparse->useNope && c.attentionRope)
+      r.error() << "'sparse_config.use_nope' = true with RoPE'd attention "
+                   "layers is not supported yet";
     c.embeddingScale = r.number("scale_emb", 1.0);
     c.residualScale =
         r.number("scale_depth", 1.0) / std::sqrt(double(c.numLayers));

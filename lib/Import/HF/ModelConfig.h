@@ -40,6 +40,9 @@ struct RopeScaling {
 struct SparseAttentionConfig {
   int64_t kernelSize = 0, kernelStride = 0, blockSize = 0, topk = 0,
           initBlocks = 0, windowSize = 0, denseLen = 0;
+  /// Block scores from un-rotated keys: only where the layers use no RoPE
+  /// at all (MiniCPM-SALA's attention layers), so that it changes nothing.
+  bool useNope = false;
 };
 
 /// BlockFFN's MLP (MiniCPM with ffn_type "block" or "block_linear"): a
@@ -50,6 +53,26 @@ struct BlockFFNConfig {
   /// "block_linear": up_proj [E*Be, H] and down_proj [H, E*Be]; "block":
   /// [E, Be, H] and [E, H, Be].
   bool linearLayout = false;
+};
+
+/// MiniCPM-SALA's Lightning Attention layers (`lightning_*`, `qk_norm`,
+/// `use_output_norm`, `use_output_gate`): hybrid.linear_recurrence with the
+/// `gated` rule and a constant per-head decay exp(-slope_h), the ALiBi
+/// slopes of `numHeads`.
+struct LightningConfig {
+  int64_t numHeads = 0, numKVHeads = 0, headDim = 0;
+  /// Multiplies the queries: `lightning_scale` "1/sqrt(d)", "1/d" or "1".
+  double scale = 1.0;
+  bool rope = true, qkNorm = false, outputNorm = false, outputGate = false;
+};
+
+/// What mixes the tokens in one decoder layer.
+enum class MixerKind {
+  /// Softmax attention over a KV cache (dense, or InfLLM-V2 sparse with a
+  /// `sparse_config`).
+  Attention,
+  /// Lightning Attention over a recurrent state.
+  Lightning,
 };
 
 struct DecoderConfig {
@@ -69,6 +92,19 @@ struct DecoderConfig {
   std::optional<SparseAttentionConfig> sparse;
   /// BlockFFN MLPs in every layer, instead of SwiGLU.
   std::optional<BlockFFNConfig> blockFFN;
+  /// One entry per layer (MiniCPM-SALA's `mixer_types`); every layer is
+  /// Attention for the other architectures.
+  SmallVector<MixerKind> mixers;
+  /// The lightning layers' settings, when some layer is Lightning.
+  std::optional<LightningConfig> lightning;
+  /// MiniCPM-SALA's HyPE: attention layers may skip RoPE
+  /// (`attn_use_rope`) and gate their output with sigmoid(x W_g^T)
+  /// (`attn_use_output_gate`).
+  bool attentionRope = true, attentionOutputGate = false;
+
+  bool isLightning(int64_t layer) const {
+    return mixers[layer] == MixerKind::Lightning;
+  }
 };
 
 /// Reads `folder`/config.json; errors are reported at `loc`.

@@ -55,6 +55,14 @@ elif kind == "use-nope":
     write_config(sparse_config=dict(config["sparse_config"], use_nope=True))
 elif kind == "sparse-stride":
     write_config(sparse_config=dict(config["sparse_config"], kernel_stride=3))
+elif kind == "mixer-count":
+    write_config(mixer_types=config["mixer_types"][:-1])
+elif kind == "mixer-type":
+    write_config(mixer_types=["lightning-attn", "mamba2"] + config["mixer_types"][2:])
+elif kind == "lightning-scale":
+    write_config(lightning_scale="2/d")
+elif kind == "lightning-heads":
+    write_config(lightning_nh=4, lightning_nkv=3)
 elif kind == "router-norm":
     write_config(norm_after_router="sum")
 elif kind == "ffn-type":
