@@ -4,7 +4,8 @@
 # round-trips it with hybrid-opt, compiles it for the CPU, runs every layer on
 # generated inputs, and prints per-layer timings with the sparsity exploited;
 # then takes a torch-exported ONNX LM and a Hugging Face checkpoint folder
-# (MiniCPM4 with sparse attention) through hybrid-import and hybrid-run.
+# (MiniCPM-SALA: sparse attention and lightning layers) through hybrid-import
+# and hybrid-run.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/setup.sh"
 hybrid_setup
@@ -48,19 +49,19 @@ echo "==> ONNX: hybrid-run on input_ids [2, 11]"
 /usr/bin/python3 -c "import numpy as np; y = np.load('$work/llama_gqa.npy'); e = np.load('$lms/llama_gqa.logits.npy'); \
 print('    logits %s, max |error| vs torch %.1e' % (y.shape, np.abs(y - e).max()))"
 
-# A Hugging Face checkpoint folder: a tiny MiniCPM4 with InfLLM-V2 sparse
-# attention (test/HF, config.json + model.safetensors, random weights) whose
-# 40-token prompt passes dense_len. hybrid-import builds forward, prefill,
-# decode and verify with the weights as parameters; hybrid-run maps them
-# from the folder and returns the logits, checked against the torch
-# reference written from semantics.md and MiniCPM's code.
-hf="$HYBRID_ROOT/test/HF/minicpm4-sparse-tiny"
+# A Hugging Face checkpoint folder: a tiny MiniCPM-SALA (test/HF,
+# config.json + model.safetensors, random weights): one InfLLM-V2 sparse
+# layer to three Lightning Attention layers, whose 40-token prompt passes
+# dense_len. hybrid-import builds forward, prefill, decode and verify with
+# the weights as parameters; hybrid-run maps them from the folder and
+# returns the logits of forward, checked against the torch reference.
+hf="$HYBRID_ROOT/test/HF/minicpm-sala-tiny"
 echo "==> Hugging Face: hybrid-import ${hf#$HYBRID_ROOT/}"
-"$HYBRID_BUILD/bin/hybrid-import" "$hf" -o "$work/minicpm4.mlir"
-grep -oE "func.func @[a-z]+" "$work/minicpm4.mlir" | sed 's/func.func @/    entry point /'
-grep -oE "= hybrid\.[a-z_]+" "$work/minicpm4.mlir" | sort | uniq -c | sed "s/^ *\([0-9]*\) = /    \1 x /"
-echo "==> Hugging Face: hybrid-run --entry forward on input_ids [2, 40]"
-"$HYBRID_BUILD/bin/hybrid-run" "$hf" --entry forward --input "input_ids=$hf/input_ids.npy" \
-  --output "$work/minicpm4.npy" --verbose 2>&1 | sed 's/^/    /'
-/usr/bin/python3 -c "import numpy as np; y = np.load('$work/minicpm4.npy'); e = np.load('$hf/logits.npy'); \
+"$HYBRID_BUILD/bin/hybrid-import" "$hf" -o "$work/sala.mlir"
+grep -oE "func.func @[a-z]+" "$work/sala.mlir" | sed 's/func.func @/    entry point /'
+grep -oE "= hybrid\.[a-z_]+" "$work/sala.mlir" | sort | uniq -c | sed "s/^ *\([0-9]*\) = /    \1 x /"
+echo "==> Hugging Face: hybrid-run (entry forward) on input_ids [2, 40]"
+"$HYBRID_BUILD/bin/hybrid-run" "$hf" --input "input_ids=$hf/input_ids.npy" \
+  --output "$work/sala.npy" --verbose 2>&1 | sed 's/^/    /'
+/usr/bin/python3 -c "import numpy as np; y = np.load('$work/sala.npy'); e = np.load('$hf/logits.npy'); \
 print('    logits %s, max |error| vs torch %.1e' % (y.shape, np.abs(y - e).max()))"

@@ -3,8 +3,10 @@
 depth and architecture: configurations at hidden 1024 (16 query / 8 KV
 heads of 64, SwiGLU 2816, vocabulary 32000) with 1, 6 and 24 layers for
 Llama, and 24 layers for Qwen3 (per-head Q/K norms, tied embeddings),
-MiniCPM4 (InfLLM-V2 sparse_config) and MiniCPM with BlockFFN (32 experts
-of 88), random bf16 weights written at run time (the 24-layer Llama is
+MiniCPM4 (InfLLM-V2 sparse_config), MiniCPM with BlockFFN (32 experts
+of 88) and MiniCPM-SALA (one InfLLM-V2 layer in four, the others Lightning
+Attention with 16 heads, q/k norms, output norm and gate), random bf16
+weights written at run time (the 24-layer Llama is
 690 MB; nothing is checked in). For each, as separate processes:
 
   import   hybrid-import DIR -o /dev/null
@@ -34,7 +36,7 @@ from child_process import measure  # noqa: E402
 HIDDEN, HEADS, KV_HEADS, HEAD_DIM, FFN, VOCAB = 1024, 16, 8, 64, 2816, 32000
 
 
-ARCHS = ("llama", "qwen3", "minicpm4", "blockffn")
+ARCHS = ("llama", "qwen3", "minicpm4", "blockffn", "sala")
 EXPERTS, EXPERT_SIZE = 32, 88
 
 
@@ -48,16 +50,24 @@ def write_checkpoint(folder, layers, arch="llama"):
     if arch == "qwen3":
         config.update(architectures=["Qwen3ForCausalLM"], model_type="qwen3",
                       tie_word_embeddings=True)
-    elif arch in ("minicpm4", "blockffn"):
+    elif arch in ("minicpm4", "blockffn", "sala"):
         config.update(architectures=["MiniCPMForCausalLM"], model_type="minicpm",
                       scale_emb=12, scale_depth=1.4, dim_model_base=256,
                       tie_word_embeddings=True)
-        if arch == "minicpm4":
+        if arch in ("minicpm4", "sala"):
             config["sparse_config"] = {"kernel_size": 32, "kernel_stride": 16,
                                        "init_blocks": 1, "block_size": 64,
                                        "window_size": 2048, "topk": 64,
                                        "use_nope": False, "dense_len": 8192}
-        else:
+        if arch == "sala":
+            config.update(architectures=["MiniCPMSALAForCausalLM"], model_type="minicpm_sala",
+                          mixer_types=["minicpm4" if i % 4 == 1 else "lightning-attn"
+                                       for i in range(layers)],
+                          attn_use_rope=False, lightning_use_rope=True, qk_norm=True,
+                          use_output_norm=True, use_output_gate=True,
+                          attn_use_output_gate=True, lightning_nh=HEADS,
+                          lightning_nkv=HEADS, lightning_head_dim=HEAD_DIM)
+        elif arch == "blockffn":
             config.update(ffn_type="block", num_experts=EXPERTS, expert_size=EXPERT_SIZE,
                           router_act="relu", norm_after_router="rms")
     with open(os.path.join(folder, "config.json"), "w") as f:
@@ -74,10 +84,19 @@ def write_checkpoint(folder, layers, arch="llama"):
         p = f"model.layers.{i}."
         t[p + "input_layernorm.weight"] = np.ones(HIDDEN, np.float32)
         t[p + "post_attention_layernorm.weight"] = np.ones(HIDDEN, np.float32)
+        lightning = arch == "sala" and config["mixer_types"][i] == "lightning-attn"
+        kv_heads = HEADS if lightning else KV_HEADS
         t[p + "self_attn.q_proj.weight"] = w(HEADS * HEAD_DIM, HIDDEN)
-        t[p + "self_attn.k_proj.weight"] = w(KV_HEADS * HEAD_DIM, HIDDEN)
-        t[p + "self_attn.v_proj.weight"] = w(KV_HEADS * HEAD_DIM, HIDDEN)
+        t[p + "self_attn.k_proj.weight"] = w(kv_heads * HEAD_DIM, HIDDEN)
+        t[p + "self_attn.v_proj.weight"] = w(kv_heads * HEAD_DIM, HIDDEN)
         t[p + "self_attn.o_proj.weight"] = w(HIDDEN, HEADS * HEAD_DIM)
+        if lightning:
+            t[p + "self_attn.q_norm.weight"] = np.ones(HEAD_DIM, np.float32)
+            t[p + "self_attn.k_norm.weight"] = np.ones(HEAD_DIM, np.float32)
+            t[p + "self_attn.o_norm.weight"] = np.ones(HEADS * HEAD_DIM, np.float32)
+            t[p + "self_attn.z_proj.weight"] = w(HEADS * HEAD_DIM, HIDDEN)
+        elif arch == "sala":
+            t[p + "self_attn.o_gate.weight"] = w(HEADS * HEAD_DIM, HIDDEN)
         if arch == "qwen3":
             t[p + "self_attn.q_norm.weight"] = np.ones(HEAD_DIM, np.float32)
             t[p + "self_attn.k_norm.weight"] = np.ones(HEAD_DIM, np.float32)

@@ -41,7 +41,7 @@ static cl::opt<std::string> modulePath(cl::Positional, cl::Required,
                                        cl::desc("<module.mlir | model.onnx | checkpoint folder | module.so>"));
 static cl::opt<std::string>
     entryName("entry", cl::desc("Entry point to run (optional when the "
-                                "module has one)"));
+                                "module has one, or has `forward`)"));
 static cl::list<std::string> inputs(
     "input",
     cl::desc("An argument: a .npy file, or a scalar literal such as i64=7 "
@@ -267,14 +267,18 @@ int main(int argc, char **argv) {
     if (hybrid::Status s = module.setNumThreads(threads); !s)
       return fail(s.message());
 
-  // The entry: as named, or the module's only one.
+  // The entry: as named, the module's only one, or `forward` (a Hugging
+  // Face model's pass over the ids from empty caches).
   std::string entry = entryName;
   if (entry.empty()) {
     std::vector<std::string> entries = module.entryPoints();
-    if (entries.size() != 1)
+    if (entries.size() == 1)
+      entry = entries.front();
+    else if (llvm::is_contained(entries, "forward"))
+      entry = "forward";
+    else
       return fail("the module has " + std::to_string(entries.size()) +
                   " entry points: name one with --entry");
-    entry = entries.front();
   }
 
   // Weights stay in the model's files: mapped, not copied.
