@@ -11,7 +11,7 @@ HYBRID_PACKAGES=(
   cmake ninja-build ccache
   clang-22 llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libgtest-dev python3-numpy libomp-22-dev nlohmann-json3-dev
-  libonnx-dev libprotobuf-dev
+  libonnx-dev libprotobuf-dev libsentencepiece-dev
 )
 
 hybrid_install_missing() {

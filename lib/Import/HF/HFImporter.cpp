@@ -28,8 +28,9 @@ bool mlir::hybrid::isHFFolder(StringRef path) {
   return llvm::sys::fs::is_directory(path) && llvm::sys::fs::exists(config);
 }
 
-OwningOpRef<ModuleOp> mlir::hybrid::importHFFolder(StringRef folder,
-                                                   MLIRContext *context) {
+OwningOpRef<ModuleOp>
+mlir::hybrid::importHFFolder(StringRef folder, MLIRContext *context,
+                             const HFImportOptions &options) {
   context->loadDialect<HybridDialect, func::FuncDialect, arith::ArithDialect,
                        linalg::LinalgDialect, math::MathDialect,
                        scf::SCFDialect, tensor::TensorDialect>();
@@ -43,6 +44,8 @@ OwningOpRef<ModuleOp> mlir::hybrid::importHFFolder(StringRef folder,
   FailureOr<hf::DecoderConfig> config = hf::readConfig(folder, loc);
   if (failed(config))
     return nullptr;
+  if (!options.sparseAttention)
+    config->sparse.reset();
   FailureOr<hf::Checkpoint> checkpoint = hf::readCheckpoint(folder, loc);
   if (failed(checkpoint))
     return nullptr;

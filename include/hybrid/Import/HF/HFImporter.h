@@ -4,8 +4,9 @@
 // shards named by model.safetensors.index.json) and builds a module whose
 // weights are parameters bound from the safetensors files at load time
 // (memory-mapped by the runtime, never copied into the IR or the .so).
-// Architectures: LlamaForCausalLM, Qwen3ForCausalLM, dense
-// MiniCPMForCausalLM. A config value or checkpoint the importer does not
+// Architectures: LlamaForCausalLM, Qwen3ForCausalLM, MiniCPMForCausalLM
+// (dense, MiniCPM4 sparse, BlockFFN) and MiniCPMSALAForCausalLM (see
+// docs/HFImport.md). A config value or checkpoint the importer does not
 // take is a diagnostic naming the field, the tensor or the file.
 //
 //===----------------------------------------------------------------------===//
@@ -19,11 +20,19 @@
 
 namespace mlir::hybrid {
 
+struct HFImportOptions {
+  /// InfLLM-V2 layers as the checkpoint's sparse_config asks; when false
+  /// they attend densely (`hybrid-generate --sparse none`).
+  bool sparseAttention = true;
+};
+
 /// Imports the checkpoint in `folder`. The module's entry point
 /// `forward(input_ids: [B, T] i64) -> logits [B, T, vocab] f32` runs one
-/// pass over the sequence from empty caches. Problems are reported as
+/// pass over the sequence from empty caches; prefill, decode and verify
+/// step through caches (docs/HFImport.md). Problems are reported as
 /// diagnostics and yield a null module.
-OwningOpRef<ModuleOp> importHFFolder(StringRef folder, MLIRContext *context);
+OwningOpRef<ModuleOp> importHFFolder(StringRef folder, MLIRContext *context,
+                                     const HFImportOptions &options = {});
 
 /// Whether `path` is a folder holding a config.json.
 bool isHFFolder(StringRef path);

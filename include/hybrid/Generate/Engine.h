@@ -1,0 +1,91 @@
+//===- Engine.h - A compiled checkpoint with its caches ---------*- C++ -*-===//
+//
+// The generation engine: owns a compiled Hugging Face checkpoint (imported
+// and compiled once, then reused from the compiled-model cache), its
+// parameters (mapped from the checkpoint's files), and the KV caches and
+// recurrent states of every layer, allocated once for the context limit
+// and updated in place by the module's prefill and decode entry points.
+// Used by hybrid-generate; every error is a Status naming the problem.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HYBRID_GENERATE_ENGINE_H
+#define HYBRID_GENERATE_ENGINE_H
+
+#include "hybrid/Runtime/Runtime.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace hybrid::generate {
+
+struct EngineOptions {
+  /// Tokens the caches hold: prompt and generated tokens together.
+  int64_t contextLimit = 4096;
+  /// Threads of the compiled kernels (0: every core).
+  int threads = 0;
+  /// InfLLM-V2 layers as the checkpoint configures them; false makes them
+  /// dense (`--sparse none`).
+  bool sparseAttention = true;
+  /// Where compiled models are kept ("" picks $HYBRID_CACHE_DIR, else
+  /// $XDG_CACHE_HOME/hybrid, else ~/.cache/hybrid).
+  std::string cacheDir;
+  /// Prompt tokens per prefill call (progress is reported between calls).
+  int64_t prefillChunk = 256;
+  /// Progress lines (compiling, loading), when set.
+  std::function<void(const std::string &)> log;
+};
+
+/// What the engine reports about the model it runs.
+struct ModelInfo {
+  int64_t vocabSize = 0;
+  int64_t attentionLayers = 0, lightningLayers = 0;
+  /// From config.json; -1 when absent.
+  int64_t bosToken = -1, eosToken = -1;
+  /// Bytes of KV caches and recurrent states allocated.
+  int64_t cacheBytes = 0;
+  /// Whether this call compiled the model (false: the cache had it).
+  bool compiled = false;
+  double compileSeconds = 0.0;
+};
+
+class Engine {
+public:
+  /// Imports and compiles (or finds in the cache) the checkpoint in
+  /// `folder`, binds its weights and allocates its caches.
+  static Status open(const std::string &folder, const EngineOptions &options,
+                     Engine &out);
+
+  const ModelInfo &info() const { return info_; }
+  /// Tokens in the caches.
+  int64_t position() const { return position_; }
+  int64_t contextLimit() const { return options_.contextLimit; }
+
+  /// Runs `ids` after the tokens already cached (in chunks, calling
+  /// `progress(done, total)` after each) and returns the logits of the
+  /// last one.
+  Status prefill(const std::vector<int64_t> &ids, std::vector<float> &logits,
+                 const std::function<void(int64_t, int64_t)> &progress = {});
+  /// Runs one token after the cached ones; its logits.
+  Status decode(int64_t token, std::vector<float> &logits);
+  /// Forgets every cached token (the states start from zero again).
+  void reset();
+
+private:
+  Status step(const std::string &entry, const std::vector<int64_t> &ids,
+              std::vector<float> &logits);
+
+  EngineOptions options_;
+  ModelInfo info_;
+  Module module_;
+  /// prefill's arguments after the ids and the position, in order: the
+  /// caches and states.
+  std::vector<Tensor> caches_;
+  int64_t position_ = 0;
+};
+
+} // namespace hybrid::generate
+
+#endif // HYBRID_GENERATE_ENGINE_H

@@ -1,0 +1,172 @@
+//===- Engine.cpp - A compiled checkpoint with its caches -----------------===//
+
+#include "hybrid/Generate/Engine.h"
+
+#include "CompiledModel.h"
+
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include <algorithm>
+#include <cstring>
+
+using namespace hybrid;
+using namespace hybrid::generate;
+
+/// bos_token_id / eos_token_id of config.json (-1 when absent; the first
+/// of a list).
+static void readSpecialTokens(const std::string &folder, ModelInfo &info) {
+  auto buffer = llvm::MemoryBuffer::getFile(folder + "/config.json");
+  if (!buffer)
+    return;
+  llvm::Expected<llvm::json::Value> json =
+      llvm::json::parse((*buffer)->getBuffer());
+  if (!json) {
+    llvm::consumeError(json.takeError());
+    return;
+  }
+  const llvm::json::Object *root = json->getAsObject();
+  if (!root)
+    return;
+  auto token = [&](llvm::StringRef key) -> int64_t {
+    const llvm::json::Value *v = root->get(key);
+    if (!v)
+      return -1;
+    if (const llvm::json::Array *list = v->getAsArray())
+      v = list->empty() ? nullptr : &list->front();
+    std::optional<int64_t> id = v ? v->getAsInteger() : std::nullopt;
+    return id.value_or(-1);
+  };
+  info.bosToken = token("bos_token_id");
+  info.eosToken = token("eos_token_id");
+}
+
+Status Engine::open(const std::string &folder, const EngineOptions &options,
+                    Engine &out) {
+  if (options.contextLimit <= 0)
+    return Status::error("the context limit must be positive, not " +
+                         std::to_string(options.contextLimit));
+  CompiledModel compiled;
+  if (Status s = compiledCheckpoint(folder, options.sparseAttention,
+                                    options.cacheDir, options.log, compiled);
+      !s)
+    return s;
+  Engine e;
+  e.options_ = options;
+  e.info_.compiled = compiled.compiled;
+  e.info_.compileSeconds = compiled.compileSeconds;
+  if (Status s = Module::load(compiled.sharedObject, e.module_); !s)
+    return s;
+  if (Status s = e.module_.bindParameters(folder); !s)
+    return s;
+  if (options.threads > 0)
+    if (Status s = e.module_.setNumThreads(options.threads); !s)
+      return s;
+  std::vector<std::string> entries = e.module_.entryPoints();
+  for (const char *entry : {"prefill", "decode"})
+    if (std::find(entries.begin(), entries.end(), entry) == entries.end())
+      return Status::error("the compiled model has no '" + std::string(entry) +
+                           "' entry point");
+
+  // The caches and states: prefill's arguments after ids and position,
+  // shaped by the module (batch 1, every dynamic length the context
+  // limit), zeroed: a fresh state is zero, and caches must hold finite
+  // values.
+  std::vector<std::string> names = e.module_.argNames("prefill");
+  for (size_t i = 2; i < names.size(); ++i) {
+    hybrid_value_info arg;
+    if (Status s = e.module_.argInfo("prefill", i, arg); !s)
+      return s;
+    std::vector<int64_t> shape(arg.shape, arg.shape + arg.rank);
+    for (size_t d = 0; d < shape.size(); ++d)
+      if (shape[d] < 0)
+        shape[d] = d == 0 ? 1 : options.contextLimit;
+    Tensor t;
+    if (Status s = Tensor::create(arg.dtype, shape, t); !s)
+      return Status::error("cannot allocate '" + names[i] + "' for " +
+                           std::to_string(options.contextLimit) +
+                           " tokens: " + s.message());
+    size_t bytes = t.numElements() * hybrid_dtype_size(arg.dtype);
+    std::memset(t.data(), 0, bytes);
+    e.info_.cacheBytes += bytes;
+    llvm::StringRef name(names[i]);
+    e.info_.lightningLayers += name.starts_with("state.");
+    e.info_.attentionLayers += name.starts_with("cache.") &&
+                               name.ends_with(".key");
+    e.caches_.push_back(std::move(t));
+  }
+  hybrid_value_info logits;
+  if (Status s(hybrid_module_entry_result(e.module_.get(), "prefill", 0,
+                                          &logits));
+      !s)
+    return s;
+  e.info_.vocabSize = logits.shape[logits.rank - 1];
+  readSpecialTokens(folder, e.info_);
+  out = std::move(e);
+  return Status();
+}
+
+Status Engine::step(const std::string &entry, const std::vector<int64_t> &ids,
+                    std::vector<float> &logits) {
+  int64_t n = ids.size();
+  Tensor idTensor, position;
+  if (Status s = Tensor::create(HYBRID_DTYPE_I64, {1, n}, idTensor); !s)
+    return s;
+  std::copy(ids.begin(), ids.end(), idTensor.data<int64_t>());
+  if (Status s = Tensor::create(HYBRID_DTYPE_I64, {}, position); !s)
+    return s;
+  *position.data<int64_t>() = position_;
+  std::vector<Tensor> args = {idTensor, position};
+  args.insert(args.end(), caches_.begin(), caches_.end());
+  std::vector<Tensor> results;
+  if (Status s = module_.invoke(entry, args, results); !s)
+    return s;
+  const Tensor &all = results[0]; // [1, n, vocab]
+  const float *last = all.data<float>() + (n - 1) * info_.vocabSize;
+  logits.assign(last, last + info_.vocabSize);
+  position_ += n;
+  return Status();
+}
+
+Status Engine::prefill(const std::vector<int64_t> &ids,
+                       std::vector<float> &logits,
+                       const std::function<void(int64_t, int64_t)> &progress) {
+  int64_t total = ids.size();
+  if (total == 0)
+    return Status::error("the prompt is empty: give at least one token");
+  if (total > options_.contextLimit - position_)
+    return Status::error(
+        "the prompt (" + std::to_string(total) + " tokens" +
+        (position_ ? " after " + std::to_string(position_) + " cached" : "") +
+        ") does not fit the context limit of " +
+        std::to_string(options_.contextLimit) +
+        " tokens: raise the limit (--context)");
+  for (int64_t done = 0; done < total;) {
+    int64_t n = std::min(options_.prefillChunk, total - done);
+    std::vector<int64_t> chunk(ids.begin() + done, ids.begin() + done + n);
+    if (Status s = step("prefill", chunk, logits); !s)
+      return s;
+    done += n;
+    if (progress)
+      progress(done, total);
+  }
+  return Status();
+}
+
+Status Engine::decode(int64_t token, std::vector<float> &logits) {
+  if (position_ >= options_.contextLimit)
+    return Status::error("the context limit of " +
+                         std::to_string(options_.contextLimit) +
+                         " tokens is reached");
+  return step("decode", {token}, logits);
+}
+
+void Engine::reset() {
+  position_ = 0;
+  std::vector<std::string> names = module_.argNames("prefill");
+  for (size_t i = 0; i < caches_.size(); ++i)
+    if (llvm::StringRef(names[i + 2]).starts_with("state."))
+      std::memset(caches_[i].data(), 0,
+                  caches_[i].numElements() *
+                      hybrid_dtype_size(caches_[i].dtype()));
+}
