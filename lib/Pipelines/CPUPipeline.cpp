@@ -59,6 +59,11 @@ void mlir::hybrid::buildHybridCPUPipeline(
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  // A loop that updated a buffer in place (kv_compact's row moves) still
+  // returns it as a new value until canonicalisation forwards its unchanged
+  // iteration argument; only then is the function's result visibly its
+  // argument.
+  pm.addPass(createCanonicalizerPass());
   // A private function (a layer) returning a buffer it was given in place
   // stops returning it, so that a write-back of that result into the
   // argument becomes a self-copy, which canonicalisation erases.

@@ -10,7 +10,8 @@
 //     choose the reference's tokens, with its logits;
 //   - verify over a 7-node draft tree rooted at the last prompt token (the
 //     rest of the prompt prefilled) gives each node the logits of its path,
-//     and a lightning layer's state for every node;
+//     and a lightning layer's state for every node; commit of one path then
+//     decode of a child of its last node gives that child's logits;
 //   - a step past the cache's capacity and an id outside the vocabulary
 //     fail with their messages.
 // f32 logits within 1e-4 x max(1, max |reference|).
@@ -32,6 +33,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
 
 namespace {
 
@@ -255,6 +257,43 @@ TEST_P(HFCheckpoint, EntryPointsMatchTheReference) {
     for (int64_t i = 0; i < treeIds.shape()[1]; ++i)
       compareRow(out[0], i, treeLogits, i, worst);
     EXPECT_LE(worst, 1.0) << "verify: error / tolerance";
+
+    // Commit the path root -> 1 -> 4 (parents 0 and 1): its K/V rows move
+    // down to [len - 1, len + 2) and the lightning states become node 4's.
+    // Decoding node 6 (a child of 4) then gives node 6's reference logits.
+    std::vector<std::string> prefillNames = m.module.argNames("prefill");
+    std::map<std::string, hybrid::Tensor> byName;
+    for (size_t i = 2; i < prefillNames.size(); ++i)
+      byName[prefillNames[i]] = caches[i - 2];
+    for (int64_t k = 0; k < m.lightningLayers; ++k)
+      byName["tree_state." + std::to_string(k)] = out[1 + k];
+    hybrid::Tensor path = make(HYBRID_DTYPE_I32, {treeIds.shape()[1]});
+    std::fill_n(path.data<int32_t>(), treeIds.shape()[1], -1);
+    path.data<int32_t>()[0] = 0, path.data<int32_t>()[1] = 1,
+    path.data<int32_t>()[2] = 4;
+    hybrid::Tensor length = make(HYBRID_DTYPE_I32, {});
+    *length.data<int32_t>() = 3;
+    std::vector<hybrid::Tensor> commitArgs = {path, length, scalar(len - 1)};
+    std::vector<std::string> commitNames = m.module.argNames("commit");
+    int64_t lightning = 0;
+    for (size_t i = 3; i < commitNames.size(); ++i) {
+      std::string name = commitNames[i];
+      if (name.rfind("tree_state.", 0) == 0)
+        name = "tree_state." + std::to_string(lightning++);
+      ASSERT_TRUE(byName.count(name)) << commitNames[i];
+      commitArgs.push_back(byName[name]);
+    }
+    std::vector<hybrid::Tensor> none;
+    s = m.module.invoke("commit", commitArgs, none);
+    ASSERT_TRUE(s.ok()) << s.message();
+    hybrid::Tensor node6 = make(HYBRID_DTYPE_I64, {batch, 1});
+    for (int64_t b = 0; b < batch; ++b)
+      node6.data<int64_t>()[b] =
+          treeIds.data<int64_t>()[b * treeIds.shape()[1] + 6];
+    ASSERT_TRUE(step("decode", node6, len + 2, caches, logits).ok());
+    worst = 0;
+    compareRow(logits, 0, treeLogits, 6, worst);
+    EXPECT_LE(worst, 1.0) << "commit, then decode: error / tolerance";
   }
 
   // A step past the capacity, and an id outside the vocabulary.

@@ -14,6 +14,11 @@
 #include "Lowerings.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
 using namespace mlir;
 using namespace mlir::hybrid;
 
@@ -152,26 +157,45 @@ struct KVCompactLowering : KernelPattern<KVCompactOp> {
     }
     check(kb.cmpi(P::slt, prefix, kb.index(0)), "prefix_len is negative");
 
+    // The caches stay tensors, updated by one insert_slice per moved row
+    // (destination-passing style): once bufferized the rows move inside
+    // the cache's own buffer, so a commit costs the accepted rows, not the
+    // cache. Rows move in path order; path[d] >= d (a node's depth is at
+    // most its index), so no row is overwritten before it moves.
+    Location loc = op.getLoc();
+    Value moves = kb.select(checks.passed(), length, kb.index(0));
     SmallVector<Value> results;
     for (auto [cacheTensor, resultType] :
          llvm::zip(op.getCaches(), op.getResultTypes())) {
-      auto type = cast<RankedTensorType>(resultType);
-      Value cache = kb.buffer(cacheTensor);
-      Value out = kb.allocLike(type, cache);
-      memref::CopyOp::create(rewriter, kb.loc, cache, out);
-      kb.ifThen(checks.passed(), [&] {
-        Value rowLen = kb.dim(cache, 3);
-        kb.parallel({kb.dim(cache, 0), kb.dim(cache, 1)}, [&](ValueRange ivs) {
-          kb.loop(kb.index(1), length, kb.index(1), [&](Value d) {
-            Value src = kb.addi(prefix, kb.loadIndex(path, {d}));
-            kb.scaleCopy(out, {ivs[0], ivs[1], kb.addi(prefix, d),
-                               kb.index(0)},
-                         kb.f32(1.0), cache,
-                         {ivs[0], ivs[1], src, kb.index(0)}, rowLen);
+      auto cacheType = cast<RankedTensorType>(cacheTensor.getType());
+      SmallVector<OpFoldResult> rowSizes = {
+          tensor::getMixedSize(rewriter, loc, cacheTensor, 0),
+          tensor::getMixedSize(rewriter, loc, cacheTensor, 1),
+          rewriter.getIndexAttr(1),
+          tensor::getMixedSize(rewriter, loc, cacheTensor, 3)};
+      SmallVector<OpFoldResult> ones(4, rewriter.getIndexAttr(1));
+      auto loop = scf::ForOp::create(
+          rewriter, loc, kb.index(1), moves, kb.index(1),
+          ValueRange{cacheTensor},
+          [&](OpBuilder &b, Location l, Value d, ValueRange iter) {
+            Value node = arith::IndexCastOp::create(
+                b, l, b.getIndexType(),
+                memref::LoadOp::create(b, l, path, ValueRange{d}));
+            auto at = [&](Value row) -> SmallVector<OpFoldResult> {
+              return {b.getIndexAttr(0), b.getIndexAttr(0),
+                      arith::AddIOp::create(b, l, prefix, row).getResult(),
+                      b.getIndexAttr(0)};
+            };
+            Value rowValue = tensor::ExtractSliceOp::create(
+                b, l, iter[0], at(node), rowSizes, ones);
+            Value moved = tensor::InsertSliceOp::create(
+                b, l, rowValue, iter[0], at(d), rowSizes, ones);
+            scf::YieldOp::create(b, l, moved);
           });
-        });
-      });
-      results.push_back(kb.tensor(out, type));
+      Value result = loop.getResult(0);
+      if (cacheType != resultType)
+        result = tensor::CastOp::create(rewriter, loc, resultType, result);
+      results.push_back(result);
     }
     unsigned numCaches = op.getCaches().size();
     for (auto [i, statesTensor] : llvm::enumerate(op.getNodeStates())) {
@@ -181,6 +205,10 @@ struct KVCompactLowering : KernelPattern<KVCompactOp> {
       Value batch = kb.dim(states, 0), heads = kb.dim(states, 1),
             dk = kb.dim(states, 3), dv = kb.dim(states, 4);
       Value out = kb.alloc(type, {batch, heads, dk, dv});
+      // Zeros when the call fails its checks: never uninitialised memory.
+      kb.parallel({batch, heads, dk}, [&](ValueRange ivs) {
+        kb.fill(out, {ivs[0], ivs[1], ivs[2], kb.index(0)}, kb.f32(0.0), dv);
+      });
       kb.ifThen(checks.passed(), [&] {
         Value node = kb.loadIndex(path, {kb.subi(length, kb.index(1))});
         kb.parallel({batch, heads, dk},

@@ -120,6 +120,25 @@ SmallVector<float> alibiSlopes(int64_t heads) {
   return slopes;
 }
 
+/// `state` with its rows replaced by `next` when `fits` (an insert of
+/// every row, in place once bufferized), else unchanged (an empty insert):
+/// a mismatched batch is never written out of bounds.
+Value replaceRows(Value state, Value next, Value fits, OpBuilder &b,
+                  Location loc) {
+  auto type = cast<RankedTensorType>(state.getType());
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value rows = arith::SelectOp::create(
+      b, loc, fits, tensor::DimOp::create(b, loc, next, 0), zero);
+  SmallVector<OpFoldResult> sizes = sizesOf(b, loc, next);
+  sizes[0] = rows;
+  SmallVector<OpFoldResult> origin(type.getRank(), b.getIndexAttr(0));
+  SmallVector<OpFoldResult> one(type.getRank(), b.getIndexAttr(1));
+  Value part =
+      tensor::ExtractSliceOp::create(b, loc, next, origin, sizes, one);
+  return tensor::InsertSliceOp::create(b, loc, part, state, origin, sizes,
+                                       one);
+}
+
 /// A step over caches: the `position` tokens before it are in the caches
 /// (an index), and for verification over a draft tree the tree's parents
 /// [N] i32 (semantics.md section 6): node i sits at position + depth(i)
@@ -578,7 +597,7 @@ private:
     if (step)
       caches->out = {parents ? rec.getFinalState()
                              : replaceRows(caches->in[0], rec.getFinalState(),
-                                           fits)};
+                                           fits, b, loc)};
     Value o = fromHeads(b, loc, rec.getOutput());
     if (l.outputNorm)
       o = rmsNorm(o, weight(p + "o_norm.weight"));
@@ -634,24 +653,6 @@ private:
                      extractIf(nb, l, fits, state, at, constant(nb, l, 0.0)));
                })
         .getResult(0);
-  }
-
-  /// `state` with its rows replaced by `next` when `fits` (an insert of
-  /// every row, in place once bufferized), else unchanged (an empty
-  /// insert).
-  Value replaceRows(Value state, Value next, Value fits) {
-    auto type = cast<RankedTensorType>(state.getType());
-    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-    Value rows = arith::SelectOp::create(
-        b, loc, fits, tensor::DimOp::create(b, loc, next, 0), zero);
-    SmallVector<OpFoldResult> sizes = sizesOf(b, loc, next);
-    sizes[0] = rows;
-    SmallVector<OpFoldResult> origin(type.getRank(), b.getIndexAttr(0));
-    SmallVector<OpFoldResult> one(type.getRank(), b.getIndexAttr(1));
-    Value part = tensor::ExtractSliceOp::create(b, loc, next, origin, sizes,
-                                                one);
-    return tensor::InsertSliceOp::create(b, loc, part, state, origin, sizes,
-                                         one);
   }
 
   /// The cache with `x` [B, Hkv, T, D] written at rows [position,
@@ -1073,6 +1074,77 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
   func::ReturnOp::create(b, loc, results);
 }
 
+/// `commit(path [N] i32, length i32, position, caches..., tree states...)`:
+/// after `verify` over an N-node tree at `position`, keeps the accepted
+/// path (`path[0 .. length)`, node ids from the root, as tree_verify
+/// returns it): its K/V rows move to [position, position + length) of each
+/// attention layer's caches, and each lightning layer's state becomes the
+/// accepted node's (`tree_state.L`, verify's result). One
+/// hybrid.kv_compact, whose rows move inside the caches' buffers: the
+/// commit costs the accepted rows, whatever the cache's capacity.
+static void buildCommit(OpBuilder &b, Location loc,
+                        const DecoderConfig &config) {
+  EntryTypes types(b, config, ShapedType::kDynamic);
+  SmallVector<Type> argTypes = {types.parents,
+                                RankedTensorType::get({}, b.getI32Type()),
+                                RankedTensorType::get({}, b.getI64Type())};
+  SmallVector<std::string> argNames = {"path", "length", "position"};
+  SmallVector<unsigned> cacheArgs, stateArgs, treeStateArgs;
+  for (int64_t l = 0; l < config.numLayers; ++l) {
+    if (config.isLightning(l)) {
+      stateArgs.push_back(argTypes.size());
+      argTypes.push_back(types.state);
+      argNames.push_back(("state." + Twine(l)).str());
+      treeStateArgs.push_back(argTypes.size());
+      argTypes.push_back(types.treeState);
+      argNames.push_back(("tree_state." + Twine(l)).str());
+      continue;
+    }
+    for (StringRef kind : {"key", "value"}) {
+      cacheArgs.push_back(argTypes.size());
+      argTypes.push_back(types.cache);
+      argNames.push_back(("cache." + Twine(l) + "." + kind).str());
+    }
+  }
+  auto fn = func::FuncOp::create(b, loc, "commit",
+                                 b.getFunctionType(argTypes, {}));
+  Block *body = fn.addEntryBlock();
+  for (auto [i, name] : llvm::enumerate(argNames))
+    fn.setArgAttr(i, "hybrid.arg_name", b.getStringAttr(name));
+  for (unsigned i : llvm::concat<unsigned>(cacheArgs, stateArgs))
+    fn.setArgAttr(i, "hybrid.inout", b.getUnitAttr());
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(body);
+  auto args = [&](ArrayRef<unsigned> indices) {
+    return llvm::to_vector(llvm::map_range(
+        indices, [&](unsigned i) -> Value { return body->getArgument(i); }));
+  };
+  Value position = arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      tensor::ExtractOp::create(b, loc, body->getArgument(2), ValueRange{}));
+  auto compact = KVCompactOp::create(b, loc, body->getArgument(0),
+                                     body->getArgument(1), position,
+                                     args(cacheArgs), args(treeStateArgs));
+  for (auto [i, result] : llvm::enumerate(compact.getResults())) {
+    if (i < cacheArgs.size()) {
+      Value cache = body->getArgument(cacheArgs[i]);
+      WriteBackOp::create(b, loc, castTo(b, loc, result, cache.getType()),
+                          cache);
+      continue;
+    }
+    Value state = body->getArgument(stateArgs[i - cacheArgs.size()]);
+    Value fits = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::eq,
+        tensor::DimOp::create(b, loc, state, 0),
+        tensor::DimOp::create(b, loc, result, 0));
+    CheckOp::create(b, loc, fits,
+                    "a tree state's batch differs from its recurrent state's");
+    WriteBackOp::create(b, loc, replaceRows(state, result, fits, b, loc),
+                        state);
+  }
+  func::ReturnOp::create(b, loc);
+}
+
 LogicalResult mlir::hybrid::hf::buildEntryPoints(ModuleOp module,
                                                  const DecoderConfig &config,
                                                  const Checkpoint &checkpoint,
@@ -1112,6 +1184,7 @@ LogicalResult mlir::hybrid::hf::buildEntryPoints(ModuleOp module,
              /*withCache=*/true);
   buildEntry(b, loc, "verify", config, specs, weightTypes, params, dynamic,
              /*withCache=*/true, /*tree=*/true);
+  buildCommit(b, loc, config);
   for (auto fn : module.getOps<func::FuncOp>())
     if (failed(mlir::verify(fn)))
       return failure();
