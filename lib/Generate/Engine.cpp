@@ -94,7 +94,11 @@ Status Engine::open(const std::string &folder, const EngineOptions &options,
     e.info_.attentionLayers += name.starts_with("cache.") &&
                                name.ends_with(".key");
     e.caches_.push_back(std::move(t));
+    e.cacheNames_.push_back(names[i]);
   }
+  e.info_.canVerify =
+      std::find(entries.begin(), entries.end(), "verify") != entries.end() &&
+      std::find(entries.begin(), entries.end(), "commit") != entries.end();
   hybrid_value_info logits;
   if (Status s(hybrid_module_entry_result(e.module_.get(), "prefill", 0,
                                           &logits));
@@ -161,11 +165,95 @@ Status Engine::decode(int64_t token, std::vector<float> &logits) {
   return step("decode", {token}, logits);
 }
 
+Status Engine::verify(const std::vector<int64_t> &tokens,
+                      const std::vector<int32_t> &parents,
+                      std::vector<float> &logits) {
+  int64_t n = tokens.size();
+  if (!info_.canVerify)
+    return Status::error("the compiled model has no verify/commit entry "
+                         "points: it cannot check draft trees");
+  if (n == 0 || parents.size() != tokens.size())
+    return Status::error("a draft tree needs one parent per token, and at "
+                         "least the root");
+  if (n > options_.contextLimit - position_)
+    return Status::error("a draft tree of " + std::to_string(n) +
+                         " nodes after " + std::to_string(position_) +
+                         " tokens does not fit the context limit of " +
+                         std::to_string(options_.contextLimit));
+  Tensor ids, parentTensor, position;
+  if (Status s = Tensor::create(HYBRID_DTYPE_I64, {1, n}, ids); !s)
+    return s;
+  std::copy(tokens.begin(), tokens.end(), ids.data<int64_t>());
+  if (Status s = Tensor::create(HYBRID_DTYPE_I32, {n}, parentTensor); !s)
+    return s;
+  std::copy(parents.begin(), parents.end(), parentTensor.data<int32_t>());
+  if (Status s = Tensor::create(HYBRID_DTYPE_I64, {}, position); !s)
+    return s;
+  *position.data<int64_t>() = position_;
+  std::vector<Tensor> args = {ids, parentTensor, position};
+  args.insert(args.end(), caches_.begin(), caches_.end());
+  std::vector<Tensor> results;
+  if (Status s = module_.invoke("verify", args, results); !s)
+    return s;
+  const float *all = results[0].data<float>();
+  logits.assign(all, all + n * info_.vocabSize);
+  treeStates_.assign(results.begin() + 1, results.end());
+  treeSize_ = n;
+  return Status();
+}
+
+Status Engine::commit(const std::vector<int32_t> &path) {
+  int64_t length = path.size();
+  if (treeSize_ == 0)
+    return Status::error("commit without a verified draft tree");
+  if (length < 1 || length > treeSize_ || path[0] != 0)
+    return Status::error("a committed path starts at the root and has at "
+                         "most the tree's nodes");
+  Tensor pathTensor, lengthTensor, position;
+  if (Status s = Tensor::create(HYBRID_DTYPE_I32, {treeSize_}, pathTensor); !s)
+    return s;
+  std::fill_n(pathTensor.data<int32_t>(), treeSize_, -1);
+  std::copy(path.begin(), path.end(), pathTensor.data<int32_t>());
+  if (Status s = Tensor::create(HYBRID_DTYPE_I32, {}, lengthTensor); !s)
+    return s;
+  *lengthTensor.data<int32_t>() = int32_t(length);
+  if (Status s = Tensor::create(HYBRID_DTYPE_I64, {}, position); !s)
+    return s;
+  *position.data<int64_t>() = position_;
+  // commit's arguments by name: the caches and states, and the tree
+  // states in lightning-layer order.
+  std::vector<Tensor> args = {pathTensor, lengthTensor, position};
+  std::vector<std::string> names = module_.argNames("commit");
+  size_t treeState = 0;
+  for (size_t i = 3; i < names.size(); ++i) {
+    if (llvm::StringRef(names[i]).starts_with("tree_state.")) {
+      if (treeState >= treeStates_.size())
+        return Status::error("commit needs more tree states than verify "
+                             "returned");
+      args.push_back(treeStates_[treeState++]);
+      continue;
+    }
+    auto it = std::find(cacheNames_.begin(), cacheNames_.end(), names[i]);
+    if (it == cacheNames_.end())
+      return Status::error("commit takes '" + names[i] +
+                           "', which prefill does not");
+    args.push_back(caches_[it - cacheNames_.begin()]);
+  }
+  std::vector<Tensor> results;
+  if (Status s = module_.invoke("commit", args, results); !s)
+    return s;
+  position_ += length;
+  treeSize_ = 0;
+  treeStates_.clear();
+  return Status();
+}
+
 void Engine::reset() {
   position_ = 0;
-  std::vector<std::string> names = module_.argNames("prefill");
+  treeSize_ = 0;
+  treeStates_.clear();
   for (size_t i = 0; i < caches_.size(); ++i)
-    if (llvm::StringRef(names[i + 2]).starts_with("state."))
+    if (llvm::StringRef(cacheNames_[i]).starts_with("state."))
       std::memset(caches_[i].data(), 0,
                   caches_[i].numElements() *
                       hybrid_dtype_size(caches_[i].dtype()));

@@ -2,6 +2,7 @@
 //
 // hybrid-generate MODEL_DIR (--prompt TEXT | --prompt-ids ids.npy)
 //     [--max-new-tokens N] [--temperature T --top-k K --top-p P --seed S]
+//     [--draft DRAFT_DIR | --draft lookup] [--tree-size N --tree-depth D]
 //     [--context N] [--sparse auto|none] [--num-threads N] [--stream] [--json]
 //     [--output-ids out.npy] [--ignore-eos] [--no-bos]
 //
@@ -11,7 +12,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "hybrid/Generate/Drafter.h"
 #include "hybrid/Generate/Engine.h"
+#include "hybrid/Generate/Generator.h"
 #include "hybrid/Generate/Sampler.h"
 #include "hybrid/Generate/Tokenizer.h"
 
@@ -20,7 +23,6 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <chrono>
 
 using namespace llvm;
 using namespace hybrid;
@@ -64,17 +66,21 @@ static cl::opt<std::string> outputIds("output-ids",
 static cl::opt<bool> ignoreEos("ignore-eos",
                                cl::desc("Do not stop at the end-of-text "
                                         "token"));
+static cl::opt<std::string>
+    draft("draft", cl::desc("Speculative decoding: a draft checkpoint folder "
+                            "(same tokenizer), or 'lookup' for prompt "
+                            "lookup"));
+static cl::opt<int64_t> treeSize("tree-size", cl::init(16),
+                                 cl::desc("Draft tree nodes per verification "
+                                          "(the root included)"));
+static cl::opt<int64_t> treeDepth("tree-depth", cl::init(6),
+                                  cl::desc("Draft tree levels"));
 static cl::opt<bool> noBos("no-bos", cl::desc("Do not start a text prompt "
                                               "with the BOS token"));
 
 static int fail(const std::string &message) {
   errs() << "hybrid-generate: error: " << message << "\n";
   return 1;
-}
-
-static double secondsSince(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
-      .count();
 }
 
 static Status readIds(const std::string &path, std::vector<int64_t> &ids) {
@@ -101,6 +107,8 @@ int main(int argc, char **argv) {
     return fail("--sparse must be auto or none, not '" + sparse + "'");
   if (maxNewTokens < 0)
     return fail("--max-new-tokens must not be negative");
+  if (treeSize < 1 || treeDepth < 1)
+    return fail("--tree-size and --tree-depth must be at least 1");
   if (temperature < 0 || topK < 0 || !(topP > 0 && topP <= 1))
     return fail("sampling needs --temperature >= 0, --top-k >= 0 and "
                 "--top-p in (0, 1]");
@@ -146,66 +154,64 @@ int main(int argc, char **argv) {
   int64_t eos = info.eosToken >= 0 ? info.eosToken
                                    : (tokenizerStatus ? tokenizer.eos() : -1);
 
-  // Prefill, with a progress line when it takes several calls.
-  auto start = std::chrono::steady_clock::now();
-  std::vector<float> logits;
-  bool showProgress = int64_t(ids.size()) > options.prefillChunk && !jsonOutput;
-  Status s = engine.prefill(ids, logits, [&](int64_t done, int64_t total) {
-    if (showProgress)
-      errs() << "\rhybrid-generate: prefill " << done << "/" << total
-             << " tokens";
-  });
-  if (showProgress)
-    errs() << "\n";
-  if (!s)
-    return fail(s.message());
-  double prefillSeconds = secondsSince(start);
+  // The drafter: a draft checkpoint, or prompt lookup.
+  std::unique_ptr<Drafter> drafter;
+  if (draft == "lookup") {
+    drafter = makeLookupDrafter();
+  } else if (!draft.empty()) {
+    EngineOptions draftOptions = options;
+    // The draft's caches also hold the tree it grows past the context.
+    draftOptions.contextLimit = contextLimit + treeSize;
+    if (Status s = openModelDrafter(draft, draftOptions, info.vocabSize,
+                                    drafter);
+        !s)
+      return fail(s.message());
+  }
 
-  SamplingOptions sampling;
-  sampling.temperature = temperature;
-  sampling.topK = topK;
-  sampling.topP = topP;
-  Random random(seed);
+  GenerateOptions generation;
+  generation.maxNewTokens = maxNewTokens;
+  generation.sampling.temperature = temperature;
+  generation.sampling.topK = topK;
+  generation.sampling.topP = topP;
+  generation.seed = seed;
+  generation.eosToken = ignoreEos ? -1 : eos;
+  generation.tree.size = treeSize;
+  generation.tree.depth = treeDepth;
   std::vector<int64_t> generated;
-  std::string printed, stopReason = "length";
-  double firstTokenSeconds = 0;
-  auto decodeStart = std::chrono::steady_clock::now();
-  auto emit = [&]() {
+  std::string printed;
+  auto onToken = [&](int64_t token) {
     if (!stream || jsonOutput || !tokenizerStatus)
       return;
+    std::vector<int64_t> sofar(generated);
+    sofar.push_back(token);
     std::string text;
-    if (tokenizer.decode(generated, text) && text.size() > printed.size() &&
+    // Print what decoding added (a piece may join the previous one).
+    if (tokenizer.decode(sofar, text) && text.size() > printed.size() &&
         text.compare(0, printed.size(), printed) == 0) {
       outs() << text.substr(printed.size());
       outs().flush();
       printed = text;
     }
+    generated.push_back(token);
   };
-  while (int64_t(generated.size()) < maxNewTokens) {
-    int64_t next =
-        sampleToken(logits.data(), info.vocabSize, sampling, random);
-    if (generated.empty()) {
-      firstTokenSeconds = secondsSince(start);
-      decodeStart = std::chrono::steady_clock::now();
-    }
-    if (next == eos && !ignoreEos) {
-      stopReason = "eos";
-      break;
-    }
-    generated.push_back(next);
-    emit();
-    if (int64_t(generated.size()) == maxNewTokens)
-      break;
-    if (engine.position() >= engine.contextLimit()) {
-      stopReason = "context";
-      break;
-    }
-    if (Status d = engine.decode(next, logits); !d)
-      return fail(d.message());
-  }
-  double decodeSeconds = generated.size() > 1 ? secondsSince(decodeStart) : 0;
+  bool showProgress = int64_t(ids.size()) > options.prefillChunk && !jsonOutput;
+  GenerateStats stats;
+  std::vector<int64_t> tokens;
+  Status s = hybrid::generate::generate(
+      engine, drafter.get(), ids, generation, onToken, tokens,
+                      stats, [&](int64_t done, int64_t total) {
+                        if (showProgress)
+                          errs() << "\rhybrid-generate: prefill " << done
+                                 << "/" << total << " tokens";
+                      });
+  if (showProgress)
+    errs() << "\n";
+  if (!s)
+    return fail(s.message());
+  generated = tokens;
   double tokensPerSecond =
-      decodeSeconds > 0 ? double(generated.size() - 1) / decodeSeconds : 0;
+      stats.decodeSeconds > 0 ? double(generated.size() - 1) / stats.decodeSeconds
+                              : 0;
 
   std::string text;
   if (tokenizerStatus)
@@ -223,21 +229,23 @@ int main(int argc, char **argv) {
   }
 
   if (jsonOutput) {
-    llvm::json::Array tokens;
+    llvm::json::Array tokenList;
     for (int64_t id : generated)
-      tokens.push_back(id);
+      tokenList.push_back(id);
     llvm::json::Object timings{
         {"compile_s", info.compileSeconds},
-        {"prefill_s", prefillSeconds},
-        {"time_to_first_token_s", firstTokenSeconds},
-        {"decode_s", decodeSeconds},
+        {"prefill_s", stats.prefillSeconds},
+        {"time_to_first_token_s", stats.firstTokenSeconds},
+        {"decode_s", stats.decodeSeconds},
+        {"draft_s", stats.draftSeconds},
         {"decode_tokens_per_s", tokensPerSecond}};
     llvm::json::Object result{
         {"text", text},
-        {"tokens", std::move(tokens)},
+        {"tokens", std::move(tokenList)},
         {"prompt_tokens", int64_t(ids.size())},
-        {"stop", stopReason},
-        {"mean_accepted", 1.0},
+        {"stop", stats.stop},
+        {"steps", stats.steps},
+        {"mean_accepted", stats.meanAccepted()},
         {"timings", std::move(timings)}};
     outs() << llvm::json::Value(std::move(result)) << "\n";
     return 0;
@@ -247,9 +255,15 @@ int main(int argc, char **argv) {
   outs() << "\n";
   errs() << format("prompt %lld tokens, time to first token %.3f s "
                    "(prefill %.3f s)\n",
-                   (long long)ids.size(), firstTokenSeconds, prefillSeconds)
+                   (long long)ids.size(), stats.firstTokenSeconds,
+                   stats.prefillSeconds)
          << format("generated %lld tokens (stop: %s), decode %.1f tokens/s\n",
-                   (long long)generated.size(), stopReason.c_str(),
+                   (long long)generated.size(), stats.stop.c_str(),
                    tokensPerSecond);
+  if (drafter)
+    errs() << format("speculation: %lld verification steps, %.2f tokens "
+                     "per step (mean accepted), %.3f s drafting\n",
+                     (long long)stats.steps, stats.meanAccepted(),
+                     stats.draftSeconds);
   return 0;
 }

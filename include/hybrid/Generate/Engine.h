@@ -46,6 +46,8 @@ struct ModelInfo {
   int64_t bosToken = -1, eosToken = -1;
   /// Bytes of KV caches and recurrent states allocated.
   int64_t cacheBytes = 0;
+  /// Whether the model has verify and commit (speculative decoding).
+  bool canVerify = false;
   /// Whether this call compiled the model (false: the cache had it).
   bool compiled = false;
   double compileSeconds = 0.0;
@@ -70,6 +72,16 @@ public:
                  const std::function<void(int64_t, int64_t)> &progress = {});
   /// Runs one token after the cached ones; its logits.
   Status decode(int64_t token, std::vector<float> &logits);
+  /// Runs a draft tree after the cached tokens (semantics.md section 6):
+  /// `tokens[0]` is the root, the last committed token, not yet cached;
+  /// `parents[0] = -1`, `parents[i] < i`. Returns every node's logits
+  /// (`[N * vocab]`). The caches are not advanced until commit().
+  Status verify(const std::vector<int64_t> &tokens,
+                const std::vector<int32_t> &parents,
+                std::vector<float> &logits);
+  /// Keeps `path` (node ids from the root to the accepted node) of the last
+  /// verify: those tokens join the cache, in place; the rest is dropped.
+  Status commit(const std::vector<int32_t> &path);
   /// Forgets every cached token (the states start from zero again).
   void reset();
 
@@ -83,7 +95,11 @@ private:
   /// prefill's arguments after the ids and the position, in order: the
   /// caches and states.
   std::vector<Tensor> caches_;
+  std::vector<std::string> cacheNames_;
   int64_t position_ = 0;
+  /// The last verify's per-node lightning states, and its tree size.
+  std::vector<Tensor> treeStates_;
+  int64_t treeSize_ = 0;
 };
 
 } // namespace hybrid::generate

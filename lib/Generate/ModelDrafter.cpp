@@ -1,0 +1,126 @@
+//===- ModelDrafter.cpp - Draft trees from a small model ------------------===//
+
+#include "hybrid/Generate/Drafter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+using namespace hybrid;
+using namespace hybrid::generate;
+
+namespace {
+
+/// log softmax of one row.
+std::vector<double> logProbabilities(const float *logits, int64_t vocab) {
+  double top = *std::max_element(logits, logits + vocab), total = 0;
+  for (int64_t i = 0; i < vocab; ++i)
+    total += std::exp(double(logits[i]) - top);
+  std::vector<double> out(vocab);
+  double log = std::log(total);
+  for (int64_t i = 0; i < vocab; ++i)
+    out[i] = double(logits[i]) - top - log;
+  return out;
+}
+
+class ModelDrafter : public Drafter {
+public:
+  explicit ModelDrafter(Engine engine) : engine_(std::move(engine)) {}
+
+  Status start(const std::vector<int64_t> &prompt) override {
+    // The draft caches what the target caches: the whole prompt (the
+    // first root is the token sampled after it).
+    engine_.reset();
+    std::vector<float> logits;
+    return engine_.prefill(prompt, logits);
+  }
+
+  Status propose(int64_t root, const std::vector<int64_t> &,
+                 const TreeShape &shape, DraftTree &tree) override {
+    tree = DraftTree();
+    tree.add(root, -1);
+    std::vector<double> score = {0.0}; // cumulative draft log-probability
+    std::vector<int32_t> frontier = {0};
+    int64_t size = std::min(shape.size,
+                            engine_.contextLimit() - engine_.position());
+    // Children kept per level: enough to spend the node budget over the
+    // levels, at least one.
+    int64_t width = std::max<int64_t>(
+        1, (size - 1 + shape.depth - 1) / std::max<int64_t>(shape.depth, 1));
+    int64_t vocab = engine_.info().vocabSize;
+    std::vector<float> logits;
+    for (int64_t level = 0; level < shape.depth && tree.size() < size &&
+                            !frontier.empty();
+         ++level) {
+      if (Status s = engine_.verify(tree.tokens, tree.parents, logits); !s)
+        return s;
+      // Candidates: each frontier node's top `width` tokens.
+      struct Candidate {
+        double score;
+        int32_t parent;
+        int64_t token;
+      };
+      std::vector<Candidate> candidates;
+      for (int32_t f : frontier) {
+        std::vector<double> lp = logProbabilities(logits.data() + f * vocab,
+                                                  vocab);
+        std::vector<int64_t> order(vocab);
+        std::iota(order.begin(), order.end(), 0);
+        int64_t k = std::min(width, vocab);
+        std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                          [&](int64_t a, int64_t b) {
+                            return lp[a] > lp[b] || (lp[a] == lp[b] && a < b);
+                          });
+        for (int64_t j = 0; j < k; ++j)
+          candidates.push_back({score[f] + lp[order[j]], f, order[j]});
+      }
+      std::stable_sort(candidates.begin(), candidates.end(),
+                       [](const Candidate &a, const Candidate &b) {
+                         return a.score > b.score;
+                       });
+      int64_t keep = std::min<int64_t>(
+          {int64_t(candidates.size()), width, size - tree.size()});
+      // Children in the order of their parents, so that node ids grow
+      // down the tree (parents[i] < i) and siblings stay together.
+      std::stable_sort(candidates.begin(), candidates.begin() + keep,
+                       [](const Candidate &a, const Candidate &b) {
+                         return a.parent < b.parent;
+                       });
+      frontier.clear();
+      for (int64_t j = 0; j < keep; ++j) {
+        frontier.push_back(tree.add(candidates[j].token, candidates[j].parent));
+        score.push_back(candidates[j].score);
+      }
+    }
+    return Status();
+  }
+
+  Status committed(const std::vector<int64_t> &tokens) override {
+    std::vector<float> logits;
+    return engine_.prefill(tokens, logits);
+  }
+
+private:
+  Engine engine_;
+};
+
+} // namespace
+
+Status hybrid::generate::openModelDrafter(const std::string &folder,
+                                          const EngineOptions &options,
+                                          int64_t vocab,
+                                          std::unique_ptr<Drafter> &out) {
+  Engine engine;
+  if (Status s = Engine::open(folder, options, engine); !s)
+    return Status::error("draft model: " + s.message());
+  if (engine.info().vocabSize != vocab)
+    return Status::error("the draft model's vocabulary has " +
+                         std::to_string(engine.info().vocabSize) +
+                         " tokens, the target's " + std::to_string(vocab) +
+                         ": a draft must share the target's tokenizer");
+  if (!engine.info().canVerify)
+    return Status::error("the draft model cannot run draft trees (no "
+                         "verify entry point)");
+  out = std::make_unique<ModelDrafter>(std::move(engine));
+  return Status();
+}
