@@ -14,8 +14,8 @@ using namespace hybrid;
 using namespace hybrid::generate;
 
 /// bos_token_id / eos_token_id of config.json (-1 when absent; the first
-/// of a list).
-static void readSpecialTokens(const std::string &folder, ModelInfo &info) {
+/// of a list) and sparse_config's dense_len.
+static void readConfigFields(const std::string &folder, ModelInfo &info) {
   auto buffer = llvm::MemoryBuffer::getFile(folder + "/config.json");
   if (!buffer)
     return;
@@ -39,6 +39,8 @@ static void readSpecialTokens(const std::string &folder, ModelInfo &info) {
   };
   info.bosToken = token("bos_token_id");
   info.eosToken = token("eos_token_id");
+  if (const llvm::json::Object *sparse = root->getObject("sparse_config"))
+    info.denseLen = sparse->getInteger("dense_len").value_or(0);
 }
 
 Status Engine::open(const std::string &folder, const EngineOptions &options,
@@ -96,16 +98,20 @@ Status Engine::open(const std::string &folder, const EngineOptions &options,
     e.caches_.push_back(std::move(t));
     e.cacheNames_.push_back(names[i]);
   }
-  e.info_.canVerify =
-      std::find(entries.begin(), entries.end(), "verify") != entries.end() &&
-      std::find(entries.begin(), entries.end(), "commit") != entries.end();
+  auto has = [&](const char *entry) {
+    return std::find(entries.begin(), entries.end(), entry) != entries.end();
+  };
+  e.info_.canVerify = has("verify") && has("commit");
+  e.hasChainVerify_ = has("verify_chain");
   hybrid_value_info logits;
   if (Status s(hybrid_module_entry_result(e.module_.get(), "prefill", 0,
                                           &logits));
       !s)
     return s;
   e.info_.vocabSize = logits.shape[logits.rank - 1];
-  readSpecialTokens(folder, e.info_);
+  readConfigFields(folder, e.info_);
+  if (!options.sparseAttention)
+    e.info_.denseLen = -1;
   out = std::move(e);
   return Status();
 }
@@ -190,10 +196,21 @@ Status Engine::verify(const std::vector<int64_t> &tokens,
   if (Status s = Tensor::create(HYBRID_DTYPE_I64, {}, position); !s)
     return s;
   *position.data<int64_t>() = position_;
-  std::vector<Tensor> args = {ids, parentTensor, position};
+  // A chain verifies as consecutive tokens (verify_chain): its sparse
+  // layers then select blocks per token exactly as decode does, where a
+  // branching tree's nodes share one selection.
+  bool chain = hasChainVerify_;
+  for (int64_t i = 0; i < n && chain; ++i)
+    chain = parents[i] == i - 1;
+  std::vector<Tensor> args = {ids};
+  if (!chain)
+    args.push_back(parentTensor);
+  args.push_back(position);
   args.insert(args.end(), caches_.begin(), caches_.end());
   std::vector<Tensor> results;
-  if (Status s = module_.invoke("verify", args, results); !s)
+  if (Status s = module_.invoke(chain ? "verify_chain" : "verify", args,
+                                results);
+      !s)
     return s;
   const float *all = results[0].data<float>();
   logits.assign(all, all + n * info_.vocabSize);

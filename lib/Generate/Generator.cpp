@@ -74,6 +74,9 @@ Status hybrid::generate::generate(
       TreeShape shape = options.tree;
       shape.size = std::min(shape.size,
                             engine.contextLimit() - engine.position());
+      int64_t denseLen = engine.info().denseLen;
+      shape.chain = shape.chain ||
+                    (denseLen >= 0 && engine.position() + shape.size >= denseLen);
       if (Status s = drafter->propose(next, history, shape, tree); !s)
         return s;
       stats.draftSeconds += since(draftStart);

@@ -45,8 +45,11 @@ public:
                             engine_.contextLimit() - engine_.position());
     // Children kept per level: enough to spend the node budget over the
     // levels, at least one.
-    int64_t width = std::max<int64_t>(
-        1, (size - 1 + shape.depth - 1) / std::max<int64_t>(shape.depth, 1));
+    int64_t width =
+        shape.chain ? 1
+                    : std::max<int64_t>(1, (size - 1 + shape.depth - 1) /
+                                               std::max<int64_t>(shape.depth,
+                                                                 1));
     int64_t vocab = engine_.info().vocabSize;
     std::vector<float> logits;
     for (int64_t level = 0; level < shape.depth && tree.size() < size &&

@@ -229,6 +229,61 @@ TEST_P(HFCheckpoint, EntryPointsMatchTheReference) {
   }
   EXPECT_LE(worst, 1.0) << "greedy: error / tolerance";
 
+  // verify_chain over the last prompt token and the first 4 greedy tokens
+  // (a chain: sparse layers select blocks per token, as decode does) gives
+  // the greedy steps' logits; committing 3 of the 5 nodes and decoding the
+  // next greedy token continues them.
+  {
+    caches = emptyCaches();
+    ASSERT_TRUE(
+        step("prefill", columns(m.ids, 0, len - 1), 0, caches, logits).ok());
+    int64_t chainLen = 5;
+    hybrid::Tensor chain = make(HYBRID_DTYPE_I64, {batch, chainLen});
+    for (int64_t b = 0; b < batch; ++b) {
+      chain.data<int64_t>()[b * chainLen] =
+          m.ids.data<int64_t>()[b * len + len - 1];
+      for (int64_t j = 1; j < chainLen; ++j)
+        chain.data<int64_t>()[b * chainLen + j] =
+            m.greedyIds.data<int64_t>()[b * steps + j - 1];
+    }
+    std::vector<hybrid::Tensor> args = {chain, scalar(len - 1)};
+    args.insert(args.end(), caches.begin(), caches.end());
+    std::vector<hybrid::Tensor> out;
+    hybrid::Status s = m.module.invoke("verify_chain", args, out);
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_EQ(int64_t(out.size()), 1 + m.lightningLayers);
+    worst = 0;
+    for (int64_t j = 0; j < chainLen; ++j)
+      compareRow(out[0], j, m.greedyLogits, j, worst);
+    EXPECT_LE(worst, 1.0) << "verify_chain: error / tolerance";
+    std::vector<std::string> prefillNames = m.module.argNames("prefill");
+    std::map<std::string, hybrid::Tensor> byName;
+    for (size_t i = 2; i < prefillNames.size(); ++i)
+      byName[prefillNames[i]] = caches[i - 2];
+    hybrid::Tensor path = make(HYBRID_DTYPE_I32, {chainLen});
+    std::fill_n(path.data<int32_t>(), chainLen, -1);
+    for (int32_t j = 0; j < 3; ++j)
+      path.data<int32_t>()[j] = j;
+    hybrid::Tensor length = make(HYBRID_DTYPE_I32, {});
+    *length.data<int32_t>() = 3;
+    std::vector<hybrid::Tensor> commitArgs = {path, length, scalar(len - 1)};
+    std::vector<std::string> commitNames = m.module.argNames("commit");
+    int64_t lightning = 0;
+    for (size_t i = 3; i < commitNames.size(); ++i)
+      commitArgs.push_back(commitNames[i].rfind("tree_state.", 0) == 0
+                               ? out[1 + lightning++]
+                               : byName[commitNames[i]]);
+    std::vector<hybrid::Tensor> none;
+    s = m.module.invoke("commit", commitArgs, none);
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_TRUE(step("decode", columns(m.greedyIds, 2, 3), len + 2, caches,
+                     logits)
+                    .ok());
+    worst = 0;
+    compareRow(logits, 0, m.greedyLogits, 3, worst);
+    EXPECT_LE(worst, 1.0) << "verify_chain, commit, decode: error / tolerance";
+  }
+
   // A draft tree over the last prompt token (dense models: a sparse tree
   // shares one block selection, a policy its op-level tests cover).
   if (llvm::sys::fs::exists(m.dir + "/tree_ids.npy")) {

@@ -28,6 +28,10 @@ struct TreeShape {
   int64_t size = 16;
   /// Levels below the root.
   int64_t depth = 6;
+  /// One child per node: the generator asks for chains once sparse layers
+  /// select blocks (a chain verifies exactly as decoding; a branching
+  /// tree's nodes would share one selection).
+  bool chain = false;
 };
 
 class Drafter {

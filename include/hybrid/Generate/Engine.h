@@ -46,6 +46,9 @@ struct ModelInfo {
   int64_t bosToken = -1, eosToken = -1;
   /// Bytes of KV caches and recurrent states allocated.
   int64_t cacheBytes = 0;
+  /// Keys from which InfLLM-V2 layers attend sparsely (sparse_config's
+  /// dense_len; -1 when no layer does, or --sparse none).
+  int64_t denseLen = -1;
   /// Whether the model has verify and commit (speculative decoding).
   bool canVerify = false;
   /// Whether this call compiled the model (false: the cache had it).
@@ -75,7 +78,10 @@ public:
   /// Runs a draft tree after the cached tokens (semantics.md section 6):
   /// `tokens[0]` is the root, the last committed token, not yet cached;
   /// `parents[0] = -1`, `parents[i] < i`. Returns every node's logits
-  /// (`[N * vocab]`). The caches are not advanced until commit().
+  /// (`[N * vocab]`). The caches are not advanced until commit(). A chain
+  /// (parents[i] = i - 1) runs as consecutive tokens: exactly what decoding
+  /// them one by one computes, sparse layers included; a branching tree's
+  /// nodes share one block selection in sparse layers.
   Status verify(const std::vector<int64_t> &tokens,
                 const std::vector<int32_t> &parents,
                 std::vector<float> &logits);
@@ -100,6 +106,7 @@ private:
   /// The last verify's per-node lightning states, and its tree size.
   std::vector<Tensor> treeStates_;
   int64_t treeSize_ = 0;
+  bool hasChainVerify_ = false;
 };
 
 } // namespace hybrid::generate

@@ -147,6 +147,14 @@ Value replaceRows(Value state, Value next, Value fits, OpBuilder &b,
 struct Step {
   Value position;
   Value parents;
+  /// The tree is a chain (parents[i] = i - 1, verify_chain): attention and
+  /// RoPE run as for consecutive tokens (a chain's tree mask is causal, and
+  /// sparse layers then select blocks per token as decode does); only the
+  /// lightning layers keep every node's state.
+  bool chain = false;
+
+  /// The parents attention and RoPE see: none for a chain.
+  Value treeParents() const { return chain ? Value() : parents; }
 };
 
 /// What one layer reads and returns across steps:
@@ -179,7 +187,8 @@ public:
     checkVocabulary(ids);
     Value x = embed(ids);
     Value depths =
-        step && step->parents ? treeDepths(step->parents) : Value();
+        step && step->treeParents() ? treeDepths(step->treeParents())
+                                    : Value();
     auto [cos, sin] =
         rotaryCaches(ids, step ? step->position : Value(), depths);
     for (int64_t i = 0; i < c.numLayers; ++i)
@@ -508,7 +517,7 @@ private:
       q = rotate(q, cos, sin);
       k = rotate(k, cos, sin);
     }
-    Value offset, parents = step ? step->parents : Value();
+    Value offset, parents = step ? step->treeParents() : Value();
     if (step) {
       Value keys = caches->in[0], values = caches->in[1];
       Value fits = checkCapacity(k, keys, values, step->position);
@@ -874,6 +883,21 @@ struct EntryTypes {
   }
 };
 
+/// Parents [T] i32 of a chain over the ids [B, T]: -1, 0, 1, ..., T - 2.
+static Value chainParents(OpBuilder &b, Location loc, Value ids) {
+  Value len = tensor::DimOp::create(b, loc, ids, 1);
+  Type i32 = b.getI32Type();
+  auto gen = tensor::GenerateOp::create(
+      b, loc, RankedTensorType::get({ShapedType::kDynamic}, i32),
+      ValueRange{len}, [&](OpBuilder &nb, Location l, ValueRange idx) {
+        Value i = arith::IndexCastOp::create(nb, l, i32, idx[0]);
+        Value one = arith::ConstantIntOp::create(nb, l, i32, 1);
+        tensor::YieldOp::create(nb, l,
+                                Value(arith::SubIOp::create(nb, l, i, one)));
+      });
+  return gen.getResult();
+}
+
 static Value castTo(OpBuilder &b, Location loc, Value v, Type type) {
   return v.getType() == type ? v
                              : tensor::CastOp::create(b, loc, type, v)
@@ -894,16 +918,17 @@ static func::FuncOp buildLayerFunction(OpBuilder &b, Location loc,
                                        ArrayRef<Type> weightTypes,
                                        ArrayRef<size_t> layerR, int64_t r,
                                        const EntryTypes &types,
-                                       bool withCache, bool tree) {
+                                       bool withCache, bool tree, bool chain) {
   SmallVector<Type> argTypes = {types.hidden, types.rope, types.rope};
   SmallVector<Type> resultTypes = {types.hidden};
   SmallVector<Type> in = types.cachesIn(config, r);
+  bool perNode = tree || chain;
   if (withCache) {
     argTypes.push_back(b.getIndexType());
     argTypes.append(in);
-    resultTypes.append(types.cachesOut(config, r, tree));
+    resultTypes.append(types.cachesOut(config, r, perNode));
   }
-  if (tree)
+  if (perNode)
     argTypes.push_back(types.parents);
   size_t firstWeight = argTypes.size();
   for (size_t i : layerR)
@@ -926,8 +951,9 @@ static func::FuncOp buildLayerFunction(OpBuilder &b, Location loc,
     step.position = body->getArgument(3);
     for (size_t k = 0; k < in.size(); ++k)
       caches.in.push_back(body->getArgument(4 + k));
-    if (tree)
+    if (perNode)
       step.parents = body->getArgument(4 + in.size());
+    step.chain = chain;
   }
   Value x = decoder.layer(body->getArgument(0), body->getArgument(1),
                           body->getArgument(2), withCache ? &step : nullptr,
@@ -945,12 +971,14 @@ static func::FuncOp buildLayerFunction(OpBuilder &b, Location loc,
 /// (attention: `cache.L.key`, `cache.L.value`; lightning: `state.L`),
 /// updated in place; `tree` the draft tree's parents (verification: the
 /// lightning states are read, and every node's state is returned after
-/// the logits, one result per lightning layer).
+/// the logits, one result per lightning layer); `chain` verifies the ids
+/// as a chain (no parents argument), with the same results.
 static void buildEntry(OpBuilder &b, Location loc, StringRef name,
                        const DecoderConfig &config,
                        ArrayRef<WeightSpec> specs, ArrayRef<Type> weightTypes,
                        ArrayRef<ParameterAttr> params, int64_t seqLen,
-                       bool withCache, bool tree = false) {
+                       bool withCache, bool tree = false, bool chain = false) {
+  bool perNode = tree || chain;
   EntryTypes types(b, config, seqLen);
   SmallVector<SmallVector<size_t>> layers = layerWeights(config, specs);
   // One layer function per mixer kind, for the first layer of the kind.
@@ -962,7 +990,7 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
     if (added)
       it->second.second = buildLayerFunction(
           b, loc, name, config, specs, weightTypes, layers[l], l, types,
-          withCache, tree);
+          withCache, tree, chain);
     representative[l] = it->second.first;
   }
   SmallVector<Type> argTypes = {types.ids}, resultTypes = {types.logits};
@@ -985,7 +1013,7 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
       bool lightning = config.isLightning(l);
       if (lightning) {
         argNames.push_back(("state." + Twine(l)).str());
-        if (tree)
+        if (perNode)
           resultTypes.push_back(types.treeState);
       } else {
         argNames.push_back(("cache." + Twine(l) + ".key").str());
@@ -993,7 +1021,7 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
       }
       // A tree's lightning states are committed by the caller, which
       // picks the accepted node's.
-      inout.resize(argTypes.size() - positionArg, !(lightning && tree));
+      inout.resize(argTypes.size() - positionArg, !(lightning && perNode));
     }
   }
   size_t firstWeight = argTypes.size();
@@ -1026,6 +1054,10 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
         caches[l].in.push_back(body->getArgument(firstCacheArg[l] + k));
     if (tree)
       step.parents = body->getArgument(1);
+    if (chain) {
+      step.parents = chainParents(b, loc, body->getArgument(0));
+      step.chain = true;
+    }
   }
   // Each layer calls its kind's layer function, unless its weights' types
   // differ from that layer's (a checkpoint that mixes dtypes): then it is
@@ -1041,7 +1073,7 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
       args.push_back(step.position);
       llvm::append_range(args, caches[l].in);
     }
-    if (tree)
+    if (perNode)
       args.push_back(step.parents);
     bool shared = layers[l].size() == layers[r].size();
     for (auto [k, i] : llvm::enumerate(layers[l])) {
@@ -1060,10 +1092,10 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
                       layerStep)};
   if (withCache)
     for (int64_t l = 0; l < config.numLayers; ++l) {
-      SmallVector<Type> out = types.cachesOut(config, l, tree);
+      SmallVector<Type> out = types.cachesOut(config, l, perNode);
       for (auto [k, v] : llvm::enumerate(caches[l].out)) {
         v = castTo(b, loc, v, out[k]);
-        if (config.isLightning(l) && tree)
+        if (config.isLightning(l) && perNode)
           results.push_back(v);
         else
           WriteBackOp::create(b, loc, v, caches[l].in[k]);
@@ -1184,6 +1216,8 @@ LogicalResult mlir::hybrid::hf::buildEntryPoints(ModuleOp module,
              /*withCache=*/true);
   buildEntry(b, loc, "verify", config, specs, weightTypes, params, dynamic,
              /*withCache=*/true, /*tree=*/true);
+  buildEntry(b, loc, "verify_chain", config, specs, weightTypes, params,
+             dynamic, /*withCache=*/true, /*tree=*/false, /*chain=*/true);
   buildCommit(b, loc, config);
   for (auto fn : module.getOps<func::FuncOp>())
     if (failed(mlir::verify(fn)))
