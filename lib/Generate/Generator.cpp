@@ -14,7 +14,7 @@ double since(Clock::time_point t) {
 }
 } // namespace
 
-Status hybrid::generate::generate(
+Status hybrid::generate::generateTokens(
     Engine &engine, Drafter *drafter, const std::vector<int64_t> &prompt,
     const GenerateOptions &options, const std::function<void(int64_t)> &onToken,
     std::vector<int64_t> &tokens, GenerateStats &stats,

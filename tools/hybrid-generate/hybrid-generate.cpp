@@ -197,7 +197,7 @@ int main(int argc, char **argv) {
   bool showProgress = int64_t(ids.size()) > options.prefillChunk && !jsonOutput;
   GenerateStats stats;
   std::vector<int64_t> tokens;
-  Status s = hybrid::generate::generate(
+  Status s = generateTokens(
       engine, drafter.get(), ids, generation, onToken, tokens,
                       stats, [&](int64_t done, int64_t total) {
                         if (showProgress)

@@ -47,7 +47,7 @@ struct GenerateStats {
 
 /// Generates after `prompt` (the engine starts from empty caches). With a
 /// `drafter`, speculative decoding; `onToken` sees each emitted token.
-Status generate(Engine &engine, Drafter *drafter,
+Status generateTokens(Engine &engine, Drafter *drafter,
                 const std::vector<int64_t> &prompt,
                 const GenerateOptions &options,
                 const std::function<void(int64_t)> &onToken,
