@@ -37,7 +37,8 @@ static std::string compilerIdentity() {
   for (llvm::sys::fs::directory_iterator it(dir, ec), end; it != end && !ec;
        it.increment(ec)) {
     llvm::StringRef name = llvm::sys::path::filename(it->path());
-    if (!name.starts_with("libHybrid"))
+    // The compiler's libraries, not the engine's own.
+    if (!name.starts_with("libHybrid") || name.starts_with("libHybridGenerate"))
       continue;
     llvm::sys::fs::file_status status;
     if (llvm::sys::fs::status(it->path(), status))

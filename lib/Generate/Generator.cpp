@@ -84,8 +84,11 @@ Status hybrid::generate::generateTokens(
     ++stats.steps;
     if (tree.size() <= 1) {
       // Nothing drafted: a plain step.
+      auto callStart = Clock::now();
       if (Status s = engine.decode(next, logits); !s)
         return s;
+      stats.plainSeconds += since(callStart);
+      ++stats.plainCalls;
       history.push_back(next);
       if (drafter)
         if (Status s = drafter->committed({next}); !s)
@@ -95,12 +98,15 @@ Status hybrid::generate::generateTokens(
       going = emit(next);
       continue;
     }
+    auto callStart = Clock::now();
     if (Status s = engine.verify(tree.tokens, tree.parents, logits); !s)
       return s;
     Acceptance accepted =
         acceptPath(tree, logits, vocab, options.sampling, random);
     if (Status s = engine.commit(accepted.path); !s)
       return s;
+    stats.verifySeconds += since(callStart);
+    ++stats.verifyCalls;
     std::vector<int64_t> committed;
     for (int32_t node : accepted.path)
       committed.push_back(tree.tokens[node]);

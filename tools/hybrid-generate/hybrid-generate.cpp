@@ -238,6 +238,10 @@ int main(int argc, char **argv) {
         {"time_to_first_token_s", stats.firstTokenSeconds},
         {"decode_s", stats.decodeSeconds},
         {"draft_s", stats.draftSeconds},
+        {"verify_s", stats.verifySeconds},
+        {"verify_calls", stats.verifyCalls},
+        {"plain_decode_s", stats.plainSeconds},
+        {"plain_decode_calls", stats.plainCalls},
         {"decode_tokens_per_s", tokensPerSecond}};
     llvm::json::Object result{
         {"text", text},

@@ -35,8 +35,11 @@ struct GenerateStats {
   /// Target calls after the prefill (decode or verify), and the tokens
   /// they emitted: mean accepted tokens per step = emitted / steps.
   int64_t steps = 0, stepTokens = 0;
-  /// Seconds in the drafter.
-  double draftSeconds = 0;
+  /// Seconds in the drafter; in the target's verify + commit calls (and
+  /// how many), and in its decode calls: the cost of a verification
+  /// against one decode step.
+  double draftSeconds = 0, verifySeconds = 0, plainSeconds = 0;
+  int64_t verifyCalls = 0, plainCalls = 0;
   /// "eos", "length" or "context".
   std::string stop = "length";
 
