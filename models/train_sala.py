@@ -3,7 +3,8 @@
 MiniCPM-SALA-style hybrid (three Lightning Attention layers and one
 InfLLM-V2 sparse-attention layer, BlockFFN MLPs, GQA, RoPE on the
 lightning layers, tied embeddings), and `sala-kjv-draft`, a one-layer
-dense model with the same tokenizer that drafts for speculative decoding.
+Lightning Attention model with the same tokenizer that drafts for
+speculative decoding.
 
 Why a separate draft model and not an EAGLE head: the engine then needs no
 hook into the target's hidden states, the draft is an ordinary checkpoint
@@ -57,8 +58,14 @@ TARGET = dict(COMMON, architectures=["MiniCPMSALAForCausalLM"], model_type="mini
               lightning_head_dim=64, lightning_scale="1/sqrt(d)",
               ffn_type="block_linear", num_experts=8, expert_size=128, router_act="relu",
               norm_after_router="rms")
-DRAFT = dict(COMMON, architectures=["MiniCPMForCausalLM"], model_type="minicpm",
-             num_hidden_layers=1, intermediate_size=512)
+# One Lightning Attention layer: its cost per token is constant in the
+# context, where a dense draft's KV cache read grows with it (at 8K keys a
+# one-layer dense draft step costs as much as a target step).
+DRAFT = dict(COMMON, architectures=["MiniCPMSALAForCausalLM"], model_type="minicpm_sala",
+             num_hidden_layers=1, intermediate_size=512, mixer_types=["lightning-attn"],
+             lightning_use_rope=True, qk_norm=True, use_output_norm=True,
+             use_output_gate=True, lightning_nh=4, lightning_nkv=4, lightning_head_dim=64,
+             lightning_scale="1/sqrt(d)")
 
 
 def corpus():
@@ -178,6 +185,9 @@ def main():
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--draft-steps", type=int, default=800)
     ap.add_argument("--out", default=HERE)
+    ap.add_argument("--only", choices=["sala-kjv", "sala-kjv-draft"],
+                    help="train one of the two models (the tokenizer is "
+                         "trained either way, identically)")
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count())
     train_text, held_text = corpus()
@@ -188,6 +198,8 @@ def main():
     print(f"corpus: {len(data)} training tokens, {len(held)} held out", flush=True)
     for name, config, steps, seed in (("sala-kjv", TARGET, args.steps, 1),
                                       ("sala-kjv-draft", DRAFT, args.draft_steps, 2)):
+        if args.only and name != args.only:
+            continue
         lm, _ = train(config, data, held, steps, seed, name)
         # Measured as stored: bf16 weights.
         with torch.no_grad():

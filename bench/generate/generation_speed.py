@@ -14,13 +14,16 @@ speculative runs must emit the plain run's tokens; the script checks it.
 
     bench/generate/generation_speed.py [--contexts 1024 8192 32768]
         [--threads 2] [--repeat 3] [--build build]
+        [--model DIR --variants plain dense ...]
+
+With --model (a checkpoint without a tokenizer, e.g. the random-weight
+24-layer SALA of bench/import/hf_compile.py), the prompt is random ids.
 """
 import argparse
 import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
@@ -52,8 +55,8 @@ def kjv_ids(sp, count):
     return ids[:count]
 
 
-def run(build, args, threads):
-    out = subprocess.run([os.path.join(build, "bin", "hybrid-generate"), MODEL, *args,
+def run(build, model, args, threads):
+    out = subprocess.run([os.path.join(build, "bin", "hybrid-generate"), model, *args,
                           "--json", "--num-threads", str(threads)],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out)
@@ -65,19 +68,27 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--model", default=MODEL)
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     args = ap.parse_args()
-    sp = spm.SentencePieceProcessor(model_file=os.path.join(MODEL, "tokenizer.model"))
+    tokenizer = os.path.join(args.model, "tokenizer.model")
+    sp = spm.SentencePieceProcessor(model_file=tokenizer) if os.path.exists(tokenizer) else None
+    vocab = json.load(open(os.path.join(args.model, "config.json")))["vocab_size"]
     tmp = tempfile.mkdtemp()
     print("| context | variant | TTFT ms | decode tok/s | tokens/step | speed-up |")
     print("|---|---|---|---|---|---|")
     for context in args.contexts:
         prompt = os.path.join(tmp, f"prompt-{context}.npy")
-        np.save(prompt, np.array([kjv_ids(sp, context - NEW)], np.int64))
+        ids = (kjv_ids(sp, context - NEW) if sp else
+               np.random.default_rng(0).integers(0, vocab, context - NEW).tolist())
+        np.save(prompt, np.array([ids], np.int64))
         base = ["--prompt-ids", prompt, "--max-new-tokens", str(NEW),
                 "--context", str(context + 64)]
         plain_tokens, plain_speed = None, None
-        for name, extra in VARIANTS.items():
-            results = [run(args.build, base + extra, args.threads) for _ in range(args.repeat)]
+        for name in args.variants:
+            extra = VARIANTS[name]
+            results = [run(args.build, args.model, base + extra, args.threads)
+                       for _ in range(args.repeat)]
             tokens = results[0]["tokens"]
             if name == "plain":
                 plain_tokens = tokens
@@ -87,8 +98,9 @@ def main():
             speed = statistics.median(r["timings"]["decode_tokens_per_s"] for r in results)
             if name == "plain":
                 plain_speed = speed
-            print(f"| {context} | {name} | {1e3 * ttft:.0f} | {speed:.0f} | "
-                  f"{results[0]['mean_accepted']:.2f} | {speed / plain_speed:.2f}x |", flush=True)
+            ratio = f"{speed / plain_speed:.2f}x" if plain_speed else "-"
+            print(f"| {context} | {name} | {1e3 * ttft:.0f} | {speed:.1f} | "
+                  f"{results[0]['mean_accepted']:.2f} | {ratio} |", flush=True)
 
 
 if __name__ == "__main__":

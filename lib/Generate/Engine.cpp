@@ -272,6 +272,18 @@ Status Engine::commit(const std::vector<int32_t> &path) {
   return Status();
 }
 
+Status Engine::rewind(int64_t position) {
+  if (info_.lightningLayers > 0)
+    return Status::error("a model with recurrent states cannot be rewound");
+  if (position < 0 || position > position_)
+    return Status::error("cannot rewind to " + std::to_string(position) +
+                         " from " + std::to_string(position_));
+  position_ = position;
+  treeSize_ = 0;
+  treeStates_.clear();
+  return Status();
+}
+
 void Engine::reset() {
   position_ = 0;
   treeSize_ = 0;

@@ -37,6 +37,9 @@ public:
 
   Status propose(int64_t root, const std::vector<int64_t> &,
                  const TreeShape &shape, DraftTree &tree) override {
+    if (shape.chain && engine_.info().lightningLayers == 0)
+      return proposeChain(root, shape, tree);
+    chain_.clear();
     tree = DraftTree();
     tree.add(root, -1);
     std::vector<double> score = {0.0}; // cumulative draft log-probability
@@ -100,11 +103,52 @@ public:
 
   Status committed(const std::vector<int64_t> &tokens) override {
     std::vector<float> logits;
-    return engine_.prefill(tokens, logits);
+    // After a decoded chain the draft's cache already holds the chain's
+    // rows: keep those the target accepted, prefill the rest.
+    size_t kept = 0;
+    if (!chain_.empty()) {
+      while (kept < tokens.size() && kept < chain_.size() &&
+             tokens[kept] == chain_[kept])
+        ++kept;
+      if (Status s = engine_.rewind(chainStart_ + kept); !s)
+        return s;
+      chain_.clear();
+    }
+    if (kept == tokens.size())
+      return Status();
+    return engine_.prefill({tokens.begin() + kept, tokens.end()}, logits);
   }
 
 private:
+  /// A chain for a draft without recurrent states: greedy decode steps
+  /// (one new token per call, not the whole tree again), then the cache
+  /// rewinds to the tokens the target accepts.
+  Status proposeChain(int64_t root, const TreeShape &shape, DraftTree &tree) {
+    tree = DraftTree();
+    tree.add(root, -1);
+    chainStart_ = engine_.position();
+    chain_ = {root};
+    int64_t size = std::min({shape.size, shape.depth + 1,
+                             engine_.contextLimit() - engine_.position()});
+    std::vector<float> logits;
+    int64_t vocab = engine_.info().vocabSize;
+    for (int64_t token = root; tree.size() < size;) {
+      if (Status s = engine_.decode(token, logits); !s)
+        return s;
+      token = argmax(logits.data(), vocab);
+      tree.add(token, tree.size() - 1);
+      chain_.push_back(token);
+    }
+    // The last token was proposed, not run: its row is not cached.
+    chain_.pop_back();
+    return Status();
+  }
+
   Engine engine_;
+  /// The decoded chain (root first) whose rows the cache holds from
+  /// chainStart_, while a proposal is pending.
+  std::vector<int64_t> chain_;
+  int64_t chainStart_ = 0;
 };
 
 } // namespace

@@ -90,6 +90,10 @@ public:
   Status commit(const std::vector<int32_t> &path);
   /// Forgets every cached token (the states start from zero again).
   void reset();
+  /// Forgets the tokens past `position` (their cache rows are overwritten
+  /// by the next step). Only for models without recurrent states, which
+  /// cannot be rewound.
+  Status rewind(int64_t position);
 
 private:
   Status step(const std::string &entry, const std::vector<int64_t> &ids,
