@@ -499,24 +499,38 @@ private:
     });
   }
 
-  Value attention(Value x, const std::string &p, Value cos, Value sin,
-                  const Step *step, LayerCaches *caches) {
-    Value xT = tokensT(x);
-    Value q = toHeads(b, loc, project(x, xT, weights.lookup(p + "q_proj.weight")),
-                         c.numHeads);
-    Value k = toHeads(b, loc, project(x, xT, weights.lookup(p + "k_proj.weight")),
-                         c.numKVHeads);
-    Value v = toHeads(b, loc, project(x, xT, weights.lookup(p + "v_proj.weight")),
-                         c.numKVHeads);
-    if (c.qkNorm) {
+  /// Q [B, heads, T, D], K and V [B, kvHeads, T, D] of x (`xT` its
+  /// transpose): the `p` q/k/v projections split into heads, then with
+  /// `qkNorm` a per-head RMSNorm of Q and K (p's q_norm, k_norm), with
+  /// `rope` rotate-half RoPE of both.
+  std::tuple<Value, Value, Value>
+  queryKeyValue(Value x, Value xT, const std::string &p, int64_t heads,
+                int64_t kvHeads, bool qkNorm, bool rope, Value cos,
+                Value sin) {
+    auto headsOf = [&](StringRef name, int64_t n) {
+      return toHeads(b, loc, project(x, xT, weights.lookup(p + name.str())),
+                     n);
+    };
+    Value q = headsOf("q_proj.weight", heads);
+    Value k = headsOf("k_proj.weight", kvHeads);
+    Value v = headsOf("v_proj.weight", kvHeads);
+    if (qkNorm) {
       q = rmsNorm(q, weight(p + "q_norm.weight"));
       k = rmsNorm(k, weight(p + "k_norm.weight"));
     }
-    // MiniCPM-SALA's HyPE: attention layers may use no positions at all.
-    if (c.attentionRope) {
+    if (rope) {
       q = rotate(q, cos, sin);
       k = rotate(k, cos, sin);
     }
+    return {q, k, v};
+  }
+
+  Value attention(Value x, const std::string &p, Value cos, Value sin,
+                  const Step *step, LayerCaches *caches) {
+    Value xT = tokensT(x);
+    // MiniCPM-SALA's HyPE: attention layers may use no positions at all.
+    auto [q, k, v] = queryKeyValue(x, xT, p, c.numHeads, c.numKVHeads,
+                                   c.qkNorm, c.attentionRope, cos, sin);
     Value offset, parents = step ? step->treeParents() : Value();
     if (step) {
       Value keys = caches->in[0], values = caches->in[1];
@@ -569,20 +583,8 @@ private:
                   const Step *step, LayerCaches *caches) {
     const LightningConfig &l = *c.lightning;
     Value xT = tokensT(x);
-    Value q = toHeads(b, loc, project(x, xT, weights.lookup(p + "q_proj.weight")),
-                      l.numHeads);
-    Value k = toHeads(b, loc, project(x, xT, weights.lookup(p + "k_proj.weight")),
-                      l.numKVHeads);
-    Value v = toHeads(b, loc, project(x, xT, weights.lookup(p + "v_proj.weight")),
-                      l.numKVHeads);
-    if (l.qkNorm) {
-      q = rmsNorm(q, weight(p + "q_norm.weight"));
-      k = rmsNorm(k, weight(p + "k_norm.weight"));
-    }
-    if (l.rope) {
-      q = rotate(q, cos, sin);
-      k = rotate(k, cos, sin);
-    }
+    auto [q, k, v] = queryKeyValue(x, xT, p, l.numHeads, l.numKVHeads,
+                                   l.qkNorm, l.rope, cos, sin);
     if (l.numKVHeads != l.numHeads) {
       k = repeatHeads(k, l.numHeads);
       v = repeatHeads(v, l.numHeads);
