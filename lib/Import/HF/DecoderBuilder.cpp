@@ -986,10 +986,19 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
   // One layer function per mixer kind, for the first layer of the kind.
   SmallVector<int64_t> representative(config.numLayers);
   llvm::SmallDenseMap<unsigned, std::pair<int64_t, func::FuncOp>> byKind;
+  auto module = cast<ModuleOp>(b.getBlock()->getParentOp());
   for (int64_t l = 0; l < config.numLayers; ++l) {
     auto [it, added] = byKind.try_emplace(unsigned(config.mixers[l]), l,
                                           func::FuncOp());
-    if (added)
+    if (!added) {
+      representative[l] = it->second.first;
+      continue;
+    }
+    // A chain's attention layer is prefill's (same signature, same
+    // computation): compiled once for both.
+    if (chain && !config.isLightning(l))
+      it->second.second = module.lookupSymbol<func::FuncOp>("prefill_layer");
+    if (!it->second.second)
       it->second.second = buildLayerFunction(
           b, loc, name, config, specs, weightTypes, layers[l], l, types,
           withCache, tree, chain);
@@ -1075,7 +1084,9 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
       args.push_back(step.position);
       llvm::append_range(args, caches[l].in);
     }
-    if (perNode)
+    // Only per-node layers take the parents (a chain's attention layer is
+    // prefill's).
+    if (perNode && (tree || config.isLightning(l)))
       args.push_back(step.parents);
     bool shared = layers[l].size() == layers[r].size();
     for (auto [k, i] : llvm::enumerate(layers[l])) {
