@@ -8,10 +8,17 @@
 # HYBRID_BENCH_IMPORT=1 runs bench/import/weight_scaling.py (import and
 # compile cost of one ONNX graph with 4 MB and with 1 GB of weights) and
 # bench/import/hf_compile.py (HF Llama checkpoints at hidden 1024, 1 to 24
-# layers: import, compile and first-run cost by depth).
+# layers: import, compile and first-run cost by depth);
+# HYBRID_BENCH_GENERATE=1 runs bench/generate/generation_speed.py (the
+# bundled model's TTFT and decode speed at 1K, 8K and 32K tokens: plain,
+# dense, speculative) and its peer, bench/generate/torch_peer.py (torch
+# eager on OpenBLAS, same weights, same threads).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/setup.sh"
 HYBRID_PACKAGES+=(python3-onnx libopenblas0-pthread nodejs)
+# Generation: the KJV prompts, the tokenizer's Python binding, torch (peer).
+[ "${HYBRID_BENCH_GENERATE:-0}" = 1 ] &&
+  HYBRID_PACKAGES+=(bible-kjv python3-sentencepiece python3-torch)
 # Some nodejs builds ship npm themselves (and conflict with Debian's).
 command -v npm >/dev/null || HYBRID_PACKAGES+=(npm)
 hybrid_setup
@@ -40,5 +47,12 @@ if [ "${HYBRID_BENCH_IMPORT:-0}" = 1 ]; then
   /usr/bin/python3 "$HYBRID_ROOT/bench/import/weight_scaling.py" --build "$HYBRID_BUILD" \
     --threads "$THREADS"
   /usr/bin/python3 "$HYBRID_ROOT/bench/import/hf_compile.py" --build "$HYBRID_BUILD" \
+    --threads "$THREADS"
+fi
+if [ "${HYBRID_BENCH_GENERATE:-0}" = 1 ]; then
+  /usr/bin/python3 "$HYBRID_ROOT/bench/generate/generation_speed.py" --build "$HYBRID_BUILD" \
+    --threads "$THREADS"
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$THREADS" \
+    OMP_NUM_THREADS="$THREADS" /usr/bin/python3 "$HYBRID_ROOT/bench/generate/torch_peer.py" \
     --threads "$THREADS"
 fi
