@@ -284,6 +284,41 @@ Status Engine::rewind(int64_t position) {
   return Status();
 }
 
+Status Engine::save(Saved &out) const {
+  out.position = position_;
+  out.states.clear();
+  for (size_t i = 0; i < caches_.size(); ++i) {
+    if (!llvm::StringRef(cacheNames_[i]).starts_with("state."))
+      continue;
+    Tensor copy;
+    if (Status s = Tensor::create(caches_[i].dtype(), caches_[i].shape(), copy);
+        !s)
+      return s;
+    std::memcpy(copy.data(), caches_[i].data(),
+                caches_[i].numElements() * hybrid_dtype_size(caches_[i].dtype()));
+    out.states.push_back(std::move(copy));
+  }
+  return Status();
+}
+
+Status Engine::restore(const Saved &saved) {
+  if (saved.position > position_)
+    return Status::error("cannot restore a later position");
+  size_t k = 0;
+  for (size_t i = 0; i < caches_.size(); ++i) {
+    if (!llvm::StringRef(cacheNames_[i]).starts_with("state."))
+      continue;
+    if (k >= saved.states.size())
+      return Status::error("the saved states do not match the model");
+    std::memcpy(caches_[i].data(), saved.states[k++].data(),
+                caches_[i].numElements() * hybrid_dtype_size(caches_[i].dtype()));
+  }
+  position_ = saved.position;
+  treeSize_ = 0;
+  treeStates_.clear();
+  return Status();
+}
+
 void Engine::reset() {
   position_ = 0;
   treeSize_ = 0;

@@ -37,7 +37,7 @@ public:
 
   Status propose(int64_t root, const std::vector<int64_t> &,
                  const TreeShape &shape, DraftTree &tree) override {
-    if (shape.chain && engine_.info().lightningLayers == 0)
+    if (shape.chain)
       return proposeChain(root, shape, tree);
     chain_.clear();
     tree = DraftTree();
@@ -105,13 +105,20 @@ public:
     std::vector<float> logits;
     // After a decoded chain the draft's cache already holds the chain's
     // rows: keep those the target accepted, prefill the rest.
+    // A draft with recurrent states returns to its saved states and runs
+    // the committed tokens again.
     size_t kept = 0;
     if (!chain_.empty()) {
-      while (kept < tokens.size() && kept < chain_.size() &&
-             tokens[kept] == chain_[kept])
-        ++kept;
-      if (Status s = engine_.rewind(chainStart_ + kept); !s)
-        return s;
+      if (engine_.info().lightningLayers > 0) {
+        if (Status s = engine_.restore(saved_); !s)
+          return s;
+      } else {
+        while (kept < tokens.size() && kept < chain_.size() &&
+               tokens[kept] == chain_[kept])
+          ++kept;
+        if (Status s = engine_.rewind(chainStart_ + kept); !s)
+          return s;
+      }
       chain_.clear();
     }
     if (kept == tokens.size())
@@ -120,13 +127,16 @@ public:
   }
 
 private:
-  /// A chain for a draft without recurrent states: greedy decode steps
-  /// (one new token per call, not the whole tree again), then the cache
-  /// rewinds to the tokens the target accepts.
+  /// A chain: greedy decode steps (one new token per call, not the whole
+  /// tree again); afterwards the cache rewinds to the tokens the target
+  /// accepts, or, with recurrent states, the saved states come back.
   Status proposeChain(int64_t root, const TreeShape &shape, DraftTree &tree) {
     tree = DraftTree();
     tree.add(root, -1);
     chainStart_ = engine_.position();
+    if (engine_.info().lightningLayers > 0)
+      if (Status s = engine_.save(saved_); !s)
+        return s;
     chain_ = {root};
     int64_t size = std::min({shape.size, shape.depth + 1,
                              engine_.contextLimit() - engine_.position()});
@@ -149,6 +159,7 @@ private:
   /// chainStart_, while a proposal is pending.
   std::vector<int64_t> chain_;
   int64_t chainStart_ = 0;
+  Engine::Saved saved_;
 };
 
 } // namespace

@@ -92,8 +92,18 @@ public:
   void reset();
   /// Forgets the tokens past `position` (their cache rows are overwritten
   /// by the next step). Only for models without recurrent states, which
-  /// cannot be rewound.
+  /// cannot be rewound: those restore a saved state instead.
   Status rewind(int64_t position);
+
+  /// The recurrent states and the position, to come back to: a drafter
+  /// decodes ahead and returns (the states are small; KV rows past the
+  /// position are simply overwritten later).
+  struct Saved {
+    int64_t position = 0;
+    std::vector<Tensor> states;
+  };
+  Status save(Saved &out) const;
+  Status restore(const Saved &saved);
 
 private:
   Status step(const std::string &entry, const std::vector<int64_t> &ids,

@@ -354,16 +354,20 @@ static void emitSplitKProduct(KernelBuilder &kb, const MatmulTiling &tiling,
 }
 
 /// Widest C handled as a few columns (a decode step's projection computed
-/// as y^T = W x^T has as many columns as tokens).
-static constexpr int64_t kFewColumns = 4;
-/// Rows of A per pass of the few-column product.
+/// as y^T = W x^T has as many columns as tokens; a draft chain's
+/// verification a few more).
+static constexpr int64_t kFewColumns = 16;
+/// Rows of A and columns of C per pass of the few-column product: 4 x 4
+/// accumulators, 4 A vectors and a B vector stay in registers.
 static constexpr int64_t kFewColumnsRows = 4;
+static constexpr int64_t kFewColumnsCols = 4;
 
 /// A product with a few columns and many rows (the weights as A): packing
 /// A would copy every weight with scalar code for one use. Instead each
-/// task streams its rows of A once per column, four rows per pass, each
-/// against the same contiguous column of B (B transposed once, it is
-/// small): four independent vector FMA chains, then one reduction each.
+/// task streams its rows of A, four rows per pass, against four contiguous
+/// columns of B at a time (B transposed once, it is small): sixteen
+/// independent vector FMA chains, so A is read once per four columns; the
+/// last columns one at a time.
 static void emitFewColumnsProduct(KernelBuilder &kb,
                                   const MatmulTiling &tiling, Value c,
                                   Value a, Value b, Value m, Value n, Value k,
@@ -383,6 +387,8 @@ static void emitFewColumnsProduct(KernelBuilder &kb,
   Value lanes = kb.index(tiling.vectorWidth);
   Value kVec = kb.subi(k, kb.remui(k, lanes));
   Value quad = kb.index(kFewColumnsRows);
+  Value colGroup = kb.index(kFewColumnsCols);
+  Value nGroups = kb.subi(n, kb.remui(n, colGroup));
   // Row blocks of whole passes, several per thread for balance.
   Value tasks = kb.index(4 * tiling.targetTasks);
   Value rowsPerTask =
@@ -391,15 +397,68 @@ static void emitFewColumnsProduct(KernelBuilder &kb,
     Value r0 = kb.muli(ivs[0], rowsPerTask);
     Value r1 = kb.minui(m, kb.addi(r0, rowsPerTask));
     Value rQuads = kb.subi(r1, kb.remui(kb.subi(r1, r0), quad));
-    kb.loop(kb.index(0), n, kb.index(1), [&](Value j) {
+    // C = fill + A B, or C += A B when C holds the product's `outs`.
+    auto finish = [&](Value row, Value j, Value sum) {
+      Value at = kb.addi(kb.muli(row, n), j);
+      sum = arith::AddFOp::create(kb.b, kb.loc, sum,
+                                  fill ? fill : kb.load(c, {at}));
+      kb.store(sum, c, {at});
+    };
+    // The scalar tail of row `rowStart` . column `bRow` past kVec.
+    auto tail = [&](Value sum, Value rowStart, Value bRow) {
+      return kb.loop(kVec, k, kb.index(1), {sum},
+                     [&](Value p, ValueRange iters) -> SmallVector<Value> {
+                       Value x = kb.load(a, {kb.addi(rowStart, p)});
+                       Value y = kb.load(bt, {kb.addi(bRow, p)});
+                       return {arith::AddFOp::create(kb.b, kb.loc, iters[0],
+                                                     kb.mulf(x, y))};
+                     })[0];
+    };
+    // Groups of four columns.
+    kb.loop(kb.index(0), nGroups, colGroup, [&](Value j0) {
+      SmallVector<Value> bRows;
+      for (int64_t c4 = 0; c4 < kFewColumnsCols; ++c4)
+        bRows.push_back(kb.muli(kb.addi(j0, kb.index(c4)), k));
+      kb.loop(r0, rQuads, quad, [&](Value r) {
+        SmallVector<Value> rowStarts;
+        for (int64_t i = 0; i < kFewColumnsRows; ++i)
+          rowStarts.push_back(kb.muli(kb.addi(r, kb.index(i)), k));
+        SmallVector<Value> inits(kFewColumnsRows * kFewColumnsCols, zeroVec);
+        SmallVector<Value> accs = kb.loop(
+            kb.index(0), kVec, lanes, inits,
+            [&](Value p, ValueRange iters) -> SmallVector<Value> {
+              SmallVector<Value> av;
+              for (int64_t i = 0; i < kFewColumnsRows; ++i)
+                av.push_back(kb.vectorRead(a, {rowStarts[i]}, p));
+              SmallVector<Value> next(iters.begin(), iters.end());
+              for (int64_t c4 = 0; c4 < kFewColumnsCols; ++c4) {
+                Value bv = kb.vectorRead(bt, {bRows[c4]}, p);
+                for (int64_t i = 0; i < kFewColumnsRows; ++i) {
+                  int64_t at = i * kFewColumnsCols + c4;
+                  next[at] = vector::FMAOp::create(kb.b, kb.loc, av[i], bv,
+                                                   iters[at]);
+                }
+              }
+              return next;
+            });
+        for (int64_t i = 0; i < kFewColumnsRows; ++i)
+          for (int64_t c4 = 0; c4 < kFewColumnsCols; ++c4) {
+            Value sum = vector::ReductionOp::create(
+                kb.b, kb.loc, vector::CombiningKind::ADD,
+                accs[i * kFewColumnsCols + c4]);
+            finish(kb.addi(r, kb.index(i)), kb.addi(j0, kb.index(c4)),
+                   tail(sum, rowStarts[i], bRows[c4]));
+          }
+      });
+      kb.loop(rQuads, r1, kb.index(1), [&](Value r) {
+        for (int64_t c4 = 0; c4 < kFewColumnsCols; ++c4)
+          finish(r, kb.addi(j0, kb.index(c4)),
+                 kb.dot(a, {kb.muli(r, k)}, bt, {bRows[c4]}, k));
+      });
+    });
+    // The last columns, one at a time: four rows per pass.
+    kb.loop(nGroups, n, kb.index(1), [&](Value j) {
       Value bRow = kb.muli(j, k);
-      // C = fill + A B, or C += A B when C holds the product's `outs`.
-      auto finish = [&](Value row, Value sum) {
-        Value at = kb.addi(kb.muli(row, n), j);
-        sum = arith::AddFOp::create(kb.b, kb.loc, sum,
-                                    fill ? fill : kb.load(c, {at}));
-        kb.store(sum, c, {at});
-      };
       kb.loop(r0, rQuads, quad, [&](Value r) {
         SmallVector<Value> rowStarts;
         for (int64_t i = 0; i < kFewColumnsRows; ++i)
@@ -419,18 +478,11 @@ static void emitFewColumnsProduct(KernelBuilder &kb,
         for (int64_t i = 0; i < kFewColumnsRows; ++i) {
           Value sum = vector::ReductionOp::create(
               kb.b, kb.loc, vector::CombiningKind::ADD, accs[i]);
-          sum = kb.loop(kVec, k, kb.index(1), {sum},
-                        [&](Value p, ValueRange iters) -> SmallVector<Value> {
-                          Value x = kb.load(a, {kb.addi(rowStarts[i], p)});
-                          Value y = kb.load(bt, {kb.addi(bRow, p)});
-                          return {arith::AddFOp::create(
-                              kb.b, kb.loc, iters[0], kb.mulf(x, y))};
-                        })[0];
-          finish(kb.addi(r, kb.index(i)), sum);
+          finish(kb.addi(r, kb.index(i)), j, tail(sum, rowStarts[i], bRow));
         }
       });
       kb.loop(rQuads, r1, kb.index(1), [&](Value r) {
-        finish(r, kb.dot(a, {kb.muli(r, k)}, bt, {bRow}, k));
+        finish(r, j, kb.dot(a, {kb.muli(r, k)}, bt, {bRow}, k));
       });
     });
   });
