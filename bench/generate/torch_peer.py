@@ -13,7 +13,6 @@ pthreads build, and that it runs --threads threads.
 """
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
@@ -30,7 +29,7 @@ sys.path.insert(0, HERE)
 import safetensors_io  # noqa: E402
 from generation_speed import MODEL, NEW, kjv_ids  # noqa: E402
 from reference_modeling import (CausalLM, LightningAttention, alibi_slopes,  # noqa: E402
-                                derived_config, repeat_kv, rotate_half)
+                                derived_config, project_heads, repeat_kv)
 
 CHUNK = 256
 
@@ -53,11 +52,8 @@ class Incremental:
     def attention(self, m, x, i, cos, sin):
         c, (b, s, _) = self.c, x.shape
         d, hq, hkv = c["head_dim"], c["num_attention_heads"], c["num_key_value_heads"]
-        q = m.q_proj(x).view(b, s, hq, d).transpose(1, 2)
-        k = m.k_proj(x).view(b, s, hkv, d).transpose(1, 2)
-        v = m.v_proj(x).view(b, s, hkv, d).transpose(1, 2)
-        if c["attn_use_rope"]:
-            q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        q, k, v = project_heads(m, x, cos, sin, hq, hkv, d, c["qwen3_qk_norm"],
+                                c["attn_use_rope"])
         if self.caches[i] is not None:
             k = torch.cat([self.caches[i][0], k], 2)
             v = torch.cat([self.caches[i][1], v], 2)
@@ -74,17 +70,8 @@ class Incremental:
 
     def lightning(self, m, x, i, cos, sin):
         c, (b, s, _) = self.c, x.shape
-        d, nh, nkv = c["lightning_head_dim"], c["lightning_nh"], c["lightning_nkv"]
-        q = m.q_proj(x).view(b, s, nh, d)
-        k = m.k_proj(x).view(b, s, nkv, d)
-        if c["qk_norm"]:
-            q, k = m.q_norm(q), m.k_norm(k)
-        q, k = q.transpose(1, 2), k.transpose(1, 2)
-        v = m.v_proj(x).view(b, s, nkv, d).transpose(1, 2)
-        if c["lightning_use_rope"]:
-            q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
-        k, v = repeat_kv(k, nh // nkv), repeat_kv(v, nh // nkv)
-        q = q * {"1/sqrt(d)": d ** -0.5, "1/d": 1.0 / d, "1": 1.0}[c["lightning_scale"]]
+        d, nh = c["lightning_head_dim"], c["lightning_nh"]
+        q, k, v = m.queries_keys_values(x, cos, sin)
         lam = torch.exp(-torch.tensor(alibi_slopes(nh)))[None, :, None, None]
         state = self.caches[i] if self.caches[i] is not None else torch.zeros(b, nh, d, d)
         outs = []

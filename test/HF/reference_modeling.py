@@ -147,6 +147,22 @@ def repeat_kv(x, n_rep):
     return x[:, :, None, :, :].expand(b, h, n_rep, s, d).reshape(b, h * n_rep, s, d)
 
 
+def project_heads(m, x, cos, sin, heads, kv_heads, d, qk_norm, rope):
+    """Q [b, heads, s, d], K and V [b, kv_heads, s, d] of x through m's
+    q/k/v_proj, with per-head q_norm/k_norm before RoPE when asked."""
+    b, s, _ = x.shape
+    q = m.q_proj(x).view(b, s, heads, d)
+    k = m.k_proj(x).view(b, s, kv_heads, d)
+    if qk_norm:
+        q, k = m.q_norm(q), m.k_norm(k)
+    q, k = q.transpose(1, 2), k.transpose(1, 2)
+    v = m.v_proj(x).view(b, s, kv_heads, d).transpose(1, 2)
+    if rope:
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+    return q, k, v
+
+
 class Attention(nn.Module):  # LlamaAttention / Qwen3Attention, no cache
     def __init__(self, c):
         super().__init__()
@@ -166,15 +182,8 @@ class Attention(nn.Module):  # LlamaAttention / Qwen3Attention, no cache
         c = self.c
         b, s, _ = x.shape
         d, hq, hkv = c["head_dim"], c["num_attention_heads"], c["num_key_value_heads"]
-        q = self.q_proj(x).view(b, s, hq, d)
-        k = self.k_proj(x).view(b, s, hkv, d)
-        if c["qwen3_qk_norm"]:
-            q, k = self.q_norm(q), self.k_norm(k)
-        q, k = q.transpose(1, 2), k.transpose(1, 2)
-        v = self.v_proj(x).view(b, s, hkv, d).transpose(1, 2)
-        if c["attn_use_rope"]:
-            q = q * cos + rotate_half(q) * sin
-            k = k * cos + rotate_half(k) * sin
+        q, k, v = project_heads(self, x, cos, sin, hq, hkv, d, c["qwen3_qk_norm"],
+                                c["attn_use_rope"])
         sparse = c.get("sparse_config")
         if sparse and s >= sparse["dense_len"]:
             mask = repeat_kv(infllm_v2_visible(q, k, sparse, c["gaps"]).float(), hq // hkv)
@@ -225,21 +234,22 @@ class LightningAttention(nn.Module):  # MiniCPM-SALA's lightning layers
         if c["use_output_gate"]:
             self.z_proj = nn.Linear(h, nh * d, bias=False)
 
+    def queries_keys_values(self, x, cos, sin):
+        """Q, K, V [b, nh, s, d]: K/V repeated to the query heads, Q
+        times lightning_scale."""
+        c = self.c
+        d, nh, nkv = c["lightning_head_dim"], c["lightning_nh"], c["lightning_nkv"]
+        q, k, v = project_heads(self, x, cos, sin, nh, nkv, d, c["qk_norm"],
+                                c["lightning_use_rope"])
+        k, v = repeat_kv(k, nh // nkv), repeat_kv(v, nh // nkv)
+        q = q * {"1/sqrt(d)": d ** -0.5, "1/d": 1.0 / d, "1": 1.0}[c["lightning_scale"]]
+        return q, k, v
+
     def forward(self, x, cos, sin):
         c = self.c
         b, s, _ = x.shape
-        d, nh, nkv = c["lightning_head_dim"], c["lightning_nh"], c["lightning_nkv"]
-        q = self.q_proj(x).view(b, s, nh, d)
-        k = self.k_proj(x).view(b, s, nkv, d)
-        if c["qk_norm"]:
-            q, k = self.q_norm(q), self.k_norm(k)
-        q, k = q.transpose(1, 2), k.transpose(1, 2)
-        v = self.v_proj(x).view(b, s, nkv, d).transpose(1, 2)
-        if c["lightning_use_rope"]:
-            q = q * cos + rotate_half(q) * sin
-            k = k * cos + rotate_half(k) * sin
-        k, v = repeat_kv(k, nh // nkv), repeat_kv(v, nh // nkv)
-        q = q * {"1/sqrt(d)": d ** -0.5, "1/d": 1.0 / d, "1": 1.0}[c["lightning_scale"]]
+        q, k, v = self.queries_keys_values(x, cos, sin)
+        d, nh = c["lightning_head_dim"], c["lightning_nh"]
         slopes = torch.tensor(alibi_slopes(nh))
         if self.parallel:
             # o_t = sum_{s <= t} exp(-slope (t - s)) (q_t . k_s) v_s: the
