@@ -30,7 +30,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import sentencepiece as spm
 import torch
 
