@@ -40,8 +40,24 @@ static void readConfigFields(const std::string &folder, ModelInfo &info) {
   };
   info.bosToken = token("bos_token_id");
   info.eosToken = token("eos_token_id");
-  if (const llvm::json::Object *sparse = root->getObject("sparse_config"))
+  if (const llvm::json::Object *sparse = root->getObject("sparse_config")) {
     info.denseLen = sparse->getInteger("dense_len").value_or(0);
+    info.blockSize = sparse->getInteger("block_size").value_or(0);
+    info.topk = sparse->getInteger("topk").value_or(0);
+    info.windowSize = sparse->getInteger("window_size").value_or(0);
+  }
+}
+
+int64_t ModelInfo::attendedKeys(int64_t position) const {
+  int64_t keys = position + 1;
+  if (denseLen < 0 || keys < denseLen || blockSize <= 0)
+    return keys;
+  // Blocks qb - local < k <= qb are the local window; the candidates are
+  // the blocks before it, of which the top-k are attended.
+  int64_t queryBlock = position / blockSize;
+  int64_t localBlocks = windowSize / blockSize;
+  int64_t firstLocal = std::max<int64_t>(0, queryBlock - localBlocks + 1);
+  return std::min(firstLocal, topk) * blockSize + (keys - firstLocal * blockSize);
 }
 
 Status Engine::open(const std::string &folder, const EngineOptions &options,

@@ -51,6 +51,10 @@ Status hybrid::generate::generateTokens(
       stats.stop = "eos";
       return false;
     }
+    // The token was predicted by a query at the last cached position.
+    int64_t at = int64_t(prompt.size() + tokens.size()) - 1;
+    stats.attendedKeys += double(engine.info().attendedKeys(at));
+    stats.totalKeys += double(at + 1);
     tokens.push_back(token);
     if (onToken)
       onToken(token);

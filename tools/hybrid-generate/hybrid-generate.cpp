@@ -249,6 +249,7 @@ int main(int argc, char **argv) {
         {"prompt_tokens", int64_t(ids.size())},
         {"stop", stats.stop},
         {"steps", stats.steps},
+        {"attended_key_fraction", stats.attendedKeyFraction()},
         {"mean_accepted", stats.meanAccepted()},
         {"timings", std::move(timings)}};
     outs() << llvm::json::Value(std::move(result)) << "\n";
@@ -264,6 +265,10 @@ int main(int argc, char **argv) {
          << format("generated %lld tokens (stop: %s), decode %.1f tokens/s\n",
                    (long long)generated.size(), stats.stop.c_str(),
                    tokensPerSecond);
+  if (info.denseLen >= 0)
+    errs() << format("sparse attention: %.1f%% of the keys attended (the "
+                     "sparse_config's budget per query)\n",
+                     100.0 * stats.attendedKeyFraction());
   if (drafter)
     errs() << format("speculation: %lld verification steps, %.2f tokens "
                      "per step (mean accepted), %.3f s drafting\n",

@@ -229,3 +229,26 @@ TEST(Engine, SpeculativeSamplingKeepsTheTargetDistribution) {
 }
 
 } // namespace
+
+namespace {
+
+// The attended-key count of semantics.md sections 2-3 for
+// minicpm-sala-tiny's sparse_config (blocks of 8, top-2, a window of one
+// block, dense below 24 keys), worked by hand: at position 39 the query's
+// block is 4 (its window), blocks 0-3 are candidates, 2 of them attended:
+// 16 keys + 8 in the window; at 25, 2 of blocks 0-2 and 2 keys of block 3.
+TEST(Engine, AttendedKeysFollowTheSparseBudget) {
+  Engine engine;
+  ASSERT_TRUE(Engine::open(kSala, options(), engine).ok());
+  const ModelInfo &info = engine.info();
+  EXPECT_EQ(info.attendedKeys(10), 11);
+  EXPECT_EQ(info.attendedKeys(22), 23);
+  EXPECT_EQ(info.attendedKeys(25), 18);
+  EXPECT_EQ(info.attendedKeys(39), 24);
+  EngineOptions dense = options();
+  dense.sparseAttention = false;
+  ASSERT_TRUE(Engine::open(kSala, dense, engine).ok());
+  EXPECT_EQ(engine.info().attendedKeys(39), 40);
+}
+
+} // namespace

@@ -49,6 +49,15 @@ struct ModelInfo {
   /// Keys from which InfLLM-V2 layers attend sparsely (sparse_config's
   /// dense_len; -1 when no layer does, or --sparse none).
   int64_t denseLen = -1;
+  /// sparse_config's block size, top-k and local window, for
+  /// attendedKeys().
+  int64_t blockSize = 0, topk = 0, windowSize = 0;
+
+  /// Keys an InfLLM-V2 layer attends for a query at `position` (0-based):
+  /// every key below dense_len; past it, its top-k blocks (the forced
+  /// initial ones among them) and its local window, a budget fixed by
+  /// the config, exactly what the kernels read.
+  int64_t attendedKeys(int64_t position) const;
   /// Whether the model has verify and commit (speculative decoding).
   bool canVerify = false;
   /// Whether this call compiled the model (false: the cache had it).

@@ -42,6 +42,14 @@ struct GenerateStats {
   int64_t verifyCalls = 0, plainCalls = 0;
   /// "eos", "length" or "context".
   std::string stop = "length";
+  /// Keys the sparse layers attended over the keys there were, summed over
+  /// the generated tokens (ModelInfo::attendedKeys): their ratio is the
+  /// attended-key fraction (1 without sparse layers).
+  double attendedKeys = 0, totalKeys = 0;
+
+  double attendedKeyFraction() const {
+    return totalKeys > 0 ? attendedKeys / totalKeys : 1.0;
+  }
 
   double meanAccepted() const {
     return steps ? double(stepTokens) / double(steps) : 0.0;
