@@ -385,6 +385,10 @@ def Hybrid_KVCompactOp : Hybrid_Op<"kv_compact", [Pure,
     `[B, H, N, Dk, Dv]` from `hybrid.linear_recurrence` with a tree, from
     which the accepted node's state `[B, H, Dk, Dv]` is selected. Results:
     the compacted caches, then the selected states, in operand order.
+
+    The caches are updated by one `tensor.insert_slice` per moved row, so a
+    result written back into its cache argument (`hybrid.write_back`)
+    bufferizes in place: a commit costs the accepted rows, not the cache.
   }];
   let arguments = (ins Hybrid_TreeParents:$path, Hybrid_ScalarI32:$length,
                        Index:$prefix_len,
