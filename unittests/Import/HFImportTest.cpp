@@ -351,6 +351,24 @@ TEST_P(HFCheckpoint, EntryPointsMatchTheReference) {
     EXPECT_LE(worst, 1.0) << "commit, then decode: error / tolerance";
   }
 
+  // A recurrent state for another batch fails the call, unread.
+  if (m.lightningLayers > 0) {
+    std::vector<hybrid::Tensor> mismatched = emptyCaches();
+    std::vector<std::string> names = m.module.argNames("prefill");
+    for (size_t i = 2; i < names.size(); ++i)
+      if (names[i].rfind("state.", 0) == 0) {
+        std::vector<int64_t> shape = mismatched[i - 2].shape();
+        shape[0] = batch + 1;
+        mismatched[i - 2] = make(HYBRID_DTYPE_F32, shape);
+      }
+    hybrid::Status other = step("decode", columns(m.ids, 0, 1), 0,
+                                mismatched, logits);
+    EXPECT_FALSE(other.ok());
+    EXPECT_NE(other.message().find("the initial state is not [batch"),
+              std::string::npos)
+        << "got: " << other.message();
+  }
+
   // A step past the capacity, and an id outside the vocabulary.
   hybrid::Status full = step("decode", columns(m.ids, 0, 1), kCapacity,
                              caches, logits);

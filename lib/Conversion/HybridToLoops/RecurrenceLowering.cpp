@@ -465,6 +465,16 @@ struct LinearRecurrenceLowering : KernelPattern<LinearRecurrenceOp> {
 
     RuntimeChecks checks(kb, "hybrid.linear_recurrence");
     r.checkDynamic(checks);
+    // The initial state is read as [B, Hkv, Dk, Dv]: any other shape (a
+    // caller's state for another batch) fails the call unread.
+    if (init)
+      checks.check(
+          kb.ori(kb.ori(kb.cmpi(P::ne, kb.dim(init, 0), r.batch),
+                        kb.cmpi(P::ne, kb.dim(init, 1), r.kvHeads)),
+                 kb.ori(kb.cmpi(P::ne, kb.dim(init, 2), r.keyDim),
+                        kb.cmpi(P::ne, kb.dim(init, 3), r.valueDim))),
+          "the initial state is not [batch, key/value heads, key dim, value "
+          "dim]");
     if (parents) {
       checks.check(kb.cmpi(P::ugt, nodes, r.len),
                    "the draft tree has more nodes than tokens");

@@ -595,9 +595,9 @@ private:
       fits = arith::CmpIOp::create(
           b, loc, arith::CmpIPredicate::eq,
           tensor::DimOp::create(b, loc, caches->in[0], 0), batch);
-      CheckOp::create(b, loc, fits,
-                      "a recurrent state's batch differs from the ids'");
-      initial = stateOrZero(caches->in[0], fits, batch);
+      // Read in place: the recurrence itself fails the call, unread, for a
+      // state of another shape; `fits` keeps its write-back in bounds.
+      initial = caches->in[0];
     }
     auto rec = LinearRecurrenceOp::create(
         b, loc, q, k, v, Value(), Value(), initial, parents,
@@ -636,32 +636,6 @@ private:
                ValueRange{init}, maps, iters,
                [&](OpBuilder &nb, Location l, ValueRange args) {
                  linalg::YieldOp::create(nb, l, args[0]);
-               })
-        .getResult(0);
-  }
-
-  /// The recurrent state to start from, [B, H, Dk, Dv]: `state` when its
-  /// batch `fits` the step's, else zeros, read only under the condition
-  /// so that a mismatched state is never read out of bounds.
-  Value stateOrZero(Value state, Value fits, Value batch) {
-    auto type = cast<RankedTensorType>(state.getType());
-    SmallVector<OpFoldResult> sizes = sizesOf(b, loc, state);
-    sizes[0] = batch;
-    Value init = emptyTensor(b, loc, sizes, f32);
-    int64_t rank = type.getRank();
-    SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank)};
-    SmallVector<utils::IteratorType> iters(rank,
-                                           utils::IteratorType::parallel);
-    return linalg::GenericOp::create(
-               b, loc, TypeRange{init.getType()}, ValueRange{},
-               ValueRange{init}, maps, iters,
-               [&](OpBuilder &nb, Location l, ValueRange) {
-                 SmallVector<Value> at;
-                 for (int64_t d = 0; d < rank; ++d)
-                   at.push_back(linalg::IndexOp::create(nb, l, d));
-                 linalg::YieldOp::create(
-                     nb, l,
-                     extractIf(nb, l, fits, state, at, constant(nb, l, 0.0)));
                })
         .getResult(0);
   }
