@@ -49,14 +49,20 @@ hybrid::generate::samplingDistribution(const float *logits, int64_t vocab,
     return probs;
   }
   // Tokens by decreasing logit (ties: lower index first), then the top-k
-  // and top-p cuts over that order.
+  // and top-p cuts over that order. Only the kept prefix is ordered (a
+  // partial sort per token, not the whole vocabulary); without a cut the
+  // order does not matter.
   std::vector<int64_t> order(vocab);
   std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
-  });
   int64_t keep = options.topK > 0 ? std::min(options.topK, vocab) : vocab;
-  double top = double(logits[order[0]]) / options.temperature, total = 0.0;
+  auto before = [&](int64_t a, int64_t b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  };
+  if (keep < vocab || options.topP < 1.0f)
+    std::partial_sort(order.begin(), order.begin() + keep, order.end(),
+                      before);
+  double top = double(logits[argmax(logits, vocab)]) / options.temperature;
+  double total = 0.0;
   std::vector<double> weights(keep);
   for (int64_t i = 0; i < keep; ++i) {
     weights[i] = std::exp(double(logits[order[i]]) / options.temperature - top);
