@@ -42,37 +42,35 @@ struct WeightSpec {
 /// The weights of `c`, in argument order.
 std::vector<WeightSpec> weightSpecs(const DecoderConfig &c) {
   int64_t h = c.hiddenSize, q = c.numHeads * c.headDim,
-          kv = c.numKVHeads * c.headDim, ffn = c.intermediateSize;
+          ffn = c.intermediateSize;
   std::vector<WeightSpec> specs = {
       {"model.embed_tokens.weight", {c.vocabSize, h}}};
   for (int64_t i = 0; i < c.numLayers; ++i) {
     std::string p = "model.layers." + std::to_string(i) + ".";
     specs.push_back({p + "input_layernorm.weight", {h}});
     std::string a = p + "self_attn.";
+    // Q, K, V and O of `heads` / `kvHeads` heads of `d`, with per-head
+    // norms of Q and K when `qkNorm`.
+    auto projections = [&](int64_t heads, int64_t kvHeads, int64_t d,
+                           bool qkNorm) {
+      specs.push_back({a + "q_proj.weight", {heads * d, h}});
+      specs.push_back({a + "k_proj.weight", {kvHeads * d, h}});
+      specs.push_back({a + "v_proj.weight", {kvHeads * d, h}});
+      specs.push_back({a + "o_proj.weight", {h, heads * d}});
+      if (qkNorm) {
+        specs.push_back({a + "q_norm.weight", {d}});
+        specs.push_back({a + "k_norm.weight", {d}});
+      }
+    };
     if (c.isLightning(i)) {
       const LightningConfig &l = *c.lightning;
-      int64_t lq = l.numHeads * l.headDim, lkv = l.numKVHeads * l.headDim;
-      specs.push_back({a + "q_proj.weight", {lq, h}});
-      specs.push_back({a + "k_proj.weight", {lkv, h}});
-      specs.push_back({a + "v_proj.weight", {lkv, h}});
-      specs.push_back({a + "o_proj.weight", {h, lq}});
-      if (l.qkNorm) {
-        specs.push_back({a + "q_norm.weight", {l.headDim}});
-        specs.push_back({a + "k_norm.weight", {l.headDim}});
-      }
+      projections(l.numHeads, l.numKVHeads, l.headDim, l.qkNorm);
       if (l.outputNorm)
-        specs.push_back({a + "o_norm.weight", {lq}});
+        specs.push_back({a + "o_norm.weight", {l.numHeads * l.headDim}});
       if (l.outputGate)
-        specs.push_back({a + "z_proj.weight", {lq, h}});
+        specs.push_back({a + "z_proj.weight", {l.numHeads * l.headDim, h}});
     } else {
-      specs.push_back({a + "q_proj.weight", {q, h}});
-      specs.push_back({a + "k_proj.weight", {kv, h}});
-      specs.push_back({a + "v_proj.weight", {kv, h}});
-      specs.push_back({a + "o_proj.weight", {h, q}});
-      if (c.qkNorm) {
-        specs.push_back({a + "q_norm.weight", {c.headDim}});
-        specs.push_back({a + "k_norm.weight", {c.headDim}});
-      }
+      projections(c.numHeads, c.numKVHeads, c.headDim, c.qkNorm);
       if (c.attentionOutputGate)
         specs.push_back({a + "o_gate.weight", {q, h}});
     }
