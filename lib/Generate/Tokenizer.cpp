@@ -2,6 +2,8 @@
 
 #include "hybrid/Generate/Tokenizer.h"
 
+#include "llvm/ADT/StringRef.h"
+
 #include <sentencepiece_processor.h>
 
 #include <sys/stat.h>
@@ -50,6 +52,11 @@ Status Tokenizer::decode(const std::vector<int64_t> &ids,
   if (!s.ok())
     return Status::error("cannot detokenize: " + s.ToString());
   return Status();
+}
+
+bool Tokenizer::startsWord(int64_t id) const {
+  return id >= 0 && id < vocabSize() &&
+         llvm::StringRef(sp_->IdToPiece(int(id))).starts_with("\xe2\x96\x81");
 }
 
 int64_t Tokenizer::vocabSize() const { return sp_->GetPieceSize(); }

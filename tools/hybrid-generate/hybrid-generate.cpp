@@ -177,22 +177,26 @@ int main(int argc, char **argv) {
   generation.eosToken = ignoreEos ? -1 : eos;
   generation.tree.size = treeSize;
   generation.tree.depth = treeDepth;
-  std::vector<int64_t> generated;
-  std::string printed;
-  auto onToken = [&](int64_t token) {
-    if (!stream || jsonOutput || !tokenizerStatus)
-      return;
-    std::vector<int64_t> sofar(generated);
-    sofar.push_back(token);
+  // Streaming prints word by word: a word's text is final once the next
+  // word starts, so each token is decoded once, not the whole output again.
+  std::vector<int64_t> word;
+  bool printedAny = false;
+  auto flushWord = [&] {
     std::string text;
-    // Print what decoding added (a piece may join the previous one).
-    if (tokenizer.decode(sofar, text) && text.size() > printed.size() &&
-        text.compare(0, printed.size(), printed) == 0) {
-      outs() << text.substr(printed.size());
+    if (!word.empty() && tokenizer.decode(word, text)) {
+      outs() << (printedAny ? " " : "") << text;
       outs().flush();
-      printed = text;
+      printedAny = true;
     }
-    generated.push_back(token);
+    word.clear();
+  };
+  bool streaming = stream && !jsonOutput && tokenizerStatus;
+  auto onToken = [&](int64_t token) {
+    if (!streaming)
+      return;
+    if (tokenizer.startsWord(token))
+      flushWord();
+    word.push_back(token);
   };
   bool showProgress = int64_t(ids.size()) > options.prefillChunk && !jsonOutput;
   GenerateStats stats;
@@ -208,7 +212,9 @@ int main(int argc, char **argv) {
     errs() << "\n";
   if (!s)
     return fail(s.message());
-  generated = tokens;
+  if (streaming)
+    flushWord();
+  const std::vector<int64_t> &generated = tokens;
   double tokensPerSecond =
       stats.decodeSeconds > 0 ? double(generated.size() - 1) / stats.decodeSeconds
                               : 0;

@@ -31,6 +31,10 @@ public:
   /// The text of `ids`; ids outside the vocabulary are an error.
   Status decode(const std::vector<int64_t> &ids, std::string &text) const;
 
+  /// Whether token `id` starts a word (its piece begins with the word
+  /// boundary mark): the text before it is final, for streaming.
+  bool startsWord(int64_t id) const;
+
   int64_t vocabSize() const;
   /// -1 when the model has none.
   int64_t bos() const;
