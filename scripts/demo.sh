@@ -35,6 +35,16 @@ echo "==> cost model, one verification step over an 8-node tree at 32K keys"
 /usr/bin/python3 "$HYBRID_ROOT/scripts/demo.py" --hybrid-run "$HYBRID_BUILD/bin/hybrid-run" \
   --module "$module" --length "${HYBRID_DEMO_LENGTH:-4096}"
 
+# The hybrid ops of an imported module, counted; the max error of logits
+# against torch's.
+count_hybrid_ops() {
+  grep -oE "= hybrid\.[a-z_]+" "$1" | sort | uniq -c | sed "s/^ *\([0-9]*\) = /    \1 x /"
+}
+compare_logits() {
+  /usr/bin/python3 -c "import numpy as np; y = np.load('$1'); e = np.load('$2'); \
+print('    logits %s, max |error| vs torch %.1e' % (y.shape, np.abs(y - e).max()))"
+}
+
 # An ONNX model through the front door: a Llama-style GQA decoder LM that
 # torch.onnx.export wrote (test/ONNX/lms, 2 layers, symbolic batch and
 # sequence). hybrid-import raises its spelled-out attention, RMSNorm and
@@ -43,29 +53,28 @@ echo "==> cost model, one verification step over an 8-node tree at 32K keys"
 lms="$HYBRID_ROOT/test/ONNX/lms"
 echo "==> ONNX: hybrid-import ${lms#$HYBRID_ROOT/}/llama_gqa.onnx (exported by torch 1.13)"
 "$HYBRID_BUILD/bin/hybrid-import" "$lms/llama_gqa.onnx" -o "$work/llama_gqa.mlir"
-grep -oE "= hybrid\.[a-z_]+" "$work/llama_gqa.mlir" | sort | uniq -c | sed "s/^ *\([0-9]*\) = /    \1 x /"
+count_hybrid_ops "$work/llama_gqa.mlir"
 echo "==> ONNX: hybrid-run on input_ids [2, 11]"
 "$HYBRID_BUILD/bin/hybrid-run" "$lms/llama_gqa.onnx" --input "input_ids=$lms/llama_gqa.input_ids.npy" \
   --output "$work/llama_gqa.npy" --verbose 2>&1 | sed 's/^/    /'
-/usr/bin/python3 -c "import numpy as np; y = np.load('$work/llama_gqa.npy'); e = np.load('$lms/llama_gqa.logits.npy'); \
-print('    logits %s, max |error| vs torch %.1e' % (y.shape, np.abs(y - e).max()))"
+compare_logits "$work/llama_gqa.npy" "$lms/llama_gqa.logits.npy"
 
 # A Hugging Face checkpoint folder: a tiny MiniCPM-SALA (test/HF,
 # config.json + model.safetensors, random weights): one InfLLM-V2 sparse
 # layer to three Lightning Attention layers, whose 40-token prompt passes
-# dense_len. hybrid-import builds forward, prefill, decode and verify with
+# dense_len. hybrid-import builds forward, prefill, decode, verify,
+# verify_chain and commit with
 # the weights as parameters; hybrid-run maps them from the folder and
 # returns the logits of forward, checked against the torch reference.
 hf="$HYBRID_ROOT/test/HF/minicpm-sala-tiny"
 echo "==> Hugging Face: hybrid-import ${hf#$HYBRID_ROOT/}"
 "$HYBRID_BUILD/bin/hybrid-import" "$hf" -o "$work/sala.mlir"
-grep -oE "func.func @[a-z]+" "$work/sala.mlir" | sed 's/func.func @/    entry point /'
-grep -oE "= hybrid\.[a-z_]+" "$work/sala.mlir" | sort | uniq -c | sed "s/^ *\([0-9]*\) = /    \1 x /"
+grep -oE "func.func @[a-z_]+" "$work/sala.mlir" | sed 's/func.func @/    entry point /'
+count_hybrid_ops "$work/sala.mlir"
 echo "==> Hugging Face: hybrid-run (entry forward) on input_ids [2, 40]"
 "$HYBRID_BUILD/bin/hybrid-run" "$hf" --input "input_ids=$hf/input_ids.npy" \
   --output "$work/sala.npy" --verbose 2>&1 | sed 's/^/    /'
-/usr/bin/python3 -c "import numpy as np; y = np.load('$work/sala.npy'); e = np.load('$hf/logits.npy'); \
-print('    logits %s, max |error| vs torch %.1e' % (y.shape, np.abs(y - e).max()))"
+compare_logits "$work/sala.npy" "$hf/logits.npy"
 
 # Text from the bundled model (models/sala-kjv: MiniCPM-SALA-style, trained
 # here on the King James Bible by models/train_sala.py), first plainly, then
