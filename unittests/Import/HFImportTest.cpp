@@ -349,6 +349,14 @@ TEST_P(HFCheckpoint, EntryPointsMatchTheReference) {
     worst = 0;
     compareRow(logits, 0, treeLogits, 6, worst);
     EXPECT_LE(worst, 1.0) << "commit, then decode: error / tolerance";
+
+    // A path that does not go down the tree is refused.
+    path.data<int32_t>()[1] = 4, path.data<int32_t>()[2] = 1;
+    commitArgs[0] = path;
+    s = m.module.invoke("commit", commitArgs, none);
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("increasing node ids"), std::string::npos)
+        << s.message();
   }
 
   // A recurrent state for another batch fails the call, unread.

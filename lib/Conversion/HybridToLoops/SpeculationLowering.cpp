@@ -140,14 +140,25 @@ struct KVCompactLowering : KernelPattern<KVCompactOp> {
                  kb.cmpi(P::sgt, length, nodes)),
           "the accepted length must be in [1, number of tree nodes]");
     Value safeLength = kb.select(checks.passed(), length, kb.index(0));
-    Value pathBad = kb.loop(
-        kb.index(0), safeLength, kb.index(1), {kb.boolean(false)},
+    // A path runs from the root down the tree, so its node ids start at 0
+    // and increase (a node's ancestors have lower ids): the in-place row
+    // moves below rely on it (row path[d] >= d is read before any move
+    // overwrites it).
+    SmallVector<Value> pathScan = kb.loop(
+        kb.index(0), safeLength, kb.index(1),
+        {kb.boolean(false), kb.boolean(false), kb.index(-1)},
         [&](Value d, ValueRange it) -> SmallVector<Value> {
           Value n = kb.loadIndex(path, {d});
-          return {kb.ori(it[0], kb.ori(kb.cmpi(P::slt, n, kb.index(0)),
-                                       kb.cmpi(P::sge, n, nodes)))};
-        })[0];
-    check(pathBad, "the accepted path names a node outside the tree");
+          Value outside = kb.ori(kb.cmpi(P::slt, n, kb.index(0)),
+                                 kb.cmpi(P::sge, n, nodes));
+          Value unordered = kb.select(kb.cmpi(P::eq, d, kb.index(0)),
+                                      kb.cmpi(P::ne, n, kb.index(0)),
+                                      kb.cmpi(P::sle, n, it[2]));
+          return {kb.ori(it[0], outside), kb.ori(it[1], unordered), n};
+        });
+    check(pathScan[0], "the accepted path names a node outside the tree");
+    check(pathScan[1], "the accepted path must start at the root (node 0) "
+                       "and go down the tree (increasing node ids)");
     for (Value cache : op.getCaches()) {
       Value s = kb.dim(cache, 2);
       // prefix + nodes > S, without the add that wraps for a huge prefix.
