@@ -83,6 +83,14 @@ bool compileModule(const std::string &text, hybrid::Module &out) {
   return ok;
 }
 
+/// An index argument (a rank-0 i64 tensor).
+hybrid::Tensor scalarIndex(int64_t value) {
+  hybrid::Tensor t;
+  hybrid::Tensor::create(HYBRID_DTYPE_I64, {}, t);
+  *t.data<int64_t>() = value;
+  return t;
+}
+
 hybrid::Tensor randomTensor(std::vector<int64_t> shape, std::mt19937 &rng,
                             float scale = 1.0f) {
   hybrid::Tensor t;
@@ -165,10 +173,15 @@ void denseAttentionPrefill() {
   }
 }
 
-void sparseVersusDense() {
-  if (!selected("attention_32k"))
+/// Dense against block-sparse attention for Sq = 16 rows over Skv keys, and
+/// block selection: compressing every key (the op alone) or reading the
+/// compressed-key cache a decode step keeps (compress_keys adds the step's
+/// windows: timed too).
+void sparseVersusDense(int64_t Skv) {
+  std::string op = "attention_" + std::to_string(Skv / 1024) + "k";
+  if (!selected(op))
     return;
-  int64_t B = 1, Hq = 16, Hkv = 2, Sq = 16, Skv = 32768, D = 128;
+  int64_t B = 1, Hq = 16, Hkv = 2, Sq = 16, D = 128;
   std::string cfg = "#hybrid.sparse_config<kernel_size = 32, kernel_stride = 16, "
                     "block_size = 64, topk = 16, init_blocks = 1, window_size = 256, "
                     "dense_len = 8192>";
@@ -184,7 +197,14 @@ void sparseVersusDense() {
       "func.func @sparse(%q: " + q + ", %k: " + kv + ", %v: " + kv + ", %s: " + idx +
       ") -> " + q + " {\n  %o = hybrid.block_sparse_attention %q, %k, %v blocks(%s : " +
       idx + ") config(" + cfg + ") : " + q + ", " + kv + ", " + kv +
-      "\n  return %o : " + q + "\n}\n";
+      "\n  return %o : " + q + "\n}\n" +
+      "func.func @compress(%k1: " + kv + ", %k: " + kv + ", %since: index) -> " +
+      kv + " {\n  %c = hybrid.compress_keys %k1, %k since(%since) config(" +
+      cfg + ") : " + kv + ", " + kv + "\n  return %c : " + kv + "\n}\n" +
+      "func.func @select_cached(%q: " + q + ", %k: " + kv + ", %k1: " + kv +
+      ") -> " + idx + " {\n  %s = hybrid.block_select %q, %k compressed(%k1 : " +
+      kv + ") config(" + cfg + ") : " + q + ", " + kv + "\n  return %s : " +
+      idx + "\n}\n";
   hybrid::Module m;
   if (!compileModule(text, m))
     return;
@@ -198,12 +218,25 @@ void sparseVersusDense() {
   double denseKeys = 0;
   for (int64_t i = 0; i < Sq; ++i)
     denseKeys += Skv - Sq + i + 1;
-  double dense = timeCase(m, "attention_32k", "dense", shape, "dense",
+  double dense = timeCase(m, op, "dense", shape, "dense",
                           {tq, tk, tv}, 4.0 * B * Hq * D * denseKeys);
   std::vector<hybrid::Tensor> sel;
   m.invoke("select", {tq, tk}, sel);
-  timeCase(m, "attention_32k", "block_select", shape, "select", {tq, tk},
+  timeCase(m, op, "block_select", shape, "select", {tq, tk},
            2.0 * B * Hq * D * Sq * (Skv / 16.0));
+  int64_t kernels = (Skv - 32) / 16 + 1;
+  hybrid::Tensor k1 = randomTensor({B, Hkv, kernels, D}, rng);
+  std::vector<hybrid::Tensor> compressed;
+  m.invoke("compress", {k1, tk, scalarIndex(0)}, compressed);
+  timeCase(m, op, "compress_keys_step", shape, "compress",
+           {compressed[0], tk, scalarIndex(Skv - Sq)}, 0.0);
+  std::vector<hybrid::Tensor> cachedSel;
+  m.invoke("select_cached", {tq, tk, compressed[0]}, cachedSel);
+  if (cachedSel.empty() || std::memcmp(cachedSel[0].data(), sel[0].data(),
+                                       sel[0].numElements() * 4) != 0)
+    errs() << op << ": the cached selection differs from the op's own\n";
+  timeCase(m, op, "block_select_cached", shape, "select_cached",
+           {tq, tk, compressed[0]}, 2.0 * B * Hq * D * Sq * (Skv / 16.0));
   // Keys each row attends: selected blocks (not in the window) + window.
   double attended = 0;
   const int32_t *ids = sel[0].data<int32_t>();
@@ -220,16 +253,16 @@ void sparseVersusDense() {
     }
   double fraction = attended / (denseKeys * Hq);
   double sparse = timeCase(
-      m, "attention_32k", "block_sparse", shape, "sparse",
+      m, op, "block_sparse", shape, "sparse",
       {tq, tk, tv, sel[0]}, 4.0 * B * D * attended,
       formatv("{0}", format(", \"attended_key_fraction\": %.4f, \"ideal_speedup\": %.1f",
              fraction, 1.0 / fraction))
           .str());
   if (dense > 0 && sparse > 0)
-    outs() << format("{\"op\": \"attention_32k\", \"variant\": \"summary\", "
+    outs() << format("{\"op\": \"%s\", \"variant\": \"summary\", "
                      "\"speedup\": %.2f, \"ideal_speedup\": %.2f, "
                      "\"fraction_of_ideal\": %.2f}\n",
-                     dense / sparse, 1.0 / fraction,
+                     op.c_str(), dense / sparse, 1.0 / fraction,
                      dense / sparse * fraction);
 }
 
@@ -602,7 +635,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   denseAttentionPrefill();
-  sparseVersusDense();
+  sparseVersusDense(32768);
+  sparseVersusDense(65536);
   recurrenceChunkedVersusStep();
   chunkMoEVersusDense();
   gqaLayoutChoice();

@@ -45,7 +45,15 @@ static void readConfigFields(const std::string &folder, ModelInfo &info) {
     info.blockSize = sparse->getInteger("block_size").value_or(0);
     info.topk = sparse->getInteger("topk").value_or(0);
     info.windowSize = sparse->getInteger("window_size").value_or(0);
+    info.kernelSize = sparse->getInteger("kernel_size").value_or(0);
+    info.kernelStride = sparse->getInteger("kernel_stride").value_or(0);
   }
+}
+
+int64_t ModelInfo::kernelsIn(int64_t keys) const {
+  if (kernelSize <= 0 || kernelStride <= 0 || keys < kernelSize)
+    return 1;
+  return (keys - kernelSize) / kernelStride + 1;
 }
 
 int64_t ModelInfo::attendedKeys(int64_t position) const {
@@ -93,19 +101,23 @@ Status Engine::open(const std::string &folder, const EngineOptions &options,
       return Status::error("the compiled model has no '" + std::string(entry) +
                            "' entry point");
 
+  readConfigFields(folder, e.info_);
   // The caches and states: prefill's arguments after ids and position,
-  // shaped by the module (batch 1, every dynamic length the context
-  // limit), zeroed: a fresh state is zero, and caches must hold finite
-  // values.
+  // shaped by the module (batch 1, every dynamic length the context limit,
+  // the compressed keys' the kernel windows in it), zeroed: a fresh state
+  // is zero, and caches must hold finite values.
   std::vector<std::string> names = e.module_.argNames("prefill");
   for (size_t i = 2; i < names.size(); ++i) {
     hybrid_value_info arg;
     if (Status s = e.module_.argInfo("prefill", i, arg); !s)
       return s;
     std::vector<int64_t> shape(arg.shape, arg.shape + arg.rank);
+    bool compressed = llvm::StringRef(names[i]).ends_with(".compressed_key");
     for (size_t d = 0; d < shape.size(); ++d)
       if (shape[d] < 0)
-        shape[d] = d == 0 ? 1 : options.contextLimit;
+        shape[d] = d == 0       ? 1
+                   : compressed ? e.info_.kernelsIn(options.contextLimit)
+                                : options.contextLimit;
     Tensor t;
     if (Status s = Tensor::create(arg.dtype, shape, t); !s)
       return Status::error("cannot allocate '" + names[i] + "' for " +
@@ -132,7 +144,6 @@ Status Engine::open(const std::string &folder, const EngineOptions &options,
       !s)
     return s;
   e.info_.vocabSize = logits.shape[logits.rank - 1];
-  readConfigFields(folder, e.info_);
   if (!options.sparseAttention)
     e.info_.denseLen = -1;
   out = std::move(e);

@@ -25,6 +25,7 @@ mlir::hybrid::insertDenseSparseSwitch(RewriterBase &rewriter,
   if (!select || select.getQuery() != sparse.getQuery() ||
       select.getKey() != sparse.getKey() ||
       select.getOffset() != sparse.getOffset() ||
+      select.getKeyLength() != sparse.getKeyLength() ||
       select.getParents() != sparse.getParents() || !select->hasOneUse())
     return failure();
   if (sparse->getParentOfType<scf::IfOp>() &&
@@ -34,7 +35,10 @@ mlir::hybrid::insertDenseSparseSwitch(RewriterBase &rewriter,
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPoint(select);
   Location loc = sparse.getLoc();
-  Value keys = tensor::DimOp::create(rewriter, loc, sparse.getKey(), 2);
+  Value keys = sparse.getKeyLength()
+                   ? sparse.getKeyLength()
+                   : tensor::DimOp::create(rewriter, loc, sparse.getKey(), 2)
+                         .getResult();
   Value denseLen = arith::ConstantIndexOp::create(
       rewriter, loc, sparse.getConfig().getDenseLen());
   Value isShort = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt,
@@ -46,7 +50,8 @@ mlir::hybrid::insertDenseSparseSwitch(RewriterBase &rewriter,
   rewriter.setInsertionPointToStart(ifOp.thenBlock());
   auto dense = AttentionOp::create(
       rewriter, loc, sparse.getQuery(), sparse.getKey(), sparse.getValue(),
-      /*mask=*/nullptr, sparse.getOffset(), sparse.getParents(),
+      /*mask=*/nullptr, sparse.getOffset(), sparse.getKeyLength(),
+      sparse.getParents(),
       /*causal=*/true, sparse.getScaleAttr(), sparse.getSoftcapAttr(),
       sparse.getLayoutAttr());
   scf::YieldOp::create(rewriter, loc, dense.getResult());

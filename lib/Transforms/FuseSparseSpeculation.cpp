@@ -31,18 +31,21 @@ LogicalResult mlir::hybrid::shareTreeSelection(RewriterBase &rewriter,
   if (!parents || !select || select.getParents() ||
       select.getQuery() != sparse.getQuery() ||
       select.getKey() != sparse.getKey() ||
-      select.getOffset() != sparse.getOffset() || !select->hasOneUse())
+      select.getOffset() != sparse.getOffset() ||
+      select.getKeyLength() != sparse.getKeyLength() || !select->hasOneUse())
     return failure();
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPoint(select);
   auto shared = BlockSelectOp::create(
       rewriter, select.getLoc(), select.getQuery(), select.getKey(),
-      select.getOffset(), parents, select.getConfig(), select.getScaleAttr(),
+      select.getOffset(), select.getKeyLength(), select.getCompressed(),
+      parents, select.getConfig(), select.getScaleAttr(),
       TreePolicyAttr::get(rewriter.getContext(), policy));
   rewriter.setInsertionPoint(sparse);
   auto fused = BlockSparseAttentionOp::create(
       rewriter, sparse.getLoc(), sparse.getQuery(), sparse.getKey(),
-      sparse.getValue(), shared, sparse.getOffset(), parents,
+      sparse.getValue(), shared, sparse.getOffset(), sparse.getKeyLength(),
+      parents,
       sparse.getConfig(), sparse.getScaleAttr(), sparse.getSoftcapAttr(),
       sparse.getLayoutAttr());
   rewriter.replaceOp(sparse, fused);

@@ -177,7 +177,7 @@ struct RaiseAttentionPattern : OpRewritePattern<linalg::BatchMatmulOp> {
     }
     auto attention = AttentionOp::create(
         rewriter, loc, q4, k4, v4, mask4, /*offset=*/nullptr,
-        /*parents=*/nullptr, /*causal=*/false,
+        /*key_length=*/nullptr, /*parents=*/nullptr, /*causal=*/false,
         rewriter.getF32FloatAttr(static_cast<float>(scale)),
         /*softcap=*/nullptr, /*layout=*/nullptr);
     Value result = tensor::CollapseShapeOp::create(
@@ -356,7 +356,7 @@ struct RaiseAttention4DPattern : RewritePattern {
     }
     auto attention = AttentionOp::create(
         rewriter, loc, q4, k.tensor, v.tensor, mask4, offset,
-        /*parents=*/nullptr, causal,
+        /*key_length=*/nullptr, /*parents=*/nullptr, causal,
         rewriter.getF32FloatAttr(static_cast<float>(scale)),
         /*softcap=*/nullptr, /*layout=*/nullptr);
     Value result = attention.getResult();

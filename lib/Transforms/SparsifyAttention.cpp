@@ -24,11 +24,13 @@ LogicalResult mlir::hybrid::sparsifyAttention(RewriterBase &rewriter,
   Location loc = op.getLoc();
   auto select = BlockSelectOp::create(
       rewriter, loc, op.getQuery(), op.getKey(), op.getOffset(),
-      op.getParents(), config, op.getScaleAttr(),
+      op.getKeyLength(), /*compressed=*/nullptr, op.getParents(), config,
+      op.getScaleAttr(),
       /*tree_policy=*/nullptr);
   auto sparse = BlockSparseAttentionOp::create(
       rewriter, loc, op.getQuery(), op.getKey(), op.getValue(), select,
-      op.getOffset(), op.getParents(), config, op.getScaleAttr(),
+      op.getOffset(), op.getKeyLength(), op.getParents(), config,
+      op.getScaleAttr(),
       op.getSoftcapAttr(), op.getLayoutAttr());
   rewriter.replaceOp(op, sparse);
   return success();

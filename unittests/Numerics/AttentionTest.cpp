@@ -384,6 +384,131 @@ TEST(BlockSparse, TreeSharesOneSelection) {
   checkSparse(c, 2, 6, 70, 64, rng, &parents, /*root=*/true);
 }
 
+/// The first `rows` rows of dim 2 of a [B, H, S, D] array.
+ref::Array firstRows(const ref::Array &a, int64_t rows) {
+  ref::Array out({a.dim(0), a.dim(1), rows, a.dim(3)});
+  for (int64_t b = 0; b < a.dim(0); ++b)
+    for (int64_t h = 0; h < a.dim(1); ++h)
+      for (int64_t s = 0; s < rows; ++s)
+        for (int64_t d = 0; d < a.dim(3); ++d)
+          out.at({b, h, s, d}) = a.at({b, h, s, d});
+  return out;
+}
+
+TEST(BlockSparse, CacheReadInPlaceWithCompressedKeys) {
+  // A KV cache of 120 rows holding 90 keys (the rest junk), read in place
+  // through key_length, and the compressed-key cache kept incrementally:
+  // kernels of the first 61 keys (odd: a window straddles the next step),
+  // then those of the next 29, into a cache of junk rows.
+  std::mt19937 rng(12);
+  ref::SparseConfig c{4, 2, 8, 3, 1, 16, 0};
+  std::string t = tensorType(kDyn4, "f32");
+  std::string idx = "tensor<?x?x?x?xi32>";
+  std::string cfg = "config(" + configAttr(c) + ")";
+  hybrid::Module *m = compile(
+      "func.func @compress(%k1: " + t + ", %k: " + t +
+      ", %len: index, %since: index) -> " + t +
+      " {\n  %r = hybrid.compress_keys %k1, %k key_length(%len) since(%since) " +
+      cfg + " : " + t + ", " + t + "\n  return %r : " + t + "\n}\n" +
+      "func.func @select(%q: " + t + ", %k: " + t + ", %k1: " + t +
+      ", %len: index, %off: index) -> " + idx +
+      " {\n  %s = hybrid.block_select %q, %k offset(%off) key_length(%len) "
+      "compressed(%k1 : " + t + ") " + cfg + " : " + t + ", " + t +
+      "\n  %c = tensor.cast %s : tensor<?x?x?x3xi32> to " + idx +
+      "\n  return %c : " + idx + "\n}\n" +
+      "func.func @sparse(%q: " + t + ", %k: " + t + ", %v: " + t + ", %s: " +
+      idx + ", %len: index, %off: index) -> " + t +
+      " {\n  %o = hybrid.block_sparse_attention %q, %k, %v blocks(%s : " + idx +
+      ") offset(%off) key_length(%len) " + cfg + " : " + t + ", " + t + ", " +
+      t + "\n  return %o : " + t + "\n}\n" +
+      "func.func @dense(%q: " + t + ", %k: " + t + ", %v: " + t +
+      ", %len: index, %off: index) -> " + t +
+      " {\n  %o = hybrid.attention %q, %k, %v offset(%off) key_length(%len) "
+      "{causal} : " + t + ", " + t + ", " + t + "\n  return %o : " + t +
+      "\n}\n");
+  ASSERT_TRUE(m);
+  int64_t kvHeads = 2, group = 2, d = 64, capacity = 120, keys = 90, rows = 5;
+  ref::Array q = randomArray({1, kvHeads * group, rows, d}, rng);
+  ref::Array kc = randomArray({1, kvHeads, capacity, d}, rng, 50.0);
+  ref::Array vc = randomArray({1, kvHeads, capacity, d}, rng, 50.0);
+  ref::Array k = firstRows(kc, keys), v = firstRows(vc, keys);
+  int64_t kernels = (keys - c.kernelSize) / c.kernelStride + 1;
+  ref::Array junk({1, kvHeads, kernels + 3, d});
+  std::fill(junk.data.begin(), junk.data.end(), 7.0);
+
+  auto compressed = run(*m, "compress", {toTensor(junk, HYBRID_DTYPE_F32),
+                                         toTensor(kc, HYBRID_DTYPE_F32),
+                                         indexScalar(61), indexScalar(0)});
+  ASSERT_EQ(compressed.size(), 1u);
+  ref::Array partial = fromTensor(compressed[0]);
+  compressed = run(*m, "compress", {toTensor(partial, HYBRID_DTYPE_F32),
+                                    toTensor(kc, HYBRID_DTYPE_F32),
+                                    indexScalar(keys), indexScalar(61)});
+  ASSERT_EQ(compressed.size(), 1u);
+  // semantics.md section 2, step 1: K1[c] = mean(K[c*stride, c*stride +
+  // kernel)); rows past the kernels keep their junk.
+  ref::Array want = junk;
+  for (int64_t h = 0; h < kvHeads; ++h)
+    for (int64_t r = 0; r < kernels; ++r)
+      for (int64_t e = 0; e < d; ++e) {
+        double sum = 0;
+        for (int64_t w = 0; w < c.kernelSize; ++w)
+          sum += k.at({0, h, r * c.kernelStride + w, e});
+        want.at({0, h, r, e}) = sum / c.kernelSize;
+      }
+  EXPECT_TRUE(allClose(fromTensor(compressed[0]), want, 1e-5));
+
+  int64_t offset = keys - rows;
+  auto sel = run(*m, "select", {toTensor(q, HYBRID_DTYPE_F32),
+                                toTensor(kc, HYBRID_DTYPE_F32), compressed[0],
+                                indexScalar(keys), indexScalar(offset)});
+  ASSERT_EQ(sel.size(), 1u);
+  int64_t slots = 0;
+  std::vector<int32_t> expected = ref::blockSelect(
+      q, k, c, offset, std::nullopt, nullptr, false, &slots);
+  std::vector<int32_t> got = intsFromTensor(sel[0]);
+  EXPECT_EQ(got, expected) << "block selection differs";
+
+  auto out = run(*m, "sparse", {toTensor(q, HYBRID_DTYPE_F32),
+                                toTensor(kc, HYBRID_DTYPE_F32),
+                                toTensor(vc, HYBRID_DTYPE_F32), sel[0],
+                                indexScalar(keys), indexScalar(offset)});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(allClose(fromTensor(out[0]),
+                       ref::blockSparseAttention(q, k, v, got, slots, c, offset,
+                                                 std::nullopt, std::nullopt,
+                                                 nullptr),
+                       1e-5));
+  out = run(*m, "dense", {toTensor(q, HYBRID_DTYPE_F32),
+                          toTensor(kc, HYBRID_DTYPE_F32),
+                          toTensor(vc, HYBRID_DTYPE_F32), indexScalar(keys),
+                          indexScalar(offset)});
+  ASSERT_EQ(out.size(), 1u);
+  ref::AttentionParams p;
+  p.offset = offset;
+  EXPECT_TRUE(allClose(fromTensor(out[0]), ref::attention(q, k, v, p), 1e-5));
+
+  // More keys than rows, and a compressed cache too short for the kernels.
+  std::vector<hybrid::Tensor> results;
+  hybrid::Status s = m->invoke(
+      "dense", {toTensor(q, HYBRID_DTYPE_F32), toTensor(kc, HYBRID_DTYPE_F32),
+                toTensor(vc, HYBRID_DTYPE_F32), indexScalar(capacity + 1),
+                indexScalar(offset)},
+      results);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("key_length is outside"), std::string::npos)
+      << s.message();
+  ref::Array shortCache({1, kvHeads, kernels - 1, d});
+  s = m->invoke("compress", {toTensor(shortCache, HYBRID_DTYPE_F32),
+                             toTensor(kc, HYBRID_DTYPE_F32), indexScalar(keys),
+                             indexScalar(0)},
+                results);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("fewer rows than the keys' kernels"),
+            std::string::npos)
+      << s.message();
+}
+
 TEST(BlockSparse, HandWrittenIndicesWithPaddingAndDuplicates) {
   std::mt19937 rng(10);
   ref::SparseConfig c{4, 2, 8, 3, 1, 8, 0};

@@ -52,6 +52,12 @@ struct ModelInfo {
   /// sparse_config's block size, top-k and local window, for
   /// attendedKeys().
   int64_t blockSize = 0, topk = 0, windowSize = 0;
+  /// sparse_config's compression windows, for kernelsIn().
+  int64_t kernelSize = 0, kernelStride = 0;
+
+  /// Compressed-key rows an InfLLM-V2 layer keeps for `keys` keys (its
+  /// full kernel windows; at least 1).
+  int64_t kernelsIn(int64_t keys) const;
 
   /// Keys an InfLLM-V2 layer attends for a query at `position` (0-based):
   /// every key below dense_len; past it, its top-k blocks (the forced

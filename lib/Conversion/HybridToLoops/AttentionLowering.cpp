@@ -35,7 +35,7 @@ struct AttentionLowering : KernelPattern<AttentionOp> {
     using P = arith::CmpIPredicate;
     auto type = cast<RankedTensorType>(op.getType());
     AttentionShape s(kb, op.getQuery(), op.getKey(), op.getValue(),
-                     op.getScale());
+                     op.getScale(), op.getKeyLength());
     Value out = s.allocOutput(kb, type);
     RuntimeChecks checks(kb, "hybrid.attention");
     s.checkDynamic(kb, checks);
@@ -82,7 +82,7 @@ struct BlockSparseAttentionLowering : KernelPattern<BlockSparseAttentionOp> {
     auto type = cast<RankedTensorType>(op.getType());
     SparseConfigAttr config = op.getConfig();
     AttentionShape s(kb, op.getQuery(), op.getKey(), op.getValue(),
-                     op.getScale());
+                     op.getScale(), op.getKeyLength());
     Value out = s.allocOutput(kb, type);
     RuntimeChecks checks(kb, "hybrid.block_sparse_attention");
     s.checkDynamic(kb, checks);

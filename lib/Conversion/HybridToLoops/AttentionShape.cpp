@@ -8,7 +8,8 @@ using namespace mlir::hybrid;
 using P = arith::CmpIPredicate;
 
 AttentionShape::AttentionShape(KernelBuilder &kb, Value query, Value key,
-                               Value value, std::optional<APFloat> scaleAttr) {
+                               Value value, std::optional<APFloat> scaleAttr,
+                               Value keyLength) {
   q = kb.buffer(query);
   k = kb.buffer(key);
   v = value ? kb.buffer(value) : Value();
@@ -17,7 +18,8 @@ AttentionShape::AttentionShape(KernelBuilder &kb, Value query, Value key,
   qLen = kb.dim(q, 2);
   headDim = kb.dim(q, 3);
   kvHeads = kb.dim(k, 1);
-  kvLen = kb.dim(k, 2);
+  kvRows = kb.dim(k, 2);
+  kvLen = keyLength ? keyLength : kvRows;
   valueDim = v ? kb.dim(v, 3) : Value();
   group = kb.divui(qHeads, kb.maxsi(kvHeads, kb.index(1)));
   scale = kb.logitScale(scaleAttr, headDim);
@@ -34,12 +36,15 @@ void AttentionShape::checkDynamic(KernelBuilder &kb,
                kb.cmpi(P::ne, kb.remui(qHeads, kb.maxsi(kvHeads, kb.index(1))),
                        kb.index(0))),
         "query heads must be a multiple of key/value heads");
+  // Unsigned: a negative key_length is out of range too.
+  check(kb.cmpi(P::ugt, kvLen, kvRows),
+        "key_length is outside [0, the key's rows]");
   if (v) {
     check(kb.cmpi(P::ne, kb.dim(v, 0), batch),
           "value batch size does not match the query's");
     check(kb.cmpi(P::ne, kb.dim(v, 1), kvHeads),
           "value heads do not match key heads");
-    check(kb.cmpi(P::ne, kb.dim(v, 2), kvLen),
+    check(kb.cmpi(P::ne, kb.dim(v, 2), kvRows),
           "value length does not match key length");
   }
 }

@@ -18,10 +18,11 @@
 namespace mlir::hybrid {
 
 /// The operands of an attention-family op, read into an AttentionInputs
-/// (without a value operand, `v` and `valueDim` are null).
+/// (without a value operand, `v` and `valueDim` are null). With a
+/// `keyLength` (the op's `key_length`), only the first rows of K/V are keys.
 struct AttentionShape : AttentionInputs {
   AttentionShape(KernelBuilder &kb, Value query, Value key, Value value,
-                 std::optional<APFloat> scaleAttr);
+                 std::optional<APFloat> scaleAttr, Value keyLength = {});
 
   /// Checks every relation the verifier could not check statically.
   void checkDynamic(KernelBuilder &kb, RuntimeChecks &checks) const;

@@ -1,7 +1,8 @@
-//===- BlockSelectLowering.cpp - Kernel of hybrid.block_select ------------===//
+//===- BlockSelectLowering.cpp - block_select and compress_keys kernels ---===//
 //
 // InfLLM-V2 block selection in three phases:
-//  1. compressed keys: the mean of each kernel window, per KV head;
+//  1. compressed keys: the mean of each kernel window, per KV head (or read
+//     from a cache that hybrid.compress_keys keeps, a few rows per step);
 //  2. per (batch, KV head, block of query rows): kernel scores as one
 //     product on the tile kernels (S^T = compressed Q^T, the G heads x rows
 //     along the lanes), a softmax down each column over the row's visible
@@ -19,6 +20,7 @@
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 
@@ -31,6 +33,38 @@ namespace {
 
 using P = arith::CmpIPredicate;
 
+/// The number of full kernel windows in the first `keys` keys.
+Value kernelsIn(KernelBuilder &kb, SparseConfigAttr config, Value keys) {
+  Value kernel = kb.index(config.getKernelSize());
+  return kb.select(
+      kb.cmpi(P::uge, keys, kernel),
+      kb.addi(kb.divui(kb.subi(keys, kernel),
+                       kb.index(config.getKernelStride())),
+              kb.index(1)),
+      kb.index(0));
+}
+
+/// dest[b, h, r, :] = mean(key[b, h, (first + r) * stride + w, :], w <
+/// kernel) for r < count: compressed keys of kernels [first, first + count).
+void emitCompressedKeys(KernelBuilder &kb, SparseConfigAttr config, Value key,
+                        Value dest, Value first, Value count) {
+  Value batch = kb.dim(dest, 0), kvHeads = kb.dim(dest, 1);
+  Value headDim = kb.dim(dest, 3);
+  Value stride = kb.index(config.getKernelStride());
+  Value invKernel = kb.f32(1.0 / config.getKernelSize());
+  kb.parallel({batch, kvHeads, count}, [&](ValueRange ivs) {
+    SmallVector<Value> row = {ivs[0], ivs[1], ivs[2], kb.index(0)};
+    kb.fill(dest, row, kb.f32(0.0), headDim);
+    Value start = kb.muli(kb.addi(first, ivs[2]), stride);
+    kb.loop(kb.index(0), kb.index(config.getKernelSize()), kb.index(1),
+            [&](Value w) {
+              kb.scaleAdd(dest, row, kb.f32(1.0), invKernel, key,
+                          {ivs[0], ivs[1], kb.addi(start, w), kb.index(0)},
+                          headDim);
+            });
+  });
+}
+
 struct BlockSelectLowering : KernelPattern<BlockSelectOp> {
   using KernelPattern::KernelPattern;
 
@@ -42,7 +76,7 @@ struct BlockSelectLowering : KernelPattern<BlockSelectOp> {
     Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
 
     AttentionShape s(kb, op.getQuery(), op.getKey(), /*value=*/Value(),
-                     op.getScale());
+                     op.getScale(), op.getKeyLength());
     Value q = s.q, k = s.k, batch = s.batch, qLen = s.qLen,
           headDim = s.headDim, kvHeads = s.kvHeads, kvLen = s.kvLen,
           group = s.group, scale = s.scale;
@@ -58,11 +92,22 @@ struct BlockSelectLowering : KernelPattern<BlockSelectOp> {
     Value poolKernel = kb.index(config.getPoolKernel());
     Value localBlocks = kb.index(config.getLocalBlocks());
     Value initBlocks = kb.index(config.getInitBlocks());
-    Value numKernels = kb.select(
-        kb.cmpi(P::uge, kvLen, kernel),
-        kb.addi(kb.divui(kb.subi(kvLen, kernel), stride), kb.index(1)),
-        kb.index(0));
+    Value numKernels = kernelsIn(kb, config, kvLen);
     Value numBlocks = kb.ceilDiv(kvLen, blockSize);
+    // Compressed keys given (a cache kept by hybrid.compress_keys): rows
+    // [0, numKernels) of a buffer with `compressedRows` rows per head.
+    Value given = op.getCompressed() ? kb.buffer(op.getCompressed()) : Value();
+    Value compressedRows = given ? kb.dim(given, 2) : numKernels;
+    if (given) {
+      checks.check(kb.ori(kb.ori(kb.cmpi(P::ne, kb.dim(given, 0), batch),
+                                 kb.cmpi(P::ne, kb.dim(given, 1), kvHeads)),
+                          kb.cmpi(P::ne, kb.dim(given, 3), headDim)),
+                   "the compressed keys must be [batch, kv heads, kernels, "
+                   "head dim] like the key");
+      checks.check(kb.cmpi(P::ugt, numKernels, compressedRows),
+                   "the compressed keys have fewer rows than the keys' "
+                   "kernels");
+    }
 
     DraftTreeRows tree(kb, checks, s, op.getParents());
     Value parents = tree.parents, nodes = tree.nodes,
@@ -81,22 +126,15 @@ struct BlockSelectLowering : KernelPattern<BlockSelectOp> {
 
     Value kIdx = kb.index(topk);
     kb.ifThen(checks.passed(), [&] {
-      // Phase 1: compressed keys [B, Hkv, C, D].
-      Value compressed = kb.alloc({OpFoldResult(batch), OpFoldResult(kvHeads),
-                                   OpFoldResult(numKernels),
-                                   OpFoldResult(headDim)},
-                                  f32);
-      Value invKernel = kb.f32(1.0 / config.getKernelSize());
-      kb.parallel({batch, kvHeads, numKernels}, [&](ValueRange ivs) {
-        SmallVector<Value> row = {ivs[0], ivs[1], ivs[2], kb.index(0)};
-        kb.fill(compressed, row, kb.f32(0.0), headDim);
-        Value start = kb.muli(ivs[2], stride);
-        kb.loop(kb.index(0), kernel, kb.index(1), [&](Value w) {
-          kb.scaleAdd(compressed, row, kb.f32(1.0), invKernel, k,
-                      {ivs[0], ivs[1], kb.addi(start, w), kb.index(0)},
-                      headDim);
-        });
-      });
+      // Phase 1: compressed keys [B, Hkv, C, D], unless given.
+      Value compressed = given;
+      if (!given) {
+        compressed = kb.alloc({OpFoldResult(batch), OpFoldResult(kvHeads),
+                               OpFoldResult(numKernels), OpFoldResult(headDim)},
+                              f32);
+        emitCompressedKeys(kb, config, k, compressed, kb.index(0),
+                           numKernels);
+      }
 
       // Phase 2: kernel scores for a block of rows of one KV head as one
       // product on the tile kernels, S^T[kernels x (G heads x rows)] =
@@ -172,7 +210,7 @@ struct BlockSelectLowering : KernelPattern<BlockSelectOp> {
         kb.fill(scoresT, {kb.index(0)}, kb.f32(0.0),
                 kb.muli(maxVisible, colsPad));
         Value keyRow0 = kb.muli(kb.addi(kb.muli(b, kvHeads), h),
-                                kb.muli(numKernels, headDim));
+                                kb.muli(compressedRows, headDim));
         emitInPlaceProduct(kb, tiling, scoresT, kb.index(0), colsPad,
                            TileALayout::RowMajor, compressedFlat, keyRow0,
                            headDim, staticHeadDim, queriesT, kb.index(0),
@@ -392,9 +430,69 @@ struct BlockSelectLowering : KernelPattern<BlockSelectOp> {
   }
 };
 
+/// The kernels whose window ends in (since, Skv] computed into new rows,
+/// inserted into the cache tensor with one insert_slice (in place once
+/// bufferized, like kv_compact's row moves). When the checks fail the
+/// slice is empty, so nothing outside the cache is written.
+struct CompressKeysLowering : KernelPattern<CompressKeysOp> {
+  using KernelPattern::KernelPattern;
+
+  LogicalResult matchAndRewrite(CompressKeysOp op,
+                                PatternRewriter &rewriter) const override {
+    KernelBuilder kb(rewriter, op.getLoc(), options.vectorWidth);
+    Location loc = op.getLoc();
+    SparseConfigAttr config = op.getConfig();
+    Value cache = op.getCompressed();
+    Value key = kb.buffer(op.getKey());
+    Value batch = kb.dim(key, 0), kvHeads = kb.dim(key, 1),
+          headDim = kb.dim(key, 3);
+    Value keys = op.getKeyLength() ? op.getKeyLength() : kb.dim(key, 2);
+    Value since = op.getSince() ? op.getSince() : kb.index(0);
+    auto cacheDim = [&](int64_t d) {
+      return tensor::DimOp::create(rewriter, loc, cache, d).getResult();
+    };
+
+    RuntimeChecks checks(kb, "hybrid.compress_keys");
+    checks.check(kb.cmpi(P::ugt, keys, kb.dim(key, 2)),
+                 "key_length is outside [0, the key's rows]");
+    checks.check(kb.cmpi(P::slt, since, kb.index(0)), "since is negative");
+    checks.check(kb.ori(kb.ori(kb.cmpi(P::ne, cacheDim(0), batch),
+                               kb.cmpi(P::ne, cacheDim(1), kvHeads)),
+                        kb.cmpi(P::ne, cacheDim(3), headDim)),
+                 "the compressed keys must be [batch, kv heads, kernels, "
+                 "head dim] like the key");
+    Value end = kernelsIn(kb, config, keys);
+    checks.check(kb.cmpi(P::ugt, end, cacheDim(2)),
+                 "the compressed keys have fewer rows than the keys' "
+                 "kernels");
+    Value begin = kb.minui(kernelsIn(kb, config, kb.minui(since, keys)), end);
+    Value ok = checks.passed();
+    auto ifOk = [&](Value v) { return kb.select(ok, v, kb.index(0)); };
+    Value first = ifOk(begin);
+    SmallVector<Value> sizes = {ifOk(batch), ifOk(kvHeads),
+                                ifOk(kb.subi(end, begin)), ifOk(headDim)};
+    int64_t dyn = ShapedType::kDynamic;
+    auto rowsType =
+        RankedTensorType::get({dyn, dyn, dyn, dyn}, rewriter.getF32Type());
+    Value rows = kb.alloc(rowsType, sizes);
+    kb.ifThen(ok, [&] {
+      emitCompressedKeys(kb, config, key, rows, first, sizes[2]);
+    });
+    SmallVector<OpFoldResult> offsets = {rewriter.getIndexAttr(0),
+                                         rewriter.getIndexAttr(0), first,
+                                         rewriter.getIndexAttr(0)};
+    SmallVector<OpFoldResult> ones(4, rewriter.getIndexAttr(1));
+    rewriter.replaceOpWithNewOp<tensor::InsertSliceOp>(
+        op, kb.tensor(rows, rowsType), cache, offsets,
+        getAsOpFoldResult(sizes), ones);
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::hybrid::populateBlockSelectLoweringPatterns(
     RewritePatternSet &patterns, const HybridToLoopsOptions &options) {
-  patterns.add<BlockSelectLowering>(patterns.getContext(), options);
+  patterns.add<BlockSelectLowering, CompressKeysLowering>(
+      patterns.getContext(), options);
 }

@@ -140,7 +140,7 @@ void AttentionRowBlock::scores(Value j0, Value count) {
   Value headDim = in.headDim;
   Value keyRow0 = kb.muli(kb.addi(kb.muli(kb.addi(kb.muli(b, in.kvHeads),
                                                   kvHead),
-                                          in.kvLen),
+                                          in.kvRows),
                                   j0),
                           headDim);
   kb.ifThenElse(
@@ -299,7 +299,7 @@ void AttentionRowBlock::values(Value j0, Value count) {
         valuesInPlace, {flat, index, index},
         [&]() -> SmallVector<Value> {
           Value row = kb.addi(
-              kb.muli(kb.addi(kb.muli(b, in.kvHeads), kvHead), in.kvLen), j0);
+              kb.muli(kb.addi(kb.muli(b, in.kvHeads), kvHead), in.kvRows), j0);
           return {vFlat, kb.muli(row, in.valueDim), in.valueDim};
         },
         packed);

@@ -159,13 +159,25 @@ struct Step {
 ///   attention: its key and value caches [B, Hkv, capacity, D], the first
 ///     `position` rows valid; it writes the step's rows at [position,
 ///     position + T) (tensor.insert_slice: destination-passing style, in
-///     place once bufferized) and returns both;
+///     place once bufferized) and returns both; a sparse layer also keeps
+///     its compressed keys [B, Hkv, kernels, D] (hybrid.compress_keys);
 ///   lightning: its recurrent state [B, H, Dk, Dv] f32 after `position`
 ///     tokens; it returns the state after the step, or, over a draft tree,
 ///     every node's state [B, H, N, Dk, Dv] (the caller commits one).
 struct LayerCaches {
   SmallVector<Value> in, out;
 };
+
+/// `sparse_config` as the ops' attribute, or null for dense attention.
+static SparseConfigAttr sparseConfigAttr(MLIRContext *context,
+                                         const DecoderConfig &c) {
+  if (!c.sparse)
+    return {};
+  const SparseAttentionConfig &s = *c.sparse;
+  return SparseConfigAttr::get(context, s.kernelSize, s.kernelStride,
+                               s.blockSize, s.topk, s.initBlocks, s.windowSize,
+                               s.denseLen);
+}
 
 /// Builds the body of an entry point.
 class Decoder {
@@ -221,14 +233,8 @@ private:
   const llvm::StringMap<Value> &weights;
   Type f32;
 
-  /// `sparse_config` as the ops' attribute, or null for dense attention.
   SparseConfigAttr sparseConfig() {
-    if (!c.sparse)
-      return {};
-    const SparseAttentionConfig &s = *c.sparse;
-    return SparseConfigAttr::get(b.getContext(), s.kernelSize, s.kernelStride,
-                                 s.blockSize, s.topk, s.initBlocks,
-                                 s.windowSize, s.denseLen);
+    return sparseConfigAttr(b.getContext(), c);
   }
 
   /// A weight in f32 (converted from its stored dtype when needed).
@@ -529,40 +535,50 @@ private:
     // MiniCPM-SALA's HyPE: attention layers may use no positions at all.
     auto [q, k, v] = queryKeyValue(x, xT, p, c.numHeads, c.numKVHeads,
                                    c.qkNorm, c.attentionRope, cos, sin);
-    Value offset, parents = step ? step->treeParents() : Value();
+    Value offset, keyLength, compressed;
+    Value parents = step ? step->treeParents() : Value();
+    SparseConfigAttr sparse = sparseConfig();
     if (step) {
+      // The kernels read the caches in place: their first `keyLength` rows
+      // are the keys (the op's key_length), the rest is free capacity.
       Value keys = caches->in[0], values = caches->in[1];
       Value fits = checkCapacity(k, keys, values, step->position);
-      // Dense causal attention may read the whole cache in place: the
-      // causal limit (offset = position) hides every row past the step,
-      // and the kernel skips key tiles past every row's limit. Block
-      // selection and draft trees need exactly the valid keys.
-      bool wholeCache = !sparseConfig() && !parents;
-      auto [newK, allK] =
-          appendToCache(keys, k, step->position, fits, wholeCache);
-      auto [newV, allV] =
-          appendToCache(values, v, step->position, fits, wholeCache);
-      caches->out = {newK, newV};
-      k = allK, v = allV;
       Value zero = arith::ConstantIndexOp::create(b, loc, 0);
       offset = arith::SelectOp::create(b, loc, fits, step->position, zero);
+      Value newK = appendToCache(keys, k, offset, fits);
+      Value newV = appendToCache(values, v, offset, fits);
+      keyLength = arith::SelectOp::create(
+          b, loc, fits,
+          arith::AddIOp::create(b, loc, offset,
+                                tensor::DimOp::create(b, loc, k, 2)),
+          zero);
+      caches->out = {newK, newV};
+      k = newK, v = newV;
+      if (sparse) {
+        // The compressed keys of the step's new kernel windows join their
+        // cache: block selection then reads no key it does not score.
+        compressed = CompressKeysOp::create(b, loc, caches->in[2], newK,
+                                            keyLength, offset, sparse);
+        caches->out.push_back(compressed);
+      }
     }
     Value o;
-    if (SparseConfigAttr sparse = sparseConfig()) {
+    if (sparse) {
       // InfLLM-V2: the blocks each query attends beyond its local window,
       // chosen from the compressed keys; dense below dense_len keys. A
       // draft tree's nodes share one selection (the union: the op's
       // default policy).
-      Value blocks = BlockSelectOp::create(b, loc, q, k, offset, parents,
-                                           sparse, FloatAttr(),
-                                           TreePolicyAttr());
+      Value blocks = BlockSelectOp::create(b, loc, q, k, offset, keyLength,
+                                           compressed, parents, sparse,
+                                           FloatAttr(), TreePolicyAttr());
       o = BlockSparseAttentionOp::create(b, loc, q, k, v, blocks, offset,
-                                         parents, sparse, FloatAttr(),
-                                         FloatAttr(), GQALayoutAttr());
+                                         keyLength, parents, sparse,
+                                         FloatAttr(), FloatAttr(),
+                                         GQALayoutAttr());
     } else {
-      o = AttentionOp::create(b, loc, q, k, v, Value(), offset, parents,
-                              b.getUnitAttr(), FloatAttr(), FloatAttr(),
-                              GQALayoutAttr());
+      o = AttentionOp::create(b, loc, q, k, v, Value(), offset, keyLength,
+                              parents, b.getUnitAttr(), FloatAttr(),
+                              FloatAttr(), GQALayoutAttr());
     }
     o = fromHeads(b, loc, o);
     if (c.attentionOutputGate)
@@ -638,17 +654,12 @@ private:
         .getResult(0);
   }
 
-  /// The cache with `x` [B, Hkv, T, D] written at rows [position,
-  /// position + T), and the keys the step attends: rows [0, position + T),
-  /// or with `wholeCache` the whole updated cache (its contiguous buffer,
-  /// read in place; the caller's causal limit hides the rest).
+  /// The cache with `x` [B, Hkv, T, D] written at rows [at, at + T).
   /// When the step does not fit (hybrid.check reports it) nothing is
-  /// written (an empty slice at row 0) and the step attends to no key, so
-  /// that nothing reads or writes out of bounds. Straight-line code, no
-  /// scf.if: bufferization then writes the caller's cache in place.
-  std::pair<Value, Value> appendToCache(Value cacheTensor, Value x,
-                                        Value position, Value fits,
-                                        bool wholeCache) {
+  /// written (an empty slice at row 0), so that nothing reads or writes
+  /// out of bounds. Straight-line code, no scf.if: bufferization then
+  /// writes the caller's cache in place.
+  Value appendToCache(Value cacheTensor, Value x, Value at, Value fits) {
     auto keysType = RankedTensorType::get(
         {ShapedType::kDynamic, c.numKVHeads, ShapedType::kDynamic, c.headDim},
         f32);
@@ -662,7 +673,6 @@ private:
                                  b, loc, batch,
                                  tensor::DimOp::create(b, loc, cacheTensor, 0)));
     Value len = pick(tensor::DimOp::create(b, loc, x, 2), zero);
-    Value at = pick(position, zero);
     SmallVector<OpFoldResult> origin(4, b.getIndexAttr(0));
     SmallVector<OpFoldResult> one(4, b.getIndexAttr(1));
     SmallVector<OpFoldResult> piece = {rows, b.getIndexAttr(c.numKVHeads),
@@ -671,29 +681,8 @@ private:
                                                 piece, one);
     SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(0),
                                          at, b.getIndexAttr(0)};
-    Value updated = tensor::InsertSliceOp::create(b, loc, part, cacheTensor,
-                                                  offsets, piece, one);
-    if (wholeCache) {
-      Value all = updated.getType() == keysType
-                      ? updated
-                      : tensor::CastOp::create(b, loc, keysType, updated)
-                            .getResult();
-      return {updated, all};
-    }
-    SmallVector<OpFoldResult> visible = {
-        rows, b.getIndexAttr(c.numKVHeads),
-        arith::AddIOp::create(b, loc, at, len).getResult(),
-        b.getIndexAttr(c.headDim)};
-    Value view = tensor::ExtractSliceOp::create(b, loc, keysType, updated,
-                                                origin, visible, one);
-    // The kernels read contiguous [B, Hkv, S, D] buffers; the view has the
-    // cache's strides (capacity rows per head), so the visible rows are
-    // copied out. (Attention over a strided cache would save this copy.)
-    Value keys = linalg::CopyOp::create(
-                     b, loc, view,
-                     emptyTensor(b, loc, sizesOf(b, loc, view), f32))
-                     .getResult(0);
-    return {updated, keys};
+    return tensor::InsertSliceOp::create(b, loc, part, cacheTensor, offsets,
+                                         piece, one);
   }
 
   /// Whether this layer's step fits its caches, reported through
@@ -845,6 +834,8 @@ struct EntryTypes {
   SmallVector<Type> cachesIn(const DecoderConfig &config, int64_t i) const {
     if (config.isLightning(i))
       return {state};
+    if (config.sparse)
+      return {cache, cache, cache};
     return {cache, cache};
   }
   /// Those it returns (LayerCaches::out); over a tree, a lightning layer
@@ -853,7 +844,7 @@ struct EntryTypes {
                               bool tree) const {
     if (config.isLightning(i))
       return {tree ? treeState : state};
-    return {cache, cache};
+    return cachesIn(config, i);
   }
 };
 
@@ -942,7 +933,8 @@ static func::FuncOp buildLayerFunction(OpBuilder &b, Location loc,
 
 /// Adds one entry point. `seqLen` is the static length of its ids, or
 /// dynamic; `withCache` adds the position and each layer's caches
-/// (attention: `cache.L.key`, `cache.L.value`; lightning: `state.L`),
+/// (attention: `cache.L.key`, `cache.L.value`, and for sparse layers
+/// `cache.L.compressed_key`; lightning: `state.L`),
 /// updated in place; `tree` the draft tree's parents (verification: the
 /// lightning states are read, and every node's state is returned after
 /// the logits, one result per lightning layer); `chain` verifies the ids
@@ -1001,6 +993,8 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
       } else {
         argNames.push_back(("cache." + Twine(l) + ".key").str());
         argNames.push_back(("cache." + Twine(l) + ".value").str());
+        if (config.sparse)
+          argNames.push_back(("cache." + Twine(l) + ".compressed_key").str());
       }
       // A tree's lightning states are committed by the caller, which
       // picks the accepted node's.
@@ -1098,7 +1092,9 @@ static void buildEntry(OpBuilder &b, Location loc, StringRef name,
 /// attention layer's caches, and each lightning layer's state becomes the
 /// accepted node's (`tree_state.L`, verify's result). One
 /// hybrid.kv_compact, whose rows move inside the caches' buffers: the
-/// commit costs the accepted rows, whatever the cache's capacity.
+/// commit costs the accepted rows, whatever the cache's capacity. Sparse
+/// layers then recompute the compressed keys of the windows that end in
+/// the committed rows.
 static void buildCommit(OpBuilder &b, Location loc,
                         const DecoderConfig &config) {
   EntryTypes types(b, config, ShapedType::kDynamic);
@@ -1106,7 +1102,7 @@ static void buildCommit(OpBuilder &b, Location loc,
                                 RankedTensorType::get({}, b.getI32Type()),
                                 RankedTensorType::get({}, b.getI64Type())};
   SmallVector<std::string> argNames = {"path", "length", "position"};
-  SmallVector<unsigned> cacheArgs, stateArgs, treeStateArgs;
+  SmallVector<unsigned> cacheArgs, compressedArgs, stateArgs, treeStateArgs;
   for (int64_t l = 0; l < config.numLayers; ++l) {
     if (config.isLightning(l)) {
       stateArgs.push_back(argTypes.size());
@@ -1122,13 +1118,19 @@ static void buildCommit(OpBuilder &b, Location loc,
       argTypes.push_back(types.cache);
       argNames.push_back(("cache." + Twine(l) + "." + kind).str());
     }
+    if (config.sparse) {
+      compressedArgs.push_back(argTypes.size());
+      argTypes.push_back(types.cache);
+      argNames.push_back(("cache." + Twine(l) + ".compressed_key").str());
+    }
   }
   auto fn = func::FuncOp::create(b, loc, "commit",
                                  b.getFunctionType(argTypes, {}));
   Block *body = fn.addEntryBlock();
   for (auto [i, name] : llvm::enumerate(argNames))
     fn.setArgAttr(i, "hybrid.arg_name", b.getStringAttr(name));
-  for (unsigned i : llvm::concat<unsigned>(cacheArgs, stateArgs))
+  for (unsigned i :
+       llvm::concat<unsigned>(cacheArgs, compressedArgs, stateArgs))
     fn.setArgAttr(i, "hybrid.inout", b.getUnitAttr());
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(body);
@@ -1142,9 +1144,24 @@ static void buildCommit(OpBuilder &b, Location loc,
   auto compact = KVCompactOp::create(b, loc, body->getArgument(0),
                                      body->getArgument(1), position,
                                      args(cacheArgs), args(treeStateArgs));
+  Value committed = arith::AddIOp::create(
+      b, loc, position,
+      arith::IndexCastOp::create(
+          b, loc, b.getIndexType(),
+          tensor::ExtractOp::create(b, loc, body->getArgument(1),
+                                    ValueRange{})));
   for (auto [i, result] : llvm::enumerate(compact.getResults())) {
     if (i < cacheArgs.size()) {
       Value cache = body->getArgument(cacheArgs[i]);
+      // Caches come as (key, value) pairs; a sparse layer's key cache
+      // feeds its compressed keys.
+      if (!compressedArgs.empty() && i % 2 == 0) {
+        Value k1 = body->getArgument(compressedArgs[i / 2]);
+        Value updated =
+            CompressKeysOp::create(b, loc, k1, result, committed, position,
+                                   sparseConfigAttr(b.getContext(), config));
+        WriteBackOp::create(b, loc, updated, k1);
+      }
       WriteBackOp::create(b, loc, castTo(b, loc, result, cache.getType()),
                           cache);
       continue;

@@ -116,8 +116,8 @@ FailureOr<SmallVector<Value>> attention(NodeContext &nc) {
     scale = b.getF32FloatAttr(*s);
   if (std::optional<float> c = nc.floatAttr("softcap"); c && *c > 0)
     softcap = b.getF32FloatAttr(*c);
-  auto op = AttentionOp::create(b, loc, q, k, v, mask, offset, Value(),
-                                causal ? b.getUnitAttr() : UnitAttr(), scale,
+  auto op = AttentionOp::create(b, loc, q, k, v, mask, offset,
+                                /*key_length=*/Value(), Value(), causal ? b.getUnitAttr() : UnitAttr(), scale,
                                 softcap, GQALayoutAttr());
   if (failed(mlir::verify(op)))
     return failure();

@@ -266,7 +266,7 @@ FailureOr<SmallVector<Value>> groupQueryAttention(NodeContext &nc) {
   if (std::optional<float> c = nc.floatAttr("softcap"); c && *c > 0)
     softcap = b.getF32FloatAttr(*c);
   auto op = AttentionOp::create(b, loc, *q4, presentK, presentV, mask, offset,
-                                Value(), causal ? b.getUnitAttr() : UnitAttr(),
+                                /*key_length=*/Value(), Value(), causal ? b.getUnitAttr() : UnitAttr(),
                                 scale, softcap, GQALayoutAttr());
   if (failed(mlir::verify(op)))
     return failure();

@@ -257,6 +257,24 @@ func.func @f(%q: tensor<1x4x?x16xf32>, %k: tensor<1x2x?x16xf32>) {
 
 // -----
 
+// compressed keys of another head count
+func.func @f(%k1: tensor<1x3x?x16xf32>, %k: tensor<1x2x?x16xf32>) {
+  // expected-error @+1 {{compressed keys head size 3 does not match key head size 2}}
+  %r = hybrid.compress_keys %k1, %k config(#hybrid.sparse_config<kernel_size = 32, kernel_stride = 16, block_size = 64, topk = 4, init_blocks = 1, window_size = 128, dense_len = 0>) : tensor<1x3x?x16xf32>, tensor<1x2x?x16xf32>
+  return
+}
+
+// -----
+
+// block_select's compressed keys of another head dim
+func.func @f(%q: tensor<1x4x?x16xf32>, %k: tensor<1x2x?x16xf32>, %k1: tensor<1x2x?x8xf32>) {
+  // expected-error @+1 {{compressed keys head dim size 8 does not match key head dim size 16}}
+  %r = hybrid.block_select %q, %k compressed(%k1 : tensor<1x2x?x8xf32>) config(#hybrid.sparse_config<kernel_size = 32, kernel_stride = 16, block_size = 64, topk = 4, init_blocks = 1, window_size = 128, dense_len = 0>) : tensor<1x4x?x16xf32>, tensor<1x2x?x16xf32>
+  return
+}
+
+// -----
+
 // block_select scale
 func.func @f(%q: tensor<1x4x?x16xf32>, %k: tensor<1x2x?x16xf32>) {
   // expected-error @+1 {{scale must be a positive finite number, not 0}}

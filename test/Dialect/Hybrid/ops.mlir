@@ -89,6 +89,35 @@ func.func @attention_static(%q: tensor<2x3x4x8xbf16>, %k: tensor<2x3x6x8xbf16>,
 // hybrid.block_select / hybrid.block_sparse_attention
 //===----------------------------------------------------------------------===//
 
+// A KV cache read in place (key_length) and its compressed keys kept by
+// compress_keys.
+// CHECK-LABEL: func.func @cache_forms
+func.func @cache_forms(%q: tensor<1x16x?x128xf32>, %kc: tensor<1x2x?x128xf32>,
+                       %vc: tensor<1x2x?x128xf32>, %k1: tensor<1x2x?x128xf32>,
+                       %pos: index, %len: index) -> tensor<1x16x?x128xf32> {
+  // CHECK: %[[K1:.*]] = hybrid.compress_keys %{{.*}}, %{{.*}} key_length(%{{.*}}) since(%{{.*}}) config({{.*}}) : tensor<1x2x?x128xf32>, tensor<1x2x?x128xf32>
+  %c = hybrid.compress_keys %k1, %kc key_length(%len) since(%pos)
+      config(#hybrid.sparse_config<kernel_size = 32, kernel_stride = 16, block_size = 64,
+             topk = 16, init_blocks = 1, window_size = 256, dense_len = 8192>)
+      : tensor<1x2x?x128xf32>, tensor<1x2x?x128xf32>
+  // CHECK: %[[SEL:.*]] = hybrid.block_select {{.*}} offset(%{{.*}}) key_length(%{{.*}}) compressed(%[[K1]] : tensor<1x2x?x128xf32>) config
+  %s = hybrid.block_select %q, %kc offset(%pos) key_length(%len)
+      compressed(%c : tensor<1x2x?x128xf32>)
+      config(#hybrid.sparse_config<kernel_size = 32, kernel_stride = 16, block_size = 64,
+             topk = 16, init_blocks = 1, window_size = 256, dense_len = 8192>)
+      : tensor<1x16x?x128xf32>, tensor<1x2x?x128xf32>
+  // CHECK: hybrid.block_sparse_attention {{.*}} blocks(%[[SEL]] : tensor<1x2x?x16xi32>) offset(%{{.*}}) key_length(%{{.*}}) config
+  %o = hybrid.block_sparse_attention %q, %kc, %vc blocks(%s : tensor<1x2x?x16xi32>)
+      offset(%pos) key_length(%len)
+      config(#hybrid.sparse_config<kernel_size = 32, kernel_stride = 16, block_size = 64,
+             topk = 16, init_blocks = 1, window_size = 256, dense_len = 8192>)
+      : tensor<1x16x?x128xf32>, tensor<1x2x?x128xf32>, tensor<1x2x?x128xf32>
+  // CHECK: hybrid.attention {{.*}} offset(%{{.*}}) key_length(%{{.*}}) {causal}
+  %d = hybrid.attention %q, %kc, %vc offset(%pos) key_length(%len) {causal}
+      : tensor<1x16x?x128xf32>, tensor<1x2x?x128xf32>, tensor<1x2x?x128xf32>
+  return %d : tensor<1x16x?x128xf32>
+}
+
 // CHECK-LABEL: func.func @block_sparse_forms
 func.func @block_sparse_forms(%q: tensor<1x16x?x128xbf16>, %k: tensor<1x2x?x128xbf16>,
                               %v: tensor<1x2x?x128xbf16>, %off: index,

@@ -75,7 +75,8 @@ TEST_F(HybridBuilderTest, AttentionInfersQueryShapeWithValueDim) {
   Value q = arg({1, 16, kDyn, 128}, f16), k = arg({kDyn, 2, kDyn, 128}, f16),
         v = arg({1, 2, kDyn, 64}, f16);
   auto op = AttentionOp::create(builder, loc, q, k, v, /*mask=*/nullptr,
-                                /*offset=*/nullptr, /*parents=*/nullptr,
+                                /*offset=*/nullptr, /*key_length=*/nullptr,
+                                /*parents=*/nullptr,
                                 /*causal=*/true, /*scale=*/nullptr,
                                 /*softcap=*/nullptr, /*layout=*/nullptr);
   EXPECT_EQ(op.getType(), tensor({1, 16, kDyn, 64}, f16));
@@ -86,7 +87,8 @@ TEST_F(HybridBuilderTest, AttentionTakesStaticBatchFromAnyOperand) {
   Type f32 = builder.getF32Type();
   Value q = arg({kDyn, 4, 1, 64}, f32), k = arg({3, 1, kDyn, 64}, f32);
   auto op = AttentionOp::create(builder, loc, q, k, k, nullptr, nullptr,
-                                nullptr, true, nullptr, nullptr, nullptr);
+                                nullptr, nullptr, true, nullptr, nullptr,
+                                nullptr);
   EXPECT_EQ(op.getType(), tensor({3, 4, 1, 64}, f32));
   EXPECT_TRUE(verifies());
 }
@@ -98,22 +100,23 @@ TEST_F(HybridBuilderTest, BlockSelectSlotsFollowTreePolicy) {
   Value tree = arg({4}, i32);
 
   auto plain = BlockSelectOp::create(builder, loc, q, k, nullptr, nullptr,
-                                     config(16), nullptr, nullptr);
+                                     nullptr, nullptr, config(16), nullptr, nullptr);
   EXPECT_EQ(plain.getType(), tensor({1, 2, kDyn, 16}, i32));
 
-  auto unionSel = BlockSelectOp::create(builder, loc, q, k, nullptr, tree,
-                                        config(16), nullptr, nullptr);
+  auto unionSel = BlockSelectOp::create(builder, loc, q, k, nullptr, nullptr,
+                                        nullptr, tree, config(16), nullptr, nullptr);
   EXPECT_EQ(unionSel.getType(), tensor({1, 2, kDyn, 64}, i32));
   EXPECT_EQ(unionSel.getEffectiveTreePolicy(), TreePolicy::Union);
 
   auto rootSel = BlockSelectOp::create(
-      builder, loc, q, k, nullptr, tree, config(16), nullptr,
+      builder, loc, q, k, nullptr, nullptr, nullptr, tree, config(16), nullptr,
       TreePolicyAttr::get(&context, TreePolicy::Root));
   EXPECT_EQ(rootSel.getType(), tensor({1, 2, kDyn, 16}, i32));
 
   Value v = arg({1, 2, kDyn, 128}, bf16);
   auto attn = BlockSparseAttentionOp::create(
-      builder, loc, q, k, v, unionSel, nullptr, tree, config(16), nullptr,
+      builder, loc, q, k, v, unionSel, nullptr, nullptr, tree, config(16),
+      nullptr,
       nullptr, GQALayoutAttr::get(&context, GQALayout::GroupPacked));
   EXPECT_EQ(attn.getType(), tensor({1, 16, kDyn, 128}, bf16));
   EXPECT_TRUE(verifies());
@@ -207,8 +210,8 @@ TEST_F(HybridBuilderTest, NormAndRotaryKeepInputType) {
 TEST_F(HybridBuilderTest, VerifierRejectsBadGQARatio) {
   Type f32 = builder.getF32Type();
   Value q = arg({1, 6, 4, 8}, f32), k = arg({1, 4, 4, 8}, f32);
-  AttentionOp::create(builder, loc, q, k, k, nullptr, nullptr, nullptr, true,
-                      nullptr, nullptr, nullptr);
+  AttentionOp::create(builder, loc, q, k, k, nullptr, nullptr, nullptr,
+                      nullptr, true, nullptr, nullptr, nullptr);
   std::string message;
   ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
     message = diag.str();

@@ -43,9 +43,10 @@ inline constexpr int64_t kAttentionKeyTile = 48;
 
 /// What every attention kernel reads.
 struct AttentionInputs {
-  // Buffers [B, H, S, D] and sizes.
+  // Buffers [B, H, S, D] and sizes. K and V hold kvRows rows per head, of
+  // which the first kvLen are keys (the rest: a KV cache's free rows).
   Value q, k, v, out;
-  Value batch, qHeads, qLen, headDim, kvHeads, kvLen, valueDim, group;
+  Value batch, qHeads, qLen, headDim, kvHeads, kvLen, kvRows, valueDim, group;
   Value scale;
   std::optional<APFloat> softcap;
   bool causal = true;

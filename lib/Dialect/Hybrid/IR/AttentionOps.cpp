@@ -1,8 +1,8 @@
-//===- AttentionOps.cpp - attention, block_select, block_sparse_attention -===//
+//===- AttentionOps.cpp - attention, block selection, block-sparse attention ===//
 //
-// Verifiers and result-type inference of the three attention ops. They share
-// the Q/K/V shape contract: query [B, Hq, Sq, D], key [B, Hkv, Skv, D],
-// value [B, Hkv, Skv, Dv], Hq a multiple of Hkv.
+// Verifiers and result-type inference of the attention ops and of
+// compress_keys. They share the Q/K/V shape contract: query [B, Hq, Sq, D],
+// key [B, Hkv, Skv, D], value [B, Hkv, Skv, Dv], Hq a multiple of Hkv.
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,6 +35,14 @@ static LogicalResult verifyQKV(Operation *op, ShapedType q, ShapedType k,
                            {"key", k, 2, "sequence"})));
 }
 
+/// The static key count: the key's sequence size, unknown under
+/// `key_length` (only a prefix of the rows are keys).
+template <typename OpTy>
+static int64_t staticKeyCount(OpTy op) {
+  return op.getKeyLength() ? ShapedType::kDynamic
+                           : op.getKey().getType().getDimSize(2);
+}
+
 /// The checks that `hybrid.attention` and `hybrid.block_sparse_attention`
 /// share: Q/K/V, scale, softcap, and the draft tree over the newest rows.
 template <typename OpTy>
@@ -45,7 +53,9 @@ static LogicalResult verifyAttentionLike(OpTy op) {
       failed(verifyPositive(op, "scale", op.getScale())) ||
       failed(verifyPositive(op, "softcap", op.getSoftcap())) ||
       failed(verifyTreeOperand(op, op.getParents(),
-                               {"query", q, 2, "sequence"})) ||
+                               {"query", q, 2, "sequence"})))
+    return failure();
+  if (!op.getKeyLength() &&
       failed(verifyTreeOperand(op, op.getParents(), {"key", k, 2, "sequence"})))
     return failure();
   return success();
@@ -82,7 +92,7 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *, std::optional<Locatio
 /// A mask of i1 or the query's element type that broadcasts, right-aligned,
 /// to [B, Hq, Sq, Skv].
 static LogicalResult verifyMask(Operation *op, Value mask, ShapedType q,
-                                ShapedType k) {
+                                int64_t keys) {
   if (mask) {
     auto maskType = cast<ShapedType>(mask.getType());
     if (!maskType.getElementType().isInteger(1) &&
@@ -91,7 +101,7 @@ static LogicalResult verifyMask(Operation *op, Value mask, ShapedType q,
              << "mask element type " << maskType.getElementType()
              << " must be i1 or the query element type " << q.getElementType();
     int64_t target[4] = {q.getDimSize(0), q.getDimSize(1), q.getDimSize(2),
-                         k.getDimSize(2)};
+                         keys};
     static constexpr StringLiteral names[4] = {"batch", "head", "query",
                                                "key"};
     int64_t rank = maskType.getRank();
@@ -113,7 +123,7 @@ LogicalResult AttentionOp::verify() {
   if (getParents() && !getCausal())
     return emitOpError("a draft tree needs causal attention: add 'causal'");
   return verifyMask(*this, getMask(), getQuery().getType(),
-                    getKey().getType());
+                    staticKeyCount(*this));
 }
 
 //===----------------------------------------------------------------------===//
@@ -125,7 +135,7 @@ LogicalResult AttentionScoresOp::verify() {
   if (failed(verifyQKV(*this, q, k, nullptr)) ||
       failed(verifyPositive(*this, "scale", getScale())) ||
       failed(verifyPositive(*this, "softcap", getSoftcap())) ||
-      failed(verifyMask(*this, getMask(), q, k)))
+      failed(verifyMask(*this, getMask(), q, k.getDimSize(2))))
     return failure();
   auto s = getScores().getType();
   int64_t expected[4] = {q.getDimSize(0), q.getDimSize(1), q.getDimSize(2),
@@ -146,6 +156,18 @@ LogicalResult AttentionScoresOp::verify() {
 //===----------------------------------------------------------------------===//
 // BlockSelectOp
 //===----------------------------------------------------------------------===//
+
+/// Compressed keys [B, Hkv, C, D] of `key` [B, Hkv, Skv, D].
+static LogicalResult verifyCompressedKeys(Operation *op, ShapedType compressed,
+                                          ShapedType key) {
+  return failure(
+      failed(verifySameDim(op, {"compressed keys", compressed, 0, "batch"},
+                           {"key", key, 0, "batch"})) ||
+      failed(verifySameDim(op, {"compressed keys", compressed, 1, "head"},
+                           {"key", key, 1, "head"})) ||
+      failed(verifySameDim(op, {"compressed keys", compressed, 3, "head dim"},
+                           {"key", key, 3, "head dim"})));
+}
 
 LogicalResult BlockSelectOp::inferReturnTypes(MLIRContext *context,
                                               std::optional<Location> loc,
@@ -180,7 +202,19 @@ LogicalResult BlockSelectOp::verify() {
     return failure();
   if (getTreePolicy() && !getParents())
     return emitOpError("tree_policy needs a draft tree operand");
+  if (Value compressed = getCompressed())
+    return verifyCompressedKeys(*this, cast<ShapedType>(compressed.getType()),
+                                k);
   return success();
+}
+
+//===----------------------------------------------------------------------===//
+// CompressKeysOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult CompressKeysOp::verify() {
+  return verifyCompressedKeys(*this, getCompressed().getType(),
+                              getKey().getType());
 }
 
 //===----------------------------------------------------------------------===//
@@ -209,7 +243,7 @@ LogicalResult BlockSparseAttentionOp::verify() {
 
   // Constant indices against a static key length: report out-of-range
   // blocks now instead of at run time.
-  int64_t keys = k.getDimSize(2);
+  int64_t keys = staticKeyCount(*this);
   DenseIntElementsAttr constant;
   if (ShapedType::isDynamic(keys) ||
       !matchPattern(getBlockIndices(), m_Constant(&constant)))

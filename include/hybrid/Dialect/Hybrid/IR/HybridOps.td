@@ -23,6 +23,7 @@ def Hybrid_Float : AnyTypeOf<[F16, BF16, F32], "f16, bf16 or f32">;
 def Hybrid_FloatTensor4D : TensorRankOf<[Hybrid_Float], [4]>;
 def Hybrid_FloatTensor : RankedTensorOf<[Hybrid_Float]>;
 def Hybrid_I32Tensor4D : TensorRankOf<[I32], [4]>;
+def Hybrid_F32Tensor4D : TensorRankOf<[F32], [4]>;
 def Hybrid_StateTensor : TensorRankOf<[F32], [4, 5]>;
 def Hybrid_MaskTensor : TensorRankOf<[Hybrid_Float, I1], [2, 3, 4]>;
 def Hybrid_TreeParents : TensorRankOf<[I32], [1]>;
@@ -63,6 +64,12 @@ def Hybrid_AttentionOp : Hybrid_Op<"attention", [Pure, AttrSizedOperandSegments,
       `causal`.
     * `layout`: the GQA schedule (`#hybrid.gqa_layout<...>`); a hint that
       never changes the result.
+    * `key_length`: only the first `key_length` rows of `key` and `value`
+      are keys (`Skv = key_length`); the rows after them are storage, such
+      as the unused part of a KV cache allocated for the context limit, and
+      are never read. The kernels read such a cache in place instead of a
+      copy of its valid rows. More than the rows there are is a run-time
+      error.
 
     A row whose keys are all masked gives 0, not NaN.
 
@@ -75,6 +82,7 @@ def Hybrid_AttentionOp : Hybrid_Op<"attention", [Pure, AttrSizedOperandSegments,
                        Hybrid_FloatTensor4D:$value,
                        Optional<Hybrid_MaskTensor>:$mask,
                        Optional<Index>:$offset,
+                       Optional<Index>:$key_length,
                        Optional<Hybrid_TreeParents>:$parents,
                        UnitAttr:$causal,
                        OptionalAttr<F32Attr>:$scale,
@@ -85,6 +93,7 @@ def Hybrid_AttentionOp : Hybrid_Op<"attention", [Pure, AttrSizedOperandSegments,
     $query `,` $key `,` $value
     (`mask` `(` $mask^ `:` type($mask) `)`)?
     (`offset` `(` $offset^ `)`)?
+    (`key_length` `(` $key_length^ `)`)?
     (`tree` `(` $parents^ `:` type($parents) `)`)?
     attr-dict `:` type($query) `,` type($key) `,` type($value)
   }];
@@ -144,8 +153,14 @@ def Hybrid_BlockSelectOp : Hybrid_Op<"block_select", [Pure,
     5. the `topk` best block ids, ascending, padded with `-1`.
 
     `query: [B, Hq, Sq, D]`, `key: [B, Hkv, Skv, D]`; the result is
-    `[B, Hkv, Sq, topk] x i32`. `offset` sets `pos(t) = offset + t` as in
-    `hybrid.attention`.
+    `[B, Hkv, Sq, topk] x i32`. `offset` sets `pos(t) = offset + t` and
+    `key_length` limits the keys to the first rows as in `hybrid.attention`.
+
+    `compressed(%k1)` reads the compressed keys of step 1 instead of
+    computing them: `k1: [B, Hkv, C, D] x f32` whose first
+    `(Skv - kernel) / stride + 1` rows hold them (a cache that
+    `hybrid.compress_keys` keeps up to date, so that a decode step does not
+    re-read every key). `key`'s values are then not read, only its shape.
 
     With `tree(%parents)`, the last `N` query rows are draft-tree nodes that
     share one selection: `tree_policy = #hybrid.tree_policy<union>` (the
@@ -154,6 +169,8 @@ def Hybrid_BlockSelectOp : Hybrid_Op<"block_select", [Pure,
   }];
   let arguments = (ins Hybrid_FloatTensor4D:$query, Hybrid_FloatTensor4D:$key,
                        Optional<Index>:$offset,
+                       Optional<Index>:$key_length,
+                       Optional<Hybrid_F32Tensor4D>:$compressed,
                        Optional<Hybrid_TreeParents>:$parents,
                        Hybrid_SparseConfigAttr:$config,
                        OptionalAttr<F32Attr>:$scale,
@@ -162,6 +179,8 @@ def Hybrid_BlockSelectOp : Hybrid_Op<"block_select", [Pure,
   let assemblyFormat = [{
     $query `,` $key
     (`offset` `(` $offset^ `)`)?
+    (`key_length` `(` $key_length^ `)`)?
+    (`compressed` `(` $compressed^ `:` type($compressed) `)`)?
     (`tree` `(` $parents^ `:` type($parents) `)`)?
     (`policy` custom<EnumKeyword>($tree_policy)^)?
     `config` `(` qualified($config) `)`
@@ -174,6 +193,44 @@ def Hybrid_BlockSelectOp : Hybrid_Op<"block_select", [Pure,
       return getTreePolicy().value_or(TreePolicy::Union);
     }
   }];
+}
+
+def Hybrid_CompressKeysOp : Hybrid_Op<"compress_keys", [Pure,
+    AttrSizedOperandSegments, AllTypesMatch<["compressed", "result"]>]> {
+  let summary = "Keeps a cache of InfLLM-V2's compressed keys up to date";
+  let description = [{
+    Step 1 of `hybrid.block_select`, done incrementally. `compressed: [B,
+    Hkv, C, D] x f32` holds the compressed keys `K1[c] = mean(key[c*stride,
+    c*stride + kernel))` of the first `since` keys; the result holds those
+    of the first `Skv` keys (`key_length`, or `key`'s sequence size): the
+    rows `c` whose window ends in `(since, Skv]` are computed from `key`,
+    every other row is left as it is. `since` defaults to 0 (every row).
+
+    The new rows are written with one `tensor.insert_slice`, so a result
+    written back into its cache argument bufferizes in place: a decode step
+    costs at most one window of keys, not the whole cache. A cache with
+    fewer rows than `Skv`'s kernels, or a key of another batch, head count
+    or head dim, is a run-time error.
+
+    ```mlir
+    %k1 = hybrid.compress_keys %k1_cache, %keys key_length(%len) since(%pos)
+        config(#cfg) : tensor<1x2x?x128xf32>, tensor<1x2x?x128xf32>
+    ```
+  }];
+  let arguments = (ins Hybrid_F32Tensor4D:$compressed,
+                       Hybrid_FloatTensor4D:$key,
+                       Optional<Index>:$key_length,
+                       Optional<Index>:$since,
+                       Hybrid_SparseConfigAttr:$config);
+  let results = (outs Hybrid_F32Tensor4D:$result);
+  let assemblyFormat = [{
+    $compressed `,` $key
+    (`key_length` `(` $key_length^ `)`)?
+    (`since` `(` $since^ `)`)?
+    `config` `(` qualified($config) `)`
+    attr-dict `:` type($compressed) `,` type($key)
+  }];
+  let hasVerifier = 1;
 }
 
 def Hybrid_BlockSparseAttentionOp : Hybrid_Op<"block_sparse_attention", [Pure,
@@ -192,7 +249,8 @@ def Hybrid_BlockSparseAttentionOp : Hybrid_Op<"block_sparse_attention", [Pure,
     `block_indices: [B, Hkv, Sq, K] x i32` usually comes from
     `hybrid.block_select`. An index `>= ceil(Skv / block_size)` is an error:
     the verifier reports it when the indices are constant and `Skv` static,
-    the runtime otherwise. `offset`, `tree`, `scale`, `softcap` and `layout`
+    the runtime otherwise. `offset`, `key_length`, `tree`, `scale`,
+    `softcap` and `layout`
     mean what they mean on `hybrid.attention`; with a tree the nodes attend
     each other under the tree mask.
   }];
@@ -200,6 +258,7 @@ def Hybrid_BlockSparseAttentionOp : Hybrid_Op<"block_sparse_attention", [Pure,
                        Hybrid_FloatTensor4D:$value,
                        Hybrid_I32Tensor4D:$block_indices,
                        Optional<Index>:$offset,
+                       Optional<Index>:$key_length,
                        Optional<Hybrid_TreeParents>:$parents,
                        Hybrid_SparseConfigAttr:$config,
                        OptionalAttr<F32Attr>:$scale,
@@ -210,6 +269,7 @@ def Hybrid_BlockSparseAttentionOp : Hybrid_Op<"block_sparse_attention", [Pure,
     $query `,` $key `,` $value `blocks` `(` $block_indices `:`
     type($block_indices) `)`
     (`offset` `(` $offset^ `)`)?
+    (`key_length` `(` $key_length^ `)`)?
     (`tree` `(` $parents^ `:` type($parents) `)`)?
     `config` `(` qualified($config) `)`
     attr-dict `:` type($query) `,` type($key) `,` type($value)
