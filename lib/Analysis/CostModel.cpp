@@ -132,11 +132,31 @@ OpCost CostModel::estimate(Operation *op) const {
                              ? double(s.kvLen - cfg.getKernelSize()) /
                                        cfg.getKernelStride() + 1
                              : 0.0;
-        double keys = double(s.batch) * s.kvHeads * s.kvLen * s.headDim;
+        double scores = 2.0 * s.batch * s.qHeads * s.qLen * kernels * s.headDim;
         OpCost c;
-        c.flops = 2.0 * s.batch * s.qHeads * s.qLen * kernels * s.headDim +
-                  keys; // scores + compression
+        if (a.getCompressed()) {
+          // Compressed keys read from their cache (f32).
+          c.flops = scores;
+          c.bytes = double(s.batch) * s.kvHeads * kernels * s.headDim * 4.0;
+          return c;
+        }
+        double keys = double(s.batch) * s.kvHeads * s.kvLen * s.headDim;
+        c.flops = scores + keys; // scores + compression
         c.bytes = keys * s.bytesPerElement;
+        return c;
+      })
+      .Case<CompressKeysOp>([&](CompressKeysOp k) {
+        // The windows that end in a step's new rows: one per stride.
+        auto key = cast<ShapedType>(k.getKey().getType());
+        SparseConfigAttr cfg = k.getConfig();
+        double windows = std::ceil(double(options.queryTokens()) /
+                                   cfg.getKernelStride());
+        double values = resolve(key.getDimSize(0), 1) *
+                        resolve(key.getDimSize(1), 1) * windows *
+                        cfg.getKernelSize() * resolve(key.getDimSize(3), 128);
+        OpCost c;
+        c.flops = values;
+        c.bytes = values * bytesOf(key.getElementType());
         return c;
       })
       .Case<LinearRecurrenceOp>([&](LinearRecurrenceOp r) {

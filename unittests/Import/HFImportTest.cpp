@@ -26,6 +26,8 @@
 #include "mlir/IR/MLIRContext.h"
 
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
 
 #include <gtest/gtest.h>
 
@@ -133,6 +135,45 @@ void compareRow(const hybrid::Tensor &got, int64_t row,
           double(want.data<float>()[(b * tw + wantRow) * v + k]));
       worst = std::max(worst, std::isnan(d) ? INFINITY : d / (1e-4 * scale));
     }
+}
+
+/// InfLLM-V2's compressed-key rows for `keys` keys: full windows of
+/// `sparse_config`'s kernel_size, kernel_stride (0 without one).
+int64_t compressedRows(const std::string &dir, int64_t keys) {
+  auto buffer = llvm::MemoryBuffer::getFile(dir + "/config.json");
+  if (!buffer)
+    return 0;
+  llvm::Expected<llvm::json::Value> json =
+      llvm::json::parse((*buffer)->getBuffer());
+  if (!json) {
+    llvm::consumeError(json.takeError());
+    return 0;
+  }
+  const llvm::json::Object *sparse =
+      json->getAsObject() ? json->getAsObject()->getObject("sparse_config")
+                          : nullptr;
+  if (!sparse)
+    return 0;
+  int64_t kernel = sparse->getInteger("kernel_size").value_or(0);
+  int64_t stride = sparse->getInteger("kernel_stride").value_or(1);
+  return keys < kernel ? 0 : (keys - kernel) / stride + 1;
+}
+
+/// Max abs difference of rows [0, rows) of caches [B, H, S, D], relative
+/// to 1e-4 of the larger magnitude.
+double compareCacheRows(const hybrid::Tensor &got, const hybrid::Tensor &want,
+                        int64_t rows) {
+  std::vector<int64_t> shape = got.shape();
+  double scale = 1.0, worst = 0.0;
+  for (int64_t bh = 0; bh < shape[0] * shape[1]; ++bh)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t d = 0; d < shape[3]; ++d) {
+        size_t at = (bh * shape[2] + r) * shape[3] + d;
+        scale = std::max(scale, double(std::fabs(want.data<float>()[at])));
+        worst = std::max(worst, double(std::fabs(got.data<float>()[at] -
+                                                 want.data<float>()[at])));
+      }
+  return worst / (1e-4 * scale);
 }
 
 class HFCheckpoint : public ::testing::TestWithParam<const char *> {};
@@ -357,6 +398,84 @@ TEST_P(HFCheckpoint, EntryPointsMatchTheReference) {
     EXPECT_FALSE(s.ok());
     EXPECT_NE(s.message().find("increasing node ids"), std::string::npos)
         << s.message();
+  }
+
+  // A committed tree path whose rows move (root -> 2 -> 3, parents 0 and
+  // 2) leaves the first attention layer's caches as prefilling the path's
+  // tokens does: its K/V rows, and for InfLLM-V2 layers the compressed
+  // keys of every window that ends in them (verify compressed the tree's
+  // rows in tree order; commit recomputes them). The first attention
+  // layer's inputs are exact over a tree (its keys depend on no sparse
+  // selection).
+  {
+    std::vector<int32_t> treeParents = {-1, 0, 0, 2};
+    int64_t nodes = treeParents.size();
+    hybrid::Tensor treeIds = make(HYBRID_DTYPE_I64, {batch, nodes});
+    hybrid::Tensor pathIds = make(HYBRID_DTYPE_I64, {batch, 3});
+    for (int64_t b = 0; b < batch; ++b) {
+      for (int64_t i = 0; i < nodes; ++i)
+        treeIds.data<int64_t>()[b * nodes + i] =
+            m.ids.data<int64_t>()[b * len + i + 1];
+      for (int64_t j = 0; j < 3; ++j)
+        pathIds.data<int64_t>()[b * 3 + j] =
+            treeIds.data<int64_t>()[b * nodes + (j == 0 ? 0 : j + 1)];
+    }
+    hybrid::Tensor parents = make(HYBRID_DTYPE_I32, {nodes});
+    std::copy(treeParents.begin(), treeParents.end(), parents.data<int32_t>());
+    std::vector<hybrid::Tensor> committed = emptyCaches();
+    ASSERT_TRUE(step("prefill", columns(m.ids, 0, len - 1), 0, committed,
+                     logits)
+                    .ok());
+    std::vector<hybrid::Tensor> args = {treeIds, parents, scalar(len - 1)};
+    args.insert(args.end(), committed.begin(), committed.end());
+    std::vector<hybrid::Tensor> out;
+    hybrid::Status s = m.module.invoke("verify", args, out);
+    ASSERT_TRUE(s.ok()) << s.message();
+    std::vector<std::string> prefillNames = m.module.argNames("prefill");
+    std::map<std::string, hybrid::Tensor> byName;
+    for (size_t i = 2; i < prefillNames.size(); ++i)
+      byName[prefillNames[i]] = committed[i - 2];
+    hybrid::Tensor path = make(HYBRID_DTYPE_I32, {nodes});
+    std::vector<int32_t> pathNodes = {0, 2, 3, -1};
+    std::copy(pathNodes.begin(), pathNodes.end(), path.data<int32_t>());
+    hybrid::Tensor length = make(HYBRID_DTYPE_I32, {});
+    *length.data<int32_t>() = 3;
+    std::vector<hybrid::Tensor> commitArgs = {path, length, scalar(len - 1)};
+    std::vector<std::string> commitNames = m.module.argNames("commit");
+    int64_t lightning = 0;
+    for (size_t i = 3; i < commitNames.size(); ++i)
+      commitArgs.push_back(commitNames[i].rfind("tree_state.", 0) == 0
+                               ? out[1 + lightning++]
+                               : byName[commitNames[i]]);
+    std::vector<hybrid::Tensor> none;
+    s = m.module.invoke("commit", commitArgs, none);
+    ASSERT_TRUE(s.ok()) << s.message();
+
+    std::vector<hybrid::Tensor> prefilled = emptyCaches();
+    ASSERT_TRUE(step("prefill", columns(m.ids, 0, len - 1), 0, prefilled,
+                     logits)
+                    .ok());
+    ASSERT_TRUE(step("prefill", pathIds, len - 1, prefilled, logits).ok());
+    size_t first = 2;
+    while (first < prefillNames.size() &&
+           prefillNames[first].rfind("cache.", 0) != 0)
+      ++first;
+    ASSERT_LT(first, prefillNames.size());
+    std::string layer = prefillNames[first].substr(
+        0, prefillNames[first].rfind('.') + 1);
+    int64_t keys = len + 2;
+    for (size_t i = first; i < prefillNames.size() &&
+                           prefillNames[i].rfind(layer, 0) == 0;
+         ++i) {
+      bool compressed =
+          llvm::StringRef(prefillNames[i]).ends_with(".compressed_key");
+      int64_t rows = compressed ? compressedRows(m.dir, keys) : keys;
+      if (compressed)
+        EXPECT_GT(rows, compressedRows(m.dir, len - 1)) << "no window ends "
+                                                           "in the path";
+      EXPECT_LE(compareCacheRows(committed[i - 2], prefilled[i - 2], rows), 1.0)
+          << prefillNames[i] << " after commit: error / tolerance";
+    }
   }
 
   // A recurrent state for another batch fails the call, unread.
