@@ -73,10 +73,10 @@ Status Engine::open(const std::string &folder, const EngineOptions &options,
   if (options.contextLimit <= 0)
     return Status::error("the context limit must be positive, not " +
                          std::to_string(options.contextLimit));
-  // A step allocates its intermediates afresh (KV views copied out for the
-  // sparse layers: megabytes at long contexts). glibc serves blocks past
-  // its mmap threshold with fresh mappings, so every step page-faults them
-  // in again; kept on the heap they are reused.
+  // A step allocates its intermediates afresh (a prefill chunk's
+  // activations: megabytes). glibc serves blocks past its mmap threshold
+  // with fresh mappings, so every step page-faults them in again; kept on
+  // the heap they are reused.
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   CompiledModel compiled;

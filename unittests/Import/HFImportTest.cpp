@@ -234,6 +234,37 @@ TEST_P(HFCheckpoint, EntryPointsMatchTheReference) {
     logits = out[0]; // the caches were updated in place
     return s;
   };
+  // Commits the first `accepted` nodes of `pathNodes` (node ids from the
+  // root, -1 padded to the tree's size) of a verify at `position` whose
+  // results were `verified` (logits, then each lightning layer's node
+  // states) into `caches`.
+  auto commit = [&](const std::vector<int32_t> &pathNodes, int32_t accepted,
+                    int64_t position, std::vector<hybrid::Tensor> &caches,
+                    const std::vector<hybrid::Tensor> &verified)
+      -> hybrid::Status {
+    std::vector<std::string> prefillNames = m.module.argNames("prefill");
+    std::map<std::string, hybrid::Tensor> byName;
+    for (size_t i = 2; i < prefillNames.size(); ++i)
+      byName[prefillNames[i]] = caches[i - 2];
+    hybrid::Tensor path = make(HYBRID_DTYPE_I32, {int64_t(pathNodes.size())});
+    std::copy(pathNodes.begin(), pathNodes.end(), path.data<int32_t>());
+    hybrid::Tensor length = make(HYBRID_DTYPE_I32, {});
+    *length.data<int32_t>() = accepted;
+    std::vector<hybrid::Tensor> args = {path, length, scalar(position)};
+    std::vector<std::string> commitNames = m.module.argNames("commit");
+    size_t lightning = 0;
+    for (size_t i = 3; i < commitNames.size(); ++i) {
+      bool treeState = commitNames[i].rfind("tree_state.", 0) == 0;
+      if (treeState ? 1 + lightning >= verified.size()
+                    : !byName.count(commitNames[i]))
+        return hybrid::Status::error("no tensor for commit's " +
+                                     commitNames[i]);
+      args.push_back(treeState ? verified[1 + lightning++]
+                               : byName[commitNames[i]]);
+    }
+    std::vector<hybrid::Tensor> none;
+    return m.module.invoke("commit", args, none);
+  };
   std::vector<hybrid::Tensor> caches = emptyCaches();
   hybrid::Tensor logits;
   ASSERT_TRUE(
@@ -297,25 +328,10 @@ TEST_P(HFCheckpoint, EntryPointsMatchTheReference) {
     for (int64_t j = 0; j < chainLen; ++j)
       compareRow(out[0], j, m.greedyLogits, j, worst);
     EXPECT_LE(worst, 1.0) << "verify_chain: error / tolerance";
-    std::vector<std::string> prefillNames = m.module.argNames("prefill");
-    std::map<std::string, hybrid::Tensor> byName;
-    for (size_t i = 2; i < prefillNames.size(); ++i)
-      byName[prefillNames[i]] = caches[i - 2];
-    hybrid::Tensor path = make(HYBRID_DTYPE_I32, {chainLen});
-    std::fill_n(path.data<int32_t>(), chainLen, -1);
+    std::vector<int32_t> path(chainLen, -1);
     for (int32_t j = 0; j < 3; ++j)
-      path.data<int32_t>()[j] = j;
-    hybrid::Tensor length = make(HYBRID_DTYPE_I32, {});
-    *length.data<int32_t>() = 3;
-    std::vector<hybrid::Tensor> commitArgs = {path, length, scalar(len - 1)};
-    std::vector<std::string> commitNames = m.module.argNames("commit");
-    int64_t lightning = 0;
-    for (size_t i = 3; i < commitNames.size(); ++i)
-      commitArgs.push_back(commitNames[i].rfind("tree_state.", 0) == 0
-                               ? out[1 + lightning++]
-                               : byName[commitNames[i]]);
-    std::vector<hybrid::Tensor> none;
-    s = m.module.invoke("commit", commitArgs, none);
+      path[j] = j;
+    s = commit(path, 3, len - 1, caches, out);
     ASSERT_TRUE(s.ok()) << s.message();
     ASSERT_TRUE(step("decode", columns(m.greedyIds, 2, 3), len + 2, caches,
                      logits)
@@ -357,30 +373,9 @@ TEST_P(HFCheckpoint, EntryPointsMatchTheReference) {
     // Commit the path root -> 1 -> 4 (parents 0 and 1): its K/V rows move
     // down to [len - 1, len + 2) and the lightning states become node 4's.
     // Decoding node 6 (a child of 4) then gives node 6's reference logits.
-    std::vector<std::string> prefillNames = m.module.argNames("prefill");
-    std::map<std::string, hybrid::Tensor> byName;
-    for (size_t i = 2; i < prefillNames.size(); ++i)
-      byName[prefillNames[i]] = caches[i - 2];
-    for (int64_t k = 0; k < m.lightningLayers; ++k)
-      byName["tree_state." + std::to_string(k)] = out[1 + k];
-    hybrid::Tensor path = make(HYBRID_DTYPE_I32, {treeIds.shape()[1]});
-    std::fill_n(path.data<int32_t>(), treeIds.shape()[1], -1);
-    path.data<int32_t>()[0] = 0, path.data<int32_t>()[1] = 1,
-    path.data<int32_t>()[2] = 4;
-    hybrid::Tensor length = make(HYBRID_DTYPE_I32, {});
-    *length.data<int32_t>() = 3;
-    std::vector<hybrid::Tensor> commitArgs = {path, length, scalar(len - 1)};
-    std::vector<std::string> commitNames = m.module.argNames("commit");
-    int64_t lightning = 0;
-    for (size_t i = 3; i < commitNames.size(); ++i) {
-      std::string name = commitNames[i];
-      if (name.rfind("tree_state.", 0) == 0)
-        name = "tree_state." + std::to_string(lightning++);
-      ASSERT_TRUE(byName.count(name)) << commitNames[i];
-      commitArgs.push_back(byName[name]);
-    }
-    std::vector<hybrid::Tensor> none;
-    s = m.module.invoke("commit", commitArgs, none);
+    std::vector<int32_t> path(treeIds.shape()[1], -1);
+    path[0] = 0, path[1] = 1, path[2] = 4;
+    s = commit(path, 3, len - 1, caches, out);
     ASSERT_TRUE(s.ok()) << s.message();
     hybrid::Tensor node6 = make(HYBRID_DTYPE_I64, {batch, 1});
     for (int64_t b = 0; b < batch; ++b)
@@ -392,9 +387,8 @@ TEST_P(HFCheckpoint, EntryPointsMatchTheReference) {
     EXPECT_LE(worst, 1.0) << "commit, then decode: error / tolerance";
 
     // A path that does not go down the tree is refused.
-    path.data<int32_t>()[1] = 4, path.data<int32_t>()[2] = 1;
-    commitArgs[0] = path;
-    s = m.module.invoke("commit", commitArgs, none);
+    path[1] = 4, path[2] = 1;
+    s = commit(path, 3, len - 1, caches, out);
     EXPECT_FALSE(s.ok());
     EXPECT_NE(s.message().find("increasing node ids"), std::string::npos)
         << s.message();
@@ -431,25 +425,9 @@ TEST_P(HFCheckpoint, EntryPointsMatchTheReference) {
     std::vector<hybrid::Tensor> out;
     hybrid::Status s = m.module.invoke("verify", args, out);
     ASSERT_TRUE(s.ok()) << s.message();
-    std::vector<std::string> prefillNames = m.module.argNames("prefill");
-    std::map<std::string, hybrid::Tensor> byName;
-    for (size_t i = 2; i < prefillNames.size(); ++i)
-      byName[prefillNames[i]] = committed[i - 2];
-    hybrid::Tensor path = make(HYBRID_DTYPE_I32, {nodes});
-    std::vector<int32_t> pathNodes = {0, 2, 3, -1};
-    std::copy(pathNodes.begin(), pathNodes.end(), path.data<int32_t>());
-    hybrid::Tensor length = make(HYBRID_DTYPE_I32, {});
-    *length.data<int32_t>() = 3;
-    std::vector<hybrid::Tensor> commitArgs = {path, length, scalar(len - 1)};
-    std::vector<std::string> commitNames = m.module.argNames("commit");
-    int64_t lightning = 0;
-    for (size_t i = 3; i < commitNames.size(); ++i)
-      commitArgs.push_back(commitNames[i].rfind("tree_state.", 0) == 0
-                               ? out[1 + lightning++]
-                               : byName[commitNames[i]]);
-    std::vector<hybrid::Tensor> none;
-    s = m.module.invoke("commit", commitArgs, none);
+    s = commit({0, 2, 3, -1}, 3, len - 1, committed, out);
     ASSERT_TRUE(s.ok()) << s.message();
+    std::vector<std::string> prefillNames = m.module.argNames("prefill");
 
     std::vector<hybrid::Tensor> prefilled = emptyCaches();
     ASSERT_TRUE(step("prefill", columns(m.ids, 0, len - 1), 0, prefilled,
