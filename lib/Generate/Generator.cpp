@@ -31,11 +31,16 @@ Status hybrid::generate::generateTokens(
                          "level");
   engine.reset();
   Random random(options.seed);
+  if (Status s = engine.resetMoEActivity(); !s)
+    return s;
   auto start = Clock::now();
   std::vector<float> logits;
   if (Status s = engine.prefill(prompt, logits, prefillProgress); !s)
     return s;
   stats.prefillSeconds = since(start);
+  stats.prefillExperts = engine.moeActivity();
+  if (Status s = engine.resetMoEActivity(); !s)
+    return s;
   if (drafter) {
     auto draftStart = Clock::now();
     if (Status s = drafter->start(prompt); !s)
@@ -127,5 +132,6 @@ Status hybrid::generate::generateTokens(
       going = emit(next);
   }
   stats.decodeSeconds = since(decodeStart);
+  stats.decodeExperts = engine.moeActivity();
   return Status();
 }

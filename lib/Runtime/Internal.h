@@ -83,6 +83,8 @@ struct hybrid_module_t {
   std::vector<hybrid::runtime::Mapping> mappings;
   std::vector<std::string> errors;
   int32_t *errorCode = nullptr;
+  /// __hybrid_moe_activity (i64[3]), or null without a chunk_moe.
+  int64_t *moeActivity = nullptr;
   void (*setNumThreads)(int) = nullptr;
   std::mutex mutex;
 

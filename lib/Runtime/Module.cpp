@@ -166,6 +166,8 @@ hybrid_status hybrid_module_load(const char *path, hybrid_module **out) {
   if (hybrid_status s = parseMetadata(*m, metadata))
     return s;
   m->errorCode = static_cast<int32_t *>(dlsym(m->handle, "__hybrid_error_code"));
+  m->moeActivity =
+      static_cast<int64_t *>(dlsym(m->handle, "__hybrid_moe_activity"));
   // The module's own OpenMP runtime, if it was compiled parallel.
   m->setNumThreads = reinterpret_cast<void (*)(int)>(
       dlsym(m->handle, "omp_set_num_threads"));
@@ -275,6 +277,27 @@ hybrid_status hybrid_module_set_num_threads(hybrid_module *m,
                       kMaxThreads, num_threads);
   if (m->setNumThreads)
     m->setNumThreads(num_threads);
+  return nullptr;
+}
+
+hybrid_status hybrid_module_moe_activity(const hybrid_module *m,
+                                         hybrid_moe_activity *out) {
+  if (!m || !out)
+    return makeStatus("hybrid_module_moe_activity: null argument");
+  int64_t *c = m->moeActivity;
+  *out = c ? hybrid_moe_activity{__atomic_load_n(&c[0], __ATOMIC_RELAXED),
+                                 __atomic_load_n(&c[1], __ATOMIC_RELAXED),
+                                 __atomic_load_n(&c[2], __ATOMIC_RELAXED)}
+           : hybrid_moe_activity{0, 0, 0};
+  return nullptr;
+}
+
+hybrid_status hybrid_module_reset_moe_activity(hybrid_module *m) {
+  if (!m)
+    return makeStatus("hybrid_module_reset_moe_activity: null module");
+  if (int64_t *c = m->moeActivity)
+    for (int i = 0; i < 3; ++i)
+      __atomic_store_n(&c[i], 0, __ATOMIC_RELAXED);
   return nullptr;
 }
 

@@ -256,6 +256,13 @@ int main(int argc, char **argv) {
         {"stop", stats.stop},
         {"steps", stats.steps},
         {"attended_key_fraction", stats.attendedKeyFraction()},
+        {"experts",
+         llvm::json::Object{
+             {"per_layer", GenerateStats::expertsPerLayer(stats.prefillExperts)},
+             {"prefill_active_per_chunk",
+              GenerateStats::activeExpertsPerChunk(stats.prefillExperts)},
+             {"decode_active_per_chunk",
+              GenerateStats::activeExpertsPerChunk(stats.decodeExperts)}}},
         {"mean_accepted", stats.meanAccepted()},
         {"timings", std::move(timings)}};
     outs() << llvm::json::Value(std::move(result)) << "\n";
@@ -275,6 +282,15 @@ int main(int argc, char **argv) {
     errs() << format("sparse attention: %.1f%% of the keys attended (the "
                      "sparse_config's budget per query)\n",
                      100.0 * stats.attendedKeyFraction());
+  if (stats.prefillExperts.chunks > 0) {
+    double experts = GenerateStats::expertsPerLayer(stats.prefillExperts);
+    double prefill = GenerateStats::activeExpertsPerChunk(stats.prefillExperts);
+    double decode = GenerateStats::activeExpertsPerChunk(stats.decodeExperts);
+    errs() << format("chunk-level MoE: %.1f of %.0f experts active per chunk "
+                     "in the prefill (%.0f%%), %.1f in decoding (%.0f%%)\n",
+                     prefill, experts, 100.0 * prefill / experts, decode,
+                     100.0 * decode / experts);
+  }
   if (drafter)
     errs() << format("speculation: %lld verification steps, %.2f tokens "
                      "per step (mean accepted), %.3f s drafting\n",

@@ -2,7 +2,8 @@
 //
 // Every router kind and chunk sizes 1..T (including sizes that do not
 // divide T): chunking never changes the result. Tolerance 1e-5 x the
-// reference's L-inf norm.
+// reference's L-inf norm. The module's activity counters count the
+// (expert, chunk) pairs the reference router activates.
 //
 //===----------------------------------------------------------------------===//
 
@@ -76,6 +77,7 @@ void checkMoE(const std::string &router, ref::Router kind, int64_t chunk,
     a.push_back(toTensor(su, dtype));
     a.push_back(toTensor(sd, dtype));
   }
+  ASSERT_TRUE(m->resetMoEActivity().ok());
   auto results = run(*m, "moe", a);
   ASSERT_EQ(results.size(), 1u);
   ref::MoEParams p;
@@ -95,6 +97,22 @@ void checkMoE(const std::string &router, ref::Router kind, int64_t chunk,
   for (double w : weights.data)
     zeros += w == 0;
   EXPECT_GT(zeros, 0);
+  // The activity counters: (expert, chunk) pairs with a token routed to the
+  // expert (shared experts are not counted), chunks, all pairs.
+  int64_t chunks = (T + chunk - 1) / chunk, active = 0;
+  for (int64_t c = 0; c < chunks; ++c)
+    for (int64_t e = 0; e < E; ++e) {
+      bool routed = false;
+      for (int64_t t = c * chunk; t < std::min(T, (c + 1) * chunk); ++t)
+        routed = routed || weights.at({t, e}) != 0;
+      active += routed;
+    }
+  hybrid_moe_activity activity = m->moeActivity();
+  EXPECT_EQ(activity.active_pairs, active);
+  EXPECT_EQ(activity.chunks, chunks);
+  EXPECT_EQ(activity.pairs, chunks * E);
+  if (chunk == 1) // token-level zeros are inactive pairs
+    EXPECT_LT(active, chunks * E);
 }
 
 TEST(ChunkMoE, EveryChunkSizeEqualsTheTokenLevelFormula) {

@@ -120,6 +120,11 @@ public:
   Status save(Saved &out) const;
   Status restore(const Saved &saved);
 
+  /// Chunk-level MoE activity of the model's calls since the last reset
+  /// (all zero without chunk_moe layers).
+  hybrid_moe_activity moeActivity() const { return module_.moeActivity(); }
+  Status resetMoEActivity() { return module_.resetMoEActivity(); }
+
 private:
   Status step(const std::string &entry, const std::vector<int64_t> &ids,
               std::vector<float> &logits);

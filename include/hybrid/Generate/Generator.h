@@ -47,6 +47,19 @@ struct GenerateStats {
   /// attended-key fraction (1 without sparse layers).
   double attendedKeys = 0, totalKeys = 0;
 
+  /// Chunk-level MoE activity of the target's calls: in the prefill (its
+  /// chunks of tokens) and after it (a decode step's chunk is its token,
+  /// a verification's its tree).
+  hybrid_moe_activity prefillExperts{0, 0, 0}, decodeExperts{0, 0, 0};
+
+  /// Experts that ran per chunk, and the experts per layer (0 without MoE).
+  static double activeExpertsPerChunk(const hybrid_moe_activity &a) {
+    return a.chunks ? double(a.active_pairs) / double(a.chunks) : 0.0;
+  }
+  static double expertsPerLayer(const hybrid_moe_activity &a) {
+    return a.chunks ? double(a.pairs) / double(a.chunks) : 0.0;
+  }
+
   double attendedKeyFraction() const {
     return totalKeys > 0 ? attendedKeys / totalKeys : 1.0;
   }

@@ -144,6 +144,15 @@ public:
   Status setNumThreads(int n) {
     return Status(hybrid_module_set_num_threads(m_.get(), n));
   }
+  /// Chunk-level MoE activity since load or the last reset.
+  hybrid_moe_activity moeActivity() const {
+    hybrid_moe_activity a{0, 0, 0};
+    (void)hybrid_module_moe_activity(m_.get(), &a);
+    return a;
+  }
+  Status resetMoEActivity() {
+    return Status(hybrid_module_reset_moe_activity(m_.get()));
+  }
   /// Runs `entry`; `results` is resized to the entry's result count.
   Status invoke(const std::string &entry, const std::vector<Tensor> &args,
                 std::vector<Tensor> &results) {

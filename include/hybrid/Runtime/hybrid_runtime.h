@@ -159,6 +159,17 @@ HYBRID_RUNTIME_API hybrid_status hybrid_module_bind_parameter(
 /* Threads used inside one invocation (default: all cores). */
 HYBRID_RUNTIME_API hybrid_status
 hybrid_module_set_num_threads(hybrid_module *m, int num_threads);
+/* Chunk-level MoE activity summed over every hybrid.chunk_moe the module ran
+ * since it was loaded or last reset: (expert, chunk) pairs that ran, chunks,
+ * and all (expert, chunk) pairs. All zero for a module without MoE. The
+ * counters are the module's, shared by every handle of the same file. */
+typedef struct hybrid_moe_activity {
+  int64_t active_pairs, chunks, pairs;
+} hybrid_moe_activity;
+HYBRID_RUNTIME_API hybrid_status
+hybrid_module_moe_activity(const hybrid_module *m, hybrid_moe_activity *out);
+HYBRID_RUNTIME_API hybrid_status
+hybrid_module_reset_moe_activity(hybrid_module *m);
 /* Runs `entry`. `results` receives `num_results` new tensors; on error it is
  * left untouched. */
 HYBRID_RUNTIME_API hybrid_status hybrid_module_invoke(

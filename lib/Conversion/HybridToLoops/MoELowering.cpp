@@ -7,7 +7,8 @@
 //    runs once over all the tokens of its active chunks (TiledExperts.h),
 //    so its weights are read once per call however many chunks use it;
 //    inactive (expert, chunk) pairs cost nothing. The result is exactly the
-//    token-level formula.
+//    token-level formula. The active pairs are added to the module's
+//    activity counters (kMoEActivitySymbol).
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,7 +17,10 @@
 #include "Lowerings.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 
+#include "hybrid/Conversion/HybridToLoops/HybridToLoops.h"
+
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 
 using namespace mlir;
 using namespace mlir::hybrid;
@@ -25,6 +29,22 @@ namespace {
 
 using P = arith::CmpIPredicate;
 using F = arith::CmpFPredicate;
+
+/// The module's MoE activity counters (kMoEActivitySymbol), created on
+/// first use.
+Value moeActivityCounters(OpBuilder &b, Location loc, ModuleOp module) {
+  auto type = MemRefType::get({3}, b.getI64Type());
+  if (!module.lookupSymbol(kMoEActivitySymbol)) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(module.getBody());
+    memref::GlobalOp::create(
+        b, loc, kMoEActivitySymbol, b.getStringAttr("public"), type,
+        DenseElementsAttr::get(RankedTensorType::get({3}, b.getI64Type()),
+                               int64_t(0)),
+        /*constant=*/false, /*alignment=*/nullptr);
+  }
+  return memref::GetGlobalOp::create(b, loc, type, kMoEActivitySymbol);
+}
 
 struct ChunkMoELowering : KernelPattern<ChunkMoEOp> {
   using KernelPattern::KernelPattern;
@@ -156,6 +176,12 @@ struct ChunkMoELowering : KernelPattern<ChunkMoEOp> {
       ExpertProducts products(kb, chooseMatmulTiling(options.vectorWidth), x,
                               tokens, model, maxWidth);
       Value chunks = kb.ceilDiv(tokens, chunk);
+      // Active (expert, chunk) pairs, counted in scratch: a loop-carried
+      // value would build the loop body before the loop is in the module,
+      // where the tile kernels' declarations cannot be found.
+      Value activePairs = kb.scratch(kb.index(1), rewriter.getIndexType());
+      memref::StoreOp::create(rewriter, kb.loc, kb.index(0), activePairs,
+                              ValueRange{kb.index(0)});
       kb.loop(kb.index(0), experts, kb.index(1), [&](Value e) {
         // The expert's runs: the chunks that route to it.
         SmallVector<Value> counts = kb.loop(
@@ -185,7 +211,24 @@ struct ChunkMoELowering : KernelPattern<ChunkMoEOp> {
         kb.ifThen(kb.cmpi(P::ugt, counts[0], kb.index(0)), [&] {
           products.ffn(up, e, down, width, counts[0], counts[1]);
         });
+        Value pairs = memref::LoadOp::create(rewriter, kb.loc, activePairs,
+                                             ValueRange{kb.index(0)});
+        memref::StoreOp::create(rewriter, kb.loc, kb.addi(pairs, counts[1]),
+                                activePairs, ValueRange{kb.index(0)});
       });
+      // Activity for the caller's statistics (hybrid-generate's active
+      // experts per chunk); atomic, as calls may run concurrently.
+      Value counters = moeActivityCounters(rewriter, kb.loc,
+                                           op->getParentOfType<ModuleOp>());
+      Value active = memref::LoadOp::create(rewriter, kb.loc, activePairs,
+                                            ValueRange{kb.index(0)});
+      for (auto [slot, count] : llvm::enumerate(
+               SmallVector<Value>{active, chunks, kb.muli(chunks, experts)}))
+        memref::AtomicRMWOp::create(
+            rewriter, kb.loc, arith::AtomicRMWKind::addi,
+            arith::IndexCastOp::create(rewriter, kb.loc,
+                                       rewriter.getI64Type(), count),
+            counters, ValueRange{kb.index(slot)});
       if (sharedUp) {
         products.addRun(kb.index(0), kb.index(0), kb.index(0), tokens);
         kb.loop(kb.index(0), tokens, kb.index(1), [&](Value t) {

@@ -33,6 +33,11 @@ inline constexpr llvm::StringLiteral kErrorMessagesAttrName =
     "hybrid.error_messages";
 /// Symbol of the i32 global the compiled code sets on a run-time error.
 inline constexpr llvm::StringLiteral kErrorCodeSymbol = "__hybrid_error_code";
+/// Symbol of the i64[3] global every hybrid.chunk_moe adds its activity to
+/// (atomically): active (expert, chunk) pairs, chunks, (expert, chunk)
+/// pairs. The runtime reads it (hybrid_module_moe_activity).
+inline constexpr llvm::StringLiteral kMoEActivitySymbol =
+    "__hybrid_moe_activity";
 
 } // namespace hybrid
 } // namespace mlir
