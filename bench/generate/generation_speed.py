@@ -7,6 +7,9 @@ filling the context up to 128 new tokens, at 1K, 8K and 32K tokens, for
   draft-4     speculative, the draft model, 4-node chains/trees (depth 3)
   draft-16    speculative, 16-node trees (depth 6)
   lookup      speculative, prompt lookup
+  plain-64k   plain, with the caches allocated for 65536 tokens instead of
+              the context + 64: decode-step time must not grow with the
+              allocation (the caches are updated in place)
 each a separate process on a model compiled beforehand (the cache), the
 median of --repeat runs. The prompt is KJV text (Debian's bible-kjv),
 tokenized by the model's own tokenizer (python3-sentencepiece). Greedy
@@ -41,7 +44,10 @@ VARIANTS = {
     "draft-4": ["--draft", DRAFT, "--tree-size", "4", "--tree-depth", "3"],
     "draft-16": ["--draft", DRAFT, "--tree-size", "16", "--tree-depth", "6"],
     "lookup": ["--draft", "lookup"],
+    "plain-64k": [],
 }
+# Variants whose caches hold this many tokens, not the context + 64.
+CAPACITY = {"plain-64k": 65536}
 
 
 def kjv_ids(sp, count):
@@ -82,11 +88,11 @@ def main():
         ids = (kjv_ids(sp, context - NEW) if sp else
                np.random.default_rng(0).integers(0, vocab, context - NEW).tolist())
         np.save(prompt, np.array([ids], np.int64))
-        base = ["--prompt-ids", prompt, "--max-new-tokens", str(NEW),
-                "--context", str(context + 64)]
+        base = ["--prompt-ids", prompt, "--max-new-tokens", str(NEW)]
         plain_tokens, plain_speed = None, None
         for name in args.variants:
-            extra = VARIANTS[name]
+            extra = VARIANTS[name] + [
+                "--context", str(CAPACITY.get(name, context + 64))]
             results = [run(args.build, args.model, base + extra, args.threads)
                        for _ in range(args.repeat)]
             tokens = results[0]["tokens"]

@@ -68,6 +68,10 @@ void mlir::hybrid::buildHybridCPUPipeline(
   // stops returning it, so that a write-back of that result into the
   // argument becomes a self-copy, which canonicalisation erases.
   pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
+  // Once more: the pass visits functions in order, so a layer that returns
+  // what an outlined kernel updated in place (compress_keys' cache) only
+  // returns its own argument after the kernel's turn.
+  pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
   // Upstream's deallocation pipeline minus its simplification pass, which
   // compares every pair of deallocations in a block: half the MLIR time of
   // a 24-layer module, to save a few run-time ownership checks.
