@@ -77,6 +77,9 @@ Status hybrid::generate::compiledCheckpoint(
   });
   mlir::hybrid::HFImportOptions importOptions;
   importOptions.sparseAttention = sparseAttention;
+  // What the engine calls (not `forward`): fewer kernels to compile.
+  importOptions.entries = {"prefill", "decode", "verify", "verify_chain",
+                           "commit"};
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::hybrid::importHFFolder(folder, &context, importOptions);
   if (!module)

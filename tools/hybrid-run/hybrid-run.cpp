@@ -23,6 +23,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Support/FileUtilities.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
@@ -113,7 +114,14 @@ static bool compileModule(StringRef path, StringRef soPath) {
   if (sys::fs::is_directory(path)) {
     mlir::hybrid::registerHFImportDialects(registry);
     context.appendDialectRegistry(registry);
-    module = mlir::hybrid::importHFFolder(path, &context);
+    // A checkpoint's entry points compile on demand: the one to run (named,
+    // or `forward`), or all of them for a shared object kept for later.
+    mlir::hybrid::HFImportOptions options;
+    if (!entryName.empty())
+      options.entries = {entryName};
+    else if (!compileOnly)
+      options.entries = {"forward"};
+    module = mlir::hybrid::importHFFolder(path, &context, options);
   } else {
     std::string error;
     auto file = mlir::openInputFile(path, &error);
@@ -280,6 +288,10 @@ int main(int argc, char **argv) {
       return fail("the module has " + std::to_string(entries.size()) +
                   " entry points: name one with --entry");
   }
+  if (std::vector<std::string> entries = module.entryPoints();
+      !llvm::is_contained(entries, entry))
+    return fail(modulePath + " has no entry point '" + entry + "' (it has: " +
+                llvm::join(entries, ", ") + ")");
 
   // Weights stay in the model's files: mapped, not copied.
   if (module.numParameters() > 0) {

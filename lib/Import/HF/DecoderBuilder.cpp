@@ -5,6 +5,7 @@
 
 #include "hybrid/Dialect/Hybrid/IR/HybridAttrs.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
+#include "hybrid/Import/HF/HFImporter.h"
 #include "hybrid/Import/TensorBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -1182,7 +1183,16 @@ static void buildCommit(OpBuilder &b, Location loc,
 LogicalResult mlir::hybrid::hf::buildEntryPoints(ModuleOp module,
                                                  const DecoderConfig &config,
                                                  const Checkpoint &checkpoint,
-                                                 Location loc) {
+                                                 Location loc,
+                                                 ArrayRef<std::string> entries) {
+  for (const std::string &entry : entries)
+    if (!llvm::is_contained(hfEntryPoints(), entry))
+      return emitError(loc) << "no entry point '" << entry
+                            << "': a checkpoint has "
+                            << llvm::join(hfEntryPoints(), ", ");
+  auto wanted = [&](StringRef entry) {
+    return entries.empty() || llvm::is_contained(entries, entry);
+  };
   OpBuilder b(module.getBodyRegion());
   std::vector<WeightSpec> specs = weightSpecs(config);
   SmallVector<Type> weightTypes;
@@ -1210,17 +1220,23 @@ LogicalResult mlir::hybrid::hf::buildEntryPoints(ModuleOp module,
         t.offset, t.length));
   }
   int64_t dynamic = ShapedType::kDynamic;
-  buildEntry(b, loc, "forward", config, specs, weightTypes, params, dynamic,
-             /*withCache=*/false);
-  buildEntry(b, loc, "prefill", config, specs, weightTypes, params, dynamic,
-             /*withCache=*/true);
-  buildEntry(b, loc, "decode", config, specs, weightTypes, params, 1,
-             /*withCache=*/true);
-  buildEntry(b, loc, "verify", config, specs, weightTypes, params, dynamic,
-             /*withCache=*/true, /*tree=*/true);
-  buildEntry(b, loc, "verify_chain", config, specs, weightTypes, params,
-             dynamic, /*withCache=*/true, /*tree=*/false, /*chain=*/true);
-  buildCommit(b, loc, config);
+  if (wanted("forward"))
+    buildEntry(b, loc, "forward", config, specs, weightTypes, params, dynamic,
+               /*withCache=*/false);
+  if (wanted("prefill"))
+    buildEntry(b, loc, "prefill", config, specs, weightTypes, params, dynamic,
+               /*withCache=*/true);
+  if (wanted("decode"))
+    buildEntry(b, loc, "decode", config, specs, weightTypes, params, 1,
+               /*withCache=*/true);
+  if (wanted("verify"))
+    buildEntry(b, loc, "verify", config, specs, weightTypes, params, dynamic,
+               /*withCache=*/true, /*tree=*/true);
+  if (wanted("verify_chain"))
+    buildEntry(b, loc, "verify_chain", config, specs, weightTypes, params,
+               dynamic, /*withCache=*/true, /*tree=*/false, /*chain=*/true);
+  if (wanted("commit"))
+    buildCommit(b, loc, config);
   for (auto fn : module.getOps<func::FuncOp>())
     if (failed(mlir::verify(fn)))
       return failure();

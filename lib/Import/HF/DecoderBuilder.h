@@ -43,8 +43,10 @@ namespace mlir::hybrid::hf {
 ///       returned.
 /// Checks that the checkpoint holds every weight the config implies, with
 /// its shape and a float dtype; errors are reported at `loc`.
+/// Builds `entries` (every one of hfEntryPoints() when empty).
 LogicalResult buildEntryPoints(ModuleOp module, const DecoderConfig &config,
-                               const Checkpoint &checkpoint, Location loc);
+                               const Checkpoint &checkpoint, Location loc,
+                               ArrayRef<std::string> entries = {});
 
 } // namespace mlir::hybrid::hf
 

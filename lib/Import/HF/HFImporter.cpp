@@ -51,9 +51,16 @@ mlir::hybrid::importHFFolder(StringRef folder, MLIRContext *context,
     return nullptr;
   OpBuilder b(context);
   OwningOpRef<ModuleOp> module = ModuleOp::create(b, loc);
-  if (failed(hf::buildEntryPoints(*module, *config, *checkpoint, loc)))
+  if (failed(hf::buildEntryPoints(*module, *config, *checkpoint, loc,
+                                  options.entries)))
     return nullptr;
   return module;
+}
+
+ArrayRef<StringRef> mlir::hybrid::hfEntryPoints() {
+  static constexpr StringRef entries[] = {"forward", "prefill",      "decode",
+                                          "verify",  "verify_chain", "commit"};
+  return entries;
 }
 
 void mlir::hybrid::registerHFImportDialects(DialectRegistry &registry) {

@@ -24,7 +24,14 @@ struct HFImportOptions {
   /// InfLLM-V2 layers as the checkpoint's sparse_config asks; when false
   /// they attend densely (`hybrid-generate --sparse none`).
   bool sparseAttention = true;
+  /// The entry points to build (forward, prefill, decode, verify,
+  /// verify_chain, commit); empty builds all. Each costs compile time: a
+  /// caller that runs `forward` alone compiles a fraction of the module.
+  SmallVector<std::string> entries;
 };
+
+/// The entry points an imported checkpoint can have, in module order.
+ArrayRef<StringRef> hfEntryPoints();
 
 /// Imports the checkpoint in `folder`. The module's entry point
 /// `forward(input_ids: [B, T] i64) -> logits [B, T, vocab] f32` runs one
