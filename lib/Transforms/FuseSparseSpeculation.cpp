@@ -90,7 +90,8 @@ LogicalResult mlir::hybrid::recurOverTree(RewriterBase &rewriter,
   Value zero = arith::ConstantIndexOp::create(rewriter, rec.getLoc(), 0);
   auto commit = KVCompactOp::create(
       rewriter, rec.getLoc(), verify.getPath(), verify.getLength(), zero,
-      ValueRange{}, ValueRange{perNode.getFinalState()});
+      ValueRange{}, ValueRange{perNode.getFinalState()},
+      /*kept_states=*/ValueRange{});
   rewriter.replaceAllUsesWith(rec.getOutput(), perNode.getOutput());
   rewriter.replaceAllUsesWith(rec.getFinalState(), commit.getResult(0));
   rewriter.eraseOp(rec);

@@ -386,12 +386,24 @@ TEST_P(HFCheckpoint, EntryPointsMatchTheReference) {
     compareRow(logits, 0, treeLogits, 6, worst);
     EXPECT_LE(worst, 1.0) << "commit, then decode: error / tolerance";
 
-    // A path that does not go down the tree is refused.
+    // A path that does not go down the tree is refused, and the refused
+    // commit leaves the recurrent states as they were.
+    std::vector<std::string> names = m.module.argNames("prefill");
+    std::vector<std::vector<float>> before(caches.size());
+    for (size_t i = 0; i < caches.size(); ++i)
+      if (names[i + 2].rfind("state.", 0) == 0)
+        before[i].assign(caches[i].data<float>(),
+                         caches[i].data<float>() + caches[i].numElements());
     path[1] = 4, path[2] = 1;
     s = commit(path, 3, len - 1, caches, out);
     EXPECT_FALSE(s.ok());
     EXPECT_NE(s.message().find("increasing node ids"), std::string::npos)
         << s.message();
+    for (size_t i = 0; i < caches.size(); ++i)
+      if (!before[i].empty())
+        EXPECT_TRUE(std::equal(before[i].begin(), before[i].end(),
+                               caches[i].data<float>()))
+            << names[i + 2] << " changed by a refused commit";
   }
 
   // A committed tree path whose rows move (root -> 2 -> 3, parents 0 and

@@ -216,9 +216,26 @@ struct KVCompactLowering : KernelPattern<KVCompactOp> {
       Value batch = kb.dim(states, 0), heads = kb.dim(states, 1),
             dk = kb.dim(states, 3), dv = kb.dim(states, 4);
       Value out = kb.alloc(type, {batch, heads, dk, dv});
-      // Zeros when the call fails its checks: never uninitialised memory.
+      // When the call fails its checks: the kept state when it has the
+      // result's shape, else zeros; never uninitialised memory.
+      Value kept = op.getKeptStates().empty()
+                       ? Value()
+                       : kb.buffer(op.getKeptStates()[i]);
+      Value keptFits = kb.boolean(false);
+      if (kept) {
+        Value same = kb.boolean(true);
+        for (auto [d, value] : llvm::enumerate(SmallVector<Value>{
+                 batch, heads, dk, dv}))
+          same = kb.andi(same, kb.cmpi(P::eq, kb.dim(kept, d), value));
+        keptFits = same;
+      }
       kb.parallel({batch, heads, dk}, [&](ValueRange ivs) {
-        kb.fill(out, {ivs[0], ivs[1], ivs[2], kb.index(0)}, kb.f32(0.0), dv);
+        SmallVector<Value> row = {ivs[0], ivs[1], ivs[2], kb.index(0)};
+        kb.fill(out, row, kb.f32(0.0), dv);
+        if (kept)
+          kb.ifThen(kb.andi(keptFits, kb.notI(checks.passed())), [&] {
+            kb.scaleCopy(out, row, kb.f32(1.0), kept, row, dv);
+          });
       });
       kb.ifThen(checks.passed(), [&] {
         Value node = kb.loadIndex(path, {kb.subi(length, kb.index(1))});

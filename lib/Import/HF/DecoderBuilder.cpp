@@ -1142,9 +1142,11 @@ static void buildCommit(OpBuilder &b, Location loc,
   Value position = arith::IndexCastOp::create(
       b, loc, b.getIndexType(),
       tensor::ExtractOp::create(b, loc, body->getArgument(2), ValueRange{}));
+  // A failed commit (a malformed path) keeps the committed states.
   auto compact = KVCompactOp::create(b, loc, body->getArgument(0),
                                      body->getArgument(1), position,
-                                     args(cacheArgs), args(treeStateArgs));
+                                     args(cacheArgs), args(treeStateArgs),
+                                     args(stateArgs));
   Value committed = arith::AddIOp::create(
       b, loc, position,
       arith::IndexCastOp::create(

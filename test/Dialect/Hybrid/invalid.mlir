@@ -946,6 +946,15 @@ func.func @f(%p: tensor<4xi32>, %n: tensor<i32>, %o: index) {
 
 // -----
 
+// kept state of another head count
+func.func @f(%p: tensor<4xi32>, %n: tensor<i32>, %o: index, %s: tensor<1x2x4x8x8xf32>, %k: tensor<1x3x8x8xf32>) {
+  // expected-error @+1 {{kept state head size 3 does not match node state head size 2}}
+  %r = hybrid.kv_compact %p, %n at %o states(%s : tensor<1x2x4x8x8xf32>) keep(%k : tensor<1x3x8x8xf32>) : tensor<4xi32>, tensor<i32>
+  return
+}
+
+// -----
+
 // state nodes
 func.func @f(%p: tensor<4xi32>, %n: tensor<i32>, %o: index, %s: tensor<1x2x5x8x8xf32>) {
   // expected-error @+1 {{node state node size 5 does not match path node size 4}}

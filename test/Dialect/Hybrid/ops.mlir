@@ -289,6 +289,10 @@ func.func @speculation_forms(%draft: tensor<8xi32>, %logits: tensor<8x32000xf16>
   // CHECK: hybrid.kv_compact {{.*}} states(%{{.*}} : tensor<1x4x8x64x64xf32>) : tensor<8xi32>, tensor<i32>
   %s3 = hybrid.kv_compact %path, %len at %prefix states(%states : tensor<1x4x8x64x64xf32>)
       : tensor<8xi32>, tensor<i32>
+  // A failed commit keeps the committed state.
+  // CHECK: hybrid.kv_compact {{.*}} states(%{{.*}} : tensor<1x4x8x64x64xf32>) keep(%{{.*}} : tensor<1x4x64x64xf32>) : tensor<8xi32>, tensor<i32>
+  %s4 = hybrid.kv_compact %path, %len at %prefix states(%states : tensor<1x4x8x64x64xf32>)
+      keep(%s3 : tensor<1x4x64x64xf32>) : tensor<8xi32>, tensor<i32>
   // CHECK: "test.use"({{.*}}) : (tensor<8xi32>, tensor<i32>, tensor<i32>, tensor<?xi32>, tensor<1x2x?x128xf16>, tensor<1x4x64x64xf32>) -> ()
   "test.use"(%path, %len, %bonus, %p2, %k2, %s) : (tensor<8xi32>, tensor<i32>, tensor<i32>, tensor<?xi32>, tensor<1x2x?x128xf16>, tensor<1x4x64x64xf32>) -> ()
   return

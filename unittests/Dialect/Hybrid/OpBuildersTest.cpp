@@ -183,7 +183,7 @@ TEST_F(HybridBuilderTest, TreeVerifyAndKVCompactTypes) {
   auto compact = KVCompactOp::create(builder, loc, verifyOp.getPath(),
                                      verifyOp.getLength(), index(),
                                      ValueRange{cache, cache},
-                                     ValueRange{states});
+                                     ValueRange{states}, ValueRange{});
   ASSERT_EQ(compact.getNumResults(), 3u);
   EXPECT_EQ(compact.getResult(0).getType(), cache.getType());
   EXPECT_EQ(compact.getResult(1).getType(), cache.getType());

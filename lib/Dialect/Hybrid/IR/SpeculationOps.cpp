@@ -82,5 +82,21 @@ LogicalResult KVCompactOp::verify() {
                              {"path", path, 0, "node"})))
       return failure();
   }
+  if (getKeptStates().empty())
+    return success();
+  if (getKeptStates().size() != getNodeStates().size())
+    return emitOpError() << "keeps " << getKeptStates().size()
+                         << " states for " << getNodeStates().size()
+                         << " node states: give one per node state";
+  for (auto [nodes, kept] : llvm::zip(getNodeStates(), getKeptStates())) {
+    auto n = cast<ShapedType>(nodes.getType());
+    auto k = cast<ShapedType>(kept.getType());
+    static constexpr StringLiteral names[4] = {"batch", "head", "key dim",
+                                               "value dim"};
+    for (auto [d, nd] : llvm::enumerate(ArrayRef<int64_t>{0, 1, 3, 4}))
+      if (failed(verifySameDim(*this, {"kept state", k, unsigned(d), names[d]},
+                               {"node state", n, unsigned(nd), names[d]})))
+        return failure();
+  }
   return success();
 }

@@ -446,6 +446,12 @@ def Hybrid_KVCompactOp : Hybrid_Op<"kv_compact", [Pure,
     which the accepted node's state `[B, H, Dk, Dv]` is selected. Results:
     the compacted caches, then the selected states, in operand order.
 
+    `keep(%states)` gives, one per node-state operand, the state committed
+    before the tree `[B, H, Dk, Dv]`: a call that fails its checks (a
+    malformed path, a length out of range) then returns it unchanged as
+    the selected state, so that writing the result back loses nothing.
+    Without it such a call selects zeros.
+
     The caches are updated by one `tensor.insert_slice` per moved row, so a
     result written back into its cache argument (`hybrid.write_back`)
     bufferizes in place: a commit costs the accepted rows, not the cache.
@@ -453,12 +459,14 @@ def Hybrid_KVCompactOp : Hybrid_Op<"kv_compact", [Pure,
   let arguments = (ins Hybrid_TreeParents:$path, Hybrid_ScalarI32:$length,
                        Index:$prefix_len,
                        Variadic<Hybrid_FloatTensor4D>:$caches,
-                       Variadic<TensorRankOf<[F32], [5]>>:$node_states);
+                       Variadic<TensorRankOf<[F32], [5]>>:$node_states,
+                       Variadic<Hybrid_F32Tensor4D>:$kept_states);
   let results = (outs Variadic<Hybrid_FloatTensor>:$results);
   let assemblyFormat = [{
     $path `,` $length `at` $prefix_len
     (`caches` `(` $caches^ `:` type($caches) `)`)?
     (`states` `(` $node_states^ `:` type($node_states) `)`)?
+    (`keep` `(` $kept_states^ `:` type($kept_states) `)`)?
     attr-dict `:` type($path) `,` type($length)
   }];
   let hasVerifier = 1;
