@@ -250,9 +250,8 @@ def Hybrid_BlockSparseAttentionOp : Hybrid_Op<"block_sparse_attention", [Pure,
     `hybrid.block_select`. An index `>= ceil(Skv / block_size)` is an error:
     the verifier reports it when the indices are constant and `Skv` static,
     the runtime otherwise. `offset`, `key_length`, `tree`, `scale`,
-    `softcap` and `layout`
-    mean what they mean on `hybrid.attention`; with a tree the nodes attend
-    each other under the tree mask.
+    `softcap` and `layout` mean what they mean on `hybrid.attention`; with
+    a tree the nodes attend each other under the tree mask.
   }];
   let arguments = (ins Hybrid_FloatTensor4D:$query, Hybrid_FloatTensor4D:$key,
                        Hybrid_FloatTensor4D:$value,
