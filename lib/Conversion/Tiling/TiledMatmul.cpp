@@ -414,16 +414,18 @@ static void emitFewColumnsProduct(KernelBuilder &kb,
                                                      kb.mulf(x, y))};
                      })[0];
     };
-    // Groups of four columns.
-    kb.loop(kb.index(0), nGroups, colGroup, [&](Value j0) {
+    // Columns [j0, j0 + cols) against the task's rows: four rows of A per
+    // pass, each vector of A used for every column (rows x cols FMA
+    // chains), then the rows left over by dot products.
+    auto columns = [&](Value j0, int64_t cols) {
       SmallVector<Value> bRows;
-      for (int64_t c4 = 0; c4 < kFewColumnsCols; ++c4)
-        bRows.push_back(kb.muli(kb.addi(j0, kb.index(c4)), k));
+      for (int64_t j = 0; j < cols; ++j)
+        bRows.push_back(kb.muli(kb.addi(j0, kb.index(j)), k));
       kb.loop(r0, rQuads, quad, [&](Value r) {
         SmallVector<Value> rowStarts;
         for (int64_t i = 0; i < kFewColumnsRows; ++i)
           rowStarts.push_back(kb.muli(kb.addi(r, kb.index(i)), k));
-        SmallVector<Value> inits(kFewColumnsRows * kFewColumnsCols, zeroVec);
+        SmallVector<Value> inits(kFewColumnsRows * cols, zeroVec);
         SmallVector<Value> accs = kb.loop(
             kb.index(0), kVec, lanes, inits,
             [&](Value p, ValueRange iters) -> SmallVector<Value> {
@@ -431,60 +433,33 @@ static void emitFewColumnsProduct(KernelBuilder &kb,
               for (int64_t i = 0; i < kFewColumnsRows; ++i)
                 av.push_back(kb.vectorRead(a, {rowStarts[i]}, p));
               SmallVector<Value> next(iters.begin(), iters.end());
-              for (int64_t c4 = 0; c4 < kFewColumnsCols; ++c4) {
-                Value bv = kb.vectorRead(bt, {bRows[c4]}, p);
-                for (int64_t i = 0; i < kFewColumnsRows; ++i) {
-                  int64_t at = i * kFewColumnsCols + c4;
-                  next[at] = vector::FMAOp::create(kb.b, kb.loc, av[i], bv,
-                                                   iters[at]);
-                }
+              for (int64_t j = 0; j < cols; ++j) {
+                Value bv = kb.vectorRead(bt, {bRows[j]}, p);
+                for (int64_t i = 0; i < kFewColumnsRows; ++i)
+                  next[i * cols + j] = vector::FMAOp::create(
+                      kb.b, kb.loc, av[i], bv, iters[i * cols + j]);
               }
               return next;
             });
         for (int64_t i = 0; i < kFewColumnsRows; ++i)
-          for (int64_t c4 = 0; c4 < kFewColumnsCols; ++c4) {
+          for (int64_t j = 0; j < cols; ++j) {
             Value sum = vector::ReductionOp::create(
-                kb.b, kb.loc, vector::CombiningKind::ADD,
-                accs[i * kFewColumnsCols + c4]);
-            finish(kb.addi(r, kb.index(i)), kb.addi(j0, kb.index(c4)),
-                   tail(sum, rowStarts[i], bRows[c4]));
+                kb.b, kb.loc, vector::CombiningKind::ADD, accs[i * cols + j]);
+            finish(kb.addi(r, kb.index(i)), kb.addi(j0, kb.index(j)),
+                   tail(sum, rowStarts[i], bRows[j]));
           }
       });
       kb.loop(rQuads, r1, kb.index(1), [&](Value r) {
-        for (int64_t c4 = 0; c4 < kFewColumnsCols; ++c4)
-          finish(r, kb.addi(j0, kb.index(c4)),
-                 kb.dot(a, {kb.muli(r, k)}, bt, {bRows[c4]}, k));
+        for (int64_t j = 0; j < cols; ++j)
+          finish(r, kb.addi(j0, kb.index(j)),
+                 kb.dot(a, {kb.muli(r, k)}, bt, {bRows[j]}, k));
       });
-    });
-    // The last columns, one at a time: four rows per pass.
-    kb.loop(nGroups, n, kb.index(1), [&](Value j) {
-      Value bRow = kb.muli(j, k);
-      kb.loop(r0, rQuads, quad, [&](Value r) {
-        SmallVector<Value> rowStarts;
-        for (int64_t i = 0; i < kFewColumnsRows; ++i)
-          rowStarts.push_back(kb.muli(kb.addi(r, kb.index(i)), k));
-        SmallVector<Value> inits(kFewColumnsRows, zeroVec);
-        SmallVector<Value> accs = kb.loop(
-            kb.index(0), kVec, lanes, inits,
-            [&](Value p, ValueRange iters) -> SmallVector<Value> {
-              Value bv = kb.vectorRead(bt, {bRow}, p);
-              SmallVector<Value> next;
-              for (int64_t i = 0; i < kFewColumnsRows; ++i)
-                next.push_back(vector::FMAOp::create(
-                    kb.b, kb.loc, kb.vectorRead(a, {rowStarts[i]}, p), bv,
-                    iters[i]));
-              return next;
-            });
-        for (int64_t i = 0; i < kFewColumnsRows; ++i) {
-          Value sum = vector::ReductionOp::create(
-              kb.b, kb.loc, vector::CombiningKind::ADD, accs[i]);
-          finish(kb.addi(r, kb.index(i)), j, tail(sum, rowStarts[i], bRow));
-        }
-      });
-      kb.loop(rQuads, r1, kb.index(1), [&](Value r) {
-        finish(r, j, kb.dot(a, {kb.muli(r, k)}, bt, {bRow}, k));
-      });
-    });
+    };
+    // Groups of four columns (A read once per group), then the last
+    // columns one at a time.
+    kb.loop(kb.index(0), nGroups, colGroup,
+            [&](Value j0) { columns(j0, kFewColumnsCols); });
+    kb.loop(nGroups, n, kb.index(1), [&](Value j) { columns(j, 1); });
   });
 }
 
