@@ -44,6 +44,20 @@ Value kernelsIn(KernelBuilder &kb, SparseConfigAttr config, Value keys) {
       kb.index(0));
 }
 
+/// Compressed keys of sizes `dims` ([B, Hkv, rows, D]) must match the
+/// key's batch, heads and head dim, and hold `kernels` rows.
+void checkCompressedKeys(KernelBuilder &kb, RuntimeChecks &checks,
+                         ArrayRef<Value> dims, Value batch, Value kvHeads,
+                         Value headDim, Value kernels) {
+  checks.check(kb.ori(kb.ori(kb.cmpi(P::ne, dims[0], batch),
+                             kb.cmpi(P::ne, dims[1], kvHeads)),
+                      kb.cmpi(P::ne, dims[3], headDim)),
+               "the compressed keys must be [batch, kv heads, kernels, head "
+               "dim] like the key");
+  checks.check(kb.cmpi(P::ugt, kernels, dims[2]),
+               "the compressed keys have fewer rows than the keys' kernels");
+}
+
 /// dest[b, h, r, :] = mean(key[b, h, (first + r) * stride + w, :], w <
 /// kernel) for r < count: compressed keys of kernels [first, first + count).
 void emitCompressedKeys(KernelBuilder &kb, SparseConfigAttr config, Value key,
@@ -98,16 +112,11 @@ struct BlockSelectLowering : KernelPattern<BlockSelectOp> {
     // [0, numKernels) of a buffer with `compressedRows` rows per head.
     Value given = op.getCompressed() ? kb.buffer(op.getCompressed()) : Value();
     Value compressedRows = given ? kb.dim(given, 2) : numKernels;
-    if (given) {
-      checks.check(kb.ori(kb.ori(kb.cmpi(P::ne, kb.dim(given, 0), batch),
-                                 kb.cmpi(P::ne, kb.dim(given, 1), kvHeads)),
-                          kb.cmpi(P::ne, kb.dim(given, 3), headDim)),
-                   "the compressed keys must be [batch, kv heads, kernels, "
-                   "head dim] like the key");
-      checks.check(kb.cmpi(P::ugt, numKernels, compressedRows),
-                   "the compressed keys have fewer rows than the keys' "
-                   "kernels");
-    }
+    if (given)
+      checkCompressedKeys(kb, checks,
+                          {kb.dim(given, 0), kb.dim(given, 1), compressedRows,
+                           kb.dim(given, 3)},
+                          batch, kvHeads, headDim, numKernels);
 
     DraftTreeRows tree(kb, checks, s, op.getParents());
     Value parents = tree.parents, nodes = tree.nodes,
@@ -448,23 +457,16 @@ struct CompressKeysLowering : KernelPattern<CompressKeysOp> {
           headDim = kb.dim(key, 3);
     Value keys = op.getKeyLength() ? op.getKeyLength() : kb.dim(key, 2);
     Value since = op.getSince() ? op.getSince() : kb.index(0);
-    auto cacheDim = [&](int64_t d) {
-      return tensor::DimOp::create(rewriter, loc, cache, d).getResult();
-    };
+    SmallVector<Value> cacheDims;
+    for (int64_t d = 0; d < 4; ++d)
+      cacheDims.push_back(tensor::DimOp::create(rewriter, loc, cache, d));
 
     RuntimeChecks checks(kb, "hybrid.compress_keys");
     checks.check(kb.cmpi(P::ugt, keys, kb.dim(key, 2)),
                  "key_length is outside [0, the key's rows]");
     checks.check(kb.cmpi(P::slt, since, kb.index(0)), "since is negative");
-    checks.check(kb.ori(kb.ori(kb.cmpi(P::ne, cacheDim(0), batch),
-                               kb.cmpi(P::ne, cacheDim(1), kvHeads)),
-                        kb.cmpi(P::ne, cacheDim(3), headDim)),
-                 "the compressed keys must be [batch, kv heads, kernels, "
-                 "head dim] like the key");
     Value end = kernelsIn(kb, config, keys);
-    checks.check(kb.cmpi(P::ugt, end, cacheDim(2)),
-                 "the compressed keys have fewer rows than the keys' "
-                 "kernels");
+    checkCompressedKeys(kb, checks, cacheDims, batch, kvHeads, headDim, end);
     Value begin = kb.minui(kernelsIn(kb, config, kb.minui(since, keys)), end);
     Value ok = checks.passed();
     auto ifOk = [&](Value v) { return kb.select(ok, v, kb.index(0)); };

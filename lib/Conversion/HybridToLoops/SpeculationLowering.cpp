@@ -216,36 +216,46 @@ struct KVCompactLowering : KernelPattern<KVCompactOp> {
       Value batch = kb.dim(states, 0), heads = kb.dim(states, 1),
             dk = kb.dim(states, 3), dv = kb.dim(states, 4);
       Value out = kb.alloc(type, {batch, heads, dk, dv});
-      // When the call fails its checks: the kept state when it has the
-      // result's shape, else zeros; never uninitialised memory.
+      // The accepted node's state; when the call fails its checks, the
+      // kept state if it has the result's shape, else zeros (never
+      // uninitialised memory).
       Value kept = op.getKeptStates().empty()
                        ? Value()
                        : kb.buffer(op.getKeptStates()[i]);
       Value keptFits = kb.boolean(false);
       if (kept) {
-        Value same = kb.boolean(true);
-        for (auto [d, value] : llvm::enumerate(SmallVector<Value>{
-                 batch, heads, dk, dv}))
-          same = kb.andi(same, kb.cmpi(P::eq, kb.dim(kept, d), value));
-        keptFits = same;
+        keptFits = kb.boolean(true);
+        for (auto [d, size] :
+             llvm::enumerate(SmallVector<Value>{batch, heads, dk, dv}))
+          keptFits =
+              kb.andi(keptFits, kb.cmpi(P::eq, kb.dim(kept, d), size));
       }
+      Value passed = checks.passed();
       kb.parallel({batch, heads, dk}, [&](ValueRange ivs) {
         SmallVector<Value> row = {ivs[0], ivs[1], ivs[2], kb.index(0)};
-        kb.fill(out, row, kb.f32(0.0), dv);
-        if (kept)
-          kb.ifThen(kb.andi(keptFits, kb.notI(checks.passed())), [&] {
-            kb.scaleCopy(out, row, kb.f32(1.0), kept, row, dv);
-          });
-      });
-      kb.ifThen(checks.passed(), [&] {
-        Value node = kb.loadIndex(path, {kb.subi(length, kb.index(1))});
-        kb.parallel({batch, heads, dk},
-                    [&](ValueRange ivs) {
-                      kb.scaleCopy(out, {ivs[0], ivs[1], ivs[2], kb.index(0)},
-                                   kb.f32(1.0), states,
-                                   {ivs[0], ivs[1], node, ivs[2], kb.index(0)},
-                                   dv);
-                    });
+        kb.ifThenElse(
+            passed, {},
+            [&]() -> SmallVector<Value> {
+              Value node =
+                  kb.loadIndex(path, {kb.subi(length, kb.index(1))});
+              kb.scaleCopy(out, row, kb.f32(1.0), states,
+                           {ivs[0], ivs[1], node, ivs[2], kb.index(0)}, dv);
+              return {};
+            },
+            [&]() -> SmallVector<Value> {
+              kb.ifThenElse(
+                  keptFits, {},
+                  [&]() -> SmallVector<Value> {
+                    if (kept) // keptFits is false without one
+                      kb.scaleCopy(out, row, kb.f32(1.0), kept, row, dv);
+                    return {};
+                  },
+                  [&]() -> SmallVector<Value> {
+                    kb.fill(out, row, kb.f32(0.0), dv);
+                    return {};
+                  });
+              return {};
+            });
       });
       results.push_back(kb.tensor(out, type));
     }
