@@ -30,22 +30,6 @@ namespace {
 using P = arith::CmpIPredicate;
 using F = arith::CmpFPredicate;
 
-/// The module's MoE activity counters (kMoEActivitySymbol), created on
-/// first use.
-Value moeActivityCounters(OpBuilder &b, Location loc, ModuleOp module) {
-  auto type = MemRefType::get({3}, b.getI64Type());
-  if (!module.lookupSymbol(kMoEActivitySymbol)) {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(module.getBody());
-    memref::GlobalOp::create(
-        b, loc, kMoEActivitySymbol, b.getStringAttr("public"), type,
-        DenseElementsAttr::get(RankedTensorType::get({3}, b.getI64Type()),
-                               int64_t(0)),
-        /*constant=*/false, /*alignment=*/nullptr);
-  }
-  return memref::GetGlobalOp::create(b, loc, type, kMoEActivitySymbol);
-}
-
 struct ChunkMoELowering : KernelPattern<ChunkMoEOp> {
   using KernelPattern::KernelPattern;
 
@@ -218,8 +202,8 @@ struct ChunkMoELowering : KernelPattern<ChunkMoEOp> {
       });
       // Activity for the caller's statistics (hybrid-generate's active
       // experts per chunk); atomic, as calls may run concurrently.
-      Value counters = moeActivityCounters(rewriter, kb.loc,
-                                           op->getParentOfType<ModuleOp>());
+      Value counters = kb.moduleGlobal(
+          kMoEActivitySymbol, MemRefType::get({3}, rewriter.getI64Type()));
       Value active = memref::LoadOp::create(rewriter, kb.loc, activePairs,
                                             ValueRange{kb.index(0)});
       for (auto [slot, count] : llvm::enumerate(

@@ -512,23 +512,43 @@ Value KernelBuilder::isFlagSet(Value flags, Value i) {
 }
 
 //===----------------------------------------------------------------------===//
-// Run-time errors
+// Module state: run-time errors and counters
 //===----------------------------------------------------------------------===//
 
-/// The module's error code global and the function that sets it, created on
-/// first use.
+/// A zero-initialised public global of `type` named `name` in `module`,
+/// created on first use.
+static void getOrCreateZeroGlobal(ModuleOp module, StringRef name,
+                                  MemRefType type) {
+  if (module.lookupSymbol(name))
+    return;
+  OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
+  auto tensorType =
+      RankedTensorType::get(type.getShape(), type.getElementType());
+  memref::GlobalOp::create(b, module.getLoc(), name,
+                           /*sym_visibility=*/b.getStringAttr("public"), type,
+                           DenseElementsAttr::get(
+                               tensorType, b.getZeroAttr(type.getElementType())),
+                           /*constant=*/false, /*alignment=*/nullptr);
+}
+
+static ModuleOp enclosingModule(OpBuilder &b) {
+  return b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
+}
+
+Value KernelBuilder::moduleGlobal(StringRef name, MemRefType type) {
+  getOrCreateZeroGlobal(enclosingModule(b), name, type);
+  return memref::GetGlobalOp::create(b, loc, type, name);
+}
+
+/// The function that sets the module's error code, created on first use.
 static func::FuncOp getOrCreateRaiseFunction(ModuleOp module) {
-  MLIRContext *ctx = module.getContext();
   if (auto fn = module.lookupSymbol<func::FuncOp>("__hybrid_raise"))
     return fn;
+  auto codeType =
+      MemRefType::get({}, IntegerType::get(module.getContext(), 32));
+  getOrCreateZeroGlobal(module, kErrorCodeSymbol, codeType);
   OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
   Location loc = module.getLoc();
-  auto codeType = MemRefType::get({}, b.getI32Type());
-  memref::GlobalOp::create(
-      b, loc, kErrorCodeSymbol, /*sym_visibility=*/b.getStringAttr("public"),
-      codeType, DenseElementsAttr::get(RankedTensorType::get({}, b.getI32Type()),
-                                       static_cast<int32_t>(0)),
-      /*constant=*/false, /*alignment=*/nullptr);
   auto fn = func::FuncOp::create(b, loc, "__hybrid_raise",
                                  b.getFunctionType({b.getI32Type()}, {}));
   fn.setPrivate();
@@ -538,12 +558,11 @@ static func::FuncOp getOrCreateRaiseFunction(ModuleOp module) {
                                              kErrorCodeSymbol);
   memref::StoreOp::create(b, loc, body->getArgument(0), global, ValueRange{});
   func::ReturnOp::create(b, loc);
-  (void)ctx;
   return fn;
 }
 
 void KernelBuilder::raiseIf(Value cond, StringRef message) {
-  auto module = b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
+  ModuleOp module = enclosingModule(b);
   func::FuncOp raise = getOrCreateRaiseFunction(module);
   SmallVector<Attribute> messages;
   if (auto existing = module->getAttrOfType<ArrayAttr>(kErrorMessagesAttrName))

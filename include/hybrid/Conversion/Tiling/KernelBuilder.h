@@ -147,6 +147,12 @@ public:
   /// When `cond` holds at run time, the invocation fails with `message`.
   void raiseIf(Value cond, StringRef message);
 
+  //===--- Module state ----------------------------------------------------===//
+  /// The module's public global `name` of `type` (zero-initialised,
+  /// created on first use), read by the runtime through dlsym: the error
+  /// code, the MoE activity counters.
+  Value moduleGlobal(StringRef name, MemRefType type);
+
 private:
   void vectorWrite(Value value, Value buffer, ValueRange idx, Value d);
   /// Splits [0, len) into a vector part and a scalar tail.
