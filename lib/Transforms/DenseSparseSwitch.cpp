@@ -51,9 +51,8 @@ mlir::hybrid::insertDenseSparseSwitch(RewriterBase &rewriter,
   auto dense = AttentionOp::create(
       rewriter, loc, sparse.getQuery(), sparse.getKey(), sparse.getValue(),
       /*mask=*/nullptr, sparse.getOffset(), sparse.getKeyLength(),
-      sparse.getParents(),
-      /*causal=*/true, sparse.getScaleAttr(), sparse.getSoftcapAttr(),
-      sparse.getLayoutAttr());
+      sparse.getParents(), /*causal=*/true, sparse.getScaleAttr(),
+      sparse.getSoftcapAttr(), sparse.getLayoutAttr());
   scf::YieldOp::create(rewriter, loc, dense.getResult());
 
   rewriter.setInsertionPointToStart(ifOp.elseBlock());

@@ -45,9 +45,8 @@ LogicalResult mlir::hybrid::shareTreeSelection(RewriterBase &rewriter,
   auto fused = BlockSparseAttentionOp::create(
       rewriter, sparse.getLoc(), sparse.getQuery(), sparse.getKey(),
       sparse.getValue(), shared, sparse.getOffset(), sparse.getKeyLength(),
-      parents,
-      sparse.getConfig(), sparse.getScaleAttr(), sparse.getSoftcapAttr(),
-      sparse.getLayoutAttr());
+      parents, sparse.getConfig(), sparse.getScaleAttr(),
+      sparse.getSoftcapAttr(), sparse.getLayoutAttr());
   rewriter.replaceOp(sparse, fused);
   rewriter.eraseOp(select);
   return success();

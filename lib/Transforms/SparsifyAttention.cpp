@@ -25,13 +25,11 @@ LogicalResult mlir::hybrid::sparsifyAttention(RewriterBase &rewriter,
   auto select = BlockSelectOp::create(
       rewriter, loc, op.getQuery(), op.getKey(), op.getOffset(),
       op.getKeyLength(), /*compressed=*/nullptr, op.getParents(), config,
-      op.getScaleAttr(),
-      /*tree_policy=*/nullptr);
+      op.getScaleAttr(), /*tree_policy=*/nullptr);
   auto sparse = BlockSparseAttentionOp::create(
       rewriter, loc, op.getQuery(), op.getKey(), op.getValue(), select,
       op.getOffset(), op.getKeyLength(), op.getParents(), config,
-      op.getScaleAttr(),
-      op.getSoftcapAttr(), op.getLayoutAttr());
+      op.getScaleAttr(), op.getSoftcapAttr(), op.getLayoutAttr());
   rewriter.replaceOp(op, sparse);
   return success();
 }

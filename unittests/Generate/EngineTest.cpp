@@ -161,9 +161,6 @@ TEST(Engine, BadInputIsAClearError) {
   EXPECT_FALSE(badContext.ok());
 }
 
-} // namespace
-
-namespace {
 
 // Speculative sampling end to end (prefill, a drafted tree, verify,
 // acceptPath, commit, the bonus): with the tiny SALA checkpoint sampled at
@@ -228,9 +225,6 @@ TEST(Engine, SpeculativeSamplingKeepsTheTargetDistribution) {
   EXPECT_LT(chi2, threshold) << dof << " degrees of freedom";
 }
 
-} // namespace
-
-namespace {
 
 // The attended-key count of semantics.md sections 2-3 for
 // minicpm-sala-tiny's sparse_config (blocks of 8, top-2, a window of one
