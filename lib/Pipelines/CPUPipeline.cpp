@@ -1,6 +1,7 @@
 //===- CPUPipeline.cpp - hybrid-cpu-pipeline ------------------------------===//
 
 #include "hybrid/Conversion/Passes.h"
+#include "hybrid/Conversion/Tiling/TileKernels.h"
 #include "hybrid/Dialect/Hybrid/Transforms/Passes.h"
 #include "hybrid/Pipelines/Pipelines.h"
 
@@ -34,6 +35,12 @@ void mlir::hybrid::buildHybridCPUPipeline(
     pm.addPass(createHybridSelectGQALayout(layout));
   }
 
+  // Weights that products read as B are bound in the product's panels
+  // (packed once at load time instead of every call), before the entry
+  // points' signatures are recorded for the runtime.
+  HybridPrepackWeightsOptions prepack;
+  prepack.panelCols = chooseMatmulTiling(options.vectorWidth).cols;
+  pm.addPass(createHybridPrepackWeights(prepack));
   // Hybrid ops become kernels over buffers; the rest of the tensor program
   // is upstream linalg/tensor/arith.
   pm.addPass(createHybridExportEntryPoints());

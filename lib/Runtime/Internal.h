@@ -60,10 +60,18 @@ struct Parameter {
   std::string file;
   uint64_t offset = 0, length = 0;
   hybrid_dtype dtype;
+  /// As the file holds it (and as hybrid_module_bind_parameter takes it).
   std::vector<int64_t> shape;
+  /// 0: bound as it is. Else the entry points take the file's [K, N] in
+  /// column panels of this width, [ceil(N / panels), K, panels], the last
+  /// zero-padded (hybrid-prepack-weights): binding packs it once.
+  int64_t panels = 0;
+  /// What the entry points take: `shape`, or the panels' shape.
+  std::vector<int64_t> boundShape;
   /// The bound bytes (read-only), or null while unbound.
   const void *data = nullptr;
-  /// A copy made when the mapped bytes are misaligned for the dtype.
+  /// Owned bytes: the packed panels, or a copy of mapped bytes that are
+  /// misaligned for the dtype.
   void *copy = nullptr;
 };
 
@@ -112,7 +120,7 @@ int64_t numElements(const std::vector<int64_t> &shape);
 hybrid_status registerParameter(hybrid_module_t &m, const std::string &entry,
                                 ValueInfo &arg, const std::string &key,
                                 const std::string &file, uint64_t offset,
-                                uint64_t length);
+                                uint64_t length, int64_t panels);
 
 /// Unmaps the parameter files and frees the copies.
 void releaseParameters(hybrid_module_t &m);

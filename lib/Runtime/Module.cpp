@@ -80,7 +80,7 @@ static hybrid_status parseMetadata(hybrid_module_t &m, const char *text) {
                 m, entry.name, arg, p.at("key").get<std::string>(),
                 p.at("file").get<std::string>(),
                 p.at("offset").get<uint64_t>(),
-                p.at("length").get<uint64_t>()))
+                p.at("length").get<uint64_t>(), p.value("panels", int64_t(0))))
           return s;
       }
       for (const auto &r : e.at("results")) {
@@ -338,7 +338,8 @@ hybrid_status hybrid_module_invoke(hybrid_module *m, const char *entry,
                         "hybrid_module_bind_parameters_from_folder)",
                         entry, p.key.c_str());
     parameterViews.push_back(
-        hybrid_tensor_t{p.dtype, p.shape, const_cast<void *>(p.data), nullptr});
+        hybrid_tensor_t{p.dtype, p.boundShape, const_cast<void *>(p.data),
+                        nullptr});
     all[i] = &parameterViews.back();
   }
 

@@ -19,6 +19,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <map>
 
 using namespace hybrid::runtime;
@@ -26,27 +27,101 @@ using namespace hybrid::runtime;
 /// Where an empty parameter points: bound, but nothing to read.
 alignas(64) static const char kEmpty[64] = {};
 
+/// The file's shape of a parameter the entry points take as `bound`, or an
+/// empty vector when the bytes do not fit it: `bound` itself, or for column
+/// panels [P, K, panels] the [K, N] with ceil(N / panels) = P.
+static std::vector<int64_t> fileShape(const std::vector<int64_t> &bound,
+                                      size_t elementSize, uint64_t length,
+                                      int64_t panels) {
+  if (!panels) {
+    int64_t count = numElements(bound);
+    if (count < 0 || static_cast<uint64_t>(count) * elementSize != length)
+      return {};
+    return bound;
+  }
+  if (bound.size() != 3 || bound[2] != panels || bound[1] <= 0 ||
+      numElements(bound) < 0)
+    return {};
+  uint64_t rowBytes = static_cast<uint64_t>(bound[1]) * elementSize;
+  if (length % rowBytes != 0)
+    return {};
+  int64_t cols = static_cast<int64_t>(length / rowBytes);
+  if ((cols + panels - 1) / panels != bound[0])
+    return {};
+  return {bound[1], cols};
+}
+
+/// The row-major [K, N] at `src` as column panels at `dst`:
+/// dst[(j K + p) panels + l] = src[p N + j panels + l], zero past N.
+static void packPanels(const char *src, char *dst, int64_t rows, int64_t cols,
+                       int64_t panels, size_t elementSize) {
+  size_t panelRow = panels * elementSize;
+  for (int64_t j = 0; j * panels < cols; ++j) {
+    size_t width = std::min(panels, cols - j * panels) * elementSize;
+    for (int64_t p = 0; p < rows; ++p) {
+      char *to = dst + (j * rows + p) * panelRow;
+      std::memcpy(to, src + (p * cols + j * panels) * elementSize, width);
+      std::memset(to + width, 0, panelRow - width);
+    }
+  }
+}
+
+/// Binds `p` to `bytes` (its file's layout): in place, or packed into
+/// panels or copied when misaligned into memory `p` owns.
+static hybrid_status bindBytes(Parameter &p, const char *bytes) {
+  std::free(p.copy);
+  p.copy = nullptr;
+  size_t elementSize = hybrid_dtype_size(p.dtype);
+  if (p.panels) {
+    size_t size = numElements(p.boundShape) * elementSize;
+    p.copy = std::aligned_alloc(64, std::max<size_t>(64, (size + 63) / 64 * 64));
+    if (!p.copy)
+      return makeStatus("out of memory packing parameter '%s'", p.key.c_str());
+    packPanels(bytes, static_cast<char *>(p.copy), p.shape[0], p.shape[1],
+               p.panels, elementSize);
+    p.data = p.copy;
+    return nullptr;
+  }
+  // The kernels load elements at their natural alignment; a payload that
+  // protobuf placed at an odd offset is copied once.
+  if (reinterpret_cast<uintptr_t>(bytes) % elementSize != 0) {
+    p.copy = std::aligned_alloc(64, (p.length + 63) / 64 * 64);
+    if (!p.copy)
+      return makeStatus("out of memory copying parameter '%s'",
+                        p.key.c_str());
+    std::memcpy(p.copy, bytes, p.length);
+    bytes = static_cast<const char *>(p.copy);
+  }
+  p.data = p.length ? bytes : kEmpty;
+  return nullptr;
+}
+
 hybrid_status hybrid::runtime::registerParameter(
     hybrid_module_t &m, const std::string &entry, ValueInfo &arg,
     const std::string &key, const std::string &file, uint64_t offset,
-    uint64_t length) {
+    uint64_t length, int64_t panels) {
   if (arg.kind != HYBRID_VALUE_TENSOR)
     return makeStatus("%s: '%s' parameter '%s' is not a tensor",
                       m.path.c_str(), entry.c_str(), key.c_str());
-  int64_t count = numElements(arg.shape);
-  if (count < 0 ||
-      static_cast<uint64_t>(count) * hybrid_dtype_size(arg.dtype) != length)
+  if (panels < 0)
+    return makeStatus("%s: '%s' parameter '%s' has panels of %lld columns",
+                      m.path.c_str(), entry.c_str(), key.c_str(),
+                      static_cast<long long>(panels));
+  std::vector<int64_t> shape =
+      fileShape(arg.shape, hybrid_dtype_size(arg.dtype), length, panels);
+  if (shape.empty())
     return makeStatus("%s: '%s' parameter '%s' is %llu bytes, which does not "
-                      "fit its shape %s",
+                      "fit its shape %s%s",
                       m.path.c_str(), entry.c_str(), key.c_str(),
                       static_cast<unsigned long long>(length),
-                      shapeString(arg.shape.data(), arg.shape.size()).c_str());
+                      shapeString(arg.shape.data(), arg.shape.size()).c_str(),
+                      panels ? " in column panels" : "");
   for (size_t i = 0; i < m.parameters.size(); ++i) {
     const Parameter &p = m.parameters[i];
     if (p.key != key)
       continue;
-    if (p.dtype != arg.dtype || p.shape != arg.shape || p.file != file ||
-        p.offset != offset || p.length != length)
+    if (p.dtype != arg.dtype || p.boundShape != arg.shape || p.file != file ||
+        p.offset != offset || p.length != length || p.panels != panels)
       return makeStatus("%s: entry points disagree on parameter '%s'",
                         m.path.c_str(), key.c_str());
     arg.parameter = static_cast<int>(i);
@@ -58,7 +133,9 @@ hybrid_status hybrid::runtime::registerParameter(
   p.offset = offset;
   p.length = length;
   p.dtype = arg.dtype;
-  p.shape = arg.shape;
+  p.shape = std::move(shape);
+  p.panels = panels;
+  p.boundShape = arg.shape;
   arg.parameter = static_cast<int>(m.parameters.size());
   m.parameters.push_back(std::move(p));
   return nullptr;
@@ -198,20 +275,10 @@ hybrid_status hybrid_module_bind_parameters_from_folder(hybrid_module *m,
       continue;
     const char *bytes =
         static_cast<const char *>(files[p.file].mapping.address) + p.offset;
-    // The kernels load elements at their natural alignment; a payload that
-    // protobuf placed at an odd offset is copied once.
-    size_t align = hybrid_dtype_size(p.dtype);
-    if (reinterpret_cast<uintptr_t>(bytes) % align != 0) {
-      p.copy = std::aligned_alloc(64, (p.length + 63) / 64 * 64);
-      if (!p.copy) {
-        unmapAll();
-        return makeStatus("out of memory copying parameter '%s'",
-                          p.key.c_str());
-      }
-      std::memcpy(p.copy, bytes, p.length);
-      bytes = static_cast<const char *>(p.copy);
+    if (hybrid_status s = bindBytes(p, bytes)) {
+      unmapAll();
+      return s;
     }
-    p.data = p.length ? bytes : kEmpty;
   }
   for (auto &[name, f] : files)
     m->mappings.push_back(f.mapping);
@@ -235,6 +302,8 @@ hybrid_status hybrid_module_bind_parameter(hybrid_module *m, const char *key,
                             .c_str());
     if (!value->data && p.length)
       return makeStatus("parameter '%s': the tensor has no data", key);
+    if (p.panels)
+      return bindBytes(p, static_cast<const char *>(value->data));
     std::free(p.copy);
     p.copy = nullptr;
     p.data = value->data ? value->data : kEmpty;

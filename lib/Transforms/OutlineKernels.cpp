@@ -38,7 +38,8 @@ namespace {
 /// The ops that become one kernel with `root`, in program order: the
 /// `tensor.empty` and constant `linalg.fill` inits that only it uses (a
 /// product then fills C inside its tasks, and no empty tensor crosses a
-/// call), then the root itself.
+/// call), the `linalg.unpack`s of prepacked weights that only it reads,
+/// then the root itself.
 SmallVector<Operation *> clusterOf(Operation *root) {
   SmallVector<Operation *> ops;
   auto addEmpty = [&](Value v) {
@@ -55,6 +56,17 @@ SmallVector<Operation *> clusterOf(Operation *root) {
         continue;
       }
       addEmpty(init);
+    }
+  // A weight bound in the product's panels (hybrid-prepack-weights) is read
+  // through its unpack, which the product's lowering folds away: it goes
+  // with the product, so that the kernel takes the panels themselves.
+  if (auto dps = dyn_cast<DestinationStyleOpInterface>(root))
+    for (OpOperand *input : dps.getDpsInputOperands()) {
+      auto unpack = input->get().getDefiningOp<linalg::UnPackOp>();
+      if (!unpack || !unpack->hasOneUse())
+        continue;
+      addEmpty(unpack.getDest());
+      ops.push_back(unpack);
     }
   ops.push_back(root);
   return ops;

@@ -282,6 +282,69 @@ TEST(Runtime, ParameterFilesAreCheckedWhenBound) {
   EXPECT_EQ(copy[0].data<float>()[7], 8.0f);
 }
 
+// A weight that the product reads as B is bound in its column panels
+// (hybrid-prepack-weights): the file holds [70, 50] row-major at an offset
+// misaligned for f32; the runtime packs it when binding, from the folder or
+// from a caller's tensor, and the products (rows below and above the
+// packing threshold, one row tile and many) read the panels.
+const char *kPanelWeight = R"mlir(
+func.func @proj(%x: tensor<?x70xf32>, %w: tensor<70x50xf32> {hybrid.parameter =
+    #hybrid.parameter<key = "w", file = "w.bin", offset = 2, length = 14000>})
+    -> tensor<?x50xf32> {
+  %c0 = arith.constant 0 : index
+  %m = tensor.dim %x, %c0 : tensor<?x70xf32>
+  %z = arith.constant 0.0 : f32
+  %e = tensor.empty(%m) : tensor<?x50xf32>
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<?x50xf32>) -> tensor<?x50xf32>
+  %y = linalg.matmul ins(%x, %w : tensor<?x70xf32>, tensor<70x50xf32>)
+                     outs(%f : tensor<?x50xf32>) -> tensor<?x50xf32>
+  return %y : tensor<?x50xf32>
+}
+)mlir";
+
+TEST(Runtime, WeightsReadAsBAreBoundInPanels) {
+  hybrid::Module *m = compile(kPanelWeight);
+  ASSERT_TRUE(m);
+  // Callers see the file's shape, not the panels'.
+  ASSERT_EQ(m->numParameters(), 1u);
+  hybrid_value_info info;
+  ASSERT_EQ(hybrid_module_parameter_info(m->get(), 0, &info), nullptr);
+  ASSERT_EQ(info.rank, 2u);
+  EXPECT_EQ(info.shape[0], 70);
+  EXPECT_EQ(info.shape[1], 50);
+
+  std::mt19937 rng(11);
+  ref::Array w = randomArray({70, 50}, rng);
+  std::string folder = ::testing::TempDir() + "/hybrid-panel-params";
+  std::string cmd = "mkdir -p " + folder;
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  {
+    std::vector<float> values(w.data.begin(), w.data.end());
+    std::ofstream f(folder + "/w.bin", std::ios::binary);
+    f.write("..", 2);
+    f.write(reinterpret_cast<const char *>(values.data()), 14000);
+  }
+  ASSERT_TRUE(m->bindParameters(folder).ok());
+  auto check = [&] {
+    for (int64_t rows : {1, 5, 13, 130}) {
+      ref::Array x = randomArray({rows, 70}, rng);
+      auto y = run(*m, "proj", {toTensor(x, HYBRID_DTYPE_F32)});
+      ASSERT_EQ(y.size(), 1u);
+      ref::Array zero({rows, 50});
+      EXPECT_TRUE(allClose(fromTensor(y[0]), ref::matmul(x, w, zero), 1e-4))
+          << rows << " rows";
+    }
+  };
+  check();
+  // Rebinding from a caller's tensor packs it too (the tensor may go).
+  w = randomArray({70, 50}, rng);
+  {
+    hybrid::Tensor W = toTensor(w, HYBRID_DTYPE_F32);
+    ASSERT_TRUE(m->bindParameter("w", W).ok());
+  }
+  check();
+}
+
 TEST(Runtime, LoadingSomethingElseFails) {
   hybrid_module *m = nullptr;
   hybrid_status s = hybrid_module_load("/nonexistent/module.so", &m);

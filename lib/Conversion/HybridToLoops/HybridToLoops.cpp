@@ -45,8 +45,10 @@ struct ConvertHybridToLoops
     }
     HybridToLoopsOptions options;
     options.vectorWidth = vectorWidth;
+    options.matmulKernels = matmulKernels;
     RewritePatternSet patterns(&getContext());
     populateHybridToLoopsPatterns(patterns, options);
+    populatePanelUnpackLoweringPatterns(patterns, options);
     if (matmulKernels)
       populateMatmulLoweringPatterns(patterns, options);
     // Every hybrid op is replaced exactly once; a walk suffices.

@@ -4,7 +4,9 @@
 //
 //   forall tasks (row block x column block of C)
 //     for pc in K step kc          B panel kc x cols stays in L1
-//       pack B[pc.., task cols]    (when m is large enough to repay it)
+//       pack B[pc.., task cols]    (when m is large enough to repay it;
+//                                   else B is read in place with a short
+//                                   kc: kc row streams swept left to right)
 //       for ic in task rows step mc
 //         pack A[ic.., pc..]       A block mc x kc stays in L2
 //         for jr in task cols step cols
@@ -103,10 +105,12 @@ namespace {
 class MatmulTask {
 public:
   MatmulTask(KernelBuilder &kb, const MatmulTiling &tiling, ModuleOp module,
-             Value c, Value a, Value b, Value n, Value k)
-      : kb(kb), t(tiling), module(module), c(c), a(a), b(b), n(n), k(k) {}
+             Value c, Value a, Value b, bool bPanels, Value n, Value k)
+      : kb(kb), t(tiling), module(module), c(c), a(a), b(b), bPanels(bPanels),
+        n(n), k(k) {}
 
-  /// C[r0:r1, c0:c1] += A[r0:r1, :] B[:, c0:c1]; B packed when `packB`.
+  /// C[r0:r1, c0:c1] += A[r0:r1, :] B[:, c0:c1]; B packed when `packB`
+  /// (never when B is already in panels).
   void emit(Value r0, Value r1, Value c0, Value c1, Value packB,
             Value fill);
 
@@ -125,7 +129,10 @@ private:
   KernelBuilder &kb;
   const MatmulTiling &t;
   ModuleOp module;
-  Value c, a, b, n, k;
+  Value c, a, b;
+  /// B is already in column panels of t.cols (a prepacked weight).
+  bool bPanels;
+  Value n, k;
 };
 
 } // namespace
@@ -203,13 +210,26 @@ void MatmulTask::emit(Value r0, Value r1, Value c0, Value c1, Value packB,
   using P = arith::CmpIPredicate;
   Type f32 = kb.b.getF32Type();
   Value cols = kb.index(t.cols);
-  Value kc = kb.index(t.kc), mc = kb.index(t.mc);
+  // Panels (packed here or prepacked) are contiguous in k: long blocks. A
+  // single row with prepacked panels (a decode step's GEMV) runs each panel
+  // whole: one contiguous stream, the accumulators kept throughout (more
+  // rows take several row tiles, which would each stream the panel again).
+  Value kc = kb.select(packB, kb.index(t.kc), kb.index(t.inPlaceKc));
+  if (bPanels)
+    kc = kb.select(kb.cmpi(P::eq, kb.subi(r1, r0), kb.index(1)), k,
+                   kb.index(t.kc));
+  Value mc = kb.index(t.mc);
   Value nc = kb.index(t.nc);
-  // Scratch of this task: the packed B block, the packed A block and, for
-  // the last columns of an in-place B, one padded panel.
-  Value bPacked = kb.alloc({OpFoldResult(kb.muli(nc, kc))}, f32);
-  Value aPacked = kb.alloc({OpFoldResult(kb.muli(mc, kc))}, f32);
-  Value bEdge = kb.alloc({OpFoldResult(kb.muli(cols, kc))}, f32);
+  // Scratch of this task: the packed A block and, unless B comes in panels,
+  // the packed B block and one padded panel for the last columns of an
+  // in-place B.
+  Value aPacked = kb.alloc(
+      {OpFoldResult(kb.muli(kb.minui(mc, kb.subi(r1, r0)), kc))}, f32);
+  Value bPacked, bEdge;
+  if (!bPanels) {
+    bPacked = kb.alloc({OpFoldResult(kb.muli(nc, kc))}, f32);
+    bEdge = kb.alloc({OpFoldResult(kb.muli(cols, kc))}, f32);
+  }
   bool bIsF32 =
       cast<MemRefType>(b.getType()).getElementType().isF32();
 
@@ -224,6 +244,7 @@ void MatmulTask::emit(Value r0, Value r1, Value c0, Value c1, Value packB,
   Value width = kb.minui(nc, kb.subi(c1, jc));
   kb.loop(kb.index(0), k, kc, [&](Value pc) {
     Value kcur = kb.minui(kc, kb.subi(k, pc));
+    if (!bPanels)
     kb.ifThen(packB, [&] {
       // Row by row of B (contiguous reads), scattered to the panels.
       kb.loop(kb.index(0), kcur, kb.index(1), [&](Value p) {
@@ -242,7 +263,13 @@ void MatmulTask::emit(Value r0, Value r1, Value c0, Value c1, Value packB,
         Value w = kb.minui(cols, kb.subi(width, j));
         // Where this column panel of B is read from.
         SmallVector<Value> source;
-        if (!bIsF32) {
+        if (bPanels) {
+          // Panel col / cols, k steps from pc.
+          source = {b,
+                    kb.addi(kb.muli(kb.divui(col, cols), kb.muli(k, cols)),
+                            kb.muli(pc, cols)),
+                    cols};
+        } else if (!bIsF32) {
           source = {bPacked, kb.muli(j, kcur), cols};
         } else {
           Value inPlace =
@@ -414,60 +441,70 @@ static void emitFewColumnsProduct(KernelBuilder &kb,
                                                      kb.mulf(x, y))};
                      })[0];
     };
-    // Columns [j0, j0 + cols) against the task's rows: four rows of A per
-    // pass, each vector of A used for every column (rows x cols FMA
-    // chains), then the rows left over by dot products.
-    auto columns = [&](Value j0, int64_t cols) {
+    auto bRowsOf = [&](Value j0, int64_t cols) {
       SmallVector<Value> bRows;
       for (int64_t j = 0; j < cols; ++j)
         bRows.push_back(kb.muli(kb.addi(j0, kb.index(j)), k));
-      kb.loop(r0, rQuads, quad, [&](Value r) {
-        SmallVector<Value> rowStarts;
-        for (int64_t i = 0; i < kFewColumnsRows; ++i)
-          rowStarts.push_back(kb.muli(kb.addi(r, kb.index(i)), k));
-        SmallVector<Value> inits(kFewColumnsRows * cols, zeroVec);
-        SmallVector<Value> accs = kb.loop(
-            kb.index(0), kVec, lanes, inits,
-            [&](Value p, ValueRange iters) -> SmallVector<Value> {
-              SmallVector<Value> av;
-              for (int64_t i = 0; i < kFewColumnsRows; ++i)
-                av.push_back(kb.vectorRead(a, {rowStarts[i]}, p));
-              SmallVector<Value> next(iters.begin(), iters.end());
-              for (int64_t j = 0; j < cols; ++j) {
-                Value bv = kb.vectorRead(bt, {bRows[j]}, p);
-                for (int64_t i = 0; i < kFewColumnsRows; ++i)
-                  next[i * cols + j] = vector::FMAOp::create(
-                      kb.b, kb.loc, av[i], bv, iters[i * cols + j]);
-              }
-              return next;
-            });
-        for (int64_t i = 0; i < kFewColumnsRows; ++i)
-          for (int64_t j = 0; j < cols; ++j) {
-            Value sum = vector::ReductionOp::create(
-                kb.b, kb.loc, vector::CombiningKind::ADD, accs[i * cols + j]);
-            finish(kb.addi(r, kb.index(i)), kb.addi(j0, kb.index(j)),
-                   tail(sum, rowStarts[i], bRows[j]));
-          }
-      });
-      kb.loop(rQuads, r1, kb.index(1), [&](Value r) {
-        for (int64_t j = 0; j < cols; ++j)
-          finish(r, kb.addi(j0, kb.index(j)),
-                 kb.dot(a, {kb.muli(r, k)}, bt, {bRows[j]}, k));
-      });
+      return bRows;
     };
-    // Groups of four columns (A read once per group), then the last
-    // columns one at a time.
-    kb.loop(kb.index(0), nGroups, colGroup,
-            [&](Value j0) { columns(j0, kFewColumnsCols); });
-    kb.loop(nGroups, n, kb.index(1), [&](Value j) { columns(j, 1); });
+    // Rows [r, r + 4) against columns [j0, j0 + cols): each vector of A
+    // used for every column (4 x cols FMA chains), one reduction each.
+    auto quadColumns = [&](Value r, ArrayRef<Value> rowStarts, Value j0,
+                           int64_t cols) {
+      SmallVector<Value> bRows = bRowsOf(j0, cols);
+      SmallVector<Value> inits(kFewColumnsRows * cols, zeroVec);
+      SmallVector<Value> accs = kb.loop(
+          kb.index(0), kVec, lanes, inits,
+          [&](Value p, ValueRange iters) -> SmallVector<Value> {
+            SmallVector<Value> av;
+            for (int64_t i = 0; i < kFewColumnsRows; ++i)
+              av.push_back(kb.vectorRead(a, {rowStarts[i]}, p));
+            SmallVector<Value> next(iters.begin(), iters.end());
+            for (int64_t j = 0; j < cols; ++j) {
+              Value bv = kb.vectorRead(bt, {bRows[j]}, p);
+              for (int64_t i = 0; i < kFewColumnsRows; ++i)
+                next[i * cols + j] = vector::FMAOp::create(
+                    kb.b, kb.loc, av[i], bv, iters[i * cols + j]);
+            }
+            return next;
+          });
+      for (int64_t i = 0; i < kFewColumnsRows; ++i)
+        for (int64_t j = 0; j < cols; ++j) {
+          Value sum = vector::ReductionOp::create(
+              kb.b, kb.loc, vector::CombiningKind::ADD, accs[i * cols + j]);
+          finish(kb.addi(r, kb.index(i)), kb.addi(j0, kb.index(j)),
+                 tail(sum, rowStarts[i], bRows[j]));
+        }
+    };
+    // Four rows of A at a time against every column (groups of four, then
+    // the last columns one at a time): the rows come from memory once and
+    // stay in L1/L2 for the other groups (the transposed B is small and
+    // stays there too). Column groups outside would stream A once per
+    // group.
+    kb.loop(r0, rQuads, quad, [&](Value r) {
+      SmallVector<Value> rowStarts;
+      for (int64_t i = 0; i < kFewColumnsRows; ++i)
+        rowStarts.push_back(kb.muli(kb.addi(r, kb.index(i)), k));
+      kb.loop(kb.index(0), nGroups, colGroup, [&](Value j0) {
+        quadColumns(r, rowStarts, j0, kFewColumnsCols);
+      });
+      kb.loop(nGroups, n, kb.index(1),
+              [&](Value j) { quadColumns(r, rowStarts, j, 1); });
+    });
+    // The rows left over by whole quads: one dot product per column.
+    kb.loop(rQuads, r1, kb.index(1), [&](Value r) {
+      kb.loop(kb.index(0), n, kb.index(1), [&](Value j) {
+        finish(r, j, kb.dot(a, {kb.muli(r, k)}, bt, {kb.muli(j, k)}, k));
+      });
+    });
   });
 }
 
 /// The general product: tasks over blocks of C, packed panels, tiles.
 static void emitPackedProduct(KernelBuilder &kb, const MatmulTiling &tiling,
                               Value cFlat, Value aFlat, Value bFlat,
-                              bool bIsF32, Value m, Value n, Value k,
-                              Value fill) {
+                              bool bIsF32, bool bPanels, Value m, Value n,
+                              Value k, Value fill) {
   using P = arith::CmpIPredicate;
   auto module =
       kb.b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
@@ -477,6 +514,9 @@ static void emitPackedProduct(KernelBuilder &kb, const MatmulTiling &tiling,
   // all of its rows of A, each row block all of its columns of B, so the
   // split minimises m * colTasks + n * rowTasks. With B read in place (few
   // rows), narrow column blocks only.
+  // (Prepacked panels are split as a packed B would be: for many rows in
+  // both directions, so that A is packed least; for few rows, narrow
+  // column blocks.)
   Value packB = kb.cmpi(P::uge, m, kb.index(tiling.packThreshold));
   if (!bIsF32)
     packB = kb.boolean(true);
@@ -511,7 +551,7 @@ static void emitPackedProduct(KernelBuilder &kb, const MatmulTiling &tiling,
   rowTasks = kb.ceilDiv(m, rowsPerTask);
   colTasks = kb.ceilDiv(n, taskCols);
 
-  MatmulTask task(kb, tiling, module, cFlat, aFlat, bFlat, n, k);
+  MatmulTask task(kb, tiling, module, cFlat, aFlat, bFlat, bPanels, n, k);
   kb.forall({rowTasks, colTasks}, [&](ValueRange ivs) {
     Value r0 = kb.muli(ivs[0], rowsPerTask);
     Value r1 = kb.minui(m, kb.addi(r0, rowsPerTask));
@@ -524,12 +564,13 @@ static void emitPackedProduct(KernelBuilder &kb, const MatmulTiling &tiling,
 void mlir::hybrid::emitTiledMatmul(KernelBuilder &kb,
                                    const MatmulTiling &tiling, Value c,
                                    Value a, Value b, Value m, Value n, Value k,
-                                   Value fill) {
+                                   Value fill, bool bPanels) {
   Value cFlat = flattenBuffer(kb, c), aFlat = flattenBuffer(kb, a),
         bFlat = flattenBuffer(kb, b);
   bool bIsF32 = cast<MemRefType>(b.getType()).getElementType().isF32();
-  if (!bIsF32) {
-    emitPackedProduct(kb, tiling, cFlat, aFlat, bFlat, bIsF32, m, n, k, fill);
+  if (!bIsF32 || bPanels) {
+    emitPackedProduct(kb, tiling, cFlat, aFlat, bFlat, bIsF32, bPanels, m, n,
+                      k, fill);
     return;
   }
   using P = arith::CmpIPredicate;
@@ -548,8 +589,8 @@ void mlir::hybrid::emitTiledMatmul(KernelBuilder &kb,
               return {};
             },
             [&]() -> SmallVector<Value> {
-              emitPackedProduct(kb, tiling, cFlat, aFlat, bFlat, bIsF32, m,
-                                n, k, fill);
+              emitPackedProduct(kb, tiling, cFlat, aFlat, bFlat, bIsF32,
+                                /*bPanels=*/false, m, n, k, fill);
               return {};
             });
         return {};

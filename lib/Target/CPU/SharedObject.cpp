@@ -3,7 +3,7 @@
 #include "hybrid/Target/CPU/SharedObject.h"
 
 #include "hybrid/Conversion/HybridToLoops/HybridToLoops.h"
-#include "hybrid/Dialect/Hybrid/IR/HybridAttrs.h"
+#include "hybrid/Dialect/Hybrid/Transforms/Passes.h"
 #include "hybrid/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -35,108 +35,6 @@
 
 using namespace mlir;
 using namespace mlir::hybrid;
-
-//===----------------------------------------------------------------------===//
-// Entry-point metadata, read from the tensor-level signatures
-//===----------------------------------------------------------------------===//
-
-/// The runtime's dtype name of an element type, or "" when unsupported.
-static std::string dtypeName(Type type) {
-  if (type.isF32())
-    return "f32";
-  if (type.isF16())
-    return "f16";
-  if (type.isBF16())
-    return "bf16";
-  if (type.isF64())
-    return "f64";
-  if (type.isIndex() || type.isInteger(64))
-    return "i64";
-  if (type.isInteger(32))
-    return "i32";
-  if (type.isInteger(8))
-    return "i8";
-  if (type.isInteger(1))
-    return "bool";
-  return "";
-}
-
-/// One argument or result: a ranked tensor, or (arguments only) a scalar.
-static FailureOr<llvm::json::Object>
-describeValue(func::FuncOp func, Type type, bool isResult, unsigned index) {
-  llvm::json::Object desc;
-  auto fail = [&](StringRef why) {
-    return func.emitError() << "entry point @" << func.getSymName() << " "
-                            << (isResult ? "result" : "argument") << " #"
-                            << index << " of type " << type << ": " << why;
-  };
-  if (auto tensor = dyn_cast<RankedTensorType>(type)) {
-    std::string dtype = dtypeName(tensor.getElementType());
-    if (dtype.empty())
-      return fail("unsupported element type");
-    llvm::json::Array shape;
-    for (int64_t d : tensor.getShape())
-      shape.push_back(ShapedType::isDynamic(d) ? -1 : d);
-    desc["kind"] = "tensor";
-    desc["dtype"] = dtype;
-    desc["shape"] = std::move(shape);
-    return desc;
-  }
-  if (isResult)
-    return fail("entry points return ranked tensors only");
-  if (isa<IndexType, IntegerType, FloatType>(type)) {
-    std::string dtype = dtypeName(type);
-    if (dtype.empty() || dtype == "bool")
-      return fail("unsupported scalar type");
-    desc["kind"] = "scalar";
-    desc["dtype"] = dtype;
-    return desc;
-  }
-  return fail("entry points take ranked tensors and scalars only");
-}
-
-static FailureOr<llvm::json::Array> describeEntryPoints(ModuleOp module) {
-  llvm::json::Array entries;
-  for (auto func : module.getOps<func::FuncOp>()) {
-    if (!func.isPublic() || func.isExternal())
-      continue;
-    llvm::json::Array args, results;
-    for (auto [i, type] : llvm::enumerate(func.getArgumentTypes())) {
-      auto desc = describeValue(func, type, /*isResult=*/false, i);
-      if (failed(desc))
-        return failure();
-      // The model's name for the argument (set by the importers), and where
-      // a weight lives.
-      if (auto name = func.getArgAttrOfType<StringAttr>(i, "hybrid.arg_name"))
-        (*desc)["name"] = name.getValue();
-      // Updated in place by the call (hybrid.write_back): a KV cache.
-      if (func.getArgAttr(i, "hybrid.inout"))
-        (*desc)["inout"] = true;
-      if (auto param = func.getArgAttrOfType<ParameterAttr>(
-              i, ParameterAttr::getArgAttrName()))
-        (*desc)["parameter"] = llvm::json::Object{
-            {"key", param.getKey().getValue()},
-            {"file", param.getFile().getValue()},
-            {"offset", param.getOffset()},
-            {"length", param.getLength()}};
-      args.push_back(std::move(*desc));
-    }
-    for (auto [i, type] : llvm::enumerate(func.getResultTypes())) {
-      auto desc = describeValue(func, type, /*isResult=*/true, i);
-      if (failed(desc))
-        return failure();
-      results.push_back(std::move(*desc));
-    }
-    entries.push_back(llvm::json::Object{
-        {"name", func.getSymName()},
-        {"symbol", (kEntryPrefix + func.getSymName()).str()},
-        {"args", std::move(args)},
-        {"results", std::move(results)}});
-  }
-  if (entries.empty())
-    return module.emitError("the module has no public function to export");
-  return entries;
-}
 
 //===----------------------------------------------------------------------===//
 // LLVM IR additions: packed entry wrappers and the metadata string
@@ -287,9 +185,6 @@ static LogicalResult link(ModuleOp module, StringRef object, StringRef output,
 LogicalResult mlir::hybrid::compileToSharedObject(
     ModuleOp module, StringRef outputPath, const CPUCompileOptions &options) {
   MLIRContext *ctx = module.getContext();
-  FailureOr<llvm::json::Array> entries = describeEntryPoints(module);
-  if (failed(entries))
-    return failure();
 
   // Phase timings for --verbose: a long compile shows where it is.
   auto phaseStart = std::chrono::steady_clock::now();
@@ -320,6 +215,27 @@ LogicalResult mlir::hybrid::compileToSharedObject(
   if (failed(pm.run(module)))
     return failure();
   phaseDone("MLIR passes");
+
+  // The entry points' signatures, as hybrid-export-entry-points recorded
+  // them (tensor level, after the passes that choose parameter layouts).
+  auto described = module->getAttrOfType<StringAttr>(kEntryPointsAttrName);
+  llvm::Expected<llvm::json::Value> parsed =
+      described ? llvm::json::parse(described.getValue())
+                : llvm::Expected<llvm::json::Value>(llvm::json::Value(nullptr));
+  if (!parsed)
+    return module.emitError() << "malformed " << kEntryPointsAttrName << ": "
+                              << llvm::toString(parsed.takeError());
+  std::optional<llvm::json::Array> entries;
+  if (llvm::json::Array *array = parsed->getAsArray())
+    entries = std::move(*array);
+  if (!entries)
+    return module.emitError()
+           << "the pipeline recorded no entry points (" << kEntryPointsAttrName
+           << ")";
+  for (llvm::json::Value &entry : *entries) {
+    llvm::json::Object &object = *entry.getAsObject();
+    object["symbol"] = (kEntryPrefix + *object.getString("name")).str();
+  }
 
   llvm::json::Array errors;
   if (auto messages = module->getAttrOfType<ArrayAttr>(kErrorMessagesAttrName))

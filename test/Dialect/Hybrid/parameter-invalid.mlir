@@ -36,3 +36,40 @@ func.func @absolute(%w: tensor<8xf32> {hybrid.parameter =
 func.func @not_a_parameter(%w: tensor<8xf32> {hybrid.parameter = 3 : i64}) {
   return
 }
+
+// -----
+
+// A [4, 50] f32 file (800 bytes) in panels of 32 is tensor<2x4x32xf32>.
+func.func @panels(%w: tensor<2x4x32xf32> {hybrid.parameter =
+    #hybrid.parameter<key = "w", file = "w.bin", offset = 0, length = 800,
+                      panels = 32>}) {
+  return
+}
+
+// -----
+
+// 50 columns are 2 panels of 32, not 3.
+// expected-error @+1 {{parameter 'w' of 800 bytes in panels of 32 columns cannot be bound to 'tensor<3x4x32xf32>' (expected tensor<ceil(N/32)xKx32> for the file's [K, N])}}
+func.func @panels_count(%w: tensor<3x4x32xf32> {hybrid.parameter =
+    #hybrid.parameter<key = "w", file = "w.bin", offset = 0, length = 800,
+                      panels = 32>}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{cannot be bound to 'tensor<4x50xf32>'}}
+func.func @panels_rank(%w: tensor<4x50xf32> {hybrid.parameter =
+    #hybrid.parameter<key = "w", file = "w.bin", offset = 0, length = 800,
+                      panels = 32>}) {
+  return
+}
+
+// -----
+
+// expected-error @+2 {{parameter 'w' has a negative panel width -32}}
+func.func @panels_negative(%w: tensor<4x50xf32> {hybrid.parameter =
+    #hybrid.parameter<key = "w", file = "w.bin", offset = 0, length = 800,
+                      panels = -32>}) {
+  return
+}

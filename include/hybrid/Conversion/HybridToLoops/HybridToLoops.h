@@ -16,6 +16,8 @@ namespace hybrid {
 struct HybridToLoopsOptions {
   /// f32 lanes of the vector ops along the head dimension.
   int64_t vectorWidth = 8;
+  /// Plain linalg.matmul ops are lowered too (populateMatmulLoweringPatterns).
+  bool matmulKernels = true;
 };
 
 /// Adds one pattern per hybrid op, each rewriting it into its kernel.
@@ -26,6 +28,12 @@ void populateHybridToLoopsPatterns(RewritePatternSet &patterns,
 /// register-blocked matrix-product kernel.
 void populateMatmulLoweringPatterns(RewritePatternSet &patterns,
                                     const HybridToLoopsOptions &options);
+
+/// Rewrites `linalg.unpack` of a prepacked weight's column panels
+/// (hybrid-prepack-weights) into a copy loop, except where every reader is
+/// a product that reads the panels in place.
+void populatePanelUnpackLoweringPatterns(RewritePatternSet &patterns,
+                                         const HybridToLoopsOptions &options);
 
 /// Name of the module attribute listing run-time error messages; error code
 /// `i` means entry `i - 1`.

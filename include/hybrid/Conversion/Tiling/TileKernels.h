@@ -84,6 +84,12 @@ struct MatmulTiling {
   /// so that each visit to a row of B (a new page every k step) reads 2 KB;
   /// narrower when that would leave fewer than `targetTasks` tasks.
   int64_t inPlaceTaskCols;
+  /// K steps per block when B is read in place: each row of B is then a
+  /// stream that the column sweep advances a register tile at a time, and
+  /// `inPlaceKc` concurrent streams stay within what the hardware
+  /// prefetcher follows (a long block touches hundreds of rows, a new page
+  /// each, per tile, and every access misses).
+  int64_t inPlaceKc;
   /// Tasks to aim for when M is large: enough to balance a few threads.
   int64_t targetTasks;
   /// Below this many rows (with B in f32) tasks split K instead: a GEMV

@@ -21,10 +21,13 @@ namespace mlir::hybrid {
 /// says: over column blocks (and row blocks when there are too few
 /// columns); B is packed per task when m reaches `tiling.packThreshold`,
 /// read in place otherwise. With `fill` (an f32), C starts as that value
-/// instead of its contents.
+/// instead of its contents. With `bPanels`, `b` is f32 already in the
+/// tiled product's column panels (`[ceil(n / tiling.cols), k, tiling.cols]`,
+/// the last zero-padded: a weight prepacked at load time) and is read as
+/// it is, never packed.
 void emitTiledMatmul(KernelBuilder &kb, const MatmulTiling &tiling, Value c,
                      Value a, Value b, Value m, Value n, Value k,
-                     Value fill = Value());
+                     Value fill = Value(), bool bPanels = false);
 
 /// A buffer of any rank with the identity layout, seen as `memref<?xT>`.
 Value flattenBuffer(KernelBuilder &kb, Value buffer);

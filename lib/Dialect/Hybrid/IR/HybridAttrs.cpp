@@ -47,7 +47,7 @@ SparseConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 LogicalResult
 ParameterAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                       StringAttr key, StringAttr file, int64_t offset,
-                      int64_t length) {
+                      int64_t length, int64_t panels) {
   if (!key || key.getValue().empty())
     return emitError() << "parameter key must not be empty";
   if (!file || file.getValue().empty())
@@ -67,5 +67,8 @@ ParameterAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "parameter '" << key.getValue()
                        << "' has an invalid byte range (offset " << offset
                        << ", length " << length << ")";
+  if (panels < 0)
+    return emitError() << "parameter '" << key.getValue()
+                       << "' has a negative panel width " << panels;
   return success();
 }

@@ -58,6 +58,22 @@ LogicalResult HybridDialect::verifyRegionArgAttribute(Operation *op,
                            << type;
   int64_t width =
       std::max<int64_t>(1, tensor.getElementType().getIntOrFloatBitWidth() / 8);
+  if (int64_t panels = param.getPanels()) {
+    // The file's [K, N] as ceil(N / panels) panels of K x panels.
+    ArrayRef<int64_t> shape = tensor.getShape();
+    int64_t rowBytes = shape.size() == 3 ? shape[1] * width : 0;
+    int64_t cols = rowBytes > 0 ? param.getLength() / rowBytes : 0;
+    if (shape.size() != 3 || shape[2] != panels || rowBytes <= 0 ||
+        param.getLength() % rowBytes != 0 ||
+        (cols + panels - 1) / panels != shape[0])
+      return op->emitError()
+             << "parameter '" << param.getKey().getValue() << "' of "
+             << param.getLength() << " bytes in panels of " << panels
+             << " columns cannot be bound to " << type
+             << " (expected tensor<ceil(N/" << panels << ")xKx" << panels
+             << "> for the file's [K, N])";
+    return success();
+  }
   if (tensor.getNumElements() * width != param.getLength())
     return op->emitError() << "parameter '" << param.getKey().getValue()
                            << "' is " << param.getLength()

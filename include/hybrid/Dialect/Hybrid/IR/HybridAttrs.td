@@ -157,9 +157,23 @@ def Hybrid_ParameterAttr : Hybrid_Attr<"Parameter", "parameter"> {
             key = "fc.weight", file = "model.onnx", offset = 120,
             length = 16384>})
     ```
+
+    `panels = P` (set by `hybrid-prepack-weights`, never by an importer)
+    says that the file holds a row-major `[K, N]` matrix but the argument
+    takes it as the tiled product's column panels,
+    `tensor<ceil(N/P) x K x P>` (panel `j` holds columns `[jP, jP + P)`,
+    row by row, the last one zero-padded): the runtime lays it out so when
+    it binds the parameter, once, instead of every call packing it.
   }];
   let parameters = (ins "StringAttr":$key, "StringAttr":$file,
-                        "int64_t":$offset, "int64_t":$length);
+                        "int64_t":$offset, "int64_t":$length,
+                        DefaultValuedParameter<"int64_t", "0">:$panels);
+  let builders = [
+    AttrBuilder<(ins "StringAttr":$key, "StringAttr":$file,
+                     "int64_t":$offset, "int64_t":$length), [{
+      return $_get($_ctxt, key, file, offset, length, /*panels=*/0);
+    }]>
+  ];
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

@@ -19,6 +19,12 @@ namespace hybrid {
 #define GEN_PASS_REGISTRATION
 #include "hybrid/Dialect/Hybrid/Transforms/Passes.h.inc"
 
+/// Module attribute where hybrid-export-entry-points records the entry
+/// points' signatures (a JSON array: name, args, results, with parameters,
+/// in-out arguments and input names), the runtime's metadata.
+inline constexpr llvm::StringLiteral kEntryPointsAttrName =
+    "hybrid.entry_points";
+
 /// Replaces a causal, unmasked `op` with block selection + block-sparse
 /// attention under `config`; fails (and leaves it) otherwise.
 LogicalResult sparsifyAttention(RewriterBase &rewriter, AttentionOp op,

@@ -21,9 +21,36 @@ def HybridExportEntryPoints : Pass<"hybrid-export-entry-points", "ModuleOp"> {
     Every public `func.func` with a body becomes an entry point of the
     compiled module: it gets `llvm.emit_c_interface`, so the runtime can call
     it through the stable C ABI (`_mlir_ciface_<name>`, memref descriptors by
-    pointer), whatever its signature.
+    pointer), whatever its signature. The entry points' tensor-level
+    signatures (with parameters, their layouts, in-out arguments and the
+    model's input names) are recorded as the module's `hybrid.entry_points`
+    (JSON), which the compiled module carries as its metadata; the
+    importers' argument notes are then dropped.
   }];
   let dependentDialects = ["mlir::func::FuncDialect"];
+}
+
+def HybridPrepackWeights : Pass<"hybrid-prepack-weights", "ModuleOp"> {
+  let summary = "Bind weights that products read as B in the tiled product's panels";
+  let description = [{
+    A weight parameter (`#hybrid.parameter`, f32 `[K, N]`) that entry points
+    read only as the right operand of plain `linalg.matmul`s (an ONNX
+    `x @ W`) is bound once, at load time, in the layout the tiled product
+    reads: `tensor<ceil(N/P) x K x P>`, panels of `P = panel-cols` columns
+    (the register tile's width), the last zero-padded. The parameter gets
+    `panels = P` (the runtime packs the file's rows when it binds it) and
+    each product reads `linalg.unpack` of it, which the tiled product
+    consumes directly (the unpack is never materialised there). Without it
+    every call packs B again: 14-18% of a 256 x 2048 x 8192 product. Weights
+    narrower than one panel, and weights anything else reads, keep their
+    layout.
+  }];
+  let options = [
+    Option<"panelCols", "panel-cols", "int64_t", /*default=*/"32",
+           "Columns per panel (the target's register tile width)">,
+  ];
+  let dependentDialects = ["mlir::linalg::LinalgDialect",
+                           "mlir::tensor::TensorDialect"];
 }
 
 def HybridCostReport : Pass<"hybrid-cost-report", "ModuleOp"> {
