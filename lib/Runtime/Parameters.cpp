@@ -74,9 +74,17 @@ static hybrid_status bindBytes(Parameter &p, const char *bytes) {
   size_t elementSize = hybrid_dtype_size(p.dtype);
   if (p.panels) {
     size_t size = numElements(p.boundShape) * elementSize;
-    p.copy = std::aligned_alloc(64, std::max<size_t>(64, (size + 63) / 64 * 64));
+    // Large panels on 2 MB pages where the kernel allows it (transparent
+    // huge pages on madvise): the products stream them, and with 4 KB
+    // pages every 4 KB of a cold weight is a TLB miss too.
+    constexpr size_t kHuge = size_t(2) << 20;
+    size_t align = size >= kHuge ? kHuge : 64;
+    size_t rounded = std::max(align, (size + align - 1) / align * align);
+    p.copy = std::aligned_alloc(align, rounded);
     if (!p.copy)
       return makeStatus("out of memory packing parameter '%s'", p.key.c_str());
+    if (align == kHuge)
+      madvise(p.copy, rounded, MADV_HUGEPAGE); // advice: failure is harmless
     packPanels(bytes, static_cast<char *>(p.copy), p.shape[0], p.shape[1],
                p.panels, elementSize);
     p.data = p.copy;

@@ -61,7 +61,7 @@ struct AttentionLowering : KernelPattern<AttentionOp> {
         tiled.treeRow0 = treeRow0;
         tiled.treeKey0 = treeKey0;
       }
-      tiled.emit(kb, chooseMatmulTiling(options.vectorWidth));
+      tiled.emit(kb, chooseInPlaceTiling(options.vectorWidth));
     });
     rewriter.replaceOp(op, kb.tensor(out, type));
     return success();
@@ -175,7 +175,7 @@ struct BlockSparseAttentionLowering : KernelPattern<BlockSparseAttentionOp> {
       // tile masked by the ancestor relation.
       AttentionInputs in =
           s.inputs(out, offset, op.getSoftcap(), /*causal=*/true);
-      MatmulTiling tiling = chooseMatmulTiling(options.vectorWidth);
+      MatmulTiling tiling = chooseInPlaceTiling(options.vectorWidth);
       Value ancestors =
           parents ? buildAncestorBitmap(kb, parents, nodes) : Value();
       kb.parallel({s.batch, s.kvHeads, s.qLen}, [&](ValueRange ivs) {

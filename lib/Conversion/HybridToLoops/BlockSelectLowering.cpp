@@ -150,7 +150,7 @@ struct BlockSelectLowering : KernelPattern<BlockSelectOp> {
       // compressed Q^T, the softmax over each column's visible kernels
       // lane-wise, summed over the heads per row; then one selection per
       // (batch, KV head, row).
-      MatmulTiling tiling = chooseMatmulTiling(options.vectorWidth);
+      MatmulTiling tiling = chooseInPlaceTiling(options.vectorWidth);
       Value lanes = kb.index(tiling.vectorWidth);
       Value compressedFlat = flattenBuffer(kb, compressed);
       std::optional<int64_t> staticHeadDim;

@@ -10,6 +10,7 @@
 #include "Lowerings.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
 using namespace mlir::hybrid;
@@ -80,6 +81,13 @@ struct MatmulLowering : OpRewritePattern<linalg::MatmulOp> {
                              kb.buffer(op.getOutputs()[0]), c);
     emitTiledMatmul(kb, tiling, c, a, b, m, n, k, fill, bool(panels));
     rewriter.replaceOp(op, kb.tensor(c, type));
+    // The unpack was never materialised; nothing else reads it now.
+    if (panels && panels->use_empty()) {
+      Operation *dest = panels.getDest().getDefiningOp();
+      rewriter.eraseOp(panels);
+      if (dest && isa<tensor::EmptyOp>(dest) && dest->use_empty())
+        rewriter.eraseOp(dest);
+    }
     return success();
   }
 

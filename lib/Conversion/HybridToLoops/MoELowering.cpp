@@ -157,7 +157,7 @@ struct ChunkMoELowering : KernelPattern<ChunkMoEOp> {
       if (sharedUp)
         maxWidth = kb.select(kb.cmpi(P::ugt, kb.dim(sharedUp, 0), width),
                              kb.dim(sharedUp, 0), width);
-      ExpertProducts products(kb, chooseMatmulTiling(options.vectorWidth), x,
+      ExpertProducts products(kb, chooseInPlaceTiling(options.vectorWidth), x,
                               tokens, model, maxWidth);
       Value chunks = kb.ceilDiv(tokens, chunk);
       // Active (expert, chunk) pairs, counted in scratch: a loop-carried

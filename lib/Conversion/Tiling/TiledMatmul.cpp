@@ -122,9 +122,11 @@ private:
   /// Packs A[row0:row0+count, pc:pc+kcur) into row-tile panels at `dst`.
   void packA(Value dst, Value row0, Value count, Value pc, Value kcur);
   /// One register tile: rows at `row` (absolute) of the packed A block at
-  /// `aOff`, columns [col, col+width) from (bBuf, bOff, ldb).
+  /// `aOff`, columns [col, col+width) from (bBuf, bOff, ldb); with
+  /// `streamB` (an i1, or null) the kernel that fetches B ahead.
   void tile(int64_t rows, Value kcur, Value aPacked, Value aOff, Value bBuf,
-            Value bOff, Value ldb, Value row, Value col, Value width);
+            Value bOff, Value ldb, Value row, Value col, Value width,
+            Value streamB);
 
   KernelBuilder &kb;
   const MatmulTiling &t;
@@ -170,16 +172,34 @@ void MatmulTask::packA(Value dst, Value row0, Value count, Value pc,
 
 void MatmulTask::tile(int64_t rows, Value kcur, Value aPacked, Value aOff,
                       Value bBuf, Value bOff, Value ldb, Value row, Value col,
-                      Value width) {
-  func::FuncOp kernel = getOrDeclareMatmulTileKernel(module, rows, t.cols);
+                      Value width, Value streamB) {
+  func::FuncOp plain = getOrDeclareMatmulTileKernel(module, rows, t.cols);
+  auto callKernel = [&](ValueRange operands) {
+    if (!streamB) {
+      func::CallOp::create(kb.b, kb.loc, plain, operands);
+      return;
+    }
+    func::FuncOp streaming = getOrDeclareMatmulTileKernel(
+        module, rows, t.cols, TileALayout::KMajor, std::nullopt,
+        /*streamB=*/true);
+    kb.ifThenElse(
+        streamB, {},
+        [&]() -> SmallVector<Value> {
+          func::CallOp::create(kb.b, kb.loc, streaming, operands);
+          return {};
+        },
+        [&]() -> SmallVector<Value> {
+          func::CallOp::create(kb.b, kb.loc, plain, operands);
+          return {};
+        });
+  };
   Value cOff = kb.addi(kb.muli(row, n), col);
   Value full = kb.cmpi(arith::CmpIPredicate::eq, width, kb.index(t.cols));
   kb.ifThenElse(
       full, {},
       [&]() -> SmallVector<Value> {
-        func::CallOp::create(kb.b, kb.loc, kernel,
-                             ValueRange{kcur, aPacked, aOff, kb.index(rows),
-                                        bBuf, bOff, ldb, c, cOff, n});
+        callKernel(ValueRange{kcur, aPacked, aOff, kb.index(rows), bBuf, bOff,
+                              ldb, c, cOff, n});
         return {};
       },
       [&]() -> SmallVector<Value> {
@@ -194,10 +214,8 @@ void MatmulTask::tile(int64_t rows, Value kcur, Value aPacked, Value aOff,
           kb.fill(scratch, {kb.addi(to, width)}, kb.f32(0.0),
                   kb.subi(cols, width));
         }
-        func::CallOp::create(kb.b, kb.loc, kernel,
-                             ValueRange{kcur, aPacked, aOff, kb.index(rows),
-                                        bBuf, bOff, ldb, scratch, kb.index(0),
-                                        cols});
+        callKernel(ValueRange{kcur, aPacked, aOff, kb.index(rows), bBuf, bOff,
+                              ldb, scratch, kb.index(0), cols});
         for (int64_t r = 0; r < rows; ++r)
           kb.scaleCopy(c, {kb.addi(cOff, kb.muli(kb.index(r), n))}, one,
                        scratch, {kb.index(r * t.cols)}, width);
@@ -232,6 +250,12 @@ void MatmulTask::emit(Value r0, Value r1, Value c0, Value c1, Value packB,
   }
   bool bIsF32 =
       cast<MemRefType>(b.getType()).getElementType().isF32();
+  // Prepacked panels that few rows read come from memory once per task:
+  // fetched ahead (with many rows each chunk stays in cache for them all).
+  Value streamB;
+  if (bPanels)
+    streamB = kb.cmpi(P::ult, kb.subi(r1, r0), kb.index(t.packThreshold));
+
 
   // The task's block of C starts as `fill` (when the product's init is a
   // constant), written here rather than copied in: in parallel, and once.
@@ -295,7 +319,7 @@ void MatmulTask::emit(Value r0, Value r1, Value c0, Value c1, Value packB,
         }
         forEachRowTile(kb, t.rowTiles, mcur, [&](Value rowStart, int64_t rows) {
           tile(rows, kcur, aPacked, kb.muli(rowStart, kcur), source[0],
-               source[1], source[2], kb.addi(ic, rowStart), col, w);
+               source[1], source[2], kb.addi(ic, rowStart), col, w, streamB);
         });
       });
     });

@@ -45,6 +45,18 @@ func.func private @tile_rowA_lda64(index, memref<?xf32>, index, index, memref<?x
 
 // -----
 
+// A streamed B is fetched ahead: one prefetch per vector of B per k step,
+// 32 k steps ahead.
+// CHECK-LABEL: func.func private @tile_stream_2x32(
+// CHECK-NOT: hybrid.tile
+// CHECK: scf.for
+// CHECK-COUNT-2: memref.prefetch %{{.*}}[%{{.*}}], read, locality<3>, data : memref<?xf32>
+// CHECK-COUNT-4: vector.fma
+func.func private @tile_stream_2x32(index, memref<?xf32>, index, index, memref<?xf32>, index, index, memref<?xf32>, index, index)
+    attributes {hybrid.tile_kernel = "matmul", hybrid.tile_rows = 2 : i64, hybrid.tile_cols = 32 : i64, hybrid.tile_stream_b}
+
+// -----
+
 // expected-error @+1 {{unknown hybrid.tile_a_layout "column_major"}}
 func.func private @tile_bad_layout(index, memref<?xf32>, index, index, memref<?xf32>, index, index, memref<?xf32>, index, index)
     attributes {hybrid.tile_kernel = "matmul", hybrid.tile_rows = 2 : i64, hybrid.tile_cols = 16 : i64, hybrid.tile_a_layout = "column_major"}

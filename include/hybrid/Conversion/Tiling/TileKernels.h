@@ -42,6 +42,13 @@ inline constexpr llvm::StringLiteral kTileALayoutAttrName =
 inline constexpr llvm::StringLiteral kTileStaticLdaAttrName =
     "hybrid.tile_lda";
 
+/// Optional (unit): B streams from memory and is used by this tile alone
+/// (a product of few rows reading a weight's panels), so the target may
+/// fetch it ahead. Where B stays in cache for many row tiles the
+/// prefetches would only take issue slots from the FMAs.
+inline constexpr llvm::StringLiteral kTileStreamBAttrName =
+    "hybrid.tile_stream_b";
+
 /// The two layouts a `matmul` tile kernel reads A in.
 enum class TileALayout { KMajor, RowMajor };
 /// Its register tile: rows and columns (i64 attributes).
@@ -55,7 +62,8 @@ inline constexpr llvm::StringLiteral kTileColsAttrName = "hybrid.tile_cols";
 func::FuncOp
 getOrDeclareMatmulTileKernel(ModuleOp module, int64_t rows, int64_t cols,
                              TileALayout layout = TileALayout::KMajor,
-                             std::optional<int64_t> staticLda = std::nullopt);
+                             std::optional<int64_t> staticLda = std::nullopt,
+                             bool streamB = false);
 /// The layout named by a declaration's `hybrid.tile_a_layout` (k_major when
 /// absent); failure for an unknown name.
 FailureOr<TileALayout> getTileALayout(func::FuncOp kernel);
@@ -99,9 +107,14 @@ struct MatmulTiling {
   int64_t rows() const { return rowTiles.front(); }
 };
 
-/// The tiling for a CPU whose vector registers hold `vectorWidth` f32
-/// (16: AVX-512, 12 x 32 tiles; 8: AVX2, 6 x 16 tiles; else scaled down).
+/// The tiling of packed products (linalg.matmul: Goto's loop nest) for a
+/// CPU whose vector registers hold `vectorWidth` f32 (16: AVX-512, 8 x 48
+/// tiles; 8: AVX2, 6 x 16 tiles; else scaled down).
 MatmulTiling chooseMatmulTiling(int64_t vectorWidth);
+/// The tiling of in-place products, whose operands are already laid out
+/// for the tile (attention's S^T = K Q^T and P V, the experts, block
+/// selection's scores): 12 x 32 on AVX-512, as packed products elsewhere.
+MatmulTiling chooseInPlaceTiling(int64_t vectorWidth);
 
 } // namespace mlir::hybrid
 
