@@ -66,6 +66,11 @@ static cl::opt<bool> timeRuns("time",
                                        "invocation"));
 static cl::opt<int> threads("num-threads", cl::init(0),
                             cl::desc("Threads per invocation (0: all cores)"));
+static cl::opt<unsigned> compileThreads(
+    "compile-threads", cl::init(0),
+    cl::desc("Threads for LLVM optimisation and code generation, each on "
+             "a partition of the module's functions (0: one per core, as "
+             "many as the module's size repays)"));
 static cl::opt<std::string>
     keepSharedObject("emit-so", cl::desc("Also keep the compiled shared "
                                          "object at this path"));
@@ -145,6 +150,7 @@ static bool compileModule(StringRef path, StringRef soPath) {
   if (verbose)
     options.phaseLog = &errs();
   options.parallel = !sequential;
+  options.compileThreads = compileThreads;
   options.sparse = sparse;
   options.treeSize = treeSize;
   return succeeded(

@@ -14,6 +14,8 @@
 #include "mlir/Target/LLVMIR/Export.h"
 
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
@@ -27,6 +29,9 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ThreadPool.h"
+#include "llvm/Support/Threading.h"
+#include "llvm/Transforms/Utils/SplitModule.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
@@ -132,33 +137,128 @@ static void optimize(llvm::Module &mod, llvm::TargetMachine &tm,
   mpm.run(mod, mam);
 }
 
-static LogicalResult emitObject(ModuleOp module, llvm::Module &mod,
-                                llvm::TargetMachine &tm, StringRef path) {
+/// Writes `mod`'s object code to `path`; an error message, or "".
+static std::string emitObject(llvm::Module &mod, llvm::TargetMachine &tm,
+                              StringRef path) {
   std::error_code ec;
   llvm::raw_fd_ostream out(path, ec, llvm::sys::fs::OF_None);
   if (ec)
-    return module.emitError() << "cannot write " << path << ": "
-                              << ec.message();
+    return ("cannot write " + path + ": " + ec.message()).str();
   llvm::legacy::PassManager codegen;
   if (tm.addPassesToEmitFile(codegen, out, nullptr,
                              llvm::CodeGenFileType::ObjectFile))
-    return module.emitError("the target machine cannot emit object files");
+    return "the target machine cannot emit object files";
   codegen.run(mod);
+  return "";
+}
+
+/// Instructions per partition below which splitting the module costs more
+/// (a bitcode round trip, a target machine per thread) than it saves.
+static constexpr size_t kMinInstructionsPerPart = 4000;
+
+/// Optimises `mod` and generates its code into object files, one per
+/// partition of its functions, the partitions on threads of their own (each
+/// in its own LLVMContext, as LLVM's parallel code generation does): the
+/// two phases are most of a model's compile time and single-threaded
+/// otherwise. Kernels are called, never inlined, across partitions
+/// (outlined kernels and tile kernels are noinline), so splitting loses no
+/// optimisation that matters.
+static LogicalResult optimizeAndEmit(ModuleOp module, llvm::Module &mod,
+                                     unsigned optLevel, unsigned threads,
+                                     SmallVectorImpl<std::string> &objects,
+                                     SmallVectorImpl<llvm::FileRemover> &removers) {
+  // `threads` partitions when asked for; else one per core, as the
+  // module's size repays.
+  unsigned parts = threads;
+  if (!parts) {
+    size_t instructions = 0;
+    for (const llvm::Function &fn : mod)
+      instructions += fn.getInstructionCount();
+    parts = std::max<size_t>(
+        1, std::min<size_t>(llvm::hardware_concurrency().compute_thread_count(),
+                            instructions / kMinInstructionsPerPart));
+  }
+  auto newObject = [&]() -> FailureOr<std::string> {
+    SmallString<128> path;
+    if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
+            "hybrid-module", "o", path))
+      return module.emitError() << "cannot create a temporary object file: "
+                                << ec.message();
+    removers.emplace_back(path);
+    objects.push_back(path.str().str());
+    return objects.back();
+  };
+
+  if (parts == 1) {
+    std::unique_ptr<llvm::TargetMachine> tm =
+        createHostTargetMachine(module, optLevel);
+    FailureOr<std::string> path = newObject();
+    if (!tm || failed(path))
+      return failure();
+    optimize(mod, *tm, optLevel);
+    std::string error = emitObject(mod, *tm, *path);
+    if (!error.empty())
+      return module.emitError(error);
+    return success();
+  }
+
+  // Partitions balanced by size, as bitcode: each thread parses its own.
+  SmallVector<SmallString<0>> bitcode;
+  llvm::SplitModule(
+      mod, parts,
+      [&](std::unique_ptr<llvm::Module> part) {
+        bitcode.emplace_back();
+        llvm::raw_svector_ostream os(bitcode.back());
+        llvm::WriteBitcodeToFile(*part, os);
+      },
+      /*PreserveLocals=*/false, /*RoundRobin=*/true);
+  // Target machines and files are made here: errors go to the MLIR module,
+  // which the threads do not touch.
+  SmallVector<std::unique_ptr<llvm::TargetMachine>> machines;
+  SmallVector<std::string> paths;
+  for (size_t i = 0; i < bitcode.size(); ++i) {
+    machines.push_back(createHostTargetMachine(module, optLevel));
+    FailureOr<std::string> path = newObject();
+    if (!machines.back() || failed(path))
+      return failure();
+    paths.push_back(*path);
+  }
+  SmallVector<std::string> errors(bitcode.size());
+  {
+    llvm::DefaultThreadPool pool(llvm::hardware_concurrency(parts));
+    for (size_t i = 0; i < bitcode.size(); ++i)
+      pool.async([&, i] {
+        llvm::LLVMContext context;
+        llvm::Expected<std::unique_ptr<llvm::Module>> part =
+            llvm::parseBitcodeFile(
+                llvm::MemoryBufferRef(bitcode[i].str(), "partition"), context);
+        if (!part) {
+          errors[i] = llvm::toString(part.takeError());
+          return;
+        }
+        optimize(**part, *machines[i], optLevel);
+        errors[i] = emitObject(**part, *machines[i], paths[i]);
+      });
+    pool.wait();
+  }
+  for (const std::string &error : errors)
+    if (!error.empty())
+      return module.emitError() << "code generation failed: " << error;
   return success();
 }
 
-/// Links `object` into the shared object `output` with the system C
+/// Links `objects` into the shared object `output` with the system C
 /// compiler driver, against the OpenMP runtime of this LLVM.
-static LogicalResult link(ModuleOp module, StringRef object, StringRef output,
-                          bool parallel) {
+static LogicalResult link(ModuleOp module, ArrayRef<std::string> objects,
+                          StringRef output, bool parallel) {
   llvm::ErrorOr<std::string> driver = llvm::sys::findProgramByName("cc");
   if (!driver)
     driver = llvm::sys::findProgramByName("clang-22");
   if (!driver)
     return module.emitError("no system linker driver ('cc') on PATH");
   std::string ompDir = HYBRID_OPENMP_LIBRARY_DIR;
-  SmallVector<std::string> args = {*driver, "-shared", "-o", output.str(),
-                                   object.str()};
+  SmallVector<std::string> args = {*driver, "-shared", "-o", output.str()};
+  args.append(objects.begin(), objects.end());
   if (parallel) {
     args.push_back("-L" + ompDir);
     args.push_back("-Wl,-rpath," + ompDir);
@@ -316,19 +416,15 @@ LogicalResult mlir::hybrid::compileToSharedObject(
     }
   }
 
-  optimize(*mod, *tm, options.optLevel);
-  phaseDone("LLVM optimisation");
-
-  SmallString<128> objectPath;
-  if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
-          "hybrid-module", "o", objectPath))
-    return module.emitError() << "cannot create a temporary object file: "
-                              << ec.message();
-  llvm::FileRemover removeObject(objectPath);
-  if (failed(emitObject(module, *mod, *tm, objectPath)))
+  SmallVector<std::string> objects;
+  SmallVector<llvm::FileRemover> removers;
+  if (failed(optimizeAndEmit(module, *mod, options.optLevel,
+                             options.compileThreads, objects, removers)))
     return failure();
-  phaseDone("code generation");
-  if (failed(link(module, objectPath, outputPath, options.parallel)))
+  phaseDone(("LLVM opt + codegen (" + Twine(objects.size()) + " thread" +
+             (objects.size() == 1 ? ")" : "s)"))
+                .str());
+  if (failed(link(module, objects, outputPath, options.parallel)))
     return failure();
   phaseDone("link");
   return success();

@@ -5,6 +5,15 @@
 // RUN: hybrid-run %s --entry norm --print | FileCheck %s --check-prefix=NORM
 // RUN: hybrid-run %s --entry compact --print | FileCheck %s --check-prefix=COMPACT
 // RUN: hybrid-run %s --entry recurrence --print | FileCheck %s --check-prefix=REC
+// The same module with LLVM's work split over two threads (partitions of
+// the functions, compiled apart and linked): the same results.
+// RUN: hybrid-run %s --compile-only --emit-so %t.so --compile-threads 2 --verbose 2>&1 | FileCheck %s --check-prefix=SPLIT
+// SPLIT: LLVM opt + codegen (2 threads)
+// RUN: hybrid-run %t.so --entry verify --print | FileCheck %s --check-prefix=VERIFY
+// RUN: hybrid-run %t.so --entry attention --print | FileCheck %s --check-prefix=ATTN
+// RUN: hybrid-run %t.so --entry norm --print | FileCheck %s --check-prefix=NORM
+// RUN: hybrid-run %t.so --entry compact --print | FileCheck %s --check-prefix=COMPACT
+// RUN: hybrid-run %t.so --entry recurrence --print | FileCheck %s --check-prefix=REC
 
 // Tree 0 -> {1, 2}, 1 -> 3. The target continues 0 with 7, 1 with 8: node 1
 // (draft 7) and node 3 (draft 8) are accepted, node 2 (draft 5) is not; the

@@ -28,6 +28,10 @@ struct CPUCompileOptions {
   int64_t vectorWidth = 0;
   /// LLVM optimisation level (0-3).
   unsigned optLevel = 3;
+  /// Threads for LLVM optimisation and code generation, each on a partition
+  /// of the module's functions (0: one per core, as many as the module's
+  /// size repays; a small module takes one).
+  unsigned compileThreads = 0;
   /// Hybrid-level passes of hybrid-cpu-pipeline (see Pipelines.h).
   SparseMode sparse = SparseMode::None;
   LayoutMode gqaLayout = LayoutMode::Auto;
