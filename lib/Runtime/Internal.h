@@ -94,6 +94,8 @@ struct hybrid_module_t {
   /// __hybrid_moe_activity (i64[3]), or null without a chunk_moe.
   int64_t *moeActivity = nullptr;
   void (*setNumThreads)(int) = nullptr;
+  /// hybrid_cuda_take_error of a GPU module's runtime, or null.
+  size_t (*takeGPUError)(char *, size_t) = nullptr;
   std::mutex mutex;
 
   const hybrid::runtime::Entry *find(const char *name) const {

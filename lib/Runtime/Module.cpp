@@ -146,6 +146,18 @@ static hybrid_status checkArgument(const Entry &entry, size_t i,
   return nullptr;
 }
 
+/// The GPU runtime's recorded failure, cleared ("" for a CPU module).
+static std::string takeGPUError(hybrid_module_t &m) {
+  if (!m.takeGPUError)
+    return "";
+  char message[2048];
+  size_t length = m.takeGPUError(message, sizeof(message));
+  if (length == 0)
+    return "";
+  return length < sizeof(message) ? std::string(message)
+                                  : std::string(message) + "...";
+}
+
 extern "C" {
 
 hybrid_status hybrid_module_load(const char *path, hybrid_module **out) {
@@ -171,6 +183,13 @@ hybrid_status hybrid_module_load(const char *path, hybrid_module **out) {
   // The module's own OpenMP runtime, if it was compiled parallel.
   m->setNumThreads = reinterpret_cast<void (*)(int)>(
       dlsym(m->handle, "omp_set_num_threads"));
+  // A GPU module's runtime (libhybrid_runtime_cuda, which it links): its
+  // module-load constructors ran inside dlopen, on a machine that may have
+  // no driver or no device.
+  m->takeGPUError = reinterpret_cast<size_t (*)(char *, size_t)>(
+      dlsym(m->handle, "hybrid_cuda_take_error"));
+  if (std::string gpu = takeGPUError(*m); !gpu.empty())
+    return makeStatus("cannot load module %s: %s", path, gpu.c_str());
   *out = m.release();
   return nullptr;
 }
@@ -366,6 +385,7 @@ hybrid_status hybrid_module_invoke(hybrid_module *m, const char *entry,
     *m->errorCode = 0;
   e->function(slots.data());
   int32_t code = m->errorCode ? *m->errorCode : 0;
+  std::string gpuError = takeGPUError(*m);
 
   // Results: each descriptor's allocation now belongs to a tensor. An entry
   // that returns one value twice hands out one allocation twice: the later
@@ -393,6 +413,11 @@ hybrid_status hybrid_module_invoke(hybrid_module *m, const char *entry,
       t->data = data;
     }
     made.push_back(t);
+  }
+  if (!gpuError.empty()) {
+    for (hybrid_tensor *t : made)
+      hybrid_tensor_free(t);
+    return makeStatus("'%s' failed on the GPU: %s", entry, gpuError.c_str());
   }
   if (code != 0) {
     for (hybrid_tensor *t : made)
