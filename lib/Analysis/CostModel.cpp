@@ -240,3 +240,28 @@ OpCost CostModel::estimateAll(Operation *root) const {
   });
   return total;
 }
+
+llvm::json::Array mlir::hybrid::costReport(Operation *root,
+                                           const CostModelOptions &options) {
+  CostModel model(options);
+  OpCost total;
+  llvm::json::Array lines;
+  root->walk([&](Operation *op) {
+    if (!isa_and_nonnull<HybridDialect>(op->getDialect()))
+      return;
+    OpCost cost = model.estimate(op);
+    total += cost;
+    llvm::json::Object line = cost.toJSON();
+    line["op"] = op->getName().getStringRef();
+    std::string loc;
+    llvm::raw_string_ostream(loc) << op->getLoc();
+    line["loc"] = loc;
+    lines.push_back(std::move(line));
+  });
+  llvm::json::Object summary = total.toJSON();
+  summary["op"] = "module";
+  summary["context_length"] = options.contextLength;
+  summary["tree_size"] = options.treeSize;
+  lines.push_back(std::move(summary));
+  return lines;
+}

@@ -19,25 +19,9 @@ struct HybridCostReport
   using Base::Base;
 
   void runOnOperation() override {
-    CostModel model({contextLength, treeSize, chunkSparsity});
-    OpCost total;
-    getOperation().walk([&](Operation *op) {
-      if (!isa_and_nonnull<HybridDialect>(op->getDialect()))
-        return;
-      OpCost cost = model.estimate(op);
-      total += cost;
-      llvm::json::Object line = cost.toJSON();
-      line["op"] = op->getName().getStringRef();
-      std::string loc;
-      llvm::raw_string_ostream(loc) << op->getLoc();
-      line["loc"] = loc;
-      llvm::outs() << llvm::json::Value(std::move(line)) << "\n";
-    });
-    llvm::json::Object summary = total.toJSON();
-    summary["op"] = "module";
-    summary["context_length"] = int64_t(contextLength);
-    summary["tree_size"] = int64_t(treeSize);
-    llvm::outs() << llvm::json::Value(std::move(summary)) << "\n";
+    for (llvm::json::Value &line :
+         costReport(getOperation(), {contextLength, treeSize, chunkSparsity}))
+      llvm::outs() << line << "\n";
     llvm::outs().flush();
     markAllAnalysesPreserved();
   }

@@ -13,7 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "hybrid/Import/HF/HFImporter.h"
+#include "hybrid/Import/ImportSource.h"
 #include "hybrid/Import/ONNX/ONNXImporter.h"
 #include "hybrid/InitAll.h"
 #include "hybrid/Runtime/Runtime.hpp"
@@ -107,42 +107,21 @@ static void phaseDone(StringRef phase) {
   last = now;
 }
 
-/// Compiles an MLIR file into `soPath`.
+/// Compiles a model (checkpoint folder, ONNX, MLIR) into `soPath`.
 static bool compileModule(StringRef path, StringRef soPath) {
-  mlir::DialectRegistry registry;
-  mlir::hybrid::registerAllDialects(registry);
-  mlir::MLIRContext context(registry);
-  mlir::OwningOpRef<mlir::ModuleOp> module;
+  mlir::MLIRContext context;
   bool imported = path.ends_with(".onnx") || sys::fs::is_directory(path);
   auto sourceMgr = std::make_shared<SourceMgr>();
   mlir::SourceMgrDiagnosticHandler handler(*sourceMgr, &context);
-  if (sys::fs::is_directory(path)) {
-    mlir::hybrid::registerHFImportDialects(registry);
-    context.appendDialectRegistry(registry);
-    // A checkpoint's entry points compile on demand: the one to run (named,
-    // or `forward`), or all of them for a shared object kept for later.
-    mlir::hybrid::HFImportOptions options;
-    if (!entryName.empty())
-      options.entries = {entryName};
-    else if (!compileOnly)
-      options.entries = {"forward"};
-    module = mlir::hybrid::importHFFolder(path, &context, options);
-  } else {
-    std::string error;
-    auto file = mlir::openInputFile(path, &error);
-    if (!file) {
-      errs() << "hybrid-run: error: " << error << "\n";
-      return false;
-    }
-    sourceMgr->AddNewSourceBuffer(std::move(file), SMLoc());
-    if (path.ends_with(".onnx")) {
-      mlir::hybrid::registerONNXImportDialects(registry);
-      context.appendDialectRegistry(registry);
-      module = mlir::hybrid::importONNXFile(path, &context);
-    } else {
-      module = mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
-    }
-  }
+  // A checkpoint's entry points compile on demand: the one to run (named,
+  // or `forward`), or all of them for a shared object kept for later.
+  mlir::hybrid::HFImportOptions hf;
+  if (!entryName.empty())
+    hf.entries = {entryName};
+  else if (!compileOnly)
+    hf.entries = {"forward"};
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::hybrid::importSource(path, &context, *sourceMgr, hf);
   if (!module)
     return false;
   phaseDone(imported ? "import" : "parse");

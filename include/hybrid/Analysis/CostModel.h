@@ -86,6 +86,12 @@ private:
   CostModelOptions options;
 };
 
+/// The cost model's estimate of every hybrid op under `root` (one JSON
+/// object each: op, loc and the OpCost fields), then the total (op
+/// "module", with the options' context length and tree size):
+/// hybrid-cost-report's lines, for callers that want them as values.
+llvm::json::Array costReport(Operation *root, const CostModelOptions &options);
+
 } // namespace mlir::hybrid
 
 #endif // HYBRID_ANALYSIS_COSTMODEL_H
