@@ -160,6 +160,8 @@ static std::string takeGPUError(hybrid_module_t &m) {
 
 extern "C" {
 
+const char *hybrid_runtime_version(void) { return HYBRID_VERSION; }
+
 hybrid_status hybrid_module_load(const char *path, hybrid_module **out) {
   if (!path || !out)
     return makeStatus("hybrid_module_load: null argument");

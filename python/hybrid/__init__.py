@@ -27,10 +27,13 @@ import numpy as _np
 
 from ._hybrid import CompileError, RuntimeError  # noqa: A004 (runtime's own)
 from ._hybrid import compile as _compile
-from ._hybrid import _opt, _cost_report
+from ._hybrid import _opt, _cost_report, runtime_version, import_model
+
+__version__ = runtime_version()
 
 __all__ = ["CompileError", "RuntimeError", "Module", "compile", "opt",
-           "cost_report", "bf16_to_f32", "f32_to_bf16"]
+           "cost_report", "import_model", "load", "Generator", "bf16_to_f32", "f32_to_bf16",
+           "runtime_version", "__version__"]
 
 
 class Module:
@@ -93,7 +96,8 @@ class Module:
         return "<hybrid.Module entries=%s>" % self.entries
 
 
-def compile(source, *, sparse="none", parallel=True, entries=(), tree_size=0):
+def compile(source, *, sparse="none", parallel=True, entries=(), tree_size=0,
+            parameters=None):
     """Compiles `source` and returns a loaded `Module`.
 
     `source` is MLIR text, or the path of an .mlir file, an .onnx model or a
@@ -101,9 +105,12 @@ def compile(source, *, sparse="none", parallel=True, entries=(), tree_size=0):
     `sparse="auto"` turns causal attention into InfLLM-V2 block-sparse
     attention; `entries` picks a checkpoint's entry points (default: all);
     `tree_size` is the draft nodes per verification step, for the cost
-    model. Raises CompileError with the diagnostics."""
+    model; `parameters` is the folder weights are bound from when `source`
+    is text (an `import_model` result, changed by `opt`). Raises
+    CompileError with the diagnostics."""
     return Module(_compile(str(source), sparse=sparse, parallel=parallel,
-                           entries=list(entries), tree_size=tree_size))
+                           entries=list(entries), tree_size=tree_size,
+                           parameters="" if parameters is None else str(parameters)))
 
 
 def opt(text, pipeline):
@@ -123,6 +130,75 @@ def cost_report(text, *, context_length=4096, tree_size=0, chunk_sparsity=0.7):
     experts), then the module's total (op "module")."""
     return _json.loads(_cost_report(text, context_length, tree_size,
                                     chunk_sparsity))
+
+
+class Generator:
+    """A Hugging Face checkpoint ready to generate text (`load`): the same
+    engine, sampler and drafters as hybrid-generate, so the same tokens."""
+
+    def __init__(self, impl):
+        self._impl = impl
+
+    @property
+    def info(self):
+        """vocab_size, bos_token, eos_token, dense_len (-1 without sparse
+        layers), has_tokenizer, speculative."""
+        return self._impl.info
+
+    def generate(self, prompt, *, max_new_tokens=128, temperature=0.0,
+                 top_k=0, top_p=1.0, seed=0, ignore_eos=False, add_bos=True,
+                 tree_size=16, tree_depth=6, on_text=None):
+        """Generates after `prompt` (text, or a list of token ids) and
+        returns {"text", "tokens", "prompt_tokens", "stop", "stats"}.
+        temperature 0 is greedy; top_k / top_p filter as hybrid-generate
+        does; a draft (see `load`) makes it speculative with trees of
+        `tree_size` nodes and `tree_depth` levels. `on_text(piece)` sees
+        the text word by word as it is generated."""
+        return self._impl.generate(prompt, max_new_tokens, temperature,
+                                   top_k, top_p, seed, ignore_eos, add_bos,
+                                   tree_size, tree_depth, on_text)
+
+    def stream(self, prompt, **options):
+        """The generated text word by word, as an iterator (generation runs
+        on a thread of its own while the caller reads)."""
+        import queue
+        import threading
+        pieces = queue.Queue()
+        done = object()
+        failure = []
+
+        def run():
+            try:
+                self.generate(prompt, on_text=pieces.put, **options)
+            except BaseException as e:  # re-raised in the reader
+                failure.append(e)
+            finally:
+                pieces.put(done)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        while True:
+            piece = pieces.get()
+            if piece is done:
+                break
+            yield piece
+        thread.join()
+        if failure:
+            raise failure[0]
+
+
+def load(folder, *, context=4096, sparse="auto", draft=None, tree_size=16,
+         threads=0, cache_dir=None):
+    """Opens a Hugging Face checkpoint folder for generation (compiled
+    once, then taken from the compiled-model cache: `cache_dir`, else
+    $HYBRID_CACHE_DIR or ~/.cache/hybrid). `context` is the tokens the
+    caches hold; `sparse="none"` makes InfLLM-V2 layers dense; `draft` is
+    "lookup" (prompt lookup) or a draft checkpoint folder."""
+    from ._generate import _TextGenerator  # sentencepiece: loaded on use
+    return Generator(_TextGenerator(str(folder), context, sparse,
+                                    "" if draft is None else str(draft),
+                                    tree_size, threads,
+                                    "" if cache_dir is None else str(cache_dir)))
 
 
 def bf16_to_f32(words):

@@ -48,7 +48,7 @@ private:
 std::shared_ptr<Module> compile(const std::string &source,
                                 const std::string &sparse, bool parallel,
                                 const std::vector<std::string> &entries,
-                                int64_t treeSize);
+                                int64_t treeSize, const std::string &parameters);
 
 void bindCompiler(pybind11::module_ &m);
 void bindRuntime(pybind11::module_ &m);

@@ -101,7 +101,8 @@ compiler::SparseMode sparseMode(const std::string &name) {
 std::shared_ptr<Module> compile(const std::string &source,
                                 const std::string &sparse, bool parallel,
                                 const std::vector<std::string> &entries,
-                                int64_t treeSize) {
+                                int64_t treeSize,
+                                const std::string &parameters) {
   compiler::CPUCompileOptions options;
   options.sparse = sparseMode(sparse);
   options.parallel = parallel;
@@ -135,7 +136,8 @@ std::shared_ptr<Module> compile(const std::string &source,
   }
   // Loaded, the file is no longer needed (the mapping stays).
   llvm::FileRemover remove(soPath);
-  return Module::load(soPath.str().str(), folder);
+  return Module::load(soPath.str().str(),
+                      parameters.empty() ? folder : parameters);
 }
 
 /// MLIR text parsed in a context of its own, with its diagnostics
@@ -168,6 +170,25 @@ std::string opt(const std::string &text, const std::string &pipeline) {
   return out;
 }
 
+std::string importModel(const std::string &path,
+                        const std::vector<std::string> &entries) {
+  if (!compiler::isSourcePath(path))
+    throw py::value_error("import_model takes a path, not MLIR text");
+  MLIRContext context;
+  DiagnosticCollector diagnostics(context);
+  llvm::SourceMgr sourceMgr;
+  compiler::HFImportOptions hf;
+  hf.entries.assign(entries.begin(), entries.end());
+  OwningOpRef<ModuleOp> module =
+      compiler::importSource(path, &context, sourceMgr, hf);
+  if (!module)
+    diagnostics.raise("cannot read " + path);
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  module->print(os);
+  return out;
+}
+
 std::string costReport(const std::string &text, int64_t contextLength,
                        int64_t treeSize, double chunkSparsity) {
   ParsedText parsed(text);
@@ -183,7 +204,7 @@ void bindCompiler(py::module_ &m) {
   m.def("compile", &compile, py::arg("source"), py::kw_only(),
         py::arg("sparse") = "none", py::arg("parallel") = true,
         py::arg("entries") = std::vector<std::string>{},
-        py::arg("tree_size") = 0,
+        py::arg("tree_size") = 0, py::arg("parameters") = "",
         R"doc(Compiles a model into a loaded Module.
 
 `source` is MLIR text, or the path of an .mlir file, an .onnx model or a
@@ -191,7 +212,15 @@ Hugging Face checkpoint folder. Weights (ONNX initializers, safetensors)
 are bound from the model's folder. `sparse="auto"` turns causal attention
 into InfLLM-V2 block-sparse attention; `entries` picks a checkpoint's entry
 points (default: all); `tree_size` tells the cost model how many draft
-nodes a verification step has. Raises CompileError with the diagnostics.)doc");
+nodes a verification step has. `parameters` is the folder weights are
+bound from when `source` is text (an imported model's IR). Raises
+CompileError with the diagnostics.)doc");
+  m.def("import_model", &importModel, py::arg("path"),
+        py::arg("entries") = std::vector<std::string>{},
+        R"doc(The MLIR text of an imported model: an .onnx file or a Hugging
+Face checkpoint folder (its `entries`, default all). Weights stay in the
+model's files as parameters: compile the text with
+`parameters=<the model's folder>`.)doc");
   m.def("_opt", &opt, py::arg("text"), py::arg("pipeline"));
   m.def("_cost_report", &costReport, py::arg("text"),
         py::arg("context_length"), py::arg("tree_size"),

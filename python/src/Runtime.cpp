@@ -209,6 +209,8 @@ py::dict Module::moeActivity() const {
 }
 
 void bindRuntime(py::module_ &m) {
+  m.def("runtime_version", &hybrid_runtime_version,
+        "The thin runtime's version (major.minor.patch).");
   py::class_<Module, std::shared_ptr<Module>>(m, "_Module")
       .def_property_readonly("entries", &Module::entries,
                              "The entry points, in module order.")

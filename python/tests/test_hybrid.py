@@ -181,3 +181,49 @@ def test_bf16_helpers_round_to_nearest_even():
     np.testing.assert_allclose(back, x, rtol=2 ** -8)
     # 1 + 2^-8 is halfway between bf16 1 and 1 + 2^-7: even is 1.
     assert hybrid.bf16_to_f32(hybrid.f32_to_bf16(np.float32(1 + 2 ** -8)))[()] == 1.0
+
+
+DTYPES = """
+func.func @dtypes(%h: tensor<4xf16>, %b: tensor<4xbf16>, %m: tensor<4xi1>, %x: tensor<4xf32>)
+    -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xbf16>, tensor<4xf16>) {
+  %hf = arith.extf %h : tensor<4xf16> to tensor<4xf32>
+  %bf = arith.extf %b : tensor<4xbf16> to tensor<4xf32>
+  %zero = arith.constant dense<0.0> : tensor<4xf32>
+  %sel = arith.select %m, %x, %zero : tensor<4xi1>, tensor<4xf32>
+  %xb = arith.truncf %x : tensor<4xf32> to tensor<4xbf16>
+  %xh = arith.truncf %x : tensor<4xf32> to tensor<4xf16>
+  return %hf, %bf, %sel, %xb, %xh : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xbf16>, tensor<4xf16>
+}
+"""
+
+
+def test_f16_bf16_and_bool_arrays():
+    m = hybrid.compile(DTYPES)
+    sig = m.signature("dtypes")
+    assert [a["dtype"] for a in sig["args"]] == ["f16", "bf16", "bool", "f32"]
+    h = np.array([1.5, -2.0, 65504.0, 1e-3], np.float16)
+    x = np.array([1.0, -2.5, 3.14159, 1e-3], np.float32)
+    mask = np.array([True, False, True, False])
+    hf, bf, sel, xb, xh = m.dtypes(h, hybrid.f32_to_bf16(x), mask, x)
+    np.testing.assert_array_equal(hf, h.astype(np.float32))
+    np.testing.assert_array_equal(bf, hybrid.bf16_to_f32(hybrid.f32_to_bf16(x)))
+    np.testing.assert_array_equal(sel, np.where(mask, x, 0))
+    assert xb.dtype == np.uint16 and xh.dtype == np.float16
+    np.testing.assert_array_equal(xb, hybrid.f32_to_bf16(x))
+    np.testing.assert_array_equal(xh, x.astype(np.float16))
+    with pytest.raises(ValueError, match=r"argument 1 of 'dtypes' is bf16\[4\], got a float32"):
+        m.dtypes(h, x, mask, x)
+
+
+def test_checkpoint_folder_forward_matches_torch_reference():
+    folder = os.path.join(ROOT, "test", "HF", "minicpm-sala-tiny")
+    m = hybrid.compile(folder, entries=["forward"])
+    assert m.entries == ["forward"]
+    ids = np.load(os.path.join(folder, "input_ids.npy"))
+    expected = np.load(os.path.join(folder, "logits.npy"))
+    logits = m.forward(ids)
+    np.testing.assert_allclose(logits, expected, atol=1e-4 * np.abs(expected).max())
+    m.set_num_threads(1)
+    np.testing.assert_allclose(m.forward(ids), logits, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="thread count"):
+        m.set_num_threads(100000)

@@ -12,7 +12,7 @@ HYBRID_PACKAGES=(
   clang-22 llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libgtest-dev python3-numpy libomp-22-dev nlohmann-json3-dev
   libonnx-dev libprotobuf-dev libsentencepiece-dev
-  pybind11-dev python3-dev python3-pytest
+  pybind11-dev python3-dev python3-pytest python3-matplotlib
 )
 
 hybrid_install_missing() {

@@ -16,12 +16,15 @@
 #include "hybrid/Generate/Engine.h"
 #include "hybrid/Generate/Generator.h"
 #include "hybrid/Generate/Sampler.h"
+#include "hybrid/Generate/Session.h"
 #include "hybrid/Generate/Tokenizer.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <optional>
 
 
 using namespace llvm;
@@ -113,12 +116,6 @@ int main(int argc, char **argv) {
     return fail("sampling needs --temperature >= 0, --top-k >= 0 and "
                 "--top-p in (0, 1]");
 
-  // The tokenizer: needed for a text prompt; with ids, only to print text.
-  Tokenizer tokenizer;
-  Status tokenizerStatus = Tokenizer::load(modelDir, tokenizer);
-  if (!prompt.empty() && !tokenizerStatus)
-    return fail(tokenizerStatus.message());
-
   EngineOptions options;
   options.contextLimit = contextLimit;
   options.threads = threads;
@@ -126,47 +123,29 @@ int main(int argc, char **argv) {
   options.log = [](const std::string &line) {
     errs() << "hybrid-generate: " << line << "\n";
   };
-  Engine engine;
-  if (Status s = Engine::open(modelDir, options, engine); !s)
+  SessionOptions sessionOptions;
+  sessionOptions.engine = options;
+  sessionOptions.draft = draft;
+  sessionOptions.treeSize = treeSize;
+  // A text prompt needs the tokenizer; with ids it only prints text.
+  Session session;
+  if (Status s = Session::open(modelDir, sessionOptions, session); !s)
     return fail(s.message());
-  const ModelInfo &info = engine.info();
-  if (tokenizerStatus && tokenizer.vocabSize() > info.vocabSize)
-    return fail("the tokenizer has " + std::to_string(tokenizer.vocabSize()) +
-                " tokens, the model's vocabulary " +
-                std::to_string(info.vocabSize));
+  if (!prompt.empty() && !session.tokenizer())
+    return fail(session.tokenizerError());
+  const Tokenizer *tokenizer = session.tokenizer();
+  const ModelInfo &info = session.info();
 
   std::vector<int64_t> ids;
   if (!promptIds.empty()) {
     if (Status s = readIds(promptIds, ids); !s)
       return fail(s.message());
-  } else {
-    if (Status s = tokenizer.encode(prompt, ids); !s)
-      return fail(s.message());
-    int64_t bos = info.bosToken >= 0 ? info.bosToken : tokenizer.bos();
-    if (!noBos && bos >= 0)
-      ids.insert(ids.begin(), bos);
+  } else if (Status s = session.encodePrompt(prompt, !noBos, ids); !s) {
+    return fail(s.message());
   }
-  for (int64_t id : ids)
-    if (id < 0 || id >= info.vocabSize)
-      return fail("prompt token " + std::to_string(id) +
-                  " is outside the vocabulary [0, " +
-                  std::to_string(info.vocabSize) + ")");
-  int64_t eos = info.eosToken >= 0 ? info.eosToken
-                                   : (tokenizerStatus ? tokenizer.eos() : -1);
-
-  // The drafter: a draft checkpoint, or prompt lookup.
-  std::unique_ptr<Drafter> drafter;
-  if (draft == "lookup") {
-    drafter = makeLookupDrafter();
-  } else if (!draft.empty()) {
-    EngineOptions draftOptions = options;
-    // The draft's caches also hold the tree it grows past the context.
-    draftOptions.contextLimit = contextLimit + treeSize;
-    if (Status s = openModelDrafter(draft, draftOptions, info.vocabSize,
-                                    drafter);
-        !s)
-      return fail(s.message());
-  }
+  if (Status s = session.checkPrompt(ids); !s)
+    return fail(s.message());
+  int64_t eos = session.eos();
 
   GenerateOptions generation;
   generation.maxNewTokens = maxNewTokens;
@@ -177,32 +156,22 @@ int main(int argc, char **argv) {
   generation.eosToken = ignoreEos ? -1 : eos;
   generation.tree.size = treeSize;
   generation.tree.depth = treeDepth;
-  // Streaming prints word by word: a word's text is final once the next
-  // word starts, so each token is decoded once, not the whole output again.
-  std::vector<int64_t> word;
-  bool printedAny = false;
-  auto flushWord = [&] {
-    std::string text;
-    if (!word.empty() && tokenizer.decode(word, text)) {
-      outs() << (printedAny ? " " : "") << text;
-      outs().flush();
-      printedAny = true;
-    }
-    word.clear();
-  };
-  bool streaming = stream && !jsonOutput && tokenizerStatus;
+  // Streaming prints word by word (WordStream: each token decoded once).
+  bool streaming = stream && !jsonOutput && tokenizer;
+  std::optional<WordStream> words;
+  if (streaming)
+    words.emplace(*tokenizer);
   auto onToken = [&](int64_t token) {
     if (!streaming)
       return;
-    if (tokenizer.startsWord(token))
-      flushWord();
-    word.push_back(token);
+    outs() << words->push(token);
+    outs().flush();
   };
   bool showProgress = int64_t(ids.size()) > options.prefillChunk && !jsonOutput;
   GenerateStats stats;
   std::vector<int64_t> tokens;
   Status s = generateTokens(
-      engine, drafter.get(), ids, generation, onToken, tokens,
+      session.engine(), session.drafter(), ids, generation, onToken, tokens,
                       stats, [&](int64_t done, int64_t total) {
                         if (showProgress)
                           errs() << "\rhybrid-generate: prefill " << done
@@ -213,15 +182,15 @@ int main(int argc, char **argv) {
   if (!s)
     return fail(s.message());
   if (streaming)
-    flushWord();
+    outs() << words->finish();
   const std::vector<int64_t> &generated = tokens;
   double tokensPerSecond =
       stats.decodeSeconds > 0 ? double(generated.size() - 1) / stats.decodeSeconds
                               : 0;
 
   std::string text;
-  if (tokenizerStatus)
-    if (Status d = tokenizer.decode(generated, text); !d)
+  if (tokenizer)
+    if (Status d = tokenizer->decode(generated, text); !d)
       return fail(d.message());
   if (!outputIds.empty()) {
     Tensor out;
@@ -268,7 +237,7 @@ int main(int argc, char **argv) {
     outs() << llvm::json::Value(std::move(result)) << "\n";
     return 0;
   }
-  if (!stream && tokenizerStatus)
+  if (!streaming && tokenizer)
     outs() << text;
   outs() << "\n";
   errs() << format("prompt %lld tokens, time to first token %.3f s "
@@ -291,7 +260,7 @@ int main(int argc, char **argv) {
                      prefill, experts, 100.0 * prefill / experts, decode,
                      100.0 * decode / experts);
   }
-  if (drafter)
+  if (session.drafter())
     errs() << format("speculation: %lld verification steps, %.2f tokens "
                      "per step (mean accepted), %.3f s drafting\n",
                      (long long)stats.steps, stats.meanAccepted(),

@@ -61,6 +61,10 @@ typedef struct hybrid_value_info {
   const int64_t *shape;
 } hybrid_value_info;
 
+/*--- Version ------------------------------------------------------------*/
+/* The runtime's version, "major.minor.patch" (the project's). */
+HYBRID_RUNTIME_API const char *hybrid_runtime_version(void);
+
 /*--- Status -------------------------------------------------------------*/
 HYBRID_RUNTIME_API const char *hybrid_status_message(hybrid_status status);
 HYBRID_RUNTIME_API void hybrid_status_free(hybrid_status status);
