@@ -10,6 +10,13 @@
 
     text = hybrid.opt(mlir_text, "hybrid-sparsify-attention{topk=16}")
     report = hybrid.cost_report(mlir_text, context_length=32768)
+    ir = hybrid.import_model("model.onnx")    # the IR, to change with opt()
+    m = hybrid.compile(ir, parameters="model-folder")
+
+    model = hybrid.load("models/sala-kjv", draft="models/sala-kjv-draft")
+    print(model.generate("And the LORD said", max_new_tokens=64)["text"])
+    for piece in model.stream("In the beginning", temperature=0.8, seed=7):
+        print(piece, end="")
 
 Arrays go in and come out as numpy arrays (f32, f16, f64, i64, i32, i8,
 bool; bf16 as uint16 words: see `bf16_to_f32` and `f32_to_bf16`). Inputs
