@@ -35,18 +35,21 @@
 
 using namespace llvm;
 
-static cl::opt<unsigned> repeat("repeat", cl::init(3),
+/// This tool's options: --help lists them alone (LLVM's own are hidden,
+/// and still parse).
+static cl::OptionCategory toolOptions("hybrid-bench options");
+static cl::opt<unsigned> repeat(cl::cat(toolOptions), "repeat", cl::init(3),
                                 cl::desc("Timed invocations per case"));
 static cl::list<std::string>
-    only("case", cl::desc("Run only the cases whose name contains this"));
-static cl::opt<int> threads("num-threads", cl::init(0),
+    only(cl::cat(toolOptions), "case", cl::desc("Run only the cases whose name contains this"));
+static cl::opt<int> threads(cl::cat(toolOptions), "num-threads", cl::init(0),
                             cl::desc("Threads (0: all cores)"));
 static cl::opt<int64_t>
-    printDecoder("print-decoder",
+    printDecoder(cl::cat(toolOptions), "print-decoder",
                  cl::desc("Print the compile case's Llama-like decoder of "
                           "this many layers and exit"),
                  cl::init(0));
-static cl::opt<int64_t> vectorWidth("vector-width", cl::init(0),
+static cl::opt<int64_t> vectorWidth(cl::cat(toolOptions), "vector-width", cl::init(0),
                                     cl::desc("f32 lanes of the kernels (0: "
                                              "the compiler's choice)"));
 
@@ -629,6 +632,7 @@ void compileTime() {
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(toolOptions);
   cl::ParseCommandLineOptions(argc, argv, "Hybrid kernel benchmarks\n");
   if (printDecoder > 0) {
     outs() << llamaModule(printDecoder);

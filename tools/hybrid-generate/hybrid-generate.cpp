@@ -31,54 +31,57 @@ using namespace llvm;
 using namespace hybrid;
 using namespace hybrid::generate;
 
-static cl::opt<std::string> modelDir(cl::Positional, cl::Required,
+/// This tool's options: --help lists them alone (LLVM's own are hidden,
+/// and still parse).
+static cl::OptionCategory toolOptions("hybrid-generate options");
+static cl::opt<std::string> modelDir(cl::cat(toolOptions), cl::Positional, cl::Required,
                                      cl::desc("<checkpoint folder>"));
-static cl::opt<std::string> prompt("prompt", cl::desc("Prompt text (needs "
+static cl::opt<std::string> prompt(cl::cat(toolOptions), "prompt", cl::desc("Prompt text (needs "
                                                       "the folder's "
                                                       "tokenizer.model)"));
 static cl::opt<std::string>
-    promptIds("prompt-ids", cl::desc("Prompt token ids: an int64 .npy, [T] "
+    promptIds(cl::cat(toolOptions), "prompt-ids", cl::desc("Prompt token ids: an int64 .npy, [T] "
                                      "or [1, T] (no tokenizer needed)"));
-static cl::opt<int64_t> maxNewTokens("max-new-tokens", cl::init(128),
+static cl::opt<int64_t> maxNewTokens(cl::cat(toolOptions), "max-new-tokens", cl::init(128),
                                      cl::desc("Tokens to generate at most"));
-static cl::opt<float> temperature("temperature", cl::init(0.0f),
+static cl::opt<float> temperature(cl::cat(toolOptions), "temperature", cl::init(0.0f),
                                   cl::desc("Sampling temperature (0: greedy)"));
-static cl::opt<int64_t> topK("top-k", cl::init(0),
+static cl::opt<int64_t> topK(cl::cat(toolOptions), "top-k", cl::init(0),
                              cl::desc("Sample among the k most likely (0: "
                                       "all)"));
-static cl::opt<float> topP("top-p", cl::init(1.0f),
+static cl::opt<float> topP(cl::cat(toolOptions), "top-p", cl::init(1.0f),
                            cl::desc("Sample within the top-p nucleus (1: "
                                     "all)"));
-static cl::opt<uint64_t> seed("seed", cl::init(0),
+static cl::opt<uint64_t> seed(cl::cat(toolOptions), "seed", cl::init(0),
                               cl::desc("Seed of the sampler"));
-static cl::opt<int64_t> contextLimit("context", cl::init(4096),
+static cl::opt<int64_t> contextLimit(cl::cat(toolOptions), "context", cl::init(4096),
                                      cl::desc("Context limit: the caches "
                                               "hold this many tokens"));
-static cl::opt<std::string> sparse("sparse", cl::init("auto"),
+static cl::opt<std::string> sparse(cl::cat(toolOptions), "sparse", cl::init("auto"),
                                    cl::desc("auto: sparse attention as the "
                                             "checkpoint configures it; "
                                             "none: dense"));
-static cl::opt<int> threads("num-threads", cl::init(0),
+static cl::opt<int> threads(cl::cat(toolOptions), "num-threads", cl::init(0),
                             cl::desc("Threads (0: every core)"));
-static cl::opt<bool> stream("stream", cl::desc("Print tokens as they come"));
-static cl::opt<bool> jsonOutput("json", cl::desc("Print one JSON object: text, "
+static cl::opt<bool> stream(cl::cat(toolOptions), "stream", cl::desc("Print tokens as they come"));
+static cl::opt<bool> jsonOutput(cl::cat(toolOptions), "json", cl::desc("Print one JSON object: text, "
                                            "tokens and statistics"));
-static cl::opt<std::string> outputIds("output-ids",
+static cl::opt<std::string> outputIds(cl::cat(toolOptions), "output-ids",
                                       cl::desc("Write the generated ids as "
                                                "an int64 .npy [1, N]"));
-static cl::opt<bool> ignoreEos("ignore-eos",
+static cl::opt<bool> ignoreEos(cl::cat(toolOptions), "ignore-eos",
                                cl::desc("Do not stop at the end-of-text "
                                         "token"));
 static cl::opt<std::string>
-    draft("draft", cl::desc("Speculative decoding: a draft checkpoint folder "
+    draft(cl::cat(toolOptions), "draft", cl::desc("Speculative decoding: a draft checkpoint folder "
                             "(same tokenizer), or 'lookup' for prompt "
                             "lookup"));
-static cl::opt<int64_t> treeSize("tree-size", cl::init(16),
+static cl::opt<int64_t> treeSize(cl::cat(toolOptions), "tree-size", cl::init(16),
                                  cl::desc("Draft tree nodes per verification "
                                           "(the root included)"));
-static cl::opt<int64_t> treeDepth("tree-depth", cl::init(6),
+static cl::opt<int64_t> treeDepth(cl::cat(toolOptions), "tree-depth", cl::init(6),
                                   cl::desc("Draft tree levels"));
-static cl::opt<bool> noBos("no-bos", cl::desc("Do not start a text prompt "
+static cl::opt<bool> noBos(cl::cat(toolOptions), "no-bos", cl::desc("Do not start a text prompt "
                                               "with the BOS token"));
 
 static int fail(const std::string &message) {
@@ -101,6 +104,7 @@ static Status readIds(const std::string &path, std::vector<int64_t> &ids) {
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(toolOptions);
   cl::ParseCommandLineOptions(argc, argv,
                               "Generates text with a Hugging Face checkpoint "
                               "compiled by Hybrid\n");

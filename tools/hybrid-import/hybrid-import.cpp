@@ -27,24 +27,28 @@
 
 using namespace llvm;
 
-static cl::opt<std::string> inputPath(cl::Positional, cl::Required,
+/// This tool's options: --help lists them alone (LLVM's own are hidden,
+/// and still parse).
+static cl::OptionCategory toolOptions("hybrid-import options");
+static cl::opt<std::string> inputPath(cl::cat(toolOptions), cl::Positional, cl::Required,
                                       cl::desc("<model.onnx | checkpoint folder>"));
-static cl::opt<std::string> outputPath("o", cl::init("-"),
+static cl::opt<std::string> outputPath(cl::cat(toolOptions), "o", cl::init("-"),
                                        cl::desc("Output file (default: stdout)"),
                                        cl::value_desc("file"));
-static cl::opt<bool> emitBytecode("emit-bytecode",
+static cl::opt<bool> emitBytecode(cl::cat(toolOptions), "emit-bytecode",
                                   cl::desc("Write MLIR bytecode, not text"));
 static cl::list<std::string>
-    fixedDims("dim", cl::desc("Give a symbolic dim a fixed size: "
+    fixedDims(cl::cat(toolOptions), "dim", cl::desc("Give a symbolic dim a fixed size: "
                               "--dim batch=1 (repeat per dim)"),
               cl::value_desc("name=size"));
 
 static cl::opt<bool>
-    noRaise("no-raise", cl::desc("Stop before the import pipeline: the graph "
+    noRaise(cl::cat(toolOptions), "no-raise", cl::desc("Stop before the import pipeline: the graph "
                                  "node for node, nothing raised"));
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(toolOptions);
   cl::ParseCommandLineOptions(argc, argv, "Import ONNX models into Hybrid\n");
   mlir::DialectRegistry registry;
   mlir::hybrid::registerONNXImportDialects(registry);

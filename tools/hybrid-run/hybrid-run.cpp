@@ -38,56 +38,59 @@
 
 using namespace llvm;
 
-static cl::opt<std::string> modulePath(cl::Positional, cl::Required,
+/// This tool's options: --help lists them alone (LLVM's own are hidden,
+/// and still parse).
+static cl::OptionCategory toolOptions("hybrid-run options");
+static cl::opt<std::string> modulePath(cl::cat(toolOptions), cl::Positional, cl::Required,
                                        cl::desc("<module.mlir | model.onnx | checkpoint folder | module.so>"));
 static cl::opt<std::string>
-    entryName("entry", cl::desc("Entry point to run (optional when the "
+    entryName(cl::cat(toolOptions), "entry", cl::desc("Entry point to run (optional when the "
                                 "module has one, or has `forward`)"));
-static cl::list<std::string> inputs(
+static cl::list<std::string> inputs(cl::cat(toolOptions),
     "input",
     cl::desc("An argument: a .npy file, or a scalar literal such as i64=7 "
              "or f32=0.5, in order or as NAME=VALUE by the model's input "
              "name (repeat per argument)"));
-static cl::opt<std::string> parameterFolder(
+static cl::opt<std::string> parameterFolder(cl::cat(toolOptions),
     "parameters",
     cl::desc("Folder the module's parameter files are relative to (default: "
              "the folder of MODULE)"));
 static cl::list<std::string>
-    outputs("output", cl::desc("Where to write a result as .npy (repeat per "
+    outputs(cl::cat(toolOptions), "output", cl::desc("Where to write a result as .npy (repeat per "
                                "result)"));
-static cl::opt<bool> printResults("print",
+static cl::opt<bool> printResults(cl::cat(toolOptions), "print",
                                   cl::desc("Print every result to stdout"));
 static cl::opt<bool>
-    u2IsBf16("bf16", cl::desc("Read '<u2' .npy inputs as raw bf16 words"));
-static cl::opt<unsigned> repeat("repeat", cl::init(1),
+    u2IsBf16(cl::cat(toolOptions), "bf16", cl::desc("Read '<u2' .npy inputs as raw bf16 words"));
+static cl::opt<unsigned> repeat(cl::cat(toolOptions), "repeat", cl::init(1),
                                 cl::desc("Invocations to run"));
-static cl::opt<bool> timeRuns("time",
+static cl::opt<bool> timeRuns(cl::cat(toolOptions), "time",
                               cl::desc("Print the wall time of every "
                                        "invocation"));
-static cl::opt<int> threads("num-threads", cl::init(0),
+static cl::opt<int> threads(cl::cat(toolOptions), "num-threads", cl::init(0),
                             cl::desc("Threads per invocation (0: all cores)"));
-static cl::opt<unsigned> compileThreads(
+static cl::opt<unsigned> compileThreads(cl::cat(toolOptions),
     "compile-threads", cl::init(0),
     cl::desc("Threads for LLVM optimisation and code generation, each on "
              "a partition of the module's functions (0: one per core, as "
              "many as the module's size repays)"));
 static cl::opt<std::string>
-    keepSharedObject("emit-so", cl::desc("Also keep the compiled shared "
+    keepSharedObject(cl::cat(toolOptions), "emit-so", cl::desc("Also keep the compiled shared "
                                          "object at this path"));
-static cl::opt<bool> verbose(
+static cl::opt<bool> verbose(cl::cat(toolOptions),
     "verbose", cl::desc("Print each phase (import or parse, MLIR passes, "
                         "LLVM, link, load, bind) with its time as it ends"));
-static cl::opt<bool> compileOnly(
+static cl::opt<bool> compileOnly(cl::cat(toolOptions),
     "compile-only", cl::desc("Stop after compiling MODULE into --emit-so"));
-static cl::opt<bool> sequential("sequential",
+static cl::opt<bool> sequential(cl::cat(toolOptions), "sequential",
                                 cl::desc("Compile without OpenMP parallelism"));
-static cl::opt<mlir::hybrid::SparseMode> sparse(
+static cl::opt<mlir::hybrid::SparseMode> sparse(cl::cat(toolOptions),
     "sparse", cl::desc("Training-free sparse attention when compiling"),
     cl::init(mlir::hybrid::SparseMode::None),
     cl::values(clEnumValN(mlir::hybrid::SparseMode::None, "none", "as written"),
                clEnumValN(mlir::hybrid::SparseMode::Auto, "auto",
                           "sparsify causal attention")));
-static cl::opt<int64_t> treeSize(
+static cl::opt<int64_t> treeSize(cl::cat(toolOptions),
     "tree-size", cl::init(0),
     cl::desc("Draft-tree nodes per step, for the GQA layout choice"));
 
@@ -220,6 +223,7 @@ static void print(const hybrid::Tensor &t, size_t index) {
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(toolOptions);
   cl::ParseCommandLineOptions(argc, argv, "Hybrid module runner\n");
 
   // Compile when given MLIR.
