@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds into build/, and runs every test: the lit
-# suite (ninja check-hybrid), the GoogleTest binaries (CTest) and the
-# Python module's pytest suite. Exits non-zero on any failure.
+# suite (ninja check-hybrid), the GoogleTest binaries (CTest), the Python
+# module's pytest suite and a short smoke of each fuzz target. Exits
+# non-zero on any failure.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/setup.sh"
 hybrid_setup
@@ -12,4 +13,17 @@ echo "==> GoogleTest: ctest"
 ctest --test-dir "$HYBRID_BUILD" --output-on-failure -j "$(nproc)"
 echo "==> Python: pytest (import hybrid)"
 PYTHONPATH="$HYBRID_BUILD/python" /usr/bin/python3 -m pytest -q "$HYBRID_ROOT/python/tests"
+# The fuzz targets, briefly, over their corpora (ASan + UBSan): new inputs
+# go to a scratch folder, never into the checked-in corpus; a crashing
+# input is kept in build/fuzz-crashes.
+for target in npy; do
+  echo "==> fuzz smoke: hybrid-fuzz-$target (20 s)"
+  scratch="$(mktemp -d)"
+  mkdir -p "$HYBRID_BUILD/fuzz-crashes"
+  "$HYBRID_BUILD/bin/hybrid-fuzz-$target" -max_total_time=20 -print_final_stats=1 \
+    -artifact_prefix="$HYBRID_BUILD/fuzz-crashes/$target-" \
+    -dict="$HYBRID_ROOT/fuzz/$target/$target.dict" "$scratch" \
+    "$HYBRID_ROOT/fuzz/$target/corpus" 2>&1 | tail -n 3
+  rm -rf "$scratch"
+done
 echo "==> all tests passed"

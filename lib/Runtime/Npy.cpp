@@ -9,9 +9,11 @@
 
 #include "Internal.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 
@@ -191,8 +193,28 @@ hybrid_status hybrid_tensor_load_npy(const char *path, int u2_is_bf16,
   hybrid_dtype dtype;
   if (hybrid_status s = dtypeOfDescr(descr, u2_is_bf16, path, &dtype))
     return s;
-  if (numElements(shape) < 0)
+  int64_t count = numElements(shape);
+  size_t elementSize = hybrid_dtype_size(dtype);
+  if (count < 0 ||
+      static_cast<uint64_t>(count) > SIZE_MAX / std::max<size_t>(elementSize, 1))
     return makeStatus("%s: shape too large", path);
+  // What the header promises must be in the file before anything is
+  // allocated: a few bytes claiming a 100 GB array are an error, not an
+  // allocation.
+  size_t promised = static_cast<size_t>(count) * elementSize;
+  long here = std::ftell(file.get());
+  if (here < 0 || std::fseek(file.get(), 0, SEEK_END) != 0)
+    return makeStatus("%s: cannot seek: %s", path, std::strerror(errno));
+  long size = std::ftell(file.get());
+  if (size < here || std::fseek(file.get(), here, SEEK_SET) != 0)
+    return makeStatus("%s: cannot seek: %s", path, std::strerror(errno));
+  size_t available = static_cast<size_t>(size - here);
+  if (available < promised)
+    return makeStatus("%s: truncated data: the header promises %zu bytes "
+                      "after %zu header bytes, the file has %zu",
+                      path, promised, prefixLen + headerLen, available);
+  if (available > promised)
+    return makeStatus("%s: trailing bytes after the data", path);
 
   hybrid_tensor *tensor = nullptr;
   if (hybrid_status s =

@@ -2,6 +2,8 @@
 
 #include "Internal.h"
 
+#include <cstdint>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -101,6 +103,13 @@ static hybrid_status checkShape(hybrid_dtype dtype, size_t rank,
   if (numElements(dims) < 0)
     return makeStatus("%s: invalid shape %s", what,
                       shapeString(shape, rank).c_str());
+  // The byte size must not wrap: 2^62 f32 elements are 2^64 bytes, which
+  // would allocate 0 and index past it.
+  if (static_cast<uint64_t>(numElements(dims)) >
+      static_cast<uint64_t>(PTRDIFF_MAX) / hybrid_dtype_size(dtype))
+    return makeStatus("%s: shape %s is too large for %s elements", what,
+                      shapeString(shape, rank).c_str(),
+                      hybrid_dtype_name(dtype));
   return nullptr;
 }
 

@@ -13,6 +13,7 @@ HYBRID_PACKAGES=(
   libgtest-dev python3-numpy libomp-22-dev nlohmann-json3-dev
   libonnx-dev libprotobuf-dev libsentencepiece-dev
   pybind11-dev python3-dev python3-pytest python3-matplotlib
+  libclang-rt-22-dev
 )
 
 hybrid_install_missing() {

@@ -390,6 +390,28 @@ std::string loadError(const std::string &path, bool bf16 = false) {
   return s.ok() ? "" : s.message();
 }
 
+TEST(Tensor, ShapesWhoseByteSizeWrapsAreRefused) {
+  // 2^62 f32 elements are 2^64 bytes: the size wrapped to 0, and the
+  // tensor got a 1-byte buffer for 2^62 elements (found by hybrid-fuzz-npy).
+  hybrid_tensor *t = nullptr;
+  int64_t huge[] = {int64_t(1) << 62};
+  hybrid_status s = hybrid_tensor_create(HYBRID_DTYPE_F32, 1, huge, &t);
+  ASSERT_NE(s, nullptr);
+  EXPECT_NE(std::string(hybrid_status_message(s)).find("too large for f32"),
+            std::string::npos);
+  hybrid_status_free(s);
+  EXPECT_EQ(t, nullptr);
+  float x = 0;
+  s = hybrid_tensor_wrap(HYBRID_DTYPE_F32, 1, huge, &x, &t);
+  ASSERT_NE(s, nullptr);
+  hybrid_status_free(s);
+  // The same count of bytes is fine as far as sizes go.
+  int64_t bytes[] = {int64_t(1) << 40};
+  s = hybrid_tensor_wrap(HYBRID_DTYPE_I8, 1, bytes, &x, &t);
+  EXPECT_EQ(s, nullptr);
+  hybrid_tensor_free(t);
+}
+
 TEST(Npy, RoundTripsEveryDtypeAndRanksZeroToSix) {
   std::vector<hybrid_dtype> dtypes = {HYBRID_DTYPE_F32, HYBRID_DTYPE_F16, HYBRID_DTYPE_BF16,
                                       HYBRID_DTYPE_F64, HYBRID_DTYPE_I64, HYBRID_DTYPE_I32,
@@ -432,6 +454,14 @@ TEST(Npy, MalformedFilesAreRejectedWithAReason) {
   writeBytes(p, npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }",
                          std::string(8, '\0')));
   EXPECT_NE(loadError(p).find("trailing bytes"), std::string::npos);
+  // A header that claims 400 GB over 8 bytes of data: refused from the
+  // file's size, before anything is allocated.
+  writeBytes(p, npyBytes("{'descr': '<f4', 'fortran_order': False, "
+                         "'shape': (100000, 100000, 10), }",
+                         std::string(8, '\0')));
+  EXPECT_NE(loadError(p).find("promises 400000000000 bytes"), std::string::npos)
+      << loadError(p);
+  EXPECT_NE(loadError(p).find("the file has 8"), std::string::npos);
   writeBytes(p, npyBytes("{'descr': '<u2', 'fortran_order': False, 'shape': (1,), }",
                          std::string(2, '\0')));
   EXPECT_NE(loadError(p).find("bf16 flag"), std::string::npos);
