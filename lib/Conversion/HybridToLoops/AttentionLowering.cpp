@@ -32,7 +32,6 @@ struct AttentionLowering : KernelPattern<AttentionOp> {
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
     KernelBuilder kb(rewriter, op.getLoc(), options.vectorWidth);
-    using P = arith::CmpIPredicate;
     auto type = cast<RankedTensorType>(op.getType());
     AttentionShape s(kb, op.getQuery(), op.getKey(), op.getValue(),
                      op.getScale(), op.getKeyLength());

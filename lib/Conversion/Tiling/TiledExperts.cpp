@@ -6,6 +6,8 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
+#include <tuple>
+
 using namespace mlir;
 using namespace mlir::hybrid;
 
@@ -104,8 +106,11 @@ void ExpertProducts::ffn(Value up, Value e, Value down, Value width, Value n,
     int64_t d = type.getDimSize(type.getRank() - 1);
     return ShapedType::isDynamic(d) ? std::nullopt : std::optional(d);
   };
-  auto [upW, upOff] = weightsF32(up, e, width, model);
-  auto [downW, downOff] = weightsF32(down, e, model, width);
+  // Plain values, not structured bindings: the lambdas below capture them
+  // (C++17 cannot capture a structured binding).
+  Value upW, upOff, downW, downOff;
+  std::tie(upW, upOff) = weightsF32(up, e, width, model);
+  std::tie(downW, downOff) = weightsF32(down, e, model, width);
   // dst[r0:r1, :nPad] = W[r0:r1, :] B, W read in place from wOff.
   auto rowsProduct = [&](Value dst, Value r0, Value r1, Value w, Value wOff,
                          Value lda, std::optional<int64_t> staticLda, Value b,
