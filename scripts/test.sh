@@ -16,7 +16,7 @@ PYTHONPATH="$HYBRID_BUILD/python" /usr/bin/python3 -m pytest -q "$HYBRID_ROOT/py
 # The fuzz targets, briefly, over their corpora (ASan + UBSan): new inputs
 # go to a scratch folder, never into the checked-in corpus; a crashing
 # input is kept in build/fuzz-crashes.
-for target in npy; do
+for target in npy checkpoint; do
   echo "==> fuzz smoke: hybrid-fuzz-$target (20 s)"
   scratch="$(mktemp -d)"
   mkdir -p "$HYBRID_BUILD/fuzz-crashes"

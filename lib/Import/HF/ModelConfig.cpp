@@ -14,6 +14,11 @@ using namespace mlir;
 using namespace mlir::hybrid;
 using namespace mlir::hybrid::hf;
 
+/// Layers a config may declare: deeper than any released model by far,
+/// small enough that a hostile config cannot make the importer allocate
+/// per-layer state without bound.
+static constexpr int64_t kMaxLayers = 4096;
+
 namespace {
 
 /// Reads fields of config.json, reporting the first problem.
@@ -39,9 +44,13 @@ struct ConfigReader {
       return fallback.value_or(0);
     }
     std::optional<int64_t> v = json.getInteger(key);
-    if ((!v || *v <= 0) && ok)
-      error() << "'" << prefix << key << "' must be a positive integer";
-    return v.value_or(0);
+    if (!v || *v <= 0) {
+      if (ok)
+        error() << "'" << prefix << key << "' must be a positive integer";
+      // Never a size to build with (-1 layers became 2^64 - 1).
+      return 0;
+    }
+    return *v;
   }
   /// A required integer that may be 0.
   int64_t count(StringRef key) {
@@ -51,9 +60,12 @@ struct ConfigReader {
       return 0;
     }
     std::optional<int64_t> v = json.getInteger(key);
-    if ((!v || *v < 0) && ok)
-      error() << "'" << prefix << key << "' must be a non-negative integer";
-    return v.value_or(0);
+    if (!v || *v < 0) {
+      if (ok)
+        error() << "'" << prefix << key << "' must be a non-negative integer";
+      return 0;
+    }
+    return *v;
   }
   double number(StringRef key, double fallback) {
     if (!has(key))
@@ -353,7 +365,11 @@ FailureOr<DecoderConfig> mlir::hybrid::hf::readConfig(StringRef folder,
   // BlockFFN checkpoints need no intermediate_size.
   c.intermediateSize = r.integer("intermediate_size", 1);
   c.numLayers = r.integer("num_hidden_layers");
-  c.mixers.assign(c.numLayers, MixerKind::Attention);
+  // A bound on what a header can make the importer allocate.
+  if (r.ok && c.numLayers > kMaxLayers)
+    r.error() << "'num_hidden_layers' " << c.numLayers
+              << " is implausible (at most " << kMaxLayers << ")";
+  c.mixers.assign(r.ok ? c.numLayers : 0, MixerKind::Attention);
   c.numHeads = r.integer("num_attention_heads");
   c.numKVHeads = r.integer("num_key_value_heads", c.numHeads);
   if (r.ok && c.hiddenSize % c.numHeads != 0 && !r.has("head_dim"))

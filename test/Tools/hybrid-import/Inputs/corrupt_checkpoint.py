@@ -51,6 +51,10 @@ elif kind == "activation":
     write_config(hidden_act="gelu")
 elif kind == "heads":
     write_config(num_key_value_heads=3)
+elif kind == "negative-layers":
+    write_config(num_hidden_layers=-1)
+elif kind == "too-many-layers":
+    write_config(num_hidden_layers=10 ** 12)
 elif kind == "use-nope":
     write_config(sparse_config=dict(config["sparse_config"], use_nope=True))
 elif kind == "sparse-stride":
