@@ -15,7 +15,13 @@ using namespace mlir::hybrid::onnx_import;
 
 FailureOr<Value> mlir::hybrid::onnx_import::splitHeads(NodeContext &nc,
                                                       Value x, int64_t heads) {
-  int64_t hidden = cast<RankedTensorType>(x.getType()).getDimSize(2);
+  // Every caller's operand, checked here (a 1-D key read past its shape,
+  // hybrid-fuzz-onnx).
+  auto type = cast<RankedTensorType>(x.getType());
+  if (type.getRank() != 3)
+    return nc.error() << "expects 3-D [batch, sequence, hidden] inputs, not "
+                      << x.getType();
+  int64_t hidden = type.getDimSize(2);
   if (ShapedType::isDynamic(hidden) || hidden % heads != 0)
     return nc.error() << "the hidden size " << hidden
                       << " is not a known multiple of " << heads << " heads";

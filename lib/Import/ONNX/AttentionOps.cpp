@@ -57,6 +57,16 @@ FailureOr<SmallVector<Value>> attention(NodeContext &nc) {
   } else if (rank != 4) {
     return nc.error() << "expects 3-D or 4-D inputs";
   }
+  // Every operand 4-D before anything is built from them: the ops' result
+  // types are inferred, and inference on a 3-D V aborted the importer
+  // (hybrid-fuzz-onnx).
+  for (auto [name, value] : {std::pair<StringRef, Value>{"K", k},
+                             {"V", v},
+                             {"past_key", pastK},
+                             {"past_value", pastV}})
+    if (value && cast<RankedTensorType>(value.getType()).getRank() != 4)
+      return nc.error() << name << " must be 4-D like Q, not "
+                        << value.getType();
   if (pastK) {
     k = concatSequence(b, loc, pastK, k);
     v = concatSequence(b, loc, pastV, v);

@@ -164,6 +164,13 @@ FailureOr<SmallVector<Value>> groupQueryAttention(NodeContext &nc) {
   if (!q || !seqlens || !total)
     return nc.error()
            << "expects inputs query, seqlens_k and total_sequence_length";
+  // seqlens_k is [batch] of integers (a 0-D one crashed the importer,
+  // hybrid-fuzz-onnx).
+  auto seqlensType = cast<RankedTensorType>(seqlens.getType());
+  if (seqlensType.getRank() != 1 ||
+      !seqlensType.getElementType().isSignlessInteger())
+    return nc.error() << "seqlens_k must be a 1-D integer tensor [batch], not "
+                      << seqlens.getType();
   if (bool(k) != bool(v))
     return nc.error() << "key and value come together (or neither, for a "
                          "packed query)";

@@ -355,6 +355,10 @@ Result concat(NodeContext &nc) {
   for (Value v : nc.inputs) {
     if (!v)
       return nc.error() << "has an omitted input";
+    // Parts of another rank were read past their shape (hybrid-fuzz-onnx).
+    if (typeOf(v).getRank() != type.getRank())
+      return nc.error() << "inputs must share a rank: " << v.getType()
+                        << " against " << type;
     // Empty parts (a zero-size dim on the axis) contribute nothing.
     if (typeOf(v).getDimSize(*axis) == 0)
       continue;

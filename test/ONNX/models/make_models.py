@@ -170,3 +170,33 @@ save("gather_indices", [helper.make_node("Gather", ["data", "idx"], ["y"], name=
      [helper.make_tensor_value_info("data", F, [4, 3]),
       helper.make_tensor_value_info("idx", TensorProto.INT64, [2])],
      [helper.make_tensor_value_info("y", F, [2, 3])])
+
+# Operands of the wrong rank, each of which crashed the importer before it
+# checked them (found by hybrid-fuzz-onnx): a 3-D value under 4-D Attention,
+# a 1-D key under 3-D Attention, GroupQueryAttention's seqlens_k as a
+# scalar, and Concat of parts of different ranks.
+save("attention_3d_value", [helper.make_node("Attention", ["q", "k", "v"], ["y"], name="attn")],
+     [helper.make_tensor_value_info("q", F, [2, 3, 4, 8]),
+      helper.make_tensor_value_info("k", F, [2, 3, 6, 8]),
+      helper.make_tensor_value_info("v", F, [2, 6, 8])],
+     [helper.make_tensor_value_info("y", F, [2, 3, 4, 8])], opset=23)
+save("attention_1d_key", [helper.make_node("Attention", ["q", "k", "v"], ["y"], name="attn",
+                                           q_num_heads=2, kv_num_heads=2)],
+     [helper.make_tensor_value_info("q", F, [2, 4, 16]),
+      helper.make_tensor_value_info("k", F, [16]),
+      helper.make_tensor_value_info("v", F, [2, 4, 16])],
+     [helper.make_tensor_value_info("y", F, [2, 4, 16])], opset=23)
+gqa_scalar = helper.make_node("GroupQueryAttention", ["q", "k", "v", "", "", "seqlens_k", "total"],
+                              ["y"], name="gqa", domain="com.microsoft", num_heads=4,
+                              kv_num_heads=2)
+save("gqa_scalar_seqlens", [gqa_scalar],
+     [helper.make_tensor_value_info("q", F, [1, 3, 32]),
+      helper.make_tensor_value_info("k", F, [1, 3, 16]),
+      helper.make_tensor_value_info("v", F, [1, 3, 16]),
+      helper.make_tensor_value_info("seqlens_k", TensorProto.INT32, []),
+      helper.make_tensor_value_info("total", TensorProto.INT32, [])],
+     [helper.make_tensor_value_info("y", F, [1, 3, 32])], opset=17, also=[("com.microsoft", 1)])
+save("concat_ranks", [helper.make_node("Concat", ["a", "b"], ["y"], name="cat", axis=0)],
+     [helper.make_tensor_value_info("a", F, [2, 3]),
+      helper.make_tensor_value_info("b", F, [4])],
+     [helper.make_tensor_value_info("y", F, [6, 3])])
