@@ -200,3 +200,7 @@ save("concat_ranks", [helper.make_node("Concat", ["a", "b"], ["y"], name="cat", 
      [helper.make_tensor_value_info("a", F, [2, 3]),
       helper.make_tensor_value_info("b", F, [4])],
      [helper.make_tensor_value_info("y", F, [6, 3])])
+# A scalar's transpose is the scalar (a 0-D transpose made the verifier
+# allocate 9.8 GB; hybrid-fuzz-onnx).
+save("transpose_scalar", [helper.make_node("Transpose", ["x"], ["y"], name="t")],
+     [helper.make_tensor_value_info("x", F, [])], [helper.make_tensor_value_info("y", F, [])])
