@@ -20,6 +20,12 @@ PYTHONPATH="$HYBRID_BUILD/python" /usr/bin/python3 -m pytest -q "$HYBRID_ROOT/py
 # that passes here passes in CI.
 for target in npy checkpoint onnx; do
   echo "==> fuzz smoke: hybrid-fuzz-$target (500000 runs)"
+  if [ ! -x "$HYBRID_BUILD/bin/hybrid-fuzz-$target" ]; then
+    echo "error: hybrid-fuzz-$target was not built: the build was configured" \
+      "without clang's fuzzer runtime (libclang-rt-22-dev); remove" \
+      "$HYBRID_BUILD/CMakeCache.txt and run this script again" >&2
+    exit 1
+  fi
   scratch="$(mktemp -d)"
   mkdir -p "$HYBRID_BUILD/fuzz-crashes"
   "$HYBRID_BUILD/bin/hybrid-fuzz-$target" -seed=1 -runs=500000 -print_final_stats=1 \
