@@ -117,6 +117,11 @@ hybrid_status makeStatus(const char *format, ...)
 /// overflows.
 int64_t numElements(const std::vector<int64_t> &shape);
 
+/// Bytes of a `dtype` tensor of `shape`, or -1 when a dimension is negative
+/// or the size does not fit a pointer difference (2^62 f32 elements are
+/// 2^64 bytes: the size must be refused, not wrapped).
+int64_t byteSize(const std::vector<int64_t> &shape, hybrid_dtype dtype);
+
 /// Adds a parameter argument's description to the module's parameters
 /// (one per key; every use must agree on dtype, shape and source).
 hybrid_status registerParameter(hybrid_module_t &m, const std::string &entry,

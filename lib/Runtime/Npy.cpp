@@ -9,7 +9,6 @@
 
 #include "Internal.h"
 
-#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -193,15 +192,13 @@ hybrid_status hybrid_tensor_load_npy(const char *path, int u2_is_bf16,
   hybrid_dtype dtype;
   if (hybrid_status s = dtypeOfDescr(descr, u2_is_bf16, path, &dtype))
     return s;
-  int64_t count = numElements(shape);
-  size_t elementSize = hybrid_dtype_size(dtype);
-  if (count < 0 ||
-      static_cast<uint64_t>(count) > SIZE_MAX / std::max<size_t>(elementSize, 1))
+  int64_t bytes = byteSize(shape, dtype);
+  if (bytes < 0)
     return makeStatus("%s: shape too large", path);
   // What the header promises must be in the file before anything is
   // allocated: a few bytes claiming a 100 GB array are an error, not an
-  // allocation.
-  size_t promised = static_cast<size_t>(count) * elementSize;
+  // allocation. (So the file holds exactly the data: no trailing bytes.)
+  size_t promised = static_cast<size_t>(bytes);
   long here = std::ftell(file.get());
   if (here < 0 || std::fseek(file.get(), 0, SEEK_END) != 0)
     return makeStatus("%s: cannot seek: %s", path, std::strerror(errno));
@@ -220,16 +217,9 @@ hybrid_status hybrid_tensor_load_npy(const char *path, int u2_is_bf16,
   if (hybrid_status s =
           hybrid_tensor_create(dtype, shape.size(), shape.data(), &tensor))
     return s;
-  size_t bytes = hybrid_tensor_byte_size(tensor);
-  if (std::fread(tensor->data, 1, bytes, file.get()) != bytes) {
+  if (std::fread(tensor->data, 1, promised, file.get()) != promised) {
     hybrid_tensor_free(tensor);
-    return makeStatus("%s: truncated data: the header promises %zu bytes "
-                      "after %zu header bytes",
-                      path, bytes, prefixLen + headerLen);
-  }
-  if (std::fgetc(file.get()) != EOF) {
-    hybrid_tensor_free(tensor);
-    return makeStatus("%s: trailing bytes after the data", path);
+    return makeStatus("%s: the file changed while it was read", path);
   }
   *out = tensor;
   return nullptr;

@@ -32,6 +32,15 @@ int64_t hybrid::runtime::numElements(const std::vector<int64_t> &shape) {
   return n;
 }
 
+int64_t hybrid::runtime::byteSize(const std::vector<int64_t> &shape,
+                                  hybrid_dtype dtype) {
+  int64_t count = numElements(shape);
+  int64_t element = static_cast<int64_t>(hybrid_dtype_size(dtype));
+  if (count < 0 || element == 0 || count > PTRDIFF_MAX / element)
+    return -1;
+  return count * element;
+}
+
 std::string hybrid::runtime::shapeString(const int64_t *shape, size_t rank) {
   std::string s = "[";
   for (size_t i = 0; i < rank; ++i) {
@@ -103,10 +112,7 @@ static hybrid_status checkShape(hybrid_dtype dtype, size_t rank,
   if (numElements(dims) < 0)
     return makeStatus("%s: invalid shape %s", what,
                       shapeString(shape, rank).c_str());
-  // The byte size must not wrap: 2^62 f32 elements are 2^64 bytes, which
-  // would allocate 0 and index past it.
-  if (static_cast<uint64_t>(numElements(dims)) >
-      static_cast<uint64_t>(PTRDIFF_MAX) / hybrid_dtype_size(dtype))
+  if (byteSize(dims, dtype) < 0)
     return makeStatus("%s: shape %s is too large for %s elements", what,
                       shapeString(shape, rank).c_str(),
                       hybrid_dtype_name(dtype));
