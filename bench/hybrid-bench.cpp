@@ -74,7 +74,7 @@ bool compileModule(const std::string &text, hybrid::Module &out) {
   SmallString<128> path;
   if (sys::fs::createTemporaryFile("hybrid-bench", "so", path))
     return false;
-  mlir::hybrid::CPUCompileOptions options;
+  mlir::hybrid::CompileOptions options;
   if (vectorWidth > 0)
     options.vectorWidth = vectorWidth;
   bool ok = succeeded(
@@ -607,7 +607,7 @@ void compileTime() {
     SmallString<128> path;
     if (!module || sys::fs::createTemporaryFile("hybrid-bench", "so", path))
       return;
-    mlir::hybrid::CPUCompileOptions options;
+    mlir::hybrid::CompileOptions options;
     bool ok = succeeded(mlir::hybrid::compileToSharedObject(*module, path, options));
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -17,6 +17,8 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 
 namespace mlir::hybrid {
 
@@ -29,6 +31,10 @@ inline void registerHybridDialects(DialectRegistry &registry) {
 inline void registerAllDialects(DialectRegistry &registry) {
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
+  // The GPU stage serialises gpu.module to PTX in a pass
+  // (gpu-module-to-binary), which translates the kernels to LLVM IR.
+  mlir::registerAllToLLVMIRTranslations(registry);
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
   registerHybridDialects(registry);
 }
 

@@ -110,7 +110,7 @@ Status hybrid::generate::compiledCheckpoint(
           dir + "/" + key + "-%%%%%%.so.partial", fd, partial))
     return Status::error("cannot write into '" + dir + "': " + ec.message());
   ::close(fd);
-  mlir::hybrid::CPUCompileOptions options;
+  mlir::hybrid::CompileOptions options;
   if (failed(mlir::hybrid::compileToSharedObject(*module, partial, options))) {
     llvm::sys::fs::remove(partial);
     return Status::error("cannot compile '" + folder + "': " + diagnostics);

@@ -4,6 +4,7 @@
 #include "hybrid/Conversion/Tiling/TileKernels.h"
 #include "hybrid/Dialect/Hybrid/Transforms/Passes.h"
 #include "hybrid/Pipelines/Pipelines.h"
+#include "Stages.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
@@ -58,40 +59,7 @@ void mlir::hybrid::buildHybridCPUPipeline(
   // In-place arguments (a KV cache): written in the caller's buffer.
   pm.addPass(createHybridMaterializeWriteBacks());
 
-  // Tensors -> buffers. Every buffer a public function returns is owned by
-  // its caller (the runtime frees it), so results never alias inputs or
-  // constants.
-  bufferization::OneShotBufferizePassOptions bufferize;
-  bufferize.bufferizeFunctionBoundaries = true;
-  bufferize.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  // A loop that updated a buffer in place (kv_compact's row moves) still
-  // returns it as a new value until canonicalisation forwards its unchanged
-  // iteration argument; only then is the function's result visibly its
-  // argument.
-  pm.addPass(createCanonicalizerPass());
-  // A private function (a layer) returning a buffer it was given in place
-  // stops returning it, so that a write-back of that result into the
-  // argument becomes a self-copy, which canonicalisation erases.
-  pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
-  // Once more: the pass visits functions in order, so a layer that returns
-  // what an outlined kernel updated in place (compress_keys' cache) only
-  // returns its own argument after the kernel's turn.
-  pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
-  // Upstream's deallocation pipeline minus its simplification pass, which
-  // compares every pair of deallocations in a block: half the MLIR time of
-  // a 24-layer module, to save a few run-time ownership checks.
-  pm.addPass(memref::createExpandReallocPass(
-      memref::ExpandReallocPassOptions{/*emitDeallocs=*/false}));
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(bufferization::createOwnershipBasedBufferDeallocationPass());
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(bufferization::createLowerDeallocationsPass());
-  pm.addPass(createCSEPass());
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createConvertBufferizationToMemRefPass());
-  pm.addPass(createConvertStridedCopiesToLoops());
+  addBufferizationPasses(pm);
 
   // The CPU stage: register tiles for the tile kernels, inline vector exp.
   HybridCPUTileKernelsOptions tileKernels;
@@ -137,4 +105,9 @@ void mlir::hybrid::registerHybridPipelines() {
       "hybrid-cpu-pipeline",
       "Lower hybrid and upstream tensor IR to the LLVM dialect for the CPU",
       buildHybridCPUPipeline);
+  PassPipelineRegistration<HybridGPUPipelineOptions>(
+      "hybrid-gpu-pipeline",
+      "Lower hybrid and upstream tensor IR to NVPTX kernels (embedded PTX) "
+      "and host code calling the GPU runtime",
+      buildHybridGPUPipeline);
 }

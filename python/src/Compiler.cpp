@@ -103,7 +103,7 @@ std::shared_ptr<Module> compile(const std::string &source,
                                 const std::vector<std::string> &entries,
                                 int64_t treeSize,
                                 const std::string &parameters) {
-  compiler::CPUCompileOptions options;
+  compiler::CompileOptions options;
   options.sparse = sparseMode(sparse);
   options.parallel = parallel;
   options.treeSize = treeSize;

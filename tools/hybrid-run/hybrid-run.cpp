@@ -90,6 +90,21 @@ static cl::opt<mlir::hybrid::SparseMode> sparse(cl::cat(toolOptions),
     cl::values(clEnumValN(mlir::hybrid::SparseMode::None, "none", "as written"),
                clEnumValN(mlir::hybrid::SparseMode::Auto, "auto",
                           "sparsify causal attention")));
+/// Where the kernels run: the CPU, or an NVIDIA GPU through the CUDA driver
+/// (`nvptx`: PTX for the chosen architecture, embedded in the module).
+enum class TargetKind { CPU, NVPTX };
+static cl::opt<TargetKind> target(cl::cat(toolOptions),
+    "target", cl::desc("Where the compiled kernels run"),
+    cl::init(TargetKind::CPU),
+    cl::values(clEnumValN(TargetKind::CPU, "cpu", "this machine's cores"),
+               clEnumValN(TargetKind::NVPTX, "nvptx",
+                          "an NVIDIA GPU, through the CUDA driver")));
+static cl::opt<mlir::hybrid::GPUChip> gpuChip(cl::cat(toolOptions),
+    "gpu-chip", cl::desc("With --target nvptx: the architecture of the "
+                         "embedded PTX (sm_80 PTX runs on sm_90 too)"),
+    cl::init(mlir::hybrid::GPUChip::SM80),
+    cl::values(clEnumValN(mlir::hybrid::GPUChip::SM80, "sm_80", "Ampere"),
+               clEnumValN(mlir::hybrid::GPUChip::SM90, "sm_90", "Hopper")));
 static cl::opt<int64_t> treeSize(cl::cat(toolOptions),
     "tree-size", cl::init(0),
     cl::desc("Draft-tree nodes per step, for the GQA layout choice"));
@@ -128,13 +143,17 @@ static bool compileModule(StringRef path, StringRef soPath) {
   if (!module)
     return false;
   phaseDone(imported ? "import" : "parse");
-  mlir::hybrid::CPUCompileOptions options;
+  mlir::hybrid::CompileOptions options;
   if (verbose)
     options.phaseLog = &errs();
   options.parallel = !sequential;
   options.compileThreads = compileThreads;
   options.sparse = sparse;
   options.treeSize = treeSize;
+  if (target == TargetKind::NVPTX) {
+    options.target = mlir::hybrid::CompileTarget::NVPTX;
+    options.gpuChip = gpuChip;
+  }
   return succeeded(
       mlir::hybrid::compileToSharedObject(*module, soPath, options));
 }

@@ -75,7 +75,7 @@ struct Model {
   llvm::SmallString<128> so;
   if (llvm::sys::fs::createTemporaryFile("hybrid-hf", "so", so))
     return ::testing::AssertionFailure() << "no temporary file";
-  mlir::hybrid::CPUCompileOptions options;
+  mlir::hybrid::CompileOptions options;
   if (failed(mlir::hybrid::compileToSharedObject(*module, so, options)))
     return ::testing::AssertionFailure() << "compile: " << diagnostics;
   hybrid::Status loaded = hybrid::Module::load(std::string(so), m.module);

@@ -202,7 +202,7 @@ Outcome compile(const std::string &bytes, const std::string &path,
     why = "no temporary file";
     return Outcome::Failed;
   }
-  mlir::hybrid::CPUCompileOptions options;
+  mlir::hybrid::CompileOptions options;
   if (failed(mlir::hybrid::compileToSharedObject(*module, so, options))) {
     why = "compile: " + diagnostics;
     return Outcome::Failed;

@@ -45,7 +45,7 @@ hybrid::Module *hybrid::test::compile(const std::string &mlirText) {
     return nullptr;
   }
   if (failed(mlir::hybrid::compileToSharedObject(
-          *module, path, mlir::hybrid::CPUCompileOptions()))) {
+          *module, path, mlir::hybrid::CompileOptions()))) {
     ADD_FAILURE() << "compilation failed:\n" << diagnostics << "\n" << mlirText;
     return nullptr;
   }

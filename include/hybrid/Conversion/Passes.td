@@ -111,4 +111,110 @@ def HybridCPUApproximateMath : Pass<"hybrid-cpu-approximate-math"> {
   ];
 }
 
+//===----------------------------------------------------------------------===//
+// GPU stage: how a tile runs on an NVIDIA GPU
+//===----------------------------------------------------------------------===//
+
+def HybridGPUCheckSupported : Pass<"hybrid-gpu-check-supported", "ModuleOp"> {
+  let summary = "Reject, by name, the ops the GPU stage cannot lower yet";
+  let description = [{
+    Runs first in `hybrid-gpu-pipeline`, on the tensor program: every op
+    that the GPU stage has no kernel for (hybrid ops not yet ported) is
+    reported with its location and the pass fails, instead of a confusing
+    failure in bufferization or a silently wrong kernel further down.
+  }];
+}
+
+def ConvertHybridToGPU : Pass<"convert-hybrid-to-gpu", "ModuleOp"> {
+  let summary = "Lower hybrid ops to GPU kernels, on their tensors";
+  let description = [{
+    Each hybrid op that has a GPU kernel becomes a `gpu.launch` over its
+    operands' buffers (`bufferization.to_buffer`), writing a new buffer
+    that becomes its result again (`bufferization.to_tensor restrict`), so
+    that One-Shot Bufferize resolves the rest of the program around it.
+
+    - `hybrid.rms_norm`: one thread block per row; 256 threads stride over
+      the row for the sum of squares (f32, warp shuffles and one
+      shared-memory step), then scale and store.
+    - `hybrid.attention`: flash-style, one thread block per (KV head,
+      32 rows of its packed query group, batch); K/V tiles of 16 keys in
+      shared memory serve all G heads of the group; online softmax in
+      registers; causal limit, key length, mask, softcap and draft tree on
+      the tile; key tiles past the causal limit skipped. Static head
+      dimensions up to 128.
+    - `hybrid.rotary_embedding`: one thread per element (rotated with its
+      pair partner, or copied past the rotary dimension); the shape checks
+      on the host, before the launch.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
+    "mlir::gpu::GPUDialect", "mlir::math::MathDialect",
+    "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
+    "mlir::tensor::TensorDialect",
+  ];
+}
+
+def HybridLinalgToGPU : Pass<"hybrid-linalg-to-gpu", "ModuleOp"> {
+  let summary = "Launch every linalg op on buffers as a tiled GPU kernel";
+  let description = [{
+    The GPU stage of the tiled design. Each linalg op of a bufferized
+    module's host functions becomes a `gpu.launch`:
+
+    - a contraction (matmul, batch matmul, any op whose maps infer one m,
+      one n and one k loop) becomes a tiled GEMM: one thread block per
+      64 x 64 tile of the output, K staged through shared memory, and per
+      thread a 4 x 4 register tile of FMAs (f32), or per warp 2 x 2
+      tensor-core fragments (`mma.sync.m16n8k16`, f16 or bf16 operands,
+      f32 accumulators);
+    - any other op (elementwise, fill, broadcast, transpose, reductions)
+      runs one thread per point of its parallel loops, the thread running
+      the reduction loops.
+
+    Copies between non-contiguous buffers arrive as `linalg.copy`
+    (`convert-strided-copies-to-loops`) and become kernels too; contiguous
+    ones are left to `hybrid-gpu-device-buffers` (a `gpu.memcpy`).
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::affine::AffineDialect",
+    "mlir::gpu::GPUDialect", "mlir::LLVM::LLVMDialect",
+    "mlir::memref::MemRefDialect", "mlir::NVVM::NVVMDialect",
+    "mlir::scf::SCFDialect", "mlir::vector::VectorDialect",
+  ];
+}
+
+def HybridGPUDeviceBuffers : Pass<"hybrid-gpu-device-buffers", "ModuleOp"> {
+  let summary = "Keep buffers on the device; entry points copy in and out";
+  let description = [{
+    After `hybrid-linalg-to-gpu`, host code only allocates, copies and
+    launches. This pass puts every buffer on the device: allocations become
+    `gpu.alloc`, frees `gpu.dealloc`, contiguous copies `gpu.memcpy`, and a
+    constant global is copied to the device where it is used. Each public
+    function copies its buffer arguments to the device on entry, and its
+    results (and the arguments it writes in place, such as a KV cache)
+    back to host memory before it returns, so that the runtime's calling
+    convention is the CPU's. A host op that would still read a device
+    buffer element by element is an error.
+  }];
+  let dependentDialects = [
+    "mlir::gpu::GPUDialect", "mlir::memref::MemRefDialect",
+  ];
+}
+
+def HybridGPUDeviceMath : Pass<"hybrid-gpu-device-math"> {
+  let summary = "Math in kernels without libdevice";
+  let description = [{
+    `convert-gpu-to-nvvm` lowers `math.exp` and its kin to calls of
+    libdevice (`__nv_expf`), which is part of the CUDA toolkit and absent
+    where a compiled module runs. This pass gives them inline forms first:
+    upstream's polynomial approximations for exp, expm1, log, log1p, tanh,
+    erf, sin and cos (the CPU stage's, so both targets agree), and
+    `pow` expanded through exp and log. What is left (sqrt, rsqrt, abs,
+    floor, ceil, fma) maps onto PTX instructions through LLVM intrinsics.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::math::MathDialect",
+    "mlir::LLVM::LLVMDialect",
+  ];
+}
+
 #endif // HYBRID_CONVERSION_PASSES_TD

@@ -68,7 +68,35 @@ struct HybridCPUPipelineOptions
 void buildHybridCPUPipeline(OpPassManager &pm,
                             const HybridCPUPipelineOptions &options);
 
-/// Registers `hybrid-cpu-pipeline`.
+enum class GPUChip { SM80, SM90 };
+
+struct HybridGPUPipelineOptions
+    : public PassPipelineOptions<HybridGPUPipelineOptions> {
+  PassOptions::Option<GPUChip> chip{
+      *this, "chip",
+      llvm::cl::desc("NVIDIA architecture the embedded PTX targets (the "
+                     "driver JIT-compiles sm_80 PTX for sm_90 too)"),
+      llvm::cl::init(GPUChip::SM80),
+      llvm::cl::values(clEnumValN(GPUChip::SM80, "sm_80", "Ampere (A100)"),
+                       clEnumValN(GPUChip::SM90, "sm_90", "Hopper (H100)"))};
+  PassOptions::Option<std::string> features{
+      *this, "features",
+      llvm::cl::desc("PTX features; CUDA 13 needs at least +ptx80"),
+      llvm::cl::init("+ptx80")};
+  PassOptions::Option<int64_t> optLevel{
+      *this, "opt-level", llvm::cl::desc("NVPTX optimisation level (0-3)"),
+      llvm::cl::init(3)};
+};
+
+/// The `chip` option's spelling (sm_80, sm_90).
+StringRef getGPUChipName(GPUChip chip);
+
+/// hybrid + upstream tensor-level IR -> host LLVM dialect calling the
+/// mgpu* runtime, with the kernels embedded as PTX (gpu.binary).
+void buildHybridGPUPipeline(OpPassManager &pm,
+                            const HybridGPUPipelineOptions &options);
+
+/// Registers `hybrid-cpu-pipeline` and `hybrid-gpu-pipeline`.
 void registerHybridPipelines();
 
 } // namespace hybrid

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "hybrid/Conversion/Tiling/KernelBuilder.h"
+#include "hybrid/Conversion/Tiling/RotaryShape.h"
 #include "hybrid/Conversion/Tiling/TiledMatmul.h"
 #include "Lowerings.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
@@ -116,50 +117,15 @@ struct RotaryEmbeddingLowering : KernelPattern<RotaryEmbeddingOp> {
                                           : Value();
     Value out = k.allocLike(type, x);
 
-    // Both layouts as [B, S, H, D] coordinates: 4-D inputs are
-    // [B, H, S, D]; 3-D inputs are [B, S, H*D].
-    bool is4D = type.getRank() == 4;
-    Value batch = k.dim(x, 0);
-    Value seq = k.dim(x, is4D ? 2 : 1);
-    Value heads = is4D ? k.dim(x, 1) : k.index(*op.getNumHeads());
-    Value headDim = is4D ? k.dim(x, 3) : k.divui(k.dim(x, 2), heads);
-    int64_t rotaryAttr = op.getRotaryEmbeddingDim().value_or(0);
-    Value rotary = rotaryAttr > 0 ? k.index(rotaryAttr) : headDim;
-    Value half = k.divui(rotary, k.index(2));
-    // Dynamic sizes the verifier could not check; the kernel's indexing
-    // relies on them.
-    using P = arith::CmpIPredicate;
-    RuntimeChecks checks(k, "hybrid.rotary_embedding");
-    int64_t cacheRank = cast<MemRefType>(cosT.getType()).getRank();
-    checks.check(k.ori(k.cmpi(P::ne, k.dim(cosT, cacheRank - 1), half),
-                       k.cmpi(P::ne, k.dim(sinT, cacheRank - 1), half)),
-                 "the cos/sin caches must hold rotary_dim / 2 values per row");
-    checks.check(k.cmpi(P::ugt, rotary, headDim),
-                 "the rotary dimension exceeds the head size");
-    checks.check(k.cmpi(P::ne, k.dim(sinT, 0), k.dim(cosT, 0)),
-                 "the cos and sin caches differ in size");
-    if (!is4D)
-      checks.check(k.cmpi(P::ne, k.remui(k.dim(x, 2), heads), k.index(0)),
-                   "the hidden size is not a multiple of num_heads");
-    if (positions)
-      checks.check(k.ori(k.cmpi(P::ne, k.dim(positions, 0), batch),
-                         k.cmpi(P::ne, k.dim(positions, 1), seq)),
-                   "position_ids must be [batch, sequence]");
-    else
-      checks.check(k.ori(k.cmpi(P::ne, k.dim(cosT, 0), batch),
-                         k.ori(k.cmpi(P::ne, k.dim(cosT, 1), seq),
-                               k.ori(k.cmpi(P::ne, k.dim(sinT, 0), batch),
-                                     k.cmpi(P::ne, k.dim(sinT, 1), seq)))),
-                   "without position_ids the caches must be [batch, "
-                   "sequence, rotary_dim / 2]");
-
-    auto at = [&](Value bi, Value si, Value hi, Value d) -> SmallVector<Value> {
-      if (is4D)
-        return {bi, hi, si, d};
-      return {bi, si, k.addi(k.muli(hi, headDim), d)};
+    // Both layouts as [B, S, H, D] coordinates, the sizes checked.
+    RotaryShape shape = checkRotaryShape(k, op, x, cosT, sinT, positions);
+    Value batch = shape.batch, seq = shape.seq, heads = shape.heads;
+    Value headDim = shape.headDim, rotary = shape.rotary, half = shape.half;
+    auto at = [&](Value bi, Value si, Value hi, Value d) {
+      return shape.at(k, bi, si, hi, d);
     };
 
-    k.ifThen(checks.passed(), [&] {
+    k.ifThen(shape.passed, [&] {
     k.parallel({batch, seq, heads}, [&](ValueRange ivs) {
       Value bi = ivs[0], si = ivs[1], hi = ivs[2];
       // The cache row of this token.

@@ -9,6 +9,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -248,9 +249,10 @@ static LogicalResult optimizeAndEmit(ModuleOp module, llvm::Module &mod,
 }
 
 /// Links `objects` into the shared object `output` with the system C
-/// compiler driver, against the OpenMP runtime of this LLVM.
+/// compiler driver, against the OpenMP runtime of this LLVM (parallel CPU
+/// code) or Hybrid's GPU runtime (a GPU module's host code).
 static LogicalResult link(ModuleOp module, ArrayRef<std::string> objects,
-                          StringRef output, bool parallel) {
+                          StringRef output, bool parallel, bool gpuRuntime) {
   llvm::ErrorOr<std::string> driver = llvm::sys::findProgramByName("cc");
   if (!driver)
     driver = llvm::sys::findProgramByName("clang-22");
@@ -263,6 +265,12 @@ static LogicalResult link(ModuleOp module, ArrayRef<std::string> objects,
     args.push_back("-L" + ompDir);
     args.push_back("-Wl,-rpath," + ompDir);
     args.push_back("-lomp");
+  }
+  if (gpuRuntime) {
+    std::string runtimeDir = HYBRID_RUNTIME_LIBRARY_DIR;
+    args.push_back("-L" + runtimeDir);
+    args.push_back("-Wl,-rpath," + runtimeDir);
+    args.push_back("-lhybrid_runtime_cuda");
   }
   args.push_back("-lm");
   SmallVector<StringRef> argRefs(args.begin(), args.end());
@@ -283,7 +291,7 @@ static LogicalResult link(ModuleOp module, ArrayRef<std::string> objects,
 //===----------------------------------------------------------------------===//
 
 LogicalResult mlir::hybrid::compileToSharedObject(
-    ModuleOp module, StringRef outputPath, const CPUCompileOptions &options) {
+    ModuleOp module, StringRef outputPath, const CompileOptions &options) {
   MLIRContext *ctx = module.getContext();
 
   // Phase timings for --verbose: a long compile shows where it is.
@@ -300,18 +308,25 @@ LogicalResult mlir::hybrid::compileToSharedObject(
   };
 
   PassManager pm(ctx);
-  HybridCPUPipelineOptions pipelineOptions;
-  pipelineOptions.parallel = options.parallel;
-  pipelineOptions.vectorWidth = options.vectorWidth;
-  pipelineOptions.sparse = options.sparse;
-  pipelineOptions.gqaLayout = options.gqaLayout;
-  pipelineOptions.contextLength = options.contextLength;
-  pipelineOptions.treeSize = options.treeSize;
-  if (options.vectorWidth <= 0) {
-    llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
-    pipelineOptions.vectorWidth = features.lookup("avx512f") ? 16 : 8;
+  bool gpu = options.target == CompileTarget::NVPTX;
+  if (gpu) {
+    HybridGPUPipelineOptions pipelineOptions;
+    pipelineOptions.chip = options.gpuChip;
+    buildHybridGPUPipeline(pm, pipelineOptions);
+  } else {
+    HybridCPUPipelineOptions pipelineOptions;
+    pipelineOptions.parallel = options.parallel;
+    pipelineOptions.vectorWidth = options.vectorWidth;
+    pipelineOptions.sparse = options.sparse;
+    pipelineOptions.gqaLayout = options.gqaLayout;
+    pipelineOptions.contextLength = options.contextLength;
+    pipelineOptions.treeSize = options.treeSize;
+    if (options.vectorWidth <= 0) {
+      llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+      pipelineOptions.vectorWidth = features.lookup("avx512f") ? 16 : 8;
+    }
+    buildHybridCPUPipeline(pm, pipelineOptions);
   }
-  buildHybridCPUPipeline(pm, pipelineOptions);
   if (failed(pm.run(module)))
     return failure();
   phaseDone("MLIR passes");
@@ -346,6 +361,10 @@ LogicalResult mlir::hybrid::compileToSharedObject(
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
   registerOpenMPDialectTranslation(registry);
+  // gpu.binary: a global holding the PTX and a constructor that loads it
+  // through the runtime (mgpuModuleLoadJIT).
+  registerGPUDialectTranslation(registry);
+  gpu::registerOffloadingLLVMTranslationInterfaceExternalModels(registry);
   ctx->appendDialectRegistry(registry);
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> mod =
@@ -373,7 +392,8 @@ LogicalResult mlir::hybrid::compileToSharedObject(
       {"version", 1},
       {"target", tm->getTargetTriple().str()},
       {"cpu", tm->getTargetCPU().str()},
-      {"parallel", options.parallel},
+      {"parallel", !gpu && options.parallel},
+      {"device", gpu ? getGPUChipName(options.gpuChip).str() : "cpu"},
       {"entries", std::move(*entries)},
       {"errors", std::move(errors)}};
   std::string json;
@@ -424,7 +444,8 @@ LogicalResult mlir::hybrid::compileToSharedObject(
   phaseDone(("LLVM opt + codegen (" + Twine(objects.size()) + " thread" +
              (objects.size() == 1 ? ")" : "s)"))
                 .str());
-  if (failed(link(module, objects, outputPath, options.parallel)))
+  if (failed(link(module, objects, outputPath, !gpu && options.parallel,
+                  /*gpuRuntime=*/gpu)))
     return failure();
   phaseDone("link");
   return success();

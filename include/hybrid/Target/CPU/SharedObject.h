@@ -1,8 +1,9 @@
 //===- SharedObject.h - Compile a module into a loadable .so ----*- C++ -*-===//
 //
-// The library driver: runs hybrid-cpu-pipeline, translates to LLVM IR,
-// optimises and emits native code for the host with LLVM's target machine,
-// and links a shared object with the system linker. The shared object
+// The library driver: runs hybrid-cpu-pipeline (or hybrid-gpu-pipeline,
+// whose kernels are embedded as PTX), translates to LLVM IR, optimises and
+// emits native code for the host with LLVM's target machine, and links a
+// shared object with the system linker. The shared object
 // carries its own metadata (entry points, dtypes, shapes, error messages),
 // so the runtime loads it without MLIR or LLVM.
 //
@@ -20,7 +21,20 @@
 
 namespace mlir::hybrid {
 
-struct CPUCompileOptions {
+/// Where a module's kernels run.
+enum class CompileTarget {
+  /// The host CPU (hybrid-cpu-pipeline).
+  CPU,
+  /// An NVIDIA GPU (hybrid-gpu-pipeline): the host code calls the GPU
+  /// runtime (libhybrid_runtime_cuda, which the module links), the kernels
+  /// are PTX that the driver JIT-compiles when the module loads.
+  NVPTX,
+};
+
+struct CompileOptions {
+  CompileTarget target = CompileTarget::CPU;
+  /// With the NVPTX target: the architecture the PTX targets.
+  GPUChip gpuChip = GPUChip::SM80;
   /// Run parallel loops on all cores (OpenMP).
   bool parallel = true;
   /// f32 lanes of the kernels' vector ops; 0 picks the host's widest
@@ -50,7 +64,7 @@ inline constexpr llvm::StringLiteral kEntryPrefix = "_hybrid_entry_";
 /// Compiles `module` (consumed: it is lowered in place) into the shared
 /// object `outputPath`. Problems are reported as diagnostics on the module.
 LogicalResult compileToSharedObject(ModuleOp module, StringRef outputPath,
-                                    const CPUCompileOptions &options);
+                                    const CompileOptions &options);
 
 } // namespace mlir::hybrid
 

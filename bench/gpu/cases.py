@@ -1,0 +1,66 @@
+"""The GPU check's cases: their inputs (seeded), shared by prepare.py (which
+records the CPU's results for the small ones) and check.py (which makes the
+large ones' inputs on the GPU machine and checks them against PyTorch)."""
+
+import numpy as np
+
+
+def tree_parents(n):
+    # A draft tree: node 0 the root, each later node under an earlier one.
+    rng = np.random.default_rng(7)
+    return np.array([-1] + [int(rng.integers(0, i)) for i in range(1, n)],
+                    np.int32)
+
+
+def inputs(name, rng):
+    f32, f16 = np.float32, np.float16
+    r = lambda *s, t=f32: rng.standard_normal(s).astype(t)
+    if name == "mlp":
+        return [r(37, 256), r(256, 320) * 0.1, r(320)]
+    if name.startswith("matmul_f32"):
+        m, k, n = {"matmul_f32": (100, 300, 130),
+                   "matmul_f32_2048": (2048, 2048, 2048)}[name]
+        return [r(m, k), r(k, n)]
+    if name.startswith("matmul_f16"):
+        m, k, n = {"matmul_f16": (100, 300, 130),
+                   "matmul_f16_4096": (4096, 4096, 4096)}[name]
+        return [r(m, k, t=f16), r(k, n, t=f16)]
+    if name == "rms_norm":
+        return [r(7, 2048), r(2048)]
+    if name == "rope":
+        s = 33
+        return [r(1, 8, s, 64), np.cos(r(128, 32)), np.sin(r(128, 32)),
+                rng.integers(0, 128, (1, s)).astype(np.int64)]
+    if name.startswith("attention_gqa_causal"):
+        s = {"attention_gqa_causal": 77,
+             "attention_gqa_causal_4096": 4096}[name]
+        return [r(1, 16, s, 128, t=f16), r(1, 2, s, 128, t=f16),
+                r(1, 2, s, 128, t=f16)]
+    if name == "attention_tree":
+        prefix, n = 40, 9
+        s = prefix + n
+        mask = np.where(rng.random((1, 1, s, s)) < 0.1, -np.inf, 0).astype(f32)
+        return [r(1, 4, s, 64), r(1, 4, s, 64), r(1, 4, s, 64), mask,
+                tree_parents(n)]
+    if name == "attention_odd_dims":
+        return [r(2, 3, 5, 8), r(2, 3, 7, 8), r(2, 3, 7, 10)]
+    raise KeyError(name)
+
+
+# (case, entry in cases.mlir, relative tolerance, reference): "cpu" cases
+# carry their inputs and the CPU module's results in the bundle; "torch"
+# cases (the speed shapes, too large to carry) make their inputs on the GPU
+# machine and are checked against PyTorch there.
+CASES = [
+    ("mlp", "mlp", 1e-4, "cpu"),
+    ("matmul_f32", "matmul_f32", 1e-4, "cpu"),
+    ("matmul_f32_2048", "matmul_f32", 1e-4, "torch"),
+    ("matmul_f16", "matmul_f16", 1e-3, "cpu"),
+    ("matmul_f16_4096", "matmul_f16", 1e-3, "torch"),
+    ("rms_norm", "rms_norm", 1e-5, "cpu"),
+    ("rope", "rope", 1e-5, "cpu"),
+    ("attention_gqa_causal", "attention_gqa_causal", 5e-3, "cpu"),
+    ("attention_gqa_causal_4096", "attention_gqa_causal", 5e-3, "torch"),
+    ("attention_tree", "attention_tree", 1e-4, "cpu"),
+    ("attention_odd_dims", "attention_odd_dims", 1e-5, "cpu"),
+]

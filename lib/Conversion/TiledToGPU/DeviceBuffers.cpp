@@ -1,0 +1,259 @@
+//===- DeviceBuffers.cpp - hybrid-gpu-device-buffers ----------------------===//
+//
+// The runtime calls a GPU module's entry points exactly as a CPU module's:
+// host buffers in, host buffers out (results owned by the caller). Inside,
+// every buffer lives on the device: each entry point copies its arguments
+// in once, runs its kernels on device buffers, and copies its results and
+// the arguments it wrote in place back once.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hybrid/Conversion/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/CallInterfaces.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+
+namespace mlir::hybrid {
+#define GEN_PASS_DEF_HYBRIDGPUDEVICEBUFFERS
+#include "hybrid/Conversion/Passes.h.inc"
+} // namespace mlir::hybrid
+
+using namespace mlir;
+
+namespace {
+
+/// The dynamic sizes of `buffer`'s type, read from `buffer`.
+SmallVector<Value> dynamicSizes(OpBuilder &b, Location loc, Value buffer) {
+  SmallVector<Value> sizes;
+  auto type = cast<MemRefType>(buffer.getType());
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (type.isDynamicDim(d))
+      sizes.push_back(memref::DimOp::create(b, loc, buffer, d));
+  return sizes;
+}
+
+/// The buffer `view` is a view of (itself when it is no view).
+Value baseBuffer(Value view) {
+  while (auto viewOp = view.getDefiningOp<ViewLikeOpInterface>())
+    view = viewOp.getViewSource();
+  return view;
+}
+
+/// Whether anything but `filler` writes `buffer` (or a view of it): a
+/// store, a copy into it, a kernel that stores into it, or a function it
+/// is passed to that does. Unknown users count as writers.
+bool isWritten(Value buffer, Operation *filler, SymbolTableCollection &symbols,
+               DenseSet<Value> &visited) {
+  if (!visited.insert(buffer).second)
+    return false;
+  for (OpOperand &use : buffer.getUses()) {
+    Operation *user = use.getOwner();
+    if (user == filler)
+      continue;
+    if (auto view = dyn_cast<ViewLikeOpInterface>(user)) {
+      if (view.getViewSource() == buffer &&
+          isWritten(view->getResult(0), filler, symbols, visited))
+        return true;
+      continue;
+    }
+    if (auto call = dyn_cast<CallOpInterface>(user)) {
+      auto callee = dyn_cast_or_null<func::FuncOp>(
+          call.resolveCallableInTable(&symbols));
+      if (!callee || callee.isExternal())
+        return true;
+      unsigned index = use.getOperandNumber() -
+                       call.getArgOperands().getBeginOperandIndex();
+      if (isWritten(callee.getArgument(index), filler, symbols, visited))
+        return true;
+      continue;
+    }
+    if (auto copy = dyn_cast<gpu::MemcpyOp>(user)) {
+      if (copy.getDst() == buffer)
+        return true;
+      continue;
+    }
+    if (isa<func::ReturnOp, gpu::DeallocOp, memref::DeallocOp>(user))
+      continue;
+    auto effects = dyn_cast<MemoryEffectOpInterface>(user);
+    // (A kernel's loads and stores are users too: launches capture.)
+    if (!effects)
+      return true;
+    SmallVector<MemoryEffects::EffectInstance> instances;
+    effects.getEffectsOnValue(buffer, instances);
+    if (llvm::any_of(instances, [](const MemoryEffects::EffectInstance &e) {
+          return isa<MemoryEffects::Write>(e.getEffect());
+        }))
+      return true;
+  }
+  return false;
+}
+
+/// Host allocations, frees, copies and constants move to the device.
+void moveBuffersToDevice(func::FuncOp func) {
+  OpBuilder b(func.getContext());
+  SmallVector<Operation *> ops;
+  func.walk<WalkOrder::PreOrder>([&](Operation *op) {
+    if (isa<gpu::LaunchOp>(op))
+      return WalkResult::skip();
+    if (isa<memref::AllocOp, memref::DeallocOp, memref::CopyOp>(op))
+      ops.push_back(op);
+    // Constants move; a mutable global (the error code the runtime reads
+    // after a call) stays on the host.
+    if (auto global = dyn_cast<memref::GetGlobalOp>(op)) {
+      auto def = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+          global, global.getNameAttr());
+      if (def && def.getConstant())
+        ops.push_back(op);
+    }
+    return WalkResult::advance();
+  });
+  for (Operation *op : ops) {
+    b.setInsertionPoint(op);
+    Location loc = op->getLoc();
+    if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+      auto device = gpu::AllocOp::create(
+          b, loc, alloc.getType(), /*asyncToken=*/Type(),
+          /*asyncDependencies=*/ValueRange{}, alloc.getDynamicSizes(),
+          alloc.getSymbolOperands(), /*hostShared=*/false);
+      alloc.replaceAllUsesWith(device.getMemref());
+    } else if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
+      gpu::DeallocOp::create(b, loc, Type(), ValueRange{},
+                             dealloc.getMemref());
+    } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
+      gpu::MemcpyOp::create(b, loc, Type(), ValueRange{}, copy.getTarget(),
+                            copy.getSource());
+    } else if (auto global = dyn_cast<memref::GetGlobalOp>(op)) {
+      // A constant of the module (a small table, a mask): copied to the
+      // device where it is used, freed when the function returns.
+      b.setInsertionPointAfter(global);
+      auto device = gpu::AllocOp::create(b, loc, global.getType(), Type(),
+                                         ValueRange{}, ValueRange{},
+                                         ValueRange{}, false);
+      auto copy = gpu::MemcpyOp::create(b, loc, Type(), ValueRange{},
+                                        device.getMemref(), global);
+      global.getResult().replaceAllUsesExcept(device.getMemref(), copy);
+      func.walk([&](func::ReturnOp ret) {
+        b.setInsertionPoint(ret);
+        gpu::DeallocOp::create(b, loc, Type(), ValueRange{},
+                               device.getMemref());
+      });
+      continue;
+    }
+    op->erase();
+  }
+}
+
+/// Copies an entry point's buffer arguments to the device on entry, and
+/// its results and the arguments it writes back to the host on return.
+void copyAtBoundary(func::FuncOp func, SymbolTableCollection &symbols) {
+  OpBuilder b(func.getContext());
+  Block &entry = func.front();
+  b.setInsertionPointToStart(&entry);
+  Location loc = func.getLoc();
+  struct ArgumentCopy {
+    Value host, device;
+    Operation *copyIn;
+  };
+  SmallVector<ArgumentCopy> copies;
+  for (BlockArgument arg : func.getArguments()) {
+    if (!isa<MemRefType>(arg.getType()) || arg.use_empty())
+      continue;
+    SmallVector<Value> sizes = dynamicSizes(b, loc, arg);
+    auto device = gpu::AllocOp::create(b, loc, arg.getType(), Type(),
+                                       ValueRange{}, sizes, ValueRange{},
+                                       false);
+    auto copy = gpu::MemcpyOp::create(b, loc, Type(), ValueRange{},
+                                      device.getMemref(), arg);
+    SmallPtrSet<Operation *, 4> keep{copy};
+    for (Value size : sizes)
+      keep.insert(size.getDefiningOp());
+    arg.replaceAllUsesExcept(device.getMemref(), keep);
+    copies.push_back({arg, device.getMemref(), copy});
+  }
+  SmallVector<Value> writtenBack;
+  for (const ArgumentCopy &copy : copies) {
+    DenseSet<Value> visited;
+    if (isWritten(copy.device, copy.copyIn, symbols, visited))
+      writtenBack.push_back(copy.device);
+  }
+
+  func.walk([&](func::ReturnOp ret) {
+    b.setInsertionPoint(ret);
+    SmallVector<Value> results(ret.getOperands());
+    SmallVector<Value> toFree;
+    for (Value &result : results) {
+      if (!isa<MemRefType>(result.getType()))
+        continue;
+      auto type = cast<MemRefType>(result.getType());
+      auto host = memref::AllocOp::create(b, loc, type,
+                                          dynamicSizes(b, loc, result),
+                                          b.getI64IntegerAttr(64));
+      gpu::MemcpyOp::create(b, loc, Type(), ValueRange{}, host, result);
+      Value base = baseBuffer(result);
+      if (base.getDefiningOp<gpu::AllocOp>() && !llvm::is_contained(toFree, base))
+        toFree.push_back(base);
+      result = host;
+    }
+    for (const ArgumentCopy &copy : copies) {
+      if (llvm::is_contained(writtenBack, copy.device))
+        gpu::MemcpyOp::create(b, loc, Type(), ValueRange{}, copy.host,
+                              copy.device);
+      if (!llvm::is_contained(toFree, copy.device))
+        toFree.push_back(copy.device);
+    }
+    for (Value buffer : toFree)
+      gpu::DeallocOp::create(b, loc, Type(), ValueRange{}, buffer);
+    ret->setOperands(results);
+  });
+}
+
+/// A host op reading or writing a float buffer element by element: the
+/// buffer is on the device now, so that would fault.
+LogicalResult checkNoHostAccess(func::FuncOp func) {
+  WalkResult result = func.walk<WalkOrder::PreOrder>([&](Operation *op) {
+    if (isa<gpu::LaunchOp>(op))
+      return WalkResult::skip();
+    Value buffer;
+    if (auto load = dyn_cast<memref::LoadOp>(op))
+      buffer = load.getMemRef();
+    else if (auto store = dyn_cast<memref::StoreOp>(op))
+      buffer = store.getMemRef();
+    if (!buffer ||
+        !isa<FloatType>(cast<MemRefType>(buffer.getType()).getElementType()))
+      return WalkResult::advance();
+    Value base = baseBuffer(buffer);
+    if (isa<BlockArgument>(base) || base.getDefiningOp<gpu::AllocOp>()) {
+      op->emitError("the host reads a device buffer here: this op has no "
+                    "GPU kernel yet");
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return failure(result.wasInterrupted());
+}
+
+struct HybridGPUDeviceBuffers
+    : hybrid::impl::HybridGPUDeviceBuffersBase<HybridGPUDeviceBuffers> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SymbolTableCollection symbols;
+    SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
+    for (func::FuncOp func : funcs)
+      if (!func.isExternal())
+        moveBuffersToDevice(func);
+    for (func::FuncOp func : funcs)
+      if (!func.isExternal() && func.isPublic())
+        copyAtBoundary(func, symbols);
+    for (func::FuncOp func : funcs)
+      if (!func.isExternal() && failed(checkNoHostAccess(func)))
+        return signalPassFailure();
+  }
+};
+
+} // namespace

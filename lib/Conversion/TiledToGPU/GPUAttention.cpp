@@ -1,0 +1,432 @@
+//===- GPUAttention.cpp - hybrid.attention, flash-style -------------------===//
+//
+// One thread block per (KV head, block of 32 rows of its query group, batch):
+// the rows of all G query heads that share the KV head are packed together
+// (row r of the group is head r / Sq, query r % Sq), so each K/V tile staged
+// in shared memory serves every head of the group. Per key tile of 16:
+//
+//   S = (scale Q) K^T   each row's 16 scores split over 4 threads (4 each)
+//   softcap, mask, causal limit and draft-tree ancestry applied on the tile
+//   online softmax      row max and sum by shuffles among the row's threads
+//   acc = acc * alpha + P V   each thread owns Dv / 4 interleaved columns,
+//                             P shared through shared memory
+//
+// Q is staged once, scaled. Key tiles past the block's causal limit are not
+// visited. Rows whose keys are all masked give 0. Arithmetic is f32 on FMAs;
+// f16/bf16 operands are widened when staged (tensor cores: next step).
+//
+//===----------------------------------------------------------------------===//
+
+#include "GPUKernels.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+
+namespace mlir::hybrid::gpu_stage {
+namespace {
+
+constexpr int64_t kRows = 32;  // query rows per block
+constexpr int64_t kKeys = 16;  // keys per tile
+constexpr int64_t kParts = 4;  // threads per row
+constexpr int64_t kThreads = kRows * kParts;
+constexpr int64_t kMaxHeadDim = 128;
+
+struct Emitter {
+  OpBuilder &b;
+  Location loc;
+  KernelIO &io;
+
+  Value idx(int64_t v) { return io.index(v); }
+  Value f32(float v) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value div(Value x, Value y) { return arith::DivUIOp::create(b, loc, x, y); }
+  Value rem(Value x, Value y) { return arith::RemUIOp::create(b, loc, x, y); }
+  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  }
+  Value ult(Value x, Value y) { return cmp(arith::CmpIPredicate::ult, x, y); }
+  Value andI(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(b, loc, c, x, y);
+  }
+  Value addf(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value mulf(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value fma(Value x, Value y, Value acc) {
+    auto contract = arith::FastMathFlags::contract;
+    return arith::AddFOp::create(
+        b, loc, acc, arith::MulFOp::create(b, loc, x, y, contract), contract);
+  }
+  Value maxf(Value x, Value y) {
+    return arith::MaxNumFOp::create(b, loc, x, y);
+  }
+  Value load(Value m, ValueRange at) {
+    return memref::LoadOp::create(b, loc, m, at);
+  }
+  void store(Value v, Value m, ValueRange at) {
+    memref::StoreOp::create(b, loc, v, m, at);
+  }
+  /// `m[at]` widened to f32 when `inBounds`, else 0.
+  Value loadF32Or0(Value m, ValueRange at, Value inBounds) {
+    auto branch = scf::IfOp::create(b, loc, TypeRange{b.getF32Type()},
+                                    inBounds, true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&branch.getThenRegion().front());
+    scf::YieldOp::create(b, loc, io.toF32(load(m, at)));
+    b.setInsertionPointToStart(&branch.getElseRegion().front());
+    scf::YieldOp::create(b, loc, f32(0));
+    return branch.getResult(0);
+  }
+  /// Combines `v` over the 4 threads of a row (lanes 4r .. 4r+3).
+  Value rowReduce(Value v, bool max) {
+    for (int32_t offset : {1, 2}) {
+      auto other = gpu::ShuffleOp::create(b, loc, v, offset, 32,
+                                          gpu::ShuffleMode::XOR);
+      v = max ? maxf(v, other.getShuffleResult())
+              : addf(v, other.getShuffleResult());
+    }
+    return v;
+  }
+};
+
+/// Whether tree node `key` is `node` or one of its ancestors: walks up
+/// from `node` through `parents` (at most N steps).
+Value isAncestorOrSelf(Emitter &e, Value parents, Value treeSize, Value node,
+                       Value key) {
+  OpBuilder &b = e.b;
+  Value no = arith::ConstantOp::create(b, e.loc, b.getBoolAttr(false));
+  auto walk = scf::ForOp::create(b, e.loc, e.idx(0), treeSize, e.idx(1),
+                                 ValueRange{node, no});
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(walk.getBody());
+    Value at = walk.getRegionIterArgs()[0];
+    Value found = walk.getRegionIterArgs()[1];
+    Value here = e.cmp(arith::CmpIPredicate::eq, at, key);
+    Value inTree = e.cmp(arith::CmpIPredicate::sge, at, e.idx(0));
+    Value safe = e.select(inTree, at, e.idx(0));
+    Value parent = arith::IndexCastOp::create(
+        b, e.loc, b.getIndexType(), e.load(parents, ValueRange{safe}));
+    Value next = e.select(inTree, parent, e.idx(-1));
+    scf::YieldOp::create(
+        b, e.loc,
+        ValueRange{next, arith::OrIOp::create(b, e.loc, found, here)});
+  }
+  return walk.getResult(1);
+}
+
+} // namespace
+
+LogicalResult lowerAttention(OpBuilder &b, AttentionOp op) {
+  Location loc = op.getLoc();
+  auto qType = cast<RankedTensorType>(op.getQuery().getType());
+  auto vType = cast<RankedTensorType>(op.getValue().getType());
+  int64_t headDim = qType.getDimSize(3), valueDim = vType.getDimSize(3);
+  if (ShapedType::isDynamic(headDim) || ShapedType::isDynamic(valueDim) ||
+      headDim > kMaxHeadDim || valueDim > kMaxHeadDim)
+    return op.emitError() << "the GPU attention kernel needs static head "
+                             "dimensions of at most "
+                          << kMaxHeadDim << "; got "
+                          << (ShapedType::isDynamic(headDim)
+                                  ? std::string("?")
+                                  : std::to_string(headDim))
+                          << " and "
+                          << (ShapedType::isDynamic(valueDim)
+                                  ? std::string("?")
+                                  : std::to_string(valueDim));
+  // Each of a row's 4 threads owns every 4th output column; V's tile is
+  // as wide as the columns they own (the last ones unused when Dv is not a
+  // multiple of 4).
+  int64_t accCount = llvm::divideCeil(valueDim, kParts);
+
+  b.setInsertionPoint(op);
+  KernelIO io(b, loc);
+  Emitter e{b, loc, io};
+  Value query = io.read(op.getQuery());
+  Value key = io.read(op.getKey());
+  Value value = io.read(op.getValue());
+  Value mask = op.getMask() ? io.read(op.getMask()) : Value();
+  Value parents = op.getParents() ? io.read(op.getParents()) : Value();
+
+  auto dimOf = [&](Value m, int64_t d) -> Value {
+    return memref::DimOp::create(b, loc, m, d);
+  };
+  Value batch = dimOf(query, 0), qHeads = dimOf(query, 1);
+  Value qLen = dimOf(query, 2), kvHeads = dimOf(key, 1);
+  Value storedKeys = dimOf(key, 2);
+  // Keys past `key_length` are storage; never more than are stored.
+  Value keys = op.getKeyLength()
+                   ? arith::MinUIOp::create(b, loc, op.getKeyLength(),
+                                            storedKeys)
+                         .getResult()
+                   : storedKeys;
+  Value offset = op.getOffset() ? op.getOffset() : e.sub(keys, qLen);
+  Value group = e.div(qHeads, kvHeads);
+  Value groupRows = e.mul(group, qLen);
+  Value treeSize = parents ? dimOf(parents, 0) : Value();
+  SmallVector<Value> maskSizes;
+  if (mask)
+    for (int64_t d = 0; d < cast<MemRefType>(mask.getType()).getRank(); ++d)
+      maskSizes.push_back(dimOf(mask, d));
+  float scale = op.getScale() ? op.getScale()->convertToFloat()
+                              : 1.0f / std::sqrt(static_cast<float>(headDim));
+
+  SmallVector<Value> outSizes{batch, qHeads, qLen};
+  auto outType = cast<RankedTensorType>(op.getType());
+  SmallVector<Value> dynamicOut;
+  for (int64_t d = 0; d < 3; ++d)
+    if (outType.isDynamicDim(d))
+      dynamicOut.push_back(outSizes[d]);
+  Value output = memref::AllocOp::create(
+      b, loc, MemRefType::get(outType.getShape(), outType.getElementType()),
+      dynamicOut);
+
+  Type f32 = b.getF32Type();
+  Value work = e.mul(e.mul(groupRows, kvHeads), batch);
+  Value rowBlocks = arith::CeilDivUIOp::create(b, loc, groupRows, e.idx(kRows));
+  Launch launch = createGuardedLaunch(
+      b, loc, work, {rowBlocks, kvHeads, batch}, kThreads,
+      {getWorkgroupBufferType({kRows, headDim + 1}, f32),
+       getWorkgroupBufferType({kKeys, headDim + 1}, f32),
+       getWorkgroupBufferType({kKeys, accCount * kParts + 1}, f32),
+       getWorkgroupBufferType({kRows, kKeys + 1}, f32)});
+  auto shared = launch.shared;
+  Value qTile = shared[0], kTile = shared[1], vTile = shared[2],
+        pTile = shared[3];
+  Value tid = launch.threadX, kvHead = launch.blockY, b0 = launch.blockZ;
+  Value firstRow = e.mul(launch.blockX, e.idx(kRows));
+  Value row = e.div(tid, e.idx(kParts)), part = e.rem(tid, e.idx(kParts));
+  Value groupRow = e.add(firstRow, row);
+  Value rowValid = e.ult(groupRow, groupRows);
+  Value safeRow = e.select(rowValid, groupRow, e.idx(0));
+  Value qi = e.rem(safeRow, qLen);
+  Value head = e.add(e.mul(kvHead, group), e.div(safeRow, qLen));
+
+  // Q, scaled, once: row-major with one float of padding per row.
+  {
+    auto loop = scf::ForOp::create(b, loc, tid, e.idx(kRows * headDim),
+                                   e.idx(kThreads));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value i = loop.getInductionVar();
+    Value r = e.div(i, e.idx(headDim)), d = e.rem(i, e.idx(headDim));
+    Value gr = e.add(firstRow, r);
+    Value valid = e.ult(gr, groupRows);
+    Value safe = e.select(valid, gr, e.idx(0));
+    Value h = e.add(e.mul(kvHead, group), e.div(safe, qLen));
+    Value q = e.loadF32Or0(query, ValueRange{b0, h, e.rem(safe, qLen), d},
+                           valid);
+    e.store(e.mulf(q, e.f32(scale)), qTile, ValueRange{r, d});
+  }
+
+  // Keys this block can see: with a causal limit, none past the last
+  // row's (its rows span heads only if they reach the group's last query).
+  Value keyEnd = keys;
+  if (op.getCausal()) {
+    Value lastRow = e.sub(
+        arith::MinUIOp::create(b, loc, e.add(firstRow, e.idx(kRows)),
+                               groupRows),
+        e.idx(1));
+    Value sameHead = e.cmp(arith::CmpIPredicate::eq, e.div(firstRow, qLen),
+                           e.div(lastRow, qLen));
+    Value maxQuery = e.select(sameHead, e.rem(lastRow, qLen),
+                              e.sub(qLen, e.idx(1)));
+    Value limit = arith::MaxSIOp::create(
+        b, loc, e.add(e.add(offset, maxQuery), e.idx(1)), e.idx(0));
+    keyEnd = arith::MinSIOp::create(b, loc, limit, keys);
+  }
+
+  Value negInf = e.f32(-std::numeric_limits<float>::infinity());
+  SmallVector<Value> init{negInf, e.f32(0)};
+  init.append(accCount, e.f32(0));
+  auto keyLoop =
+      scf::ForOp::create(b, loc, e.idx(0), keyEnd, e.idx(kKeys), init);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(keyLoop.getBody());
+    Value k0 = keyLoop.getInductionVar();
+    Value m = keyLoop.getRegionIterArgs()[0];
+    Value l = keyLoop.getRegionIterArgs()[1];
+    SmallVector<Value> acc(keyLoop.getRegionIterArgs().drop_front(2));
+
+    // Stage the K and V tiles (zero past the keys).
+    gpu::BarrierOp::create(b, loc);
+    auto stage = [&](Value source, Value tile, int64_t dim) {
+      auto loop = scf::ForOp::create(b, loc, tid, e.idx(kKeys * dim),
+                                     e.idx(kThreads));
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value i = loop.getInductionVar();
+      Value kk = e.div(i, e.idx(dim)), d = e.rem(i, e.idx(dim));
+      Value kj = e.add(k0, kk);
+      Value inKeys = e.ult(kj, keys);
+      Value safe = e.select(inKeys, kj, e.idx(0));
+      e.store(e.loadF32Or0(source, ValueRange{b0, kvHead, safe, d}, inKeys),
+              tile, ValueRange{kk, d});
+    };
+    stage(key, kTile, headDim);
+    stage(value, vTile, valueDim);
+    gpu::BarrierOp::create(b, loc);
+
+    // This thread's scores: keys part, part + 4, part + 8, part + 12.
+    constexpr int64_t perThread = kKeys / kParts;
+    SmallVector<Value> zeros(perThread, e.f32(0));
+    auto dot = scf::ForOp::create(b, loc, e.idx(0), e.idx(headDim), e.idx(1),
+                                  zeros);
+    {
+      OpBuilder::InsertionGuard g2(b);
+      b.setInsertionPointToStart(dot.getBody());
+      Value d = dot.getInductionVar();
+      Value q = e.load(qTile, ValueRange{row, d});
+      SmallVector<Value> next;
+      for (int64_t t = 0; t < perThread; ++t) {
+        Value kk = e.add(part, e.idx(t * kParts));
+        next.push_back(
+            e.fma(q, e.load(kTile, ValueRange{kk, d}), dot.getRegionIterArgs()[t]));
+      }
+      scf::YieldOp::create(b, loc, next);
+    }
+    SmallVector<Value> scores;
+    for (int64_t t = 0; t < perThread; ++t) {
+      Value s = dot.getResult(t);
+      Value kj = e.add(k0, e.add(part, e.idx(t * kParts)));
+      if (op.getSoftcap()) {
+        Value cap = e.f32(op.getSoftcap()->convertToFloat());
+        s = e.mulf(cap, math::TanhOp::create(
+                            b, loc, arith::DivFOp::create(b, loc, s, cap)));
+      }
+      Value visible = e.andI(rowValid, e.ult(kj, keys));
+      if (op.getCausal())
+        visible = e.andI(visible, e.cmp(arith::CmpIPredicate::sle, kj,
+                                        e.add(offset, qi)));
+      if (parents) {
+        // Tree rows see a tree key only if it is an ancestor or the node.
+        Value treeRow = e.cmp(arith::CmpIPredicate::sge, qi,
+                              e.sub(qLen, treeSize));
+        Value treeKey = e.cmp(arith::CmpIPredicate::sge, kj,
+                              e.sub(keys, treeSize));
+        auto inTree = scf::IfOp::create(b, loc, TypeRange{b.getI1Type()},
+                                        e.andI(treeRow, treeKey), true);
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(&inTree.getThenRegion().front());
+        Value node = e.sub(qi, e.sub(qLen, treeSize));
+        Value keyNode = e.sub(kj, e.sub(keys, treeSize));
+        scf::YieldOp::create(
+            b, loc, isAncestorOrSelf(e, parents, treeSize, node, keyNode));
+        b.setInsertionPointToStart(&inTree.getElseRegion().front());
+        scf::YieldOp::create(
+            b, loc,
+            arith::ConstantOp::create(b, loc, b.getBoolAttr(true))
+                .getResult());
+        b.setInsertionPointAfter(inTree);
+        visible = e.andI(visible, inTree.getResult(0));
+      }
+      if (mask) {
+        // Broadcast to [B, Hq, Sq, Skv] from the right; a size-1 dim is
+        // read at 0 (the coordinate clamped to its size).
+        Value safeKey = e.select(e.ult(kj, keys), kj, e.idx(0));
+        SmallVector<Value> full{b0, head, qi, safeKey};
+        SmallVector<Value> at;
+        int64_t rank = maskSizes.size();
+        for (int64_t j = 0; j < rank; ++j)
+          at.push_back(arith::MinUIOp::create(
+              b, loc, full[4 - rank + j], e.sub(maskSizes[j], e.idx(1))));
+        Value mv = e.load(mask, at);
+        if (mv.getType().isInteger(1))
+          visible = e.andI(visible, mv);
+        else
+          s = e.addf(s, io.toF32(mv));
+      }
+      scores.push_back(e.select(visible, s, negInf));
+    }
+
+    // Online softmax over the row's 16 scores (4 per thread).
+    Value tileMax = scores[0];
+    for (int64_t t = 1; t < perThread; ++t)
+      tileMax = e.maxf(tileMax, scores[t]);
+    tileMax = e.rowReduce(tileMax, /*max=*/true);
+    Value mNew = e.maxf(m, tileMax);
+    // Nothing visible yet: subtract 0, so that exp(-inf - m) is 0, not NaN.
+    Value none = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, mNew,
+                                       negInf);
+    Value mUse = e.select(none, e.f32(0), mNew);
+    Value rowSum = e.f32(0);
+    for (int64_t t = 0; t < perThread; ++t) {
+      Value p = math::ExpOp::create(
+          b, loc, arith::SubFOp::create(b, loc, scores[t], mUse));
+      rowSum = e.addf(rowSum, p);
+      e.store(p, pTile, ValueRange{row, e.add(part, e.idx(t * kParts))});
+    }
+    rowSum = e.rowReduce(rowSum, /*max=*/false);
+    Value alpha =
+        math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, m, mUse));
+    Value lNew = e.addf(e.mulf(l, alpha), rowSum);
+    gpu::BarrierOp::create(b, loc);
+
+    // acc = acc * alpha + P V over this thread's columns part + 4u.
+    SmallVector<Value> scaled;
+    for (Value a : acc)
+      scaled.push_back(e.mulf(a, alpha));
+    auto pv = scf::ForOp::create(b, loc, e.idx(0), e.idx(kKeys), e.idx(1),
+                                 scaled);
+    {
+      OpBuilder::InsertionGuard g2(b);
+      b.setInsertionPointToStart(pv.getBody());
+      Value kk = pv.getInductionVar();
+      Value p = e.load(pTile, ValueRange{row, kk});
+      SmallVector<Value> next;
+      for (int64_t u = 0; u < accCount; ++u) {
+        Value col = e.add(part, e.idx(u * kParts));
+        next.push_back(e.fma(p, e.load(vTile, ValueRange{kk, col}),
+                             pv.getRegionIterArgs()[u]));
+      }
+      scf::YieldOp::create(b, loc, next);
+    }
+    SmallVector<Value> yielded{mNew, lNew};
+    llvm::append_range(yielded, pv.getResults());
+    scf::YieldOp::create(b, loc, yielded);
+  }
+
+  // out = acc / l; a row that saw no key gives 0.
+  auto ifValid = scf::IfOp::create(b, loc, rowValid, false);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&ifValid.getThenRegion().front());
+    Value l = keyLoop.getResult(1);
+    Value empty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, l,
+                                        e.f32(0));
+    Value inv = e.select(empty, e.f32(0),
+                         arith::DivFOp::create(b, loc, e.f32(1), l));
+    for (int64_t u = 0; u < accCount; ++u) {
+      Value col = e.add(part, e.idx(u * kParts));
+      Value o = io.fromF32(e.mulf(keyLoop.getResult(2 + u), inv),
+                           outType.getElementType());
+      if ((u + 1) * kParts <= valueDim) {
+        e.store(o, output, ValueRange{b0, head, qi, col});
+        continue;
+      }
+      auto inRange =
+          scf::IfOp::create(b, loc, e.ult(col, e.idx(valueDim)), false);
+      OpBuilder::InsertionGuard g2(b);
+      b.setInsertionPointToStart(&inRange.getThenRegion().front());
+      e.store(o, output, ValueRange{b0, head, qi, col});
+    }
+  }
+  b.setInsertionPointAfter(launch.op->getParentOp());
+  op.getResult().replaceAllUsesWith(io.result(output, outType));
+  op.erase();
+  return success();
+}
+
+} // namespace mlir::hybrid::gpu_stage

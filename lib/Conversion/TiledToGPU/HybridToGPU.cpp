@@ -1,0 +1,63 @@
+//===- HybridToGPU.cpp - convert-hybrid-to-gpu ----------------------------===//
+
+#include "GPUKernels.h"
+
+#include "hybrid/Conversion/Passes.h"
+#include "hybrid/Conversion/TiledToGPU/TiledToGPU.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+namespace mlir::hybrid {
+#define GEN_PASS_DEF_CONVERTHYBRIDTOGPU
+#include "hybrid/Conversion/Passes.h.inc"
+} // namespace mlir::hybrid
+
+using namespace mlir;
+
+namespace {
+
+struct ConvertHybridToGPU
+    : hybrid::impl::ConvertHybridToGPUBase<ConvertHybridToGPU> {
+  // The kernels' barriers must declare their effects before the buffer
+  // deallocation further down the pipeline meets them.
+  void getDependentDialects(DialectRegistry &registry) const override {
+    ConvertHybridToGPUBase::getDependentDialects(registry);
+    hybrid::registerGPUStageExtensions(registry);
+  }
+
+  void runOnOperation() override {
+    getOperation()->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                            UnitAttr::get(&getContext()));
+    SmallVector<Operation *> ops;
+    getOperation().walk([&](Operation *op) {
+      if (isa<hybrid::RMSNormOp, hybrid::AttentionOp,
+              hybrid::RotaryEmbeddingOp>(op))
+        ops.push_back(op);
+    });
+    OpBuilder b(&getContext());
+    for (Operation *op : ops) {
+      LogicalResult lowered =
+          TypeSwitch<Operation *, LogicalResult>(op)
+              .Case([&](hybrid::RMSNormOp norm) {
+                return hybrid::gpu_stage::lowerRMSNorm(b, norm);
+              })
+              .Case([&](hybrid::AttentionOp attention) {
+                return hybrid::gpu_stage::lowerAttention(b, attention);
+              })
+              .Case([&](hybrid::RotaryEmbeddingOp rotary) {
+                return hybrid::gpu_stage::lowerRotaryEmbedding(b, rotary);
+              });
+      if (failed(lowered))
+        return signalPassFailure();
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,57 @@
+// RUN: hybrid-opt %s --split-input-file --hybrid-gpu-device-buffers | FileCheck %s
+
+// An entry point copies its arguments to the device once, runs on device
+// buffers, copies its result back into a host buffer (which the caller
+// owns) and frees what it allocated on the device.
+// CHECK-LABEL: func @entry
+// CHECK-SAME:    (%[[X:.*]]: memref<?xf32>) -> memref<?xf32>
+// CHECK:         %[[N:.*]] = memref.dim %[[X]], %c0
+// CHECK:         %[[DX:.*]] = gpu.alloc (%[[N]]) : memref<?xf32>
+// CHECK:         gpu.memcpy %[[DX]], %[[X]]
+// CHECK:         %[[T:.*]] = gpu.alloc (%{{.*}}) : memref<?xf32>
+// CHECK:         call @kernel(%[[DX]], %[[T]])
+// CHECK:         %[[H:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xf32>
+// CHECK:         gpu.memcpy %[[H]], %[[T]]
+// The argument is only read: not copied back.
+// CHECK-NOT:     gpu.memcpy %[[X]]
+// CHECK-DAG:     gpu.dealloc %[[T]]
+// CHECK-DAG:     gpu.dealloc %[[DX]]
+// CHECK:         return %[[H]]
+func.func private @kernel(%x: memref<?xf32>, %y: memref<?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    %v = memref.load %x[%c0] : memref<?xf32>
+    memref.store %v, %y[%c0] : memref<?xf32>
+    gpu.terminator
+  }
+  return
+}
+func.func @entry(%x: memref<?xf32>) -> memref<?xf32> {
+  %c0 = arith.constant 0 : index
+  %n = memref.dim %x, %c0 : memref<?xf32>
+  %t = memref.alloc(%n) : memref<?xf32>
+  call @kernel(%x, %t) : (memref<?xf32>, memref<?xf32>) -> ()
+  return %t : memref<?xf32>
+}
+
+// -----
+
+// An argument written in place (a KV cache) is copied back before return.
+// CHECK-LABEL: func @in_place
+// CHECK-SAME:    (%[[CACHE:.*]]: memref<8x4xf32>, %[[ROW:.*]]: memref<4xf32>)
+// CHECK:         %[[DC:.*]] = gpu.alloc () : memref<8x4xf32>
+// CHECK:         gpu.memcpy %[[DC]], %[[CACHE]]
+// CHECK:         %[[DR:.*]] = gpu.alloc () : memref<4xf32>
+// CHECK:         gpu.memcpy %[[DR]], %[[ROW]]
+// CHECK:         %[[SLOT:.*]] = memref.subview %[[DC]]
+// CHECK:         gpu.memcpy %[[SLOT]], %[[DR]]
+// CHECK:         gpu.memcpy %[[CACHE]], %[[DC]]
+// CHECK-NOT:     gpu.memcpy %[[ROW]]
+// CHECK:         return
+func.func @in_place(%cache: memref<8x4xf32>, %row: memref<4xf32>) {
+  %slot = memref.subview %cache[3, 0] [1, 4] [1, 1] : memref<8x4xf32> to memref<4xf32, strided<[1], offset: 12>>
+  memref.copy %row, %slot : memref<4xf32> to memref<4xf32, strided<[1], offset: 12>>
+  return
+}
