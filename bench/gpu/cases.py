@@ -64,3 +64,13 @@ CASES = [
     ("attention_tree", "attention_tree", 1e-4, "cpu"),
     ("attention_odd_dims", "attention_odd_dims", 1e-5, "cpu"),
 ]
+
+# Whole models: a Hugging Face checkpoint of test/HF (tiny, random weights)
+# run by its `forward` entry on its input_ids.npy, checked against the
+# logits of the torch modules written from transformers' modeling code
+# (test/HF/make_checkpoints.py): (case, folder under test/HF, tolerance).
+MODELS = [
+    ("llama_tiny_forward", "llama-tiny", 1e-4),
+    ("qwen3_tiny_forward", "qwen3-tiny-sharded", 1e-4),
+    ("minicpm_tiny_bf16_forward", "minicpm-tiny-bf16", 2e-2),
+]

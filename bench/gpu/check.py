@@ -84,10 +84,10 @@ def main():
     bad = 0
     for c in json.load(open(os.path.join(HERE, "manifest.json"))):
         with tempfile.TemporaryDirectory() as tmp:
-            if c["reference"] == "cpu":
+            if c["reference"] != "torch":
                 d = os.path.join(HERE, "cases", c["case"])
-                names = [os.path.join(d, f"in{i}.npy")
-                         for i in range(len(os.listdir(d)) - 1)]
+                names = sorted(os.path.join(d, f) for f in os.listdir(d)
+                               if f.startswith("in") and f.endswith(".npy"))
                 inputs = [np.load(n) for n in names]
                 want = np.load(os.path.join(d, "expected0.npy"))
             else:
@@ -107,6 +107,8 @@ def main():
                    "--output", out, "--repeat", "10"]
             for n in names:
                 cmd += ["--input", n]
+            if "parameters" in c:
+                cmd += ["--parameters", os.path.join(HERE, c["parameters"])]
             r = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if r.returncode:
                 print(f"{c['case']}: FAILED: {r.stderr.strip()}", flush=True)

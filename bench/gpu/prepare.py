@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np
 
-from cases import CASES, inputs
+from cases import CASES, MODELS, inputs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -83,6 +83,28 @@ def main():
         for n in names:
             cmd += ["--input", os.path.join(d, n)]
         run(cmd)
+    source_root = os.path.dirname(os.path.dirname(HERE))
+    for case, folder, rtol in MODELS:
+        print(f"prepare: {case}", flush=True)
+        checkpoint = os.path.join(source_root, "test", "HF", folder)
+        d = os.path.join(out, "cases", case)
+        model = os.path.join(d, "model")
+        os.makedirs(model)
+        for f in os.listdir(checkpoint):
+            if f == "config.json" or f.endswith(".safetensors") or \
+                    f.endswith(".index.json"):
+                shutil.copy(os.path.join(checkpoint, f), model)
+        shutil.copy(os.path.join(checkpoint, "input_ids.npy"),
+                    os.path.join(d, "in0.npy"))
+        shutil.copy(os.path.join(checkpoint, "logits.npy"),
+                    os.path.join(d, "expected0.npy"))
+        so = os.path.join(out, "modules", f"{case}.nvptx.so")
+        run([hybrid_run, checkpoint, "--entry", "forward", "--target",
+             "nvptx", "--compile-only", "--emit-so", so])
+        manifest.append({"case": case, "entry": "forward", "rtol": rtol,
+                         "reference": "torch modelling code",
+                         "module": f"modules/{case}.nvptx.so",
+                         "parameters": f"cases/{case}/model"})
     # The GPU machine needs only the GPU modules.
     for f in os.listdir(os.path.join(out, "modules")):
         if f.endswith(".cpu.so"):

@@ -192,11 +192,13 @@ def HybridGPUDeviceBuffers : Pass<"hybrid-gpu-device-buffers", "ModuleOp"> {
     function copies its buffer arguments to the device on entry, and its
     results (and the arguments it writes in place, such as a KV cache)
     back to host memory before it returns, so that the runtime's calling
-    convention is the CPU's. A host op that would still read a device
-    buffer element by element is an error.
+    convention is the CPU's. A host load from a device buffer (a check's
+    condition, a position read from an input) is copied back through a
+    one-thread kernel; a host store into one is an error.
   }];
   let dependentDialects = [
-    "mlir::gpu::GPUDialect", "mlir::memref::MemRefDialect",
+    "mlir::arith::ArithDialect", "mlir::gpu::GPUDialect",
+    "mlir::memref::MemRefDialect",
   ];
 }
 

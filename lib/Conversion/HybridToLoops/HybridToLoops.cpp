@@ -33,6 +33,12 @@ void mlir::hybrid::populateHybridToLoopsPatterns(
   populateCheckLoweringPatterns(patterns, options);
 }
 
+void mlir::hybrid::populateHostControlLoweringPatterns(
+    RewritePatternSet &patterns, const HybridToLoopsOptions &options) {
+  populateCheckLoweringPatterns(patterns, options);
+  populateKVCompactLoweringPatterns(patterns, options);
+}
+
 namespace {
 struct ConvertHybridToLoops
     : hybrid::impl::ConvertHybridToLoopsBase<ConvertHybridToLoops> {

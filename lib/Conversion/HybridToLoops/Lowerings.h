@@ -23,6 +23,8 @@ void populateMoELoweringPatterns(RewritePatternSet &patterns,
                                  const HybridToLoopsOptions &options);
 void populateSpeculationLoweringPatterns(RewritePatternSet &patterns,
                                          const HybridToLoopsOptions &options);
+void populateKVCompactLoweringPatterns(RewritePatternSet &patterns,
+                                       const HybridToLoopsOptions &options);
 void populateNormLoweringPatterns(RewritePatternSet &patterns,
                                   const HybridToLoopsOptions &options);
 void populateCheckLoweringPatterns(RewritePatternSet &patterns,

@@ -268,6 +268,11 @@ struct KVCompactLowering : KernelPattern<KVCompactOp> {
 
 void mlir::hybrid::populateSpeculationLoweringPatterns(
     RewritePatternSet &patterns, const HybridToLoopsOptions &options) {
-  patterns.add<TreeVerifyLowering, KVCompactLowering>(patterns.getContext(),
-                                                      options);
+  patterns.add<TreeVerifyLowering>(patterns.getContext(), options);
+  populateKVCompactLoweringPatterns(patterns, options);
+}
+
+void mlir::hybrid::populateKVCompactLoweringPatterns(
+    RewritePatternSet &patterns, const HybridToLoopsOptions &options) {
+  patterns.add<KVCompactLowering>(patterns.getContext(), options);
 }

@@ -25,7 +25,8 @@ namespace {
 /// Ops of the hybrid dialect that lower on the GPU (convert-hybrid-to-gpu,
 /// or, for write_back, bufferization).
 bool hasGPULowering(Operation *op) {
-  return isa<hybrid::WriteBackOp, hybrid::RMSNormOp, hybrid::AttentionOp,
+  return isa<hybrid::WriteBackOp, hybrid::CheckOp, hybrid::KVCompactOp,
+             hybrid::RMSNormOp, hybrid::AttentionOp,
              hybrid::RotaryEmbeddingOp>(op);
 }
 

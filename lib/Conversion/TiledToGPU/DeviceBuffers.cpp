@@ -94,14 +94,66 @@ bool isWritten(Value buffer, Operation *filler, SymbolTableCollection &symbols,
   return false;
 }
 
+/// Whether `buffer` is only ever read and written by host code: a shape
+/// for `memref.reshape`, the pointer and ownership arrays of the
+/// deallocation helper. No kernel or copy touches it (through views and
+/// calls), so it stays in host memory.
+bool usedOnlyOnHost(Value buffer, SymbolTableCollection &symbols,
+                    DenseSet<Value> &visited) {
+  if (!visited.insert(buffer).second)
+    return true;
+  for (OpOperand &use : buffer.getUses()) {
+    Operation *user = use.getOwner();
+    if (user->getParentOfType<gpu::LaunchOp>())
+      return false;
+    if (auto reshape = dyn_cast<memref::ReshapeOp>(user)) {
+      if (use.get() == reshape.getShape())
+        continue;
+      return false;
+    }
+    if (auto view = dyn_cast<ViewLikeOpInterface>(user)) {
+      if (!usedOnlyOnHost(view->getResult(0), symbols, visited))
+        return false;
+      continue;
+    }
+    if (auto call = dyn_cast<CallOpInterface>(user)) {
+      auto callee = dyn_cast_or_null<func::FuncOp>(
+          call.resolveCallableInTable(&symbols));
+      if (!callee || callee.isExternal())
+        return false;
+      unsigned index = use.getOperandNumber() -
+                       call.getArgOperands().getBeginOperandIndex();
+      if (!usedOnlyOnHost(callee.getArgument(index), symbols, visited))
+        return false;
+      continue;
+    }
+    if (!isa<memref::LoadOp, memref::StoreOp, memref::DeallocOp,
+             memref::DimOp, memref::ExtractAlignedPointerAsIndexOp>(user))
+      return false;
+  }
+  return true;
+}
+
 /// Host allocations, frees, copies and constants move to the device.
 void moveBuffersToDevice(func::FuncOp func) {
   OpBuilder b(func.getContext());
   SmallVector<Operation *> ops;
+  DenseSet<Value> hostOnly;
+  SymbolTableCollection symbols;
   func.walk<WalkOrder::PreOrder>([&](Operation *op) {
     if (isa<gpu::LaunchOp>(op))
       return WalkResult::skip();
-    if (isa<memref::AllocOp, memref::DeallocOp, memref::CopyOp>(op))
+    if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+      DenseSet<Value> visited;
+      if (!usedOnlyOnHost(alloc, symbols, visited))
+        ops.push_back(op);
+      else
+        hostOnly.insert(alloc.getResult());
+    }
+    if (auto dealloc = dyn_cast<memref::DeallocOp>(op);
+        dealloc && !hostOnly.contains(dealloc.getMemref()))
+      ops.push_back(op);
+    if (isa<memref::CopyOp>(op))
       ops.push_back(op);
     // Constants move; a mutable global (the error code the runtime reads
     // after a call) stays on the host.
@@ -213,29 +265,99 @@ void copyAtBoundary(func::FuncOp func, SymbolTableCollection &symbols) {
   });
 }
 
-/// A host op reading or writing a float buffer element by element: the
-/// buffer is on the device now, so that would fault.
-LogicalResult checkNoHostAccess(func::FuncOp func) {
-  WalkResult result = func.walk<WalkOrder::PreOrder>([&](Operation *op) {
-    if (isa<gpu::LaunchOp>(op))
-      return WalkResult::skip();
-    Value buffer;
-    if (auto load = dyn_cast<memref::LoadOp>(op))
-      buffer = load.getMemRef();
-    else if (auto store = dyn_cast<memref::StoreOp>(op))
-      buffer = store.getMemRef();
-    if (!buffer ||
-        !isa<FloatType>(cast<MemRefType>(buffer.getType()).getElementType()))
-      return WalkResult::advance();
+/// The buffers that live on the device: allocations (`gpu.alloc`, views
+/// of them) and the arguments of functions that some call passes one.
+class DeviceBuffers {
+public:
+  explicit DeviceBuffers(ModuleOp module) {
+    SymbolTableCollection symbols;
+    for (bool changed = true; changed;) {
+      changed = false;
+      module.walk([&](CallOpInterface call) {
+        auto callee = dyn_cast_or_null<func::FuncOp>(
+            call.resolveCallableInTable(&symbols));
+        if (!callee || callee.isExternal())
+          return;
+        for (auto [i, operand] : llvm::enumerate(call.getArgOperands()))
+          if (isa<MemRefType>(operand.getType()) && contains(operand))
+            changed |= arguments.insert(callee.getArgument(i)).second;
+      });
+    }
+  }
+
+  bool contains(Value buffer) const {
     Value base = baseBuffer(buffer);
-    if (isa<BlockArgument>(base) || base.getDefiningOp<gpu::AllocOp>()) {
-      op->emitError("the host reads a device buffer here: this op has no "
-                    "GPU kernel yet");
-      return WalkResult::interrupt();
+    if (base.getDefiningOp<gpu::AllocOp>())
+      return true;
+    auto arg = dyn_cast<BlockArgument>(base);
+    return arg && arguments.contains(arg);
+  }
+
+private:
+  DenseSet<Value> arguments;
+};
+
+/// A host load from a device buffer (a check's condition, a position read
+/// from an input): a one-thread kernel copies the element into a one-element
+/// device buffer, which is copied to the host and read there.
+void readBack(memref::LoadOp load) {
+  OpBuilder b(load);
+  Location loc = load.getLoc();
+  Type element = load.getType();
+  auto single = MemRefType::get({1}, element);
+  auto staging = gpu::AllocOp::create(b, loc, single, Type(), ValueRange{},
+                                      ValueRange{}, ValueRange{}, false);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  auto launch = gpu::LaunchOp::create(b, loc, one, one, one, one, one, one);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    Block &body = launch.getBody().front();
+    b.setInsertionPointToEnd(&body);
+    Value v = memref::LoadOp::create(b, loc, load.getMemRef(),
+                                     load.getIndices());
+    memref::StoreOp::create(b, loc, v, staging.getMemref(),
+                            ValueRange{zero});
+    gpu::TerminatorOp::create(b, loc);
+  }
+  auto func = load->getParentOfType<func::FuncOp>();
+  Value host;
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&func.front());
+    host = memref::AllocaOp::create(b, loc, single);
+  }
+  gpu::MemcpyOp::create(b, loc, Type(), ValueRange{}, host,
+                        staging.getMemref());
+  gpu::DeallocOp::create(b, loc, Type(), ValueRange{}, staging.getMemref());
+  Value value = memref::LoadOp::create(b, loc, host, ValueRange{zero});
+  load.replaceAllUsesWith(value);
+  load.erase();
+}
+
+/// Host loads from device buffers are copied back; a host store into one
+/// is an error naming the op that still needs a kernel.
+LogicalResult fixHostAccesses(ModuleOp module) {
+  DeviceBuffers device(module);
+  SmallVector<memref::LoadOp> loads;
+  bool failedAny = false;
+  module.walk<WalkOrder::PreOrder>([&](Operation *op) {
+    if (isa<gpu::LaunchOp, gpu::GPUModuleOp>(op))
+      return WalkResult::skip();
+    if (auto load = dyn_cast<memref::LoadOp>(op);
+        load && device.contains(load.getMemRef()))
+      loads.push_back(load);
+    if (auto store = dyn_cast<memref::StoreOp>(op);
+        store && device.contains(store.getMemRef())) {
+      store.emitError("the host writes a device buffer here: the op this "
+                      "comes from has no GPU kernel yet");
+      failedAny = true;
     }
     return WalkResult::advance();
   });
-  return failure(result.wasInterrupted());
+  for (memref::LoadOp load : loads)
+    readBack(load);
+  return failure(failedAny);
 }
 
 struct HybridGPUDeviceBuffers
@@ -250,9 +372,8 @@ struct HybridGPUDeviceBuffers
     for (func::FuncOp func : funcs)
       if (!func.isExternal() && func.isPublic())
         copyAtBoundary(func, symbols);
-    for (func::FuncOp func : funcs)
-      if (!func.isExternal() && failed(checkNoHostAccess(func)))
-        return signalPassFailure();
+    if (failed(fixHostAccesses(module)))
+      return signalPassFailure();
   }
 };
 

@@ -3,6 +3,7 @@
 #include "GPUKernels.h"
 
 #include "hybrid/Conversion/Passes.h"
+#include "hybrid/Conversion/HybridToLoops/HybridToLoops.h"
 #include "hybrid/Conversion/TiledToGPU/TiledToGPU.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -11,6 +12,8 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -41,6 +44,17 @@ struct ConvertHybridToGPU
               hybrid::RotaryEmbeddingOp>(op))
         ops.push_back(op);
     });
+    // kv_compact's node states (recurrent models) are a host loop on the
+    // CPU; not on the GPU yet.
+    WalkResult states = getOperation().walk([](hybrid::KVCompactOp op) {
+      if (op.getNodeStates().empty())
+        return WalkResult::advance();
+      op.emitError("hybrid.kv_compact with node states has no GPU lowering "
+                   "yet; compile this module for the CPU");
+      return WalkResult::interrupt();
+    });
+    if (states.wasInterrupted())
+      return signalPassFailure();
     OpBuilder b(&getContext());
     for (Operation *op : ops) {
       LogicalResult lowered =
@@ -57,6 +71,14 @@ struct ConvertHybridToGPU
       if (failed(lowered))
         return signalPassFailure();
     }
+    // Control ops run on the host, as on the CPU: checks raise the
+    // module's error status (a condition read from device memory is copied
+    // back by hybrid-gpu-device-buffers), kv_compact moves rows with tensor
+    // slices (kernels once bufferized).
+    RewritePatternSet patterns(&getContext());
+    hybrid::populateHostControlLoweringPatterns(patterns, {});
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
   }
 };
 

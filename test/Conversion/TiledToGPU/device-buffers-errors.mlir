@@ -1,10 +1,10 @@
 // RUN: hybrid-opt %s --hybrid-gpu-device-buffers --verify-diagnostics
 
-// A host op still reading a device buffer element by element is named
-// (it would fault at run time).
-func.func @host_read(%x: memref<4xf32>) -> f32 {
+// A host op still writing a device buffer element by element is named (it
+// would fault at run time).
+func.func @host_write(%x: memref<4xf32>, %v: f32) {
   %c0 = arith.constant 0 : index
-  // expected-error @below {{the host reads a device buffer here}}
-  %v = memref.load %x[%c0] : memref<4xf32>
-  return %v : f32
+  // expected-error @below {{the host writes a device buffer here}}
+  memref.store %v, %x[%c0] : memref<4xf32>
+  return
 }

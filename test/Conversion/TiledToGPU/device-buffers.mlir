@@ -55,3 +55,25 @@ func.func @in_place(%cache: memref<8x4xf32>, %row: memref<4xf32>) {
   memref.copy %row, %slot : memref<4xf32> to memref<4xf32, strided<[1], offset: 12>>
   return
 }
+
+// -----
+
+// A host read of a device buffer (a check's condition computed by a
+// kernel) is copied back: a one-thread kernel stages the element, which is
+// copied into a host buffer and read there.
+// CHECK-LABEL: func @host_read
+// CHECK:         %[[H:.*]] = memref.alloca() : memref<1xi1>
+// CHECK:         %[[D:.*]] = gpu.alloc () : memref<i1>
+// CHECK:         gpu.memcpy %[[D]], %arg0
+// CHECK:         %[[S:.*]] = gpu.alloc () : memref<1xi1>
+// CHECK:         gpu.launch
+// CHECK:           %[[V:.*]] = memref.load %[[D]][]
+// CHECK:           memref.store %[[V]], %[[S]][%{{.*}}]
+// CHECK:         gpu.memcpy %[[H]], %[[S]]
+// CHECK:         gpu.dealloc %[[S]]
+// CHECK:         %[[R:.*]] = memref.load %[[H]][%{{.*}}] : memref<1xi1>
+// CHECK:         return %[[R]]
+func.func @host_read(%ok: memref<i1>) -> i1 {
+  %v = memref.load %ok[] : memref<i1>
+  return %v : i1
+}

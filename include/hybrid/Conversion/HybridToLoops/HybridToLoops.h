@@ -24,6 +24,13 @@ struct HybridToLoopsOptions {
 void populateHybridToLoopsPatterns(RewritePatternSet &patterns,
                                    const HybridToLoopsOptions &options);
 
+/// The host-side control ops, lowered the same way for every target (the
+/// GPU stage uses them too): `hybrid.check` (the module's error status) and
+/// `hybrid.kv_compact` (its checks, then one tensor slice move per accepted
+/// row, in place once bufferized).
+void populateHostControlLoweringPatterns(RewritePatternSet &patterns,
+                                         const HybridToLoopsOptions &options);
+
 /// Rewrites plain tensor `linalg.matmul` (f32 result) into the
 /// register-blocked matrix-product kernel.
 void populateMatmulLoweringPatterns(RewritePatternSet &patterns,
