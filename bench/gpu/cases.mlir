@@ -66,3 +66,18 @@ func.func @attention_odd_dims(%q: tensor<2x3x?x8xf32>, %k: tensor<2x3x?x8xf32>, 
   %o = hybrid.attention %q, %k, %v : tensor<2x3x?x8xf32>, tensor<2x3x?x8xf32>, tensor<2x3x?x10xf32>
   return %o : tensor<2x3x?x10xf32>
 }
+
+func.func @recurrence_gated_delta(%q: tensor<1x8x?x64xf32>, %k: tensor<1x4x?x64xf32>, %v: tensor<1x4x?x48xf32>,
+                                  %g: tensor<1x4x?x64xf32>, %beta: tensor<1x4x?xf32>, %s0: tensor<1x4x64x48xf32>)
+    -> (tensor<1x8x?x48xf32>, tensor<1x4x64x48xf32>) {
+  %o, %s = hybrid.linear_recurrence gated_delta %q, %k, %v decay(%g : tensor<1x4x?x64xf32>) beta(%beta : tensor<1x4x?xf32>) state(%s0 : tensor<1x4x64x48xf32>)
+      : tensor<1x8x?x64xf32>, tensor<1x4x?x64xf32>, tensor<1x4x?x48xf32>
+  return %o, %s : tensor<1x8x?x48xf32>, tensor<1x4x64x48xf32>
+}
+
+func.func @recurrence_lightning_tree(%q: tensor<1x2x?x64xf32>, %k: tensor<1x2x?x64xf32>, %v: tensor<1x2x?x64xf32>, %p: tensor<?xi32>)
+    -> (tensor<1x2x?x64xf32>, tensor<1x2x?x64x64xf32>) {
+  %o, %s = hybrid.linear_recurrence gated %q, %k, %v tree(%p : tensor<?xi32>) {decay_slopes = array<f32: 0.25, 0.0625>}
+      : tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>
+  return %o, %s : tensor<1x2x?x64xf32>, tensor<1x2x?x64x64xf32>
+}

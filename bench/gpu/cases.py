@@ -42,6 +42,19 @@ def inputs(name, rng):
         mask = np.where(rng.random((1, 1, s, s)) < 0.1, -np.inf, 0).astype(f32)
         return [r(1, 4, s, 64), r(1, 4, s, 64), r(1, 4, s, 64), mask,
                 tree_parents(n)]
+    if name == "recurrence_gated_delta":
+        t = 21
+        k = r(1, 4, t, 64)
+        k /= np.linalg.norm(k, axis=-1, keepdims=True)  # as gated DeltaNet
+        return [r(1, 8, t, 64), k, r(1, 4, t, 48),
+                -np.abs(r(1, 4, t, 64)) * 0.1,
+                (1 / (1 + np.exp(-r(1, 4, t)))).astype(f32),
+                r(1, 4, 64, 48) * 0.1]
+    if name == "recurrence_lightning_tree":
+        prefix, n = 12, 7
+        t = prefix + n
+        return [r(1, 2, t, 64), r(1, 2, t, 64) * 0.1, r(1, 2, t, 64),
+                tree_parents(n)]
     if name == "attention_odd_dims":
         return [r(2, 3, 5, 8), r(2, 3, 7, 8), r(2, 3, 7, 10)]
     raise KeyError(name)
@@ -63,7 +76,12 @@ CASES = [
     ("attention_gqa_causal_4096", "attention_gqa_causal", 5e-3, "torch"),
     ("attention_tree", "attention_tree", 1e-4, "cpu"),
     ("attention_odd_dims", "attention_odd_dims", 1e-5, "cpu"),
+    ("recurrence_gated_delta", "recurrence_gated_delta", 1e-4, "cpu"),
+    ("recurrence_lightning_tree", "recurrence_lightning_tree", 1e-4, "cpu"),
 ]
+
+# Results per entry (the recurrence returns its output and its state).
+RESULTS = {"recurrence_gated_delta": 2, "recurrence_lightning_tree": 2}
 
 # Whole models: a Hugging Face checkpoint of test/HF (tiny, random weights)
 # run by its `forward` entry on its input_ids.npy, checked against the

@@ -89,7 +89,9 @@ def main():
                 names = sorted(os.path.join(d, f) for f in os.listdir(d)
                                if f.startswith("in") and f.endswith(".npy"))
                 inputs = [np.load(n) for n in names]
-                want = np.load(os.path.join(d, "expected0.npy"))
+                wants = [np.load(os.path.join(d, f)) for f in
+                         sorted(f for f in os.listdir(d)
+                                if f.startswith("expected"))]
             else:
                 inputs = make_inputs(c["case"], np.random.default_rng(0))
                 names = []
@@ -97,14 +99,17 @@ def main():
                     names.append(os.path.join(tmp, f"in{i}.npy"))
                     np.save(names[-1], x)
                 want = torch_reference(c["case"], inputs)
+                wants = [want]
                 if want is None:
                     print(f"{c['case']}: FAILED: its reference needs PyTorch "
                           "with a GPU", flush=True)
                     bad += 1
                     continue
-            out = os.path.join(tmp, "out0.npy")
+            outs = [os.path.join(tmp, f"out{i}.npy") for i in range(len(wants))]
             cmd = [exe, os.path.join(HERE, c["module"]), "--entry", c["entry"],
-                   "--output", out, "--repeat", "10"]
+                   "--repeat", "10"]
+            for o in outs:
+                cmd += ["--output", o]
             for n in names:
                 cmd += ["--input", n]
             if "parameters" in c:
@@ -114,17 +119,22 @@ def main():
                 print(f"{c['case']}: FAILED: {r.stderr.strip()}", flush=True)
                 bad += 1
                 continue
-            got = np.load(out).astype(np.float64)
-        want = want.astype(np.float64)
-        finite = np.isfinite(want)
-        err = (np.abs(got - want)[finite].max() /
-               max(np.abs(want[finite]).max(), 1e-30)) if finite.any() else 0.0
+            gots = [np.load(o).astype(np.float64) for o in outs]
+        err, ok = 0.0, True
+        for got, want in zip(gots, wants):
+            want = want.astype(np.float64)
+            finite = np.isfinite(want)
+            if got.shape != want.shape or (np.isfinite(got) != finite).any():
+                ok = False
+                continue
+            if finite.any():
+                err = max(err, np.abs(got - want)[finite].max() /
+                          max(np.abs(want[finite]).max(), 1e-30))
         times = [float(x) for x in
                  re.findall(r"invocation \d+: ([0-9.]+) ms", r.stdout)]
         best = min(times[1:]) if len(times) > 1 else float("nan")
         peer = torch_ms(c["case"], inputs)
-        ok = (got.shape == want.shape and err <= c["rtol"] and
-              (np.isfinite(got) == finite).all())
+        ok = ok and err <= c["rtol"]
         bad += not ok
         print(f"{c['case']}: {'ok' if ok else 'MISMATCH'} rel.err {err:.2e} "
               f"(tol {c['rtol']:g}, vs {c['reference']}), hybrid "

@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np
 
-from cases import CASES, MODELS, inputs
+from cases import CASES, MODELS, RESULTS, inputs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -78,8 +78,9 @@ def main():
             np.save(os.path.join(d, names[-1]), x)
         # The CPU module's results are the expected ones.
         cpu = os.path.join(out, "modules", f"{entry}.cpu.so")
-        cmd = [hybrid_run, cpu, "--entry", entry,
-               "--output", os.path.join(d, "expected0.npy")]
+        cmd = [hybrid_run, cpu, "--entry", entry]
+        for i in range(RESULTS.get(entry, 1)):
+            cmd += ["--output", os.path.join(d, f"expected{i}.npy")]
         for n in names:
             cmd += ["--input", os.path.join(d, n)]
         run(cmd)

@@ -63,7 +63,7 @@ static std::string defaultCacheDir() {
 }
 
 Status hybrid::generate::compiledCheckpoint(
-    const std::string &folder, bool sparseAttention,
+    const std::string &folder, bool sparseAttention, Device device,
     const std::string &cacheDir,
     const std::function<void(const std::string &)> &log, CompiledModel &out) {
   mlir::DialectRegistry registry;
@@ -89,7 +89,9 @@ Status hybrid::generate::compiledCheckpoint(
   llvm::raw_string_ostream os(ir);
   module->print(os);
   std::string key = llvm::utohexstr(
-      llvm::xxh3_64bits(ir + "\n" + compilerIdentity()), /*LowerCase=*/true);
+      llvm::xxh3_64bits(ir + "\n" + compilerIdentity() +
+                        (device == Device::GPU ? "\nnvptx" : "")),
+      /*LowerCase=*/true);
   std::string dir = cacheDir.empty() ? defaultCacheDir() : cacheDir;
   if (std::error_code ec = llvm::sys::fs::create_directories(dir))
     return Status::error("cannot create the compiled-model cache '" + dir +
@@ -111,6 +113,8 @@ Status hybrid::generate::compiledCheckpoint(
     return Status::error("cannot write into '" + dir + "': " + ec.message());
   ::close(fd);
   mlir::hybrid::CompileOptions options;
+  if (device == Device::GPU)
+    options.target = mlir::hybrid::CompileTarget::NVPTX;
   if (failed(mlir::hybrid::compileToSharedObject(*module, partial, options))) {
     llvm::sys::fs::remove(partial);
     return Status::error("cannot compile '" + folder + "': " + diagnostics);

@@ -11,6 +11,7 @@
 #ifndef HYBRID_LIB_GENERATE_COMPILEDMODEL_H
 #define HYBRID_LIB_GENERATE_COMPILEDMODEL_H
 
+#include "hybrid/Generate/Engine.h"
 #include "hybrid/Runtime/Runtime.hpp"
 
 #include <functional>
@@ -26,9 +27,11 @@ struct CompiledModel {
 };
 
 /// The shared object of the checkpoint in `folder` (sparse layers dense
-/// unless `sparseAttention`), from `cacheDir` ("" picks the default) or
-/// compiled into it. Import and compile errors carry their diagnostics.
+/// unless `sparseAttention`) for `device`, from `cacheDir` ("" picks the
+/// default) or compiled into it. Import and compile errors carry their
+/// diagnostics.
 Status compiledCheckpoint(const std::string &folder, bool sparseAttention,
+                          Device device,
                           const std::string &cacheDir,
                           const std::function<void(const std::string &)> &log,
                           CompiledModel &out);

@@ -81,7 +81,8 @@ Status Engine::open(const std::string &folder, const EngineOptions &options,
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   CompiledModel compiled;
   if (Status s = compiledCheckpoint(folder, options.sparseAttention,
-                                    options.cacheDir, options.log, compiled);
+                                    options.device, options.cacheDir,
+                                    options.log, compiled);
       !s)
     return s;
   Engine e;

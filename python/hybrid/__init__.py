@@ -104,7 +104,7 @@ class Module:
 
 
 def compile(source, *, sparse="none", parallel=True, entries=(), tree_size=0,
-            parameters=None):
+            parameters=None, target="cpu"):
     """Compiles `source` and returns a loaded `Module`.
 
     `source` is MLIR text, or the path of an .mlir file, an .onnx model or a
@@ -113,11 +113,13 @@ def compile(source, *, sparse="none", parallel=True, entries=(), tree_size=0,
     attention; `entries` picks a checkpoint's entry points (default: all);
     `tree_size` is the draft nodes per verification step, for the cost
     model; `parameters` is the folder weights are bound from when `source`
-    is text (an `import_model` result, changed by `opt`). Raises
-    CompileError with the diagnostics."""
+    is text (an `import_model` result, changed by `opt`); `target="nvptx"`
+    compiles the kernels for an NVIDIA GPU (PTX, JIT-compiled by the driver
+    when the module loads). Raises CompileError with the diagnostics."""
     return Module(_compile(str(source), sparse=sparse, parallel=parallel,
                            entries=list(entries), tree_size=tree_size,
-                           parameters="" if parameters is None else str(parameters)))
+                           parameters="" if parameters is None else str(parameters),
+                           target=target))
 
 
 def opt(text, pipeline):
@@ -195,17 +197,19 @@ class Generator:
 
 
 def load(folder, *, context=4096, sparse="auto", draft=None, tree_size=16,
-         threads=0, cache_dir=None):
+         threads=0, cache_dir=None, target="cpu"):
     """Opens a Hugging Face checkpoint folder for generation (compiled
     once, then taken from the compiled-model cache: `cache_dir`, else
     $HYBRID_CACHE_DIR or ~/.cache/hybrid). `context` is the tokens the
     caches hold; `sparse="none"` makes InfLLM-V2 layers dense; `draft` is
-    "lookup" (prompt lookup) or a draft checkpoint folder."""
+    "lookup" (prompt lookup) or a draft checkpoint folder; `target="nvptx"`
+    runs the model on an NVIDIA GPU."""
     from ._generate import _TextGenerator  # sentencepiece: loaded on use
     return Generator(_TextGenerator(str(folder), context, sparse,
                                     "" if draft is None else str(draft),
                                     tree_size, threads,
-                                    "" if cache_dir is None else str(cache_dir)))
+                                    "" if cache_dir is None else str(cache_dir),
+                                    target))
 
 
 def bf16_to_f32(words):

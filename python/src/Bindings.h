@@ -48,7 +48,8 @@ private:
 std::shared_ptr<Module> compile(const std::string &source,
                                 const std::string &sparse, bool parallel,
                                 const std::vector<std::string> &entries,
-                                int64_t treeSize, const std::string &parameters);
+                                int64_t treeSize, const std::string &parameters,
+                                const std::string &target);
 
 void bindCompiler(pybind11::module_ &m);
 void bindRuntime(pybind11::module_ &m);

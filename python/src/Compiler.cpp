@@ -102,8 +102,14 @@ std::shared_ptr<Module> compile(const std::string &source,
                                 const std::string &sparse, bool parallel,
                                 const std::vector<std::string> &entries,
                                 int64_t treeSize,
-                                const std::string &parameters) {
+                                const std::string &parameters,
+                                const std::string &target) {
   compiler::CompileOptions options;
+  if (target == "nvptx")
+    options.target = compiler::CompileTarget::NVPTX;
+  else if (target != "cpu")
+    throw py::value_error("target must be 'cpu' or 'nvptx', not '" + target +
+                          "'");
   options.sparse = sparseMode(sparse);
   options.parallel = parallel;
   options.treeSize = treeSize;
@@ -205,6 +211,7 @@ void bindCompiler(py::module_ &m) {
         py::arg("sparse") = "none", py::arg("parallel") = true,
         py::arg("entries") = std::vector<std::string>{},
         py::arg("tree_size") = 0, py::arg("parameters") = "",
+        py::arg("target") = "cpu",
         R"doc(Compiles a model into a loaded Module.
 
 `source` is MLIR text, or the path of an .mlir file, an .onnx model or a

@@ -30,10 +30,14 @@ class TextGenerator {
 public:
   TextGenerator(const std::string &folder, int64_t context,
                 const std::string &sparse, const std::string &draft,
-                int64_t treeSize, int threads, const std::string &cacheDir) {
+                int64_t treeSize, int threads, const std::string &cacheDir,
+                const std::string &target) {
     if (sparse != "auto" && sparse != "none")
       throw py::value_error("sparse must be 'auto' or 'none', not '" + sparse +
                             "'");
+    if (target != "cpu" && target != "nvptx")
+      throw py::value_error("target must be 'cpu' or 'nvptx', not '" +
+                            target + "'");
     if (context < 1 || treeSize < 1)
       throw py::value_error("context and tree_size must be positive");
     SessionOptions options;
@@ -41,6 +45,7 @@ public:
     options.engine.threads = threads;
     options.engine.sparseAttention = sparse == "auto";
     options.engine.cacheDir = cacheDir;
+    options.engine.device = target == "nvptx" ? Device::GPU : Device::CPU;
     options.draft = draft;
     options.treeSize = treeSize;
     hybrid::Status s;
@@ -168,10 +173,11 @@ PYBIND11_MODULE(_generate, m) {
   m.doc() = "Text generation for `hybrid` (see hybrid.load)";
   py::class_<TextGenerator>(m, "_TextGenerator")
       .def(py::init<const std::string &, int64_t, const std::string &,
-                    const std::string &, int64_t, int, const std::string &>(),
+                    const std::string &, int64_t, int, const std::string &,
+                    const std::string &>(),
            py::arg("folder"), py::arg("context"), py::arg("sparse"),
            py::arg("draft"), py::arg("tree_size"), py::arg("threads"),
-           py::arg("cache_dir"))
+           py::arg("cache_dir"), py::arg("target"))
       .def_property_readonly("info", &TextGenerator::info)
       .def("generate", &TextGenerator::generate, py::arg("prompt"),
            py::arg("max_new_tokens"), py::arg("temperature"),

@@ -227,3 +227,18 @@ def test_checkpoint_folder_forward_matches_torch_reference():
     np.testing.assert_allclose(m.forward(ids), logits, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="thread count"):
         m.set_num_threads(100000)
+
+
+def test_gpu_target_without_a_driver_is_a_clear_error(monkeypatch):
+    # target="nvptx" compiles the kernels to PTX (no CUDA toolkit needed);
+    # loading the module needs the driver, and its absence is an error
+    # that says so, never a crash.
+    monkeypatch.setenv("HYBRID_CUDA_DRIVER", "/nonexistent/libcuda.so.1")
+    src = """func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+      %y = arith.addf %x, %x : tensor<4xf32>
+      return %y : tensor<4xf32>
+    }"""
+    with pytest.raises(RuntimeError, match="no CUDA driver"):
+        hybrid.compile(src, target="nvptx")
+    with pytest.raises(ValueError, match="target must be 'cpu' or 'nvptx'"):
+        hybrid.compile(src, target="tpu")

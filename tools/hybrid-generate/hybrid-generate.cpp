@@ -63,6 +63,10 @@ static cl::opt<std::string> sparse(cl::cat(toolOptions), "sparse", cl::init("aut
                                             "none: dense"));
 static cl::opt<int> threads(cl::cat(toolOptions), "num-threads", cl::init(0),
                             cl::desc("Threads (0: every core)"));
+static cl::opt<std::string> target(cl::cat(toolOptions), "target",
+                                   cl::init("cpu"),
+                                   cl::desc("Where the model runs: cpu, or "
+                                            "nvptx (an NVIDIA GPU)"));
 static cl::opt<bool> stream(cl::cat(toolOptions), "stream", cl::desc("Print tokens as they come"));
 static cl::opt<bool> jsonOutput(cl::cat(toolOptions), "json", cl::desc("Print one JSON object: text, "
                                            "tokens and statistics"));
@@ -112,6 +116,8 @@ int main(int argc, char **argv) {
     return fail("give exactly one of --prompt TEXT and --prompt-ids ids.npy");
   if (sparse != "auto" && sparse != "none")
     return fail("--sparse must be auto or none, not '" + sparse + "'");
+  if (target != "cpu" && target != "nvptx")
+    return fail("--target must be cpu or nvptx, not '" + target + "'");
   if (maxNewTokens < 0)
     return fail("--max-new-tokens must not be negative");
   if (treeSize < 1 || treeDepth < 1)
@@ -124,6 +130,7 @@ int main(int argc, char **argv) {
   options.contextLimit = contextLimit;
   options.threads = threads;
   options.sparseAttention = sparse == "auto";
+  options.device = target == "nvptx" ? Device::GPU : Device::CPU;
   options.log = [](const std::string &line) {
     errs() << "hybrid-generate: " << line << "\n";
   };

@@ -145,6 +145,10 @@ def ConvertHybridToGPU : Pass<"convert-hybrid-to-gpu", "ModuleOp"> {
     - `hybrid.rotary_embedding`: one thread per element (rotated with its
       pair partner, or copied past the rotary dimension); the shape checks
       on the host, before the launch.
+    - `hybrid.linear_recurrence`: the step form with the state in
+      registers, one block per (32 value columns, KV head, batch), the
+      state rows split over 4 warps; draft-tree nodes start from their
+      parent's stored state. Static key dimension up to 128.
   }];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",

@@ -21,11 +21,20 @@
 
 namespace hybrid::generate {
 
+/// Where the compiled model's kernels run.
+enum class Device {
+  CPU,
+  /// An NVIDIA GPU (--target nvptx): the checkpoint's ops must all have
+  /// GPU kernels (dense attention models today; docs/GPUBackend.md).
+  GPU,
+};
+
 struct EngineOptions {
   /// Tokens the caches hold: prompt and generated tokens together.
   int64_t contextLimit = 4096;
   /// Threads of the compiled kernels (0: every core).
   int threads = 0;
+  Device device = Device::CPU;
   /// InfLLM-V2 layers as the checkpoint configures them; false makes them
   /// dense (`--sparse none`).
   bool sparseAttention = true;

@@ -22,6 +22,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "hybrid/Conversion/Tiling/KernelBuilder.h"
+#include "hybrid/Conversion/Tiling/RecurrenceShape.h"
 #include "Lowerings.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 
@@ -37,71 +38,10 @@ using P = arith::CmpIPredicate;
 
 constexpr int64_t kDefaultChunk = 64;
 
-/// Everything the per-(batch, KV head) kernel reads.
-struct Recurrence {
-  KernelBuilder &kb;
-  LinearRecurrenceOp op;
-  Value q, k, v, decay, beta;
-  Value batch, qHeads, len, keyDim, kvHeads, valueDim, group, scale;
-  bool gated, delta, perKeyDecay;
-  std::optional<ArrayRef<float>> slopes;
-
-  Recurrence(KernelBuilder &kb, LinearRecurrenceOp op) : kb(kb), op(op) {
-    q = kb.buffer(op.getQuery());
-    k = kb.buffer(op.getKey());
-    v = kb.buffer(op.getValue());
-    decay = op.getDecay() ? kb.buffer(op.getDecay()) : Value();
-    beta = op.getBeta() ? kb.buffer(op.getBeta()) : Value();
-    batch = kb.dim(q, 0);
-    qHeads = kb.dim(q, 1);
-    len = kb.dim(q, 2);
-    keyDim = kb.dim(q, 3);
-    kvHeads = kb.dim(k, 1);
-    valueDim = kb.dim(v, 3);
-    group = kb.divui(qHeads, kb.maxsi(kvHeads, kb.index(1)));
-    scale = kb.logitScale(op.getScale(), keyDim);
-    gated = op.isGated();
-    delta = op.isDelta();
-    perKeyDecay =
-        decay && cast<MemRefType>(decay.getType()).getRank() == 4;
-    slopes = op.getDecaySlopes();
-  }
-
-  /// The log-decay g_t of token t (key dim i when per key dim).
-  Value logDecay(Value b, Value h, Value t, Value i) {
-    if (decay)
-      return perKeyDecay ? kb.load(decay, {b, h, t, i})
-                         : kb.load(decay, {b, h, t});
-    // Lightning Attention: g = -slope_h, a constant per head.
-    Value table = kb.f32(0.0);
-    for (auto [idx, slope] : llvm::enumerate(*slopes))
-      table = kb.select(kb.cmpi(P::eq, h, kb.index(idx)), kb.f32(-slope),
-                        table);
-    return table;
-  }
-
-  /// Checks the relations the verifier could not check statically.
-  void checkDynamic(RuntimeChecks &checks) {
-    auto check = [&](Value cond, StringRef what) { checks.check(cond, what); };
-    check(kb.ori(kb.cmpi(P::eq, kvHeads, kb.index(0)),
-                 kb.cmpi(P::ne, kb.remui(qHeads, kb.maxsi(kvHeads, kb.index(1))),
-                         kb.index(0))),
-          "query heads must be a multiple of key/value heads");
-    check(kb.ori(kb.ori(kb.cmpi(P::ne, kb.dim(k, 2), len),
-                        kb.cmpi(P::ne, kb.dim(v, 2), len)),
-                 kb.ori(kb.cmpi(P::ne, kb.dim(k, 0), batch),
-                        kb.cmpi(P::ne, kb.dim(v, 0), batch))),
-          "query, key and value disagree on batch or length");
-    check(kb.ori(kb.cmpi(P::ne, kb.dim(k, 3), keyDim),
-                 kb.cmpi(P::ne, kb.dim(v, 1), kvHeads)),
-          "key dim or value heads mismatch");
-    if (decay)
-      check(kb.cmpi(P::ne, kb.dim(decay, 2), len),
-            "decay length does not match the tokens");
-    if (beta)
-      check(kb.cmpi(P::ne, kb.dim(beta, 2), len),
-            "beta length does not match the tokens");
-  }
+/// Everything the per-(batch, KV head) kernel reads (RecurrenceShape),
+/// and the CPU's chunk and step forms over it.
+struct Recurrence : RecurrenceShape {
+  using RecurrenceShape::RecurrenceShape;
 
   /// Per-thread scratch of one chunk (capacity `chunk` tokens).
   struct Scratch {
@@ -420,17 +360,6 @@ struct Recurrence {
     });
   }
 
-  /// beta of (b, h, token): per head, or shared by the heads.
-  Value betaAt(Value b, Value h, Value token) {
-    return kb.load(
-        beta, {b,
-               cast<MemRefType>(beta.getType()).getDimSize(1) == 1
-                   ? kb.index(0)
-                   : kb.select(kb.cmpi(P::eq, kb.dim(beta, 1), kb.index(1)),
-                               kb.index(0), h),
-               token});
-  }
-
   SmallVector<Value> kRowV(Value b, Value h, Value token) {
     return {b, h, token, kb.index(0)};
   }
@@ -451,8 +380,7 @@ struct LinearRecurrenceLowering : KernelPattern<LinearRecurrenceOp> {
     Recurrence r(kb, op);
     auto outType = cast<RankedTensorType>(op.getOutput().getType());
     auto stateType = cast<RankedTensorType>(op.getFinalState().getType());
-    Value parents = op.getParents() ? kb.buffer(op.getParents()) : Value();
-    Value nodes = parents ? kb.dim(parents, 0) : kb.index(0);
+    Value parents = r.parents, nodes = r.nodes, init = r.init;
 
     r.out = kb.alloc(outType, {r.batch, r.qHeads, r.len, r.valueDim});
     SmallVector<Value> stateDims = {r.batch, r.kvHeads};
@@ -460,26 +388,9 @@ struct LinearRecurrenceLowering : KernelPattern<LinearRecurrenceOp> {
       stateDims.push_back(nodes);
     stateDims.append({r.keyDim, r.valueDim});
     Value finalState = kb.alloc(stateType, stateDims);
-    Value init = op.getInitialState() ? kb.buffer(op.getInitialState())
-                                      : Value();
 
     RuntimeChecks checks(kb, "hybrid.linear_recurrence");
-    r.checkDynamic(checks);
-    // The initial state is read as [B, Hkv, Dk, Dv]: any other shape (a
-    // caller's state for another batch) fails the call unread.
-    if (init)
-      checks.check(
-          kb.ori(kb.ori(kb.cmpi(P::ne, kb.dim(init, 0), r.batch),
-                        kb.cmpi(P::ne, kb.dim(init, 1), r.kvHeads)),
-                 kb.ori(kb.cmpi(P::ne, kb.dim(init, 2), r.keyDim),
-                        kb.cmpi(P::ne, kb.dim(init, 3), r.valueDim))),
-          "the initial state is not [batch, key/value heads, key dim, value "
-          "dim]");
-    if (parents) {
-      checks.check(kb.cmpi(P::ugt, nodes, r.len),
-                   "the draft tree has more nodes than tokens");
-      checks.checkDraftTree(parents);
-    }
+    r.check(checks);
     // Without a tree the final state is the working state; with one, the
     // prefix state lives apart and every node's state in the result.
     Value work = parents ? kb.alloc({OpFoldResult(r.batch),
@@ -494,7 +405,7 @@ struct LinearRecurrenceLowering : KernelPattern<LinearRecurrenceOp> {
     if (cast<ShapedType>(op.getQuery().getType()).getDimSize(2) == 1)
       chunkAttr = 1;
     Value chunkSize = kb.index(chunkAttr);
-    Value prefixLen = kb.subi(r.len, nodes);
+    Value prefixLen = r.prefixLen;
 
     kb.ifThen(checks.passed(), [&] {
       kb.parallel({r.batch, r.kvHeads}, [&](ValueRange ivs) {

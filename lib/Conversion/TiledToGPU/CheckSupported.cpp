@@ -27,7 +27,7 @@ namespace {
 bool hasGPULowering(Operation *op) {
   return isa<hybrid::WriteBackOp, hybrid::CheckOp, hybrid::KVCompactOp,
              hybrid::RMSNormOp, hybrid::AttentionOp,
-             hybrid::RotaryEmbeddingOp>(op);
+             hybrid::RotaryEmbeddingOp, hybrid::LinearRecurrenceOp>(op);
 }
 
 struct HybridGPUCheckSupported

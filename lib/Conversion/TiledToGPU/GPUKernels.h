@@ -91,6 +91,7 @@ LogicalResult emitContraction(OpBuilder &b, linalg::LinalgOp op);
 LogicalResult lowerRMSNorm(OpBuilder &b, RMSNormOp op);
 LogicalResult lowerAttention(OpBuilder &b, AttentionOp op);
 LogicalResult lowerRotaryEmbedding(OpBuilder &b, RotaryEmbeddingOp op);
+LogicalResult lowerLinearRecurrence(OpBuilder &b, LinearRecurrenceOp op);
 
 /// Replaces any linalg op on buffers by a launch of one thread per point of
 /// its parallel loops.

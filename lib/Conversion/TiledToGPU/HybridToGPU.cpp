@@ -41,7 +41,7 @@ struct ConvertHybridToGPU
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       if (isa<hybrid::RMSNormOp, hybrid::AttentionOp,
-              hybrid::RotaryEmbeddingOp>(op))
+              hybrid::RotaryEmbeddingOp, hybrid::LinearRecurrenceOp>(op))
         ops.push_back(op);
     });
     // kv_compact's node states (recurrent models) are a host loop on the
@@ -67,6 +67,9 @@ struct ConvertHybridToGPU
               })
               .Case([&](hybrid::RotaryEmbeddingOp rotary) {
                 return hybrid::gpu_stage::lowerRotaryEmbedding(b, rotary);
+              })
+              .Case([&](hybrid::LinearRecurrenceOp recurrence) {
+                return hybrid::gpu_stage::lowerLinearRecurrence(b, recurrence);
               });
       if (failed(lowered))
         return signalPassFailure();

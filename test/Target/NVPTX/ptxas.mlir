@@ -16,6 +16,10 @@
 // CHECK-DAG: kernel __hybrid_kernel_tanh_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 0 bytes smem, 0 barriers, spills 0/0 bytes
 // CHECK-DAG: kernel __hybrid_kernel_generic_{{[0-9]+}}_kernel:
 // RMSNorm: a block per row, 32 floats of shared scratch.
+// The recurrence: the state in registers (Dk 64: 16 rows a thread), key,
+// query and decay rows and the warps' partials in shared memory.
+// CHECK-DAG: kernel __hybrid_kernel_linear_recurrence_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 1280 bytes smem, 1 barriers, spills 0/0 bytes
+// CHECK-DAG: kernel __hybrid_kernel_linear_recurrence_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 1024 bytes smem, 1 barriers, spills 0/0 bytes
 // RoPE: a thread per element.
 // CHECK-DAG: kernel __hybrid_kernel_rotary_embedding_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 0 bytes smem, 0 barriers, spills 0/0 bytes
 // CHECK-DAG: kernel __hybrid_kernel_rms_norm_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 128 bytes smem, 1 barriers, spills 0/0 bytes
@@ -87,4 +91,19 @@ func.func @odd_value_dim(%q: tensor<2x3x4x8xf32>, %k: tensor<2x3x6x8xf32>, %v: t
 func.func @rope(%x: tensor<1x8x?x64xf16>, %c: tensor<?x32xf16>, %s: tensor<?x32xf16>, %p: tensor<1x?xi64>) -> tensor<1x8x?x64xf16> {
   %y = hybrid.rotary_embedding %x, %c, %s positions(%p : tensor<1x?xi64>) : tensor<1x8x?x64xf16>, tensor<?x32xf16>, tensor<?x32xf16>
   return %y : tensor<1x8x?x64xf16>
+}
+
+func.func @gated_delta(%q: tensor<2x8x?x64xf32>, %k: tensor<2x4x?x64xf32>, %v: tensor<2x4x?x32xf32>,
+                       %g: tensor<2x4x?x64xf32>, %beta: tensor<2x4x?xf32>, %s0: tensor<2x4x64x32xf32>)
+    -> (tensor<2x8x?x32xf32>, tensor<2x4x64x32xf32>) {
+  %o, %s = hybrid.linear_recurrence gated_delta %q, %k, %v decay(%g : tensor<2x4x?x64xf32>) beta(%beta : tensor<2x4x?xf32>) state(%s0 : tensor<2x4x64x32xf32>)
+      : tensor<2x8x?x64xf32>, tensor<2x4x?x64xf32>, tensor<2x4x?x32xf32>
+  return %o, %s : tensor<2x8x?x32xf32>, tensor<2x4x64x32xf32>
+}
+
+func.func @lightning_tree(%q: tensor<1x2x?x64xbf16>, %k: tensor<1x2x?x64xbf16>, %v: tensor<1x2x?x64xbf16>, %p: tensor<?xi32>)
+    -> (tensor<1x2x?x64xbf16>, tensor<1x2x?x64x64xf32>) {
+  %o, %s = hybrid.linear_recurrence gated %q, %k, %v tree(%p : tensor<?xi32>) {decay_slopes = array<f32: 0.25, 0.0625>}
+      : tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16>
+  return %o, %s : tensor<1x2x?x64xbf16>, tensor<1x2x?x64x64xf32>
 }
