@@ -81,3 +81,21 @@ func.func @recurrence_lightning_tree(%q: tensor<1x2x?x64xf32>, %k: tensor<1x2x?x
       : tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>
   return %o, %s : tensor<1x2x?x64xf32>, tensor<1x2x?x64x64xf32>
 }
+
+func.func @moe_blockffn(%x: tensor<?x256xf32>, %wr: tensor<16x256xf32>, %gamma: tensor<16xf32>,
+                        %up: tensor<16x64x256xf32>, %down: tensor<16x256x64xf32>,
+                        %su: tensor<128x256xf32>, %sd: tensor<256x128xf32>) -> tensor<?x256xf32> {
+  %y = hybrid.chunk_moe blockffn %x, %wr norm(%gamma : tensor<16xf32>)
+      experts(%up, %down : tensor<16x64x256xf32>, tensor<16x256x64xf32>)
+      shared(%su, %sd : tensor<128x256xf32>, tensor<256x128xf32>)
+      {chunk = 8} : tensor<?x256xf32>, tensor<16x256xf32>
+  return %y : tensor<?x256xf32>
+}
+
+func.func @moe_topk(%x: tensor<?x64xf32>, %wr: tensor<8x64xf32>, %up: tensor<8x32x64xf32>,
+                    %down: tensor<8x64x32xf32>) -> tensor<?x64xf32> {
+  %y = hybrid.chunk_moe topk_softmax %x, %wr
+      experts(%up, %down : tensor<8x32x64xf32>, tensor<8x64x32xf32>)
+      {chunk = 4, top_k = 2} : tensor<?x64xf32>, tensor<8x64xf32>
+  return %y : tensor<?x64xf32>
+}

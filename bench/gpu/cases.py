@@ -55,6 +55,12 @@ def inputs(name, rng):
         t = prefix + n
         return [r(1, 2, t, 64), r(1, 2, t, 64) * 0.1, r(1, 2, t, 64),
                 tree_parents(n)]
+    if name == "moe_blockffn":
+        t = 29
+        return [r(t, 256), r(16, 256) * 0.1, r(16), r(16, 64, 256) * 0.1,
+                r(16, 256, 64) * 0.1, r(128, 256) * 0.1, r(256, 128) * 0.1]
+    if name == "moe_topk":
+        return [r(13, 64), r(8, 64), r(8, 32, 64) * 0.1, r(8, 64, 32) * 0.1]
     if name == "attention_odd_dims":
         return [r(2, 3, 5, 8), r(2, 3, 7, 8), r(2, 3, 7, 10)]
     raise KeyError(name)
@@ -78,6 +84,8 @@ CASES = [
     ("attention_odd_dims", "attention_odd_dims", 1e-5, "cpu"),
     ("recurrence_gated_delta", "recurrence_gated_delta", 1e-4, "cpu"),
     ("recurrence_lightning_tree", "recurrence_lightning_tree", 1e-4, "cpu"),
+    ("moe_blockffn", "moe_blockffn", 1e-4, "cpu"),
+    ("moe_topk", "moe_topk", 1e-4, "cpu"),
 ]
 
 # Results per entry (the recurrence returns its output and its state).

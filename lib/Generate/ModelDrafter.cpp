@@ -65,6 +65,7 @@ public:
         double score;
         int32_t parent;
         int64_t token;
+        size_t position = 0; // in the sequence being sorted
       };
       std::vector<Candidate> candidates;
       for (int32_t f : frontier) {
@@ -78,20 +79,29 @@ public:
                             return lp[a] > lp[b] || (lp[a] == lp[b] && a < b);
                           });
         for (int64_t j = 0; j < k; ++j)
-          candidates.push_back({score[f] + lp[order[j]], f, order[j]});
+          candidates.push_back({score[f] + lp[order[j]], f, order[j], 0});
       }
-      std::stable_sort(candidates.begin(), candidates.end(),
-                       [](const Candidate &a, const Candidate &b) {
-                         return a.score > b.score;
-                       });
+      // Best first; equal scores keep their order (std::sort with the
+      // position as the last key: libstdc++'s stable_sort uses the
+      // deprecated get_temporary_buffer).
+      for (size_t j = 0; j < candidates.size(); ++j)
+        candidates[j].position = j;
+      std::sort(candidates.begin(), candidates.end(),
+                [](const Candidate &a, const Candidate &b) {
+                  return a.score > b.score ||
+                         (a.score == b.score && a.position < b.position);
+                });
       int64_t keep = std::min<int64_t>(
           {int64_t(candidates.size()), width, size - tree.size()});
       // Children in the order of their parents, so that node ids grow
       // down the tree (parents[i] < i) and siblings stay together.
-      std::stable_sort(candidates.begin(), candidates.begin() + keep,
-                       [](const Candidate &a, const Candidate &b) {
-                         return a.parent < b.parent;
-                       });
+      for (int64_t j = 0; j < keep; ++j)
+        candidates[j].position = j;
+      std::sort(candidates.begin(), candidates.begin() + keep,
+                [](const Candidate &a, const Candidate &b) {
+                  return a.parent < b.parent ||
+                         (a.parent == b.parent && a.position < b.position);
+                });
       frontier.clear();
       for (int64_t j = 0; j < keep; ++j) {
         frontier.push_back(tree.add(candidates[j].token, candidates[j].parent));

@@ -149,6 +149,9 @@ def ConvertHybridToGPU : Pass<"convert-hybrid-to-gpu", "ModuleOp"> {
       registers, one block per (32 value columns, KV head, batch), the
       state rows split over 4 warps; draft-tree nodes start from their
       parent's stored state. Static key dimension up to 128.
+    - `hybrid.chunk_moe`: router weights a block per token, then a block
+      per (chunk, expert) that returns at once when the chunk does not
+      activate the expert; warp-per-row expert products added atomically.
   }];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "hybrid/Conversion/Tiling/KernelBuilder.h"
+#include "hybrid/Conversion/Tiling/MoEShape.h"
 #include "hybrid/Conversion/Tiling/TiledExperts.h"
 #include "Lowerings.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
@@ -38,37 +39,18 @@ struct ChunkMoELowering : KernelPattern<ChunkMoEOp> {
     KernelBuilder kb(rewriter, op.getLoc(), options.vectorWidth);
     Type f32 = rewriter.getF32Type();
     auto type = cast<RankedTensorType>(op.getType());
-    Value x = kb.buffer(op.getInput());
-    Value router = kb.buffer(op.getRouterWeight());
-    Value up = kb.buffer(op.getExpertUp()), down = kb.buffer(op.getExpertDown());
-    Value norm = op.getRouterNorm() ? kb.buffer(op.getRouterNorm()) : Value();
-    Value routeScale =
-        op.getRouterScale() ? kb.buffer(op.getRouterScale()) : Value();
-    Value sharedUp = op.getSharedUp() ? kb.buffer(op.getSharedUp()) : Value();
-    Value sharedDown =
-        op.getSharedDown() ? kb.buffer(op.getSharedDown()) : Value();
-
-    Value tokens = kb.dim(x, 0), model = kb.dim(x, 1);
-    Value experts = kb.dim(router, 0), width = kb.dim(up, 1);
-    RuntimeChecks checks(kb, "hybrid.chunk_moe");
-    auto check = [&](Value cond, StringRef what) { checks.check(cond, what); };
-    check(kb.ori(kb.cmpi(P::ne, kb.dim(router, 1), model),
-                 kb.ori(kb.cmpi(P::ne, kb.dim(up, 2), model),
-                        kb.cmpi(P::ne, kb.dim(down, 1), model))),
-          "the model dimension of the weights does not match the input");
-    check(kb.ori(kb.ori(kb.cmpi(P::ne, kb.dim(up, 0), experts),
-                        kb.cmpi(P::ne, kb.dim(down, 0), experts)),
-                 kb.cmpi(P::ne, kb.dim(down, 2), width)),
-          "expert counts or widths disagree");
-    if (std::optional<int64_t> topK = op.getTopK())
-      check(kb.cmpi(P::ugt, kb.index(*topK), experts),
-            "top_k exceeds the number of experts");
+    MoEShape shape(kb, op);
+    Value x = shape.x, router = shape.router, up = shape.up,
+          down = shape.down, norm = shape.norm, routeScale = shape.routeScale,
+          sharedUp = shape.sharedUp, sharedDown = shape.sharedDown;
+    Value tokens = shape.tokens, model = shape.model,
+          experts = shape.experts, width = shape.width;
 
     Value out = kb.alloc(type, {tokens, model});
     Value weights = kb.alloc({OpFoldResult(tokens), OpFoldResult(experts)}, f32);
     Value chunk = kb.index(op.getChunk());
 
-    kb.ifThen(checks.passed(), [&] {
+    kb.ifThen(shape.passed, [&] {
       // Router weights.
       kb.parallel({tokens}, [&](ValueRange ivs) {
         Value t = ivs[0];

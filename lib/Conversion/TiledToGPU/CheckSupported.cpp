@@ -27,7 +27,8 @@ namespace {
 bool hasGPULowering(Operation *op) {
   return isa<hybrid::WriteBackOp, hybrid::CheckOp, hybrid::KVCompactOp,
              hybrid::RMSNormOp, hybrid::AttentionOp,
-             hybrid::RotaryEmbeddingOp, hybrid::LinearRecurrenceOp>(op);
+             hybrid::RotaryEmbeddingOp, hybrid::LinearRecurrenceOp,
+             hybrid::ChunkMoEOp>(op);
 }
 
 struct HybridGPUCheckSupported

@@ -92,6 +92,7 @@ LogicalResult lowerRMSNorm(OpBuilder &b, RMSNormOp op);
 LogicalResult lowerAttention(OpBuilder &b, AttentionOp op);
 LogicalResult lowerRotaryEmbedding(OpBuilder &b, RotaryEmbeddingOp op);
 LogicalResult lowerLinearRecurrence(OpBuilder &b, LinearRecurrenceOp op);
+LogicalResult lowerChunkMoE(OpBuilder &b, ChunkMoEOp op);
 
 /// Replaces any linalg op on buffers by a launch of one thread per point of
 /// its parallel loops.

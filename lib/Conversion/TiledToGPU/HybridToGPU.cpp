@@ -41,7 +41,8 @@ struct ConvertHybridToGPU
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       if (isa<hybrid::RMSNormOp, hybrid::AttentionOp,
-              hybrid::RotaryEmbeddingOp, hybrid::LinearRecurrenceOp>(op))
+              hybrid::RotaryEmbeddingOp, hybrid::LinearRecurrenceOp,
+              hybrid::ChunkMoEOp>(op))
         ops.push_back(op);
     });
     // kv_compact's node states (recurrent models) are a host loop on the
@@ -70,6 +71,9 @@ struct ConvertHybridToGPU
               })
               .Case([&](hybrid::LinearRecurrenceOp recurrence) {
                 return hybrid::gpu_stage::lowerLinearRecurrence(b, recurrence);
+              })
+              .Case([&](hybrid::ChunkMoEOp moe) {
+                return hybrid::gpu_stage::lowerChunkMoE(b, moe);
               });
       if (failed(lowered))
         return signalPassFailure();
