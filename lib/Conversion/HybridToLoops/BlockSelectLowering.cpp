@@ -14,7 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "AttentionShape.h"
+#include "hybrid/Conversion/Tiling/AttentionShape.h"
 #include "Lowerings.h"
 #include "hybrid/Conversion/Tiling/TiledMatmul.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"

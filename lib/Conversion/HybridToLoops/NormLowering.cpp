@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "hybrid/Conversion/Tiling/KernelBuilder.h"
+#include "hybrid/Conversion/Tiling/LineOps.h"
 #include "hybrid/Conversion/Tiling/RotaryShape.h"
 #include "hybrid/Conversion/Tiling/TiledMatmul.h"
 #include "Lowerings.h"
@@ -175,36 +176,17 @@ struct CumSumLowering : KernelPattern<CumSumOp> {
   LogicalResult matchAndRewrite(CumSumOp op,
                                 PatternRewriter &rewriter) const override {
     KernelBuilder kb(rewriter, op.getLoc(), options.vectorWidth);
-    using P = arith::CmpIPredicate;
     auto type = cast<RankedTensorType>(op.getType());
     Type element = type.getElementType();
-    int64_t rank = type.getRank();
     Value x = kb.buffer(op.getInput());
     Value out = kb.allocLike(type, x);
     RuntimeChecks checks(kb, "hybrid.cumsum");
 
-    Value axisBuf = kb.buffer(op.getAxis());
-    int64_t axisRank = cast<MemRefType>(axisBuf.getType()).getRank();
-    if (axisRank == 1)
-      checks.check(kb.cmpi(P::ne, kb.dim(axisBuf, 0), kb.index(1)),
-                   "axis must hold one value");
-    Value axis = kb.loadIndex(
-        axisBuf, SmallVector<Value>(axisRank, kb.index(0)));
-    Value r = kb.index(rank);
-    axis = kb.select(kb.cmpi(P::slt, axis, kb.index(0)), kb.addi(axis, r),
-                     axis);
-    checks.check(kb.ori(kb.cmpi(P::slt, axis, kb.index(0)),
-                        kb.cmpi(P::sge, axis, r)),
-                 "axis is out of range [-rank, rank)");
+    Value axis = readCumSumAxis(kb, op, checks);
 
     kb.ifThen(checks.passed(), [&] {
-      Value outer = kb.index(1), len = kb.index(1), inner = kb.index(1);
-      for (int64_t d = 0; d < rank; ++d) {
-        Value size = kb.dim(x, d), dIdx = kb.index(d), one = kb.index(1);
-        outer = kb.muli(outer, kb.select(kb.cmpi(P::slt, dIdx, axis), size, one));
-        len = kb.select(kb.cmpi(P::eq, dIdx, axis), size, len);
-        inner = kb.muli(inner, kb.select(kb.cmpi(P::sgt, dIdx, axis), size, one));
-      }
+      LineSplit split = splitAtAxis(kb, x, axis);
+      Value outer = split.outer, len = split.len, inner = split.inner;
       Value xf = flattenBuffer(kb, x), of = flattenBuffer(kb, out);
       bool isFloat = isa<FloatType>(element);
       Value zero = arith::ConstantOp::create(
@@ -256,16 +238,8 @@ struct TopKLowering : KernelPattern<TopKOp> {
     int64_t axis = op.getAxis() < 0 ? op.getAxis() + rank : op.getAxis();
     Value x = kb.buffer(op.getInput());
     RuntimeChecks checks(kb, "hybrid.topk");
-    Value kBuf = kb.buffer(op.getK());
-    int64_t kRank = cast<MemRefType>(kBuf.getType()).getRank();
-    if (kRank == 1)
-      checks.check(kb.cmpi(P::ne, kb.dim(kBuf, 0), kb.index(1)),
-                   "k must hold one value");
-    Value k = kb.loadIndex(kBuf, SmallVector<Value>(kRank, kb.index(0)));
+    Value k = readTopK(kb, op, x, checks);
     Value len = kb.dim(x, axis);
-    checks.check(kb.ori(kb.cmpi(P::slt, k, kb.index(0)),
-                        kb.cmpi(P::sgt, k, len)),
-                 "k is out of range [0, size of the axis]");
     // Results: the input's sizes with the axis sized k (0 when k is bad).
     Value kSafe = kb.select(checks.passed(), k, kb.index(0));
     SmallVector<Value> sizes;

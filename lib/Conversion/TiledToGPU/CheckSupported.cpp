@@ -28,7 +28,8 @@ bool hasGPULowering(Operation *op) {
   return isa<hybrid::WriteBackOp, hybrid::CheckOp, hybrid::KVCompactOp,
              hybrid::RMSNormOp, hybrid::AttentionOp,
              hybrid::RotaryEmbeddingOp, hybrid::LinearRecurrenceOp,
-             hybrid::ChunkMoEOp>(op);
+             hybrid::ChunkMoEOp, hybrid::CumSumOp, hybrid::TopKOp,
+             hybrid::AttentionScoresOp>(op);
 }
 
 struct HybridGPUCheckSupported

@@ -12,12 +12,14 @@
 //                             P shared through shared memory
 //
 // Q is staged once, scaled. Key tiles past the block's causal limit are not
-// visited. Rows whose keys are all masked give 0. Arithmetic is f32 on FMAs;
+// visited. The shape checks run on the host first, as on the CPU. Rows whose keys are all masked give 0. Arithmetic is f32 on FMAs;
 // f16/bf16 operands are widened when staged (tensor cores: next step).
 //
 //===----------------------------------------------------------------------===//
 
 #include "GPUKernels.h"
+
+#include "hybrid/Conversion/Tiling/AttentionShape.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -153,6 +155,16 @@ LogicalResult lowerAttention(OpBuilder &b, AttentionOp op) {
   b.setInsertionPoint(op);
   KernelIO io(b, loc);
   Emitter e{b, loc, io};
+  // The CPU kernel's run-time checks, on the host: shapes that disagree,
+  // a mask that does not broadcast, a key_length past the stored rows, a
+  // malformed draft tree. A failed call launches nothing.
+  KernelBuilder kb(b, loc, /*vectorWidth=*/1);
+  AttentionShape shape(kb, op.getQuery(), op.getKey(), op.getValue(),
+                       op.getScale(), op.getKeyLength());
+  RuntimeChecks checks(kb, "hybrid.attention");
+  shape.checkDynamic(kb, checks);
+  (void)shape.userMask(kb, checks, op.getMask());
+  DraftTreeRows treeRows(kb, checks, shape, op.getParents());
   Value query = io.read(op.getQuery());
   Value key = io.read(op.getKey());
   Value value = io.read(op.getValue());
@@ -165,7 +177,8 @@ LogicalResult lowerAttention(OpBuilder &b, AttentionOp op) {
   Value batch = dimOf(query, 0), qHeads = dimOf(query, 1);
   Value qLen = dimOf(query, 2), kvHeads = dimOf(key, 1);
   Value storedKeys = dimOf(key, 2);
-  // Keys past `key_length` are storage; never more than are stored.
+  // Keys past `key_length` are storage (checked to be at most the rows
+  // stored; clamped as well, so that no index is out of bounds).
   Value keys = op.getKeyLength()
                    ? arith::MinUIOp::create(b, loc, op.getKeyLength(),
                                             storedKeys)
@@ -193,7 +206,8 @@ LogicalResult lowerAttention(OpBuilder &b, AttentionOp op) {
       dynamicOut);
 
   Type f32 = b.getF32Type();
-  Value work = e.mul(e.mul(groupRows, kvHeads), batch);
+  Value work = e.select(checks.passed(),
+                        e.mul(e.mul(groupRows, kvHeads), batch), e.idx(0));
   Value rowBlocks = arith::CeilDivUIOp::create(b, loc, groupRows, e.idx(kRows));
   Launch launch = createGuardedLaunch(
       b, loc, work, {rowBlocks, kvHeads, batch}, kThreads,

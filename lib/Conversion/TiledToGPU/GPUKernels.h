@@ -93,6 +93,9 @@ LogicalResult lowerAttention(OpBuilder &b, AttentionOp op);
 LogicalResult lowerRotaryEmbedding(OpBuilder &b, RotaryEmbeddingOp op);
 LogicalResult lowerLinearRecurrence(OpBuilder &b, LinearRecurrenceOp op);
 LogicalResult lowerChunkMoE(OpBuilder &b, ChunkMoEOp op);
+LogicalResult lowerCumSum(OpBuilder &b, CumSumOp op);
+LogicalResult lowerTopK(OpBuilder &b, TopKOp op);
+LogicalResult lowerAttentionScores(OpBuilder &b, AttentionScoresOp op);
 
 /// Replaces any linalg op on buffers by a launch of one thread per point of
 /// its parallel loops.

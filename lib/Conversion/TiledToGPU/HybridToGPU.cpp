@@ -42,7 +42,8 @@ struct ConvertHybridToGPU
     getOperation().walk([&](Operation *op) {
       if (isa<hybrid::RMSNormOp, hybrid::AttentionOp,
               hybrid::RotaryEmbeddingOp, hybrid::LinearRecurrenceOp,
-              hybrid::ChunkMoEOp>(op))
+              hybrid::ChunkMoEOp, hybrid::CumSumOp, hybrid::TopKOp,
+              hybrid::AttentionScoresOp>(op))
         ops.push_back(op);
     });
     // kv_compact's node states (recurrent models) are a host loop on the
@@ -74,6 +75,15 @@ struct ConvertHybridToGPU
               })
               .Case([&](hybrid::ChunkMoEOp moe) {
                 return hybrid::gpu_stage::lowerChunkMoE(b, moe);
+              })
+              .Case([&](hybrid::CumSumOp cumsum) {
+                return hybrid::gpu_stage::lowerCumSum(b, cumsum);
+              })
+              .Case([&](hybrid::TopKOp topk) {
+                return hybrid::gpu_stage::lowerTopK(b, topk);
+              })
+              .Case([&](hybrid::AttentionScoresOp scores) {
+                return hybrid::gpu_stage::lowerAttentionScores(b, scores);
               });
       if (failed(lowered))
         return signalPassFailure();

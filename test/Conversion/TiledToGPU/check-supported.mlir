@@ -2,10 +2,10 @@
 
 // An op the GPU stage has no kernel for yet is named, with where it is and
 // what to do instead, before bufferization would fail on it obscurely.
-func.func @running_sum(%x: tensor<4xf32>, %a: tensor<1xi64>) -> tensor<4xf32> {
-  // expected-error @below {{'hybrid.cumsum' has no GPU lowering yet; compile this module for the CPU}}
-  %y = hybrid.cumsum %x, %a : tensor<4xf32>, tensor<1xi64>
-  return %y : tensor<4xf32>
+func.func @verify(%p: tensor<8xi32>, %d: tensor<8xi32>, %t: tensor<8x32xf32>) -> tensor<8xi32> {
+  // expected-error @below {{'hybrid.tree_verify' has no GPU lowering yet; compile this module for the CPU}}
+  %path, %len, %bonus = hybrid.tree_verify %p, %d, %t : tensor<8xi32>, tensor<8xi32>, tensor<8x32xf32>
+  return %path : tensor<8xi32>
 }
 
 // Ported ops pass.

@@ -1,6 +1,6 @@
 //===- AttentionShape.cpp - Operands of the attention-family ops ----------===//
 
-#include "AttentionShape.h"
+#include "hybrid/Conversion/Tiling/AttentionShape.h"
 
 using namespace mlir;
 using namespace mlir::hybrid;

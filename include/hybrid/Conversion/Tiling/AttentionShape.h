@@ -7,8 +7,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef HYBRID_LIB_CONVERSION_HYBRIDTOLOOPS_ATTENTIONSHAPE_H
-#define HYBRID_LIB_CONVERSION_HYBRIDTOLOOPS_ATTENTIONSHAPE_H
+#ifndef HYBRID_CONVERSION_TILING_ATTENTIONSHAPE_H
+#define HYBRID_CONVERSION_TILING_ATTENTIONSHAPE_H
 
 #include "hybrid/Conversion/Tiling/KernelBuilder.h"
 #include "hybrid/Conversion/Tiling/TiledAttention.h"
@@ -56,4 +56,4 @@ struct DraftTreeRows {
 
 } // namespace mlir::hybrid
 
-#endif // HYBRID_LIB_CONVERSION_HYBRIDTOLOOPS_ATTENTIONSHAPE_H
+#endif // HYBRID_CONVERSION_TILING_ATTENTIONSHAPE_H
