@@ -99,3 +99,12 @@ func.func @moe_topk(%x: tensor<?x64xf32>, %wr: tensor<8x64xf32>, %up: tensor<8x3
       {chunk = 4, top_k = 2} : tensor<?x64xf32>, tensor<8x64xf32>
   return %y : tensor<?x64xf32>
 }
+
+func.func @sparse_attention(%q: tensor<1x8x?x64xf32>, %k: tensor<1x2x?x64xf32>, %v: tensor<1x2x?x64xf32>,
+                            %s: tensor<1x2x?x4xi32>) -> tensor<1x8x?x64xf32> {
+  %o = hybrid.block_sparse_attention %q, %k, %v blocks(%s : tensor<1x2x?x4xi32>)
+      config(#hybrid.sparse_config<kernel_size = 32, kernel_stride = 16, block_size = 64,
+             topk = 4, init_blocks = 1, window_size = 128, dense_len = 256>)
+      : tensor<1x8x?x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>
+  return %o : tensor<1x8x?x64xf32>
+}

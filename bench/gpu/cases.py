@@ -61,6 +61,15 @@ def inputs(name, rng):
                 r(16, 256, 64) * 0.1, r(128, 256) * 0.1, r(256, 128) * 0.1]
     if name == "moe_topk":
         return [r(13, 64), r(8, 64), r(8, 32, 64) * 0.1, r(8, 64, 32) * 0.1]
+    if name == "sparse_attention":
+        # 600 keys, blocks of 64: past dense_len (256), so each query sees
+        # its selected blocks (some repeated, some -1) and its window.
+        t = 600
+        nb = (t + 63) // 64
+        sel = rng.integers(-1, nb, (1, 2, t, 4)).astype(np.int32)
+        qb = np.arange(t) // 64
+        sel = np.where(sel <= qb[None, None, :, None], sel, -1).astype(np.int32)
+        return [r(1, 8, t, 64), r(1, 2, t, 64), r(1, 2, t, 64), sel]
     if name == "attention_odd_dims":
         return [r(2, 3, 5, 8), r(2, 3, 7, 8), r(2, 3, 7, 10)]
     raise KeyError(name)
@@ -86,6 +95,7 @@ CASES = [
     ("recurrence_lightning_tree", "recurrence_lightning_tree", 1e-4, "cpu"),
     ("moe_blockffn", "moe_blockffn", 1e-4, "cpu"),
     ("moe_topk", "moe_topk", 1e-4, "cpu"),
+    ("sparse_attention", "sparse_attention", 1e-4, "cpu"),
 ]
 
 # Results per entry (the recurrence returns its output and its state).

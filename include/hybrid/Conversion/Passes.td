@@ -141,7 +141,9 @@ def ConvertHybridToGPU : Pass<"convert-hybrid-to-gpu", "ModuleOp"> {
       shared memory serve all G heads of the group; online softmax in
       registers; causal limit, key length, mask, softcap and draft tree on
       the tile; key tiles past the causal limit skipped. Static head
-      dimensions up to 128.
+      dimensions up to 128. `hybrid.block_sparse_attention` on the same
+      kernel: a block's rows are a query's G heads, the key loop over its
+      selected blocks and window (all keys below dense_len).
     - `hybrid.rotary_embedding`: one thread per element (rotated with its
       pair partner, or copied past the rotary dimension); the shape checks
       on the host, before the launch.
@@ -152,6 +154,11 @@ def ConvertHybridToGPU : Pass<"convert-hybrid-to-gpu", "ModuleOp"> {
     - `hybrid.chunk_moe`: router weights a block per token, then a block
       per (chunk, expert) that returns at once when the chunk does not
       activate the expert; warp-per-row expert products added atomically.
+    - `hybrid.cumsum` (a thread per line), `hybrid.topk` (a thread per
+      element, placed at its rank), `hybrid.attention_scores` (a block per
+      query row).
+    - `hybrid.check` and `hybrid.kv_compact` (caches) as on the CPU, on the
+      host (`populateHostControlLoweringPatterns`).
   }];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",

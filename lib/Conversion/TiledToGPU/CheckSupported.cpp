@@ -29,7 +29,7 @@ bool hasGPULowering(Operation *op) {
              hybrid::RMSNormOp, hybrid::AttentionOp,
              hybrid::RotaryEmbeddingOp, hybrid::LinearRecurrenceOp,
              hybrid::ChunkMoEOp, hybrid::CumSumOp, hybrid::TopKOp,
-             hybrid::AttentionScoresOp>(op);
+             hybrid::AttentionScoresOp, hybrid::BlockSparseAttentionOp>(op);
 }
 
 struct HybridGPUCheckSupported

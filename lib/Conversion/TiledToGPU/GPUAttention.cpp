@@ -128,9 +128,28 @@ Value isAncestorOrSelf(Emitter &e, Value parents, Value treeSize, Value node,
   return walk.getResult(1);
 }
 
-} // namespace
+/// The block-sparse form's key ranges: per query row, the selected blocks
+/// before the local window (each once), then the window; everything below
+/// dense_len (InfLLM-V2's dense-sparse switch).
+struct SparseKeys {
+  Value blocks, slots, dense, blockSize, localBlocks;
+};
 
-LogicalResult lowerAttention(OpBuilder &b, AttentionOp op) {
+Value maskOf(AttentionOp op) { return op.getMask(); }
+Value maskOf(BlockSparseAttentionOp) { return Value(); }
+bool causalOf(AttentionOp op) { return op.getCausal(); }
+bool causalOf(BlockSparseAttentionOp) { return true; }
+
+/// The flash kernel of both attention ops. Dense: a block's 32 rows are
+/// packed from the G heads x Sq queries of a KV group, over the keys up to
+/// the causal limit. Block-sparse: a block's rows are the G heads at one
+/// query (they share its selection), over that query's key ranges.
+template <typename OpT>
+LogicalResult emitAttention(OpBuilder &b, OpT op,
+                            function_ref<std::optional<SparseKeys>(
+                                KernelBuilder &, RuntimeChecks &,
+                                const AttentionShape &)>
+                                sparseKeys) {
   Location loc = op.getLoc();
   auto qType = cast<RankedTensorType>(op.getQuery().getType());
   auto vType = cast<RankedTensorType>(op.getValue().getType());
@@ -161,14 +180,15 @@ LogicalResult lowerAttention(OpBuilder &b, AttentionOp op) {
   KernelBuilder kb(b, loc, /*vectorWidth=*/1);
   AttentionShape shape(kb, op.getQuery(), op.getKey(), op.getValue(),
                        op.getScale(), op.getKeyLength());
-  RuntimeChecks checks(kb, "hybrid.attention");
+  RuntimeChecks checks(kb, op->getName().getStringRef());
   shape.checkDynamic(kb, checks);
-  (void)shape.userMask(kb, checks, op.getMask());
+  (void)shape.userMask(kb, checks, maskOf(op));
   DraftTreeRows treeRows(kb, checks, shape, op.getParents());
+  std::optional<SparseKeys> sparse = sparseKeys(kb, checks, shape);
   Value query = io.read(op.getQuery());
   Value key = io.read(op.getKey());
   Value value = io.read(op.getValue());
-  Value mask = op.getMask() ? io.read(op.getMask()) : Value();
+  Value mask = maskOf(op) ? io.read(maskOf(op)) : Value();
   Value parents = op.getParents() ? io.read(op.getParents()) : Value();
 
   auto dimOf = [&](Value m, int64_t d) -> Value {
@@ -208,7 +228,10 @@ LogicalResult lowerAttention(OpBuilder &b, AttentionOp op) {
   Type f32 = b.getF32Type();
   Value work = e.select(checks.passed(),
                         e.mul(e.mul(groupRows, kvHeads), batch), e.idx(0));
-  Value rowBlocks = arith::CeilDivUIOp::create(b, loc, groupRows, e.idx(kRows));
+  Value rowBlocks =
+      sparse ? qLen
+             : arith::CeilDivUIOp::create(b, loc, groupRows, e.idx(kRows))
+                   .getResult();
   Launch launch = createGuardedLaunch(
       b, loc, work, {rowBlocks, kvHeads, batch}, kThreads,
       {getWorkgroupBufferType({kRows, headDim + 1}, f32),
@@ -221,11 +244,20 @@ LogicalResult lowerAttention(OpBuilder &b, AttentionOp op) {
   Value tid = launch.threadX, kvHead = launch.blockY, b0 = launch.blockZ;
   Value firstRow = e.mul(launch.blockX, e.idx(kRows));
   Value row = e.div(tid, e.idx(kParts)), part = e.rem(tid, e.idx(kParts));
-  Value groupRow = e.add(firstRow, row);
-  Value rowValid = e.ult(groupRow, groupRows);
-  Value safeRow = e.select(rowValid, groupRow, e.idx(0));
-  Value qi = e.rem(safeRow, qLen);
-  Value head = e.add(e.mul(kvHead, group), e.div(safeRow, qLen));
+  // The group row and (head, query) of block row r.
+  auto rowAt = [&](Value r) -> std::tuple<Value, Value, Value> {
+    if (sparse) {
+      Value valid = e.ult(r, group);
+      return {valid, e.add(e.mul(kvHead, group), e.select(valid, r, e.idx(0))),
+              launch.blockX};
+    }
+    Value gr = e.add(firstRow, r);
+    Value valid = e.ult(gr, groupRows);
+    Value safe = e.select(valid, gr, e.idx(0));
+    return {valid, e.add(e.mul(kvHead, group), e.div(safe, qLen)),
+            e.rem(safe, qLen)};
+  };
+  auto [rowValid, head, qi] = rowAt(row);
 
   // Q, scaled, once: row-major with one float of padding per row.
   {
@@ -235,19 +267,20 @@ LogicalResult lowerAttention(OpBuilder &b, AttentionOp op) {
     b.setInsertionPointToStart(loop.getBody());
     Value i = loop.getInductionVar();
     Value r = e.div(i, e.idx(headDim)), d = e.rem(i, e.idx(headDim));
-    Value gr = e.add(firstRow, r);
-    Value valid = e.ult(gr, groupRows);
-    Value safe = e.select(valid, gr, e.idx(0));
-    Value h = e.add(e.mul(kvHead, group), e.div(safe, qLen));
-    Value q = e.loadF32Or0(query, ValueRange{b0, h, e.rem(safe, qLen), d},
-                           valid);
+    auto [valid, h, query_i] = rowAt(r);
+    Value q = e.loadF32Or0(query, ValueRange{b0, h, query_i, d}, valid);
     e.store(e.mulf(q, e.f32(scale)), qTile, ValueRange{r, d});
   }
 
   // Keys this block can see: with a causal limit, none past the last
   // row's (its rows span heads only if they reach the group's last query).
   Value keyEnd = keys;
-  if (op.getCausal()) {
+  if (sparse) {
+    // All the block's rows are one query: its causal end.
+    Value limit = arith::MaxSIOp::create(
+        b, loc, e.add(e.add(offset, launch.blockX), e.idx(1)), e.idx(0));
+    keyEnd = arith::MinSIOp::create(b, loc, limit, keys);
+  } else if (causalOf(op)) {
     Value lastRow = e.sub(
         arith::MinUIOp::create(b, loc, e.add(firstRow, e.idx(kRows)),
                                groupRows),
@@ -264,8 +297,57 @@ LogicalResult lowerAttention(OpBuilder &b, AttentionOp op) {
   Value negInf = e.f32(-std::numeric_limits<float>::infinity());
   SmallVector<Value> init{negInf, e.f32(0)};
   init.append(accCount, e.f32(0));
-  auto keyLoop =
-      scf::ForOp::create(b, loc, e.idx(0), keyEnd, e.idx(kKeys), init);
+  // Key ranges: one (everything up to the causal limit), or the sparse
+  // form's selected blocks then the window (an unselected slot is empty).
+  Value ranges = sparse ? e.add(sparse->slots, e.idx(1)) : e.idx(1);
+  auto rangeLoop = scf::ForOp::create(b, loc, e.idx(0), ranges, e.idx(1), init);
+  b.setInsertionPointToStart(rangeLoop.getBody());
+  Value rangeStart = e.idx(0), rangeEnd = keyEnd;
+  if (sparse) {
+    Value slot = rangeLoop.getInductionVar();
+    Value isWindow = e.cmp(arith::CmpIPredicate::eq, slot, sparse->slots);
+    Value pos = arith::MaxSIOp::create(b, loc, e.add(offset, launch.blockX),
+                                       e.idx(0));
+    Value queryBlock = e.div(pos, sparse->blockSize);
+    Value windowStart = e.select(
+        e.ult(queryBlock, sparse->localBlocks), e.idx(0),
+        e.add(e.sub(queryBlock, sparse->localBlocks), e.idx(1)));
+    Value safeSlot = e.select(isWindow, e.idx(0), slot);
+    auto blockAt = [&](Value sl) -> Value {
+      return arith::IndexCastOp::create(
+          b, loc, b.getIndexType(),
+          e.load(sparse->blocks, ValueRange{b0, kvHead, launch.blockX, sl}));
+    };
+    Value blk = blockAt(safeSlot);
+    // A block listed twice is attended once.
+    Value seen = kb.loop(e.idx(0), safeSlot, e.idx(1),
+                         {kb.boolean(false)},
+                         [&](Value o, ValueRange it) -> SmallVector<Value> {
+                           return {kb.ori(it[0], e.cmp(arith::CmpIPredicate::eq,
+                                                       blockAt(o), blk))};
+                         })[0];
+    Value take = e.andI(e.andI(e.cmp(arith::CmpIPredicate::sge, blk, e.idx(0)),
+                               e.cmp(arith::CmpIPredicate::slt, blk,
+                                     windowStart)),
+                        kb.notI(seen));
+    Value j0 = e.mul(blk, sparse->blockSize);
+    Value blockStart = e.select(take, arith::MinUIOp::create(b, loc, j0, keyEnd),
+                                e.idx(0));
+    Value blockEnd = e.select(
+        take,
+        arith::MinUIOp::create(b, loc, e.add(j0, sparse->blockSize), keyEnd),
+        e.idx(0));
+    Value windowFirst = arith::MinUIOp::create(
+        b, loc, e.mul(windowStart, sparse->blockSize), keyEnd);
+    // Below dense_len: one range, every key up to the causal limit.
+    rangeStart = e.select(sparse->dense, e.idx(0),
+                          e.select(isWindow, windowFirst, blockStart));
+    rangeEnd = e.select(sparse->dense, e.select(isWindow, keyEnd, e.idx(0)),
+                        e.select(isWindow, keyEnd, blockEnd));
+  }
+  auto keyLoop = scf::ForOp::create(b, loc, rangeStart, rangeEnd,
+                                    e.idx(kKeys),
+                                    rangeLoop.getRegionIterArgs());
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(keyLoop.getBody());
@@ -320,8 +402,8 @@ LogicalResult lowerAttention(OpBuilder &b, AttentionOp op) {
         s = e.mulf(cap, math::TanhOp::create(
                             b, loc, arith::DivFOp::create(b, loc, s, cap)));
       }
-      Value visible = e.andI(rowValid, e.ult(kj, keys));
-      if (op.getCausal())
+      Value visible = e.andI(rowValid, e.ult(kj, rangeEnd));
+      if (causalOf(op))
         visible = e.andI(visible, e.cmp(arith::CmpIPredicate::sle, kj,
                                         e.add(offset, qi)));
       if (parents) {
@@ -412,19 +494,21 @@ LogicalResult lowerAttention(OpBuilder &b, AttentionOp op) {
     scf::YieldOp::create(b, loc, yielded);
   }
 
+  scf::YieldOp::create(b, loc, keyLoop.getResults());
+  b.setInsertionPointAfter(rangeLoop);
   // out = acc / l; a row that saw no key gives 0.
   auto ifValid = scf::IfOp::create(b, loc, rowValid, false);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(&ifValid.getThenRegion().front());
-    Value l = keyLoop.getResult(1);
+    Value l = rangeLoop.getResult(1);
     Value empty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, l,
                                         e.f32(0));
     Value inv = e.select(empty, e.f32(0),
                          arith::DivFOp::create(b, loc, e.f32(1), l));
     for (int64_t u = 0; u < accCount; ++u) {
       Value col = e.add(part, e.idx(u * kParts));
-      Value o = io.fromF32(e.mulf(keyLoop.getResult(2 + u), inv),
+      Value o = io.fromF32(e.mulf(rangeLoop.getResult(2 + u), inv),
                            outType.getElementType());
       if ((u + 1) * kParts <= valueDim) {
         e.store(o, output, ValueRange{b0, head, qi, col});
@@ -441,6 +525,47 @@ LogicalResult lowerAttention(OpBuilder &b, AttentionOp op) {
   op.getResult().replaceAllUsesWith(io.result(output, outType));
   op.erase();
   return success();
+}
+
+} // namespace
+
+LogicalResult lowerAttention(OpBuilder &b, AttentionOp op) {
+  return emitAttention(b, op, [](KernelBuilder &, RuntimeChecks &,
+                                 const AttentionShape &) {
+    return std::optional<SparseKeys>();
+  });
+}
+
+LogicalResult lowerBlockSparseAttention(OpBuilder &b,
+                                        BlockSparseAttentionOp op) {
+  if (op.getParents())
+    return op.emitError("block-sparse attention over a draft tree has no GPU "
+                        "lowering yet; compile this module for the CPU");
+  return emitAttention(
+      b, op,
+      [&](KernelBuilder &kb, RuntimeChecks &checks,
+          const AttentionShape &shape) -> std::optional<SparseKeys> {
+        using P = arith::CmpIPredicate;
+        SparseConfigAttr config = op.getConfig();
+        SparseKeys keys;
+        keys.blocks = kb.buffer(op.getBlockIndices());
+        keys.slots = kb.dim(keys.blocks, 3);
+        checks.check(
+            kb.ori(kb.ori(kb.cmpi(P::ne, kb.dim(keys.blocks, 0), shape.batch),
+                          kb.cmpi(P::ne, kb.dim(keys.blocks, 1),
+                                  shape.kvHeads)),
+                   kb.cmpi(P::ne, kb.dim(keys.blocks, 2), shape.qLen)),
+            "block_indices must be [batch, kv heads, query rows, slots]");
+        // A block's rows are the G heads at one query.
+        checks.check(kb.cmpi(P::ugt, shape.group, kb.index(kRows)),
+                     "the GPU kernel takes at most 32 query heads per key/"
+                     "value head");
+        keys.blockSize = kb.index(config.getBlockSize());
+        keys.localBlocks = kb.index(config.getLocalBlocks());
+        keys.dense =
+            kb.cmpi(P::slt, shape.kvLen, kb.index(config.getDenseLen()));
+        return keys;
+      });
 }
 
 } // namespace mlir::hybrid::gpu_stage

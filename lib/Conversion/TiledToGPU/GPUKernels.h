@@ -90,6 +90,8 @@ LogicalResult emitContraction(OpBuilder &b, linalg::LinalgOp op);
 /// buffers (see KernelIO).
 LogicalResult lowerRMSNorm(OpBuilder &b, RMSNormOp op);
 LogicalResult lowerAttention(OpBuilder &b, AttentionOp op);
+LogicalResult lowerBlockSparseAttention(OpBuilder &b,
+                                        BlockSparseAttentionOp op);
 LogicalResult lowerRotaryEmbedding(OpBuilder &b, RotaryEmbeddingOp op);
 LogicalResult lowerLinearRecurrence(OpBuilder &b, LinearRecurrenceOp op);
 LogicalResult lowerChunkMoE(OpBuilder &b, ChunkMoEOp op);

@@ -43,7 +43,7 @@ struct ConvertHybridToGPU
       if (isa<hybrid::RMSNormOp, hybrid::AttentionOp,
               hybrid::RotaryEmbeddingOp, hybrid::LinearRecurrenceOp,
               hybrid::ChunkMoEOp, hybrid::CumSumOp, hybrid::TopKOp,
-              hybrid::AttentionScoresOp>(op))
+              hybrid::AttentionScoresOp, hybrid::BlockSparseAttentionOp>(op))
         ops.push_back(op);
     });
     // kv_compact's node states (recurrent models) are a host loop on the
@@ -84,6 +84,9 @@ struct ConvertHybridToGPU
               })
               .Case([&](hybrid::AttentionScoresOp scores) {
                 return hybrid::gpu_stage::lowerAttentionScores(b, scores);
+              })
+              .Case([&](hybrid::BlockSparseAttentionOp sparse) {
+                return hybrid::gpu_stage::lowerBlockSparseAttention(b, sparse);
               });
       if (failed(lowered))
         return signalPassFailure();

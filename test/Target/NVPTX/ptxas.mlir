@@ -20,6 +20,8 @@
 // query and decay rows and the warps' partials in shared memory.
 // CHECK-DAG: kernel __hybrid_kernel_linear_recurrence_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 1280 bytes smem, 1 barriers, spills 0/0 bytes
 // CHECK-DAG: kernel __hybrid_kernel_linear_recurrence_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 1024 bytes smem, 1 barriers, spills 0/0 bytes
+// Block-sparse attention: the flash kernel over the selected ranges.
+// CHECK-DAG: kernel __hybrid_kernel_block_sparse_attention_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 35200 bytes smem, 1 barriers, spills 0/0 bytes
 // RoPE: a thread per element.
 // CHECK-DAG: kernel __hybrid_kernel_rotary_embedding_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 0 bytes smem, 0 barriers, spills 0/0 bytes
 // CHECK-DAG: kernel __hybrid_kernel_rms_norm_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 128 bytes smem, 1 barriers, spills 0/0 bytes
@@ -106,4 +108,13 @@ func.func @lightning_tree(%q: tensor<1x2x?x64xbf16>, %k: tensor<1x2x?x64xbf16>, 
   %o, %s = hybrid.linear_recurrence gated %q, %k, %v tree(%p : tensor<?xi32>) {decay_slopes = array<f32: 0.25, 0.0625>}
       : tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16>
   return %o, %s : tensor<1x2x?x64xbf16>, tensor<1x2x?x64x64xf32>
+}
+
+func.func @sparse(%q: tensor<1x16x?x128xbf16>, %k: tensor<1x2x?x128xbf16>, %v: tensor<1x2x?x128xbf16>,
+                  %s: tensor<1x2x?x16xi32>) -> tensor<1x16x?x128xbf16> {
+  %o = hybrid.block_sparse_attention %q, %k, %v blocks(%s : tensor<1x2x?x16xi32>)
+      config(#hybrid.sparse_config<kernel_size = 32, kernel_stride = 16, block_size = 64,
+             topk = 16, init_blocks = 1, window_size = 256, dense_len = 8192>)
+      : tensor<1x16x?x128xbf16>, tensor<1x2x?x128xbf16>, tensor<1x2x?x128xbf16>
+  return %o : tensor<1x16x?x128xbf16>
 }
