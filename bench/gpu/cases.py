@@ -109,4 +109,9 @@ MODELS = [
     ("llama_tiny_forward", "llama-tiny", 1e-4),
     ("qwen3_tiny_forward", "qwen3-tiny-sharded", 1e-4),
     ("minicpm_tiny_bf16_forward", "minicpm-tiny-bf16", 2e-2),
+    ("minicpm_blockffn_tiny_forward", "minicpm-blockffn-tiny", 1e-4),
+    ("minicpm4_sparse_tiny_forward", "minicpm4-sparse-tiny", 1e-4),
+    ("minicpm_sala_tiny_forward", "minicpm-sala-tiny", 1e-4),
+    ("minicpm_sala_blockffn_tiny_bf16_forward",
+     "minicpm-sala-blockffn-tiny-bf16", 2e-2),
 ]

@@ -144,6 +144,8 @@ def ConvertHybridToGPU : Pass<"convert-hybrid-to-gpu", "ModuleOp"> {
       dimensions up to 128. `hybrid.block_sparse_attention` on the same
       kernel: a block's rows are a query's G heads, the key loop over its
       selected blocks and window (all keys below dense_len).
+    - `hybrid.block_select` (a block per query: kernel scores, max-pool,
+      top k by rank) and `hybrid.compress_keys` (a thread per value).
     - `hybrid.rotary_embedding`: one thread per element (rotated with its
       pair partner, or copied past the rotary dimension); the shape checks
       on the host, before the launch.

@@ -29,7 +29,8 @@ bool hasGPULowering(Operation *op) {
              hybrid::RMSNormOp, hybrid::AttentionOp,
              hybrid::RotaryEmbeddingOp, hybrid::LinearRecurrenceOp,
              hybrid::ChunkMoEOp, hybrid::CumSumOp, hybrid::TopKOp,
-             hybrid::AttentionScoresOp, hybrid::BlockSparseAttentionOp>(op);
+             hybrid::AttentionScoresOp, hybrid::BlockSparseAttentionOp,
+             hybrid::CompressKeysOp, hybrid::BlockSelectOp>(op);
 }
 
 struct HybridGPUCheckSupported

@@ -16,6 +16,7 @@
 #ifndef HYBRID_LIB_CONVERSION_TILEDTOGPU_GPUKERNELS_H
 #define HYBRID_LIB_CONVERSION_TILEDTOGPU_GPUKERNELS_H
 
+#include "hybrid/Conversion/Tiling/KernelBuilder.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -98,6 +99,13 @@ LogicalResult lowerChunkMoE(OpBuilder &b, ChunkMoEOp op);
 LogicalResult lowerCumSum(OpBuilder &b, CumSumOp op);
 LogicalResult lowerTopK(OpBuilder &b, TopKOp op);
 LogicalResult lowerAttentionScores(OpBuilder &b, AttentionScoresOp op);
+LogicalResult lowerCompressKeys(OpBuilder &b, CompressKeysOp op);
+LogicalResult lowerBlockSelect(OpBuilder &b, BlockSelectOp op);
+
+/// rows[b, h, r, :] = the mean of the key's kernel window (first + r), a
+/// thread per value (CompressedRowsEmitter for the GPU).
+void emitCompressedRows(KernelBuilder &kb, SparseConfigAttr config, Value key,
+                        Value rows, Value first, Value count);
 
 /// Replaces any linalg op on buffers by a launch of one thread per point of
 /// its parallel loops.

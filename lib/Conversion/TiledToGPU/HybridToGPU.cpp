@@ -43,7 +43,8 @@ struct ConvertHybridToGPU
       if (isa<hybrid::RMSNormOp, hybrid::AttentionOp,
               hybrid::RotaryEmbeddingOp, hybrid::LinearRecurrenceOp,
               hybrid::ChunkMoEOp, hybrid::CumSumOp, hybrid::TopKOp,
-              hybrid::AttentionScoresOp, hybrid::BlockSparseAttentionOp>(op))
+              hybrid::AttentionScoresOp, hybrid::BlockSparseAttentionOp,
+              hybrid::CompressKeysOp, hybrid::BlockSelectOp>(op))
         ops.push_back(op);
     });
     // kv_compact's node states (recurrent models) are a host loop on the
@@ -87,6 +88,12 @@ struct ConvertHybridToGPU
               })
               .Case([&](hybrid::BlockSparseAttentionOp sparse) {
                 return hybrid::gpu_stage::lowerBlockSparseAttention(b, sparse);
+              })
+              .Case([&](hybrid::CompressKeysOp compress) {
+                return hybrid::gpu_stage::lowerCompressKeys(b, compress);
+              })
+              .Case([&](hybrid::BlockSelectOp select) {
+                return hybrid::gpu_stage::lowerBlockSelect(b, select);
               });
       if (failed(lowered))
         return signalPassFailure();
