@@ -73,6 +73,11 @@ struct Parameter {
   /// Owned bytes: the packed panels, or a copy of mapped bytes that are
   /// misaligned for the dtype.
   void *copy = nullptr;
+  /// A GPU module's copy in device memory, made on first use from
+  /// `deviceSource` (the bound bytes then; a parameter bound again is
+  /// copied again), or null.
+  void *device = nullptr;
+  const void *deviceSource = nullptr;
 };
 
 /// A read-only memory mapping of one parameter file.
@@ -96,6 +101,10 @@ struct hybrid_module_t {
   void (*setNumThreads)(int) = nullptr;
   /// hybrid_cuda_take_error of a GPU module's runtime, or null.
   size_t (*takeGPUError)(char *, size_t) = nullptr;
+  /// A GPU module's parameters live in device memory: copied there on
+  /// first use and released with the module (hybrid_cuda_upload/release).
+  void *(*gpuUpload)(const void *, size_t) = nullptr;
+  void (*gpuRelease)(void *) = nullptr;
   std::mutex mutex;
 
   const hybrid::runtime::Entry *find(const char *name) const {

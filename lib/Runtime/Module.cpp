@@ -190,6 +190,10 @@ hybrid_status hybrid_module_load(const char *path, hybrid_module **out) {
   // no driver or no device.
   m->takeGPUError = reinterpret_cast<size_t (*)(char *, size_t)>(
       dlsym(m->handle, "hybrid_cuda_take_error"));
+  m->gpuUpload = reinterpret_cast<void *(*)(const void *, size_t)>(
+      dlsym(m->handle, "hybrid_cuda_upload"));
+  m->gpuRelease =
+      reinterpret_cast<void (*)(void *)>(dlsym(m->handle, "hybrid_cuda_release"));
   if (std::string gpu = takeGPUError(*m); !gpu.empty())
     return makeStatus("cannot load module %s: %s", path, gpu.c_str());
   *out = m.release();
@@ -352,15 +356,31 @@ hybrid_status hybrid_module_invoke(hybrid_module *m, const char *entry,
   for (size_t i = 0; i < e->args.size(); ++i) {
     if (e->args[i].parameter < 0)
       continue;
-    const Parameter &p = m->parameters[e->args[i].parameter];
+    Parameter &p = m->parameters[e->args[i].parameter];
     if (!p.data)
       return makeStatus("'%s' reads parameter '%s', which is not bound "
                         "(bind the model's files with "
                         "hybrid_module_bind_parameters_from_folder)",
                         entry, p.key.c_str());
+    void *data = const_cast<void *>(p.data);
+    if (m->gpuUpload) {
+      // A GPU module reads its parameters in device memory: copied once
+      // (again only when the parameter is bound anew), not every call.
+      if (!p.device || p.deviceSource != p.data) {
+        if (p.device && m->gpuRelease)
+          m->gpuRelease(p.device);
+        size_t bytes = numElements(p.boundShape) * hybrid_dtype_size(p.dtype);
+        p.device = m->gpuUpload(p.data, bytes);
+        p.deviceSource = p.device ? p.data : nullptr;
+        if (std::string gpu = takeGPUError(*m); !p.device || !gpu.empty())
+          return makeStatus("'%s': cannot copy parameter '%s' to the GPU: %s",
+                            entry, p.key.c_str(),
+                            gpu.empty() ? "no memory" : gpu.c_str());
+      }
+      data = p.device;
+    }
     parameterViews.push_back(
-        hybrid_tensor_t{p.dtype, p.boundShape, const_cast<void *>(p.data),
-                        nullptr});
+        hybrid_tensor_t{p.dtype, p.boundShape, data, nullptr});
     all[i] = &parameterViews.back();
   }
 

@@ -150,8 +150,11 @@ hybrid_status hybrid::runtime::registerParameter(
 }
 
 void hybrid::runtime::releaseParameters(hybrid_module_t &m) {
-  for (Parameter &p : m.parameters)
+  for (Parameter &p : m.parameters) {
     std::free(p.copy);
+    if (p.device && m.gpuRelease)
+      m.gpuRelease(p.device);
+  }
   for (const Mapping &map : m.mappings)
     if (map.address && map.size)
       munmap(map.address, map.size);

@@ -31,6 +31,8 @@ void mgpuStreamDestroy(void *stream);
 void *mgpuMemAlloc(uint64_t bytes, void *stream, bool isHostShared);
 void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream);
 void mgpuMemFree(void *ptr, void *stream);
+void *hybrid_cuda_upload(const void *host, size_t bytes);
+void hybrid_cuda_release(void *device);
 }
 
 namespace {
@@ -68,6 +70,11 @@ std::string takeError() {
   void *shared = mgpuMemAlloc(16, nullptr, true);
   std::fprintf(stderr, "shared: %s|%s\n", shared ? "memory" : "null",
                takeError().c_str());
+  // A parameter kept in device memory (the thin runtime's upload).
+  void *weights = hybrid_cuda_upload(host, sizeof(host));
+  std::fprintf(stderr, "upload: %s|%s\n", weights ? "device" : "null",
+               takeError().c_str());
+  hybrid_cuda_release(weights);
   std::exit(0);
 }
 
@@ -80,7 +87,8 @@ TEST(GPURuntime, NoDriverIsAnErrorNotACrash) {
               "function: null\\|kernel 'add' is in a GPU module that did not "
               "load\n"
               "run: no CUDA driver \\(/nonexistent/libcuda.so.1[^\n]*\n"
-              "shared: null\\|host-shared GPU allocations are not supported");
+              "shared: null\\|host-shared GPU allocations are not supported\n"
+              "upload: null\\|no CUDA driver");
 }
 
 TEST(GPURuntime, ALibraryThatIsNotTheDriverIsRefusedByName) {

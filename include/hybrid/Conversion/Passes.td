@@ -205,7 +205,9 @@ def HybridGPUDeviceBuffers : Pass<"hybrid-gpu-device-buffers", "ModuleOp"> {
     launches. This pass puts every buffer on the device: allocations become
     `gpu.alloc`, frees `gpu.dealloc`, contiguous copies `gpu.memcpy`, and a
     constant global is copied to the device where it is used. Each public
-    function copies its buffer arguments to the device on entry, and its
+    function copies its buffer arguments to the device on entry (except
+    its bound parameters, `hybrid.parameter`: the runtime keeps those in
+    device memory, copied once), and its
     results (and the arguments it writes in place, such as a KV cache)
     back to host memory before it returns, so that the runtime's calling
     convention is the CPU's. A host load from a device buffer (a check's

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "hybrid/Conversion/Passes.h"
+#include "hybrid/Dialect/Hybrid/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -19,6 +20,8 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
+#include "llvm/Support/JSON.h"
+
 namespace mlir::hybrid {
 #define GEN_PASS_DEF_HYBRIDGPUDEVICEBUFFERS
 #include "hybrid/Conversion/Passes.h.inc"
@@ -27,6 +30,48 @@ namespace mlir::hybrid {
 using namespace mlir;
 
 namespace {
+
+/// The entry points' bound parameters (weights), as
+/// hybrid-export-entry-points recorded them for the runtime, which passes a
+/// GPU module's parameters in device memory, copied there once.
+class EntryParameters {
+public:
+  explicit EntryParameters(ModuleOp module) {
+    auto described =
+        module->getAttrOfType<StringAttr>(hybrid::kEntryPointsAttrName);
+    if (!described)
+      return;
+    llvm::Expected<llvm::json::Value> parsed =
+        llvm::json::parse(described.getValue());
+    if (!parsed) {
+      llvm::consumeError(parsed.takeError());
+      return;
+    }
+    const llvm::json::Array *entries = parsed->getAsArray();
+    for (const llvm::json::Value &entry : entries ? *entries
+                                                  : llvm::json::Array()) {
+      const llvm::json::Object *object = entry.getAsObject();
+      std::optional<StringRef> name = object ? object->getString("name")
+                                             : std::nullopt;
+      const llvm::json::Array *args = object ? object->getArray("args")
+                                             : nullptr;
+      if (!name || !args)
+        continue;
+      for (auto [i, arg] : llvm::enumerate(*args))
+        if (const llvm::json::Object *a = arg.getAsObject();
+            a && a->get("parameter"))
+          parameters[*name].insert(i);
+    }
+  }
+
+  bool contains(func::FuncOp func, unsigned index) const {
+    auto it = parameters.find(func.getSymName());
+    return it != parameters.end() && it->second.contains(index);
+  }
+
+private:
+  llvm::StringMap<DenseSet<unsigned>> parameters;
+};
 
 /// The dynamic sizes of `buffer`'s type, read from `buffer`.
 SmallVector<Value> dynamicSizes(OpBuilder &b, Location loc, Value buffer) {
@@ -203,7 +248,8 @@ void moveBuffersToDevice(func::FuncOp func) {
 
 /// Copies an entry point's buffer arguments to the device on entry, and
 /// its results and the arguments it writes back to the host on return.
-void copyAtBoundary(func::FuncOp func, SymbolTableCollection &symbols) {
+void copyAtBoundary(func::FuncOp func, SymbolTableCollection &symbols,
+                    const EntryParameters &parameters) {
   OpBuilder b(func.getContext());
   Block &entry = func.front();
   b.setInsertionPointToStart(&entry);
@@ -214,7 +260,8 @@ void copyAtBoundary(func::FuncOp func, SymbolTableCollection &symbols) {
   };
   SmallVector<ArgumentCopy> copies;
   for (BlockArgument arg : func.getArguments()) {
-    if (!isa<MemRefType>(arg.getType()) || arg.use_empty())
+    if (!isa<MemRefType>(arg.getType()) || arg.use_empty() ||
+        parameters.contains(func, arg.getArgNumber()))
       continue;
     SmallVector<Value> sizes = dynamicSizes(b, loc, arg);
     auto device = gpu::AllocOp::create(b, loc, arg.getType(), Type(),
@@ -269,7 +316,13 @@ void copyAtBoundary(func::FuncOp func, SymbolTableCollection &symbols) {
 /// of them) and the arguments of functions that some call passes one.
 class DeviceBuffers {
 public:
-  explicit DeviceBuffers(ModuleOp module) {
+  DeviceBuffers(ModuleOp module, const EntryParameters &parameters) {
+    // Entry points' parameters arrive in device memory.
+    for (func::FuncOp func : module.getOps<func::FuncOp>())
+      if (func.isPublic() && !func.isExternal())
+        for (BlockArgument arg : func.getArguments())
+          if (parameters.contains(func, arg.getArgNumber()))
+            arguments.insert(arg);
     SymbolTableCollection symbols;
     for (bool changed = true; changed;) {
       changed = false;
@@ -337,8 +390,9 @@ void readBack(memref::LoadOp load) {
 
 /// Host loads from device buffers are copied back; a host store into one
 /// is an error naming the op that still needs a kernel.
-LogicalResult fixHostAccesses(ModuleOp module) {
-  DeviceBuffers device(module);
+LogicalResult fixHostAccesses(ModuleOp module,
+                              const EntryParameters &parameters) {
+  DeviceBuffers device(module, parameters);
   SmallVector<memref::LoadOp> loads;
   bool failedAny = false;
   module.walk<WalkOrder::PreOrder>([&](Operation *op) {
@@ -365,14 +419,15 @@ struct HybridGPUDeviceBuffers
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SymbolTableCollection symbols;
+    EntryParameters parameters(module);
     SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
     for (func::FuncOp func : funcs)
       if (!func.isExternal())
         moveBuffersToDevice(func);
     for (func::FuncOp func : funcs)
       if (!func.isExternal() && func.isPublic())
-        copyAtBoundary(func, symbols);
-    if (failed(fixHostAccesses(module)))
+        copyAtBoundary(func, symbols, parameters);
+    if (failed(fixHostAccesses(module, parameters)))
       return signalPassFailure();
   }
 };

@@ -209,6 +209,36 @@ HYBRID_GPU_API void mgpuMemFree(void *ptr, void * /*stream*/) {
     });
 }
 
+/// A copy of `bytes` host bytes in device memory (a parameter kept
+/// resident between calls), or null (recorded) on failure.
+HYBRID_GPU_API void *hybrid_cuda_upload(const void *host, size_t bytes) {
+  void *device = mgpuMemAlloc(bytes ? bytes : 1, nullptr, false);
+  if (!device)
+    return nullptr;
+  bool copied =
+      !bytes || (check("copying a parameter to the GPU failed",
+                       [&](const Driver &d) {
+                         return d.cuMemcpyAsync(
+                             reinterpret_cast<CUdeviceptr>(device),
+                             reinterpret_cast<CUdeviceptr>(host), bytes,
+                             nullptr);
+                       }) &&
+                 check("copying a parameter to the GPU failed",
+                       [](const Driver &d) {
+                         return d.cuStreamSynchronize(nullptr);
+                       }));
+  if (!copied) {
+    mgpuMemFree(device, nullptr);
+    return nullptr;
+  }
+  return device;
+}
+
+/// Releases what hybrid_cuda_upload returned.
+HYBRID_GPU_API void hybrid_cuda_release(void *device) {
+  mgpuMemFree(device, nullptr);
+}
+
 /// Either side may be host memory (unified addressing).
 HYBRID_GPU_API void mgpuMemcpy(void *dst, void *src, size_t bytes,
                                void *stream) {

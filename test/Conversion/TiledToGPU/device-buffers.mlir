@@ -77,3 +77,33 @@ func.func @host_read(%ok: memref<i1>) -> i1 {
   %v = memref.load %ok[] : memref<i1>
   return %v : i1
 }
+
+// -----
+
+// A bound parameter (a weight: `parameter` in the entry's recorded
+// signature) arrives in device memory, where the runtime keeps it: no copy
+// in, no copy back, not freed.
+// CHECK-LABEL: func @with_weight
+// CHECK-SAME:    (%[[X:.*]]: memref<4xf32>, %[[W:.*]]: memref<4xf32>)
+// CHECK:         %[[DX:.*]] = gpu.alloc () : memref<4xf32>
+// CHECK:         gpu.memcpy %[[DX]], %[[X]]
+// CHECK-NOT:     gpu.memcpy {{.*}}%[[W]]
+// CHECK:         call @kernel2(%[[DX]], %[[W]])
+// CHECK-NOT:     gpu.dealloc %[[W]]
+module attributes {hybrid.entry_points = "[{\22args\22:[{\22dtype\22:\22f32\22,\22kind\22:\22tensor\22,\22shape\22:[4]},{\22dtype\22:\22f32\22,\22kind\22:\22tensor\22,\22parameter\22:{\22key\22:\22w\22},\22shape\22:[4]}],\22name\22:\22with_weight\22,\22results\22:[]}]"} {
+  func.func private @kernel2(%x: memref<4xf32>, %w: memref<4xf32>) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+               threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+      %v = memref.load %w[%c0] : memref<4xf32>
+      memref.store %v, %x[%c0] : memref<4xf32>
+      gpu.terminator
+    }
+    return
+  }
+  func.func @with_weight(%x: memref<4xf32>, %w: memref<4xf32>) {
+    call @kernel2(%x, %w) : (memref<4xf32>, memref<4xf32>) -> ()
+    return
+  }
+}
