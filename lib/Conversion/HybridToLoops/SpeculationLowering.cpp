@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "hybrid/Conversion/Tiling/SpeculationShape.h"
 #include "hybrid/Conversion/Tiling/KernelBuilder.h"
 #include "Lowerings.h"
 #include "hybrid/Dialect/Hybrid/IR/HybridOps.h"
@@ -46,15 +47,7 @@ struct TreeVerifyLowering : KernelPattern<TreeVerifyOp> {
     Value bonus = kb.alloc(scalarType, {});
 
     RuntimeChecks checks(kb, "hybrid.tree_verify");
-    auto check = [&](Value cond, StringRef what) { checks.check(cond, what); };
-    check(kb.ori(kb.cmpi(P::ne, kb.dim(draft, 0), nodes),
-                 kb.cmpi(P::ne, kb.dim(target, 0), nodes)),
-          "parents, draft tokens and target disagree on the node count");
-    check(kb.cmpi(P::eq, nodes, kb.index(0)), "the draft tree is empty");
-    if (logits)
-      check(kb.cmpi(P::eq, kb.dim(target, 1), kb.index(0)),
-            "the vocabulary is empty");
-    checks.checkDraftTree(parents);
+    checkTreeVerify(kb, checks, parents, draft, target, logits);
 
     kb.ifThen(checks.passed(), [&] {
       // a[i]: the target's token after node i (first maximum on ties).

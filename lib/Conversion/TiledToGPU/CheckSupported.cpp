@@ -30,7 +30,8 @@ bool hasGPULowering(Operation *op) {
              hybrid::RotaryEmbeddingOp, hybrid::LinearRecurrenceOp,
              hybrid::ChunkMoEOp, hybrid::CumSumOp, hybrid::TopKOp,
              hybrid::AttentionScoresOp, hybrid::BlockSparseAttentionOp,
-             hybrid::CompressKeysOp, hybrid::BlockSelectOp>(op);
+             hybrid::CompressKeysOp, hybrid::BlockSelectOp,
+             hybrid::TreeVerifyOp>(op);
 }
 
 struct HybridGPUCheckSupported

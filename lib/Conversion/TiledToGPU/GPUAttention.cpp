@@ -143,7 +143,8 @@ bool causalOf(BlockSparseAttentionOp) { return true; }
 /// The flash kernel of both attention ops. Dense: a block's 32 rows are
 /// packed from the G heads x Sq queries of a KV group, over the keys up to
 /// the causal limit. Block-sparse: a block's rows are the G heads at one
-/// query (they share its selection), over that query's key ranges.
+/// query (they share its selection), over that query's key ranges; a
+/// draft tree's nodes also over the tree's keys, under the ancestor mask.
 template <typename OpT>
 LogicalResult emitAttention(OpBuilder &b, OpT op,
                             function_ref<std::optional<SparseKeys>(
@@ -275,11 +276,23 @@ LogicalResult emitAttention(OpBuilder &b, OpT op,
   // Keys this block can see: with a causal limit, none past the last
   // row's (its rows span heads only if they reach the group's last query).
   Value keyEnd = keys;
+  // Block-sparse: all the block's rows are one query, which selects at its
+  // position; a draft tree's nodes select as the root does (at the first
+  // tree key), and no row sees the tree's keys through its ranges.
+  Value sparsePos, isNode;
   if (sparse) {
-    // All the block's rows are one query: its causal end.
-    Value limit = arith::MaxSIOp::create(
-        b, loc, e.add(e.add(offset, launch.blockX), e.idx(1)), e.idx(0));
-    keyEnd = arith::MinSIOp::create(b, loc, limit, keys);
+    sparsePos = e.add(offset, launch.blockX);
+    Value bound = keys;
+    if (parents) {
+      Value firstKey = e.sub(keys, treeSize);
+      isNode = e.cmp(arith::CmpIPredicate::sge, launch.blockX,
+                     e.sub(qLen, treeSize));
+      sparsePos = e.select(isNode, firstKey, sparsePos);
+      bound = arith::MinSIOp::create(b, loc, keys, firstKey);
+    }
+    Value limit = arith::MaxSIOp::create(b, loc, e.add(sparsePos, e.idx(1)),
+                                         e.idx(0));
+    keyEnd = arith::MinSIOp::create(b, loc, limit, bound);
   } else if (causalOf(op)) {
     Value lastRow = e.sub(
         arith::MinUIOp::create(b, loc, e.add(firstRow, e.idx(kRows)),
@@ -299,20 +312,21 @@ LogicalResult emitAttention(OpBuilder &b, OpT op,
   init.append(accCount, e.f32(0));
   // Key ranges: one (everything up to the causal limit), or the sparse
   // form's selected blocks then the window (an unselected slot is empty).
-  Value ranges = sparse ? e.add(sparse->slots, e.idx(1)) : e.idx(1);
+  // With a tree, one more: a node's tree keys, under the ancestor mask.
+  Value ranges = sparse ? e.add(sparse->slots, e.idx(parents ? 2 : 1))
+                        : e.idx(1);
   auto rangeLoop = scf::ForOp::create(b, loc, e.idx(0), ranges, e.idx(1), init);
   b.setInsertionPointToStart(rangeLoop.getBody());
   Value rangeStart = e.idx(0), rangeEnd = keyEnd;
   if (sparse) {
     Value slot = rangeLoop.getInductionVar();
     Value isWindow = e.cmp(arith::CmpIPredicate::eq, slot, sparse->slots);
-    Value pos = arith::MaxSIOp::create(b, loc, e.add(offset, launch.blockX),
-                                       e.idx(0));
+    Value pos = arith::MaxSIOp::create(b, loc, sparsePos, e.idx(0));
     Value queryBlock = e.div(pos, sparse->blockSize);
     Value windowStart = e.select(
         e.ult(queryBlock, sparse->localBlocks), e.idx(0),
         e.add(e.sub(queryBlock, sparse->localBlocks), e.idx(1)));
-    Value safeSlot = e.select(isWindow, e.idx(0), slot);
+    Value safeSlot = e.select(e.ult(slot, sparse->slots), slot, e.idx(0));
     auto blockAt = [&](Value sl) -> Value {
       return arith::IndexCastOp::create(
           b, loc, b.getIndexType(),
@@ -344,6 +358,14 @@ LogicalResult emitAttention(OpBuilder &b, OpT op,
                           e.select(isWindow, windowFirst, blockStart));
     rangeEnd = e.select(sparse->dense, e.select(isWindow, keyEnd, e.idx(0)),
                         e.select(isWindow, keyEnd, blockEnd));
+    if (parents) {
+      Value isTree = e.cmp(arith::CmpIPredicate::eq, slot,
+                           e.add(sparse->slots, e.idx(1)));
+      Value treeFrom = e.select(isNode, e.sub(keys, treeSize), e.idx(0));
+      Value treeTo = e.select(isNode, keys, e.idx(0));
+      rangeStart = e.select(isTree, treeFrom, rangeStart);
+      rangeEnd = e.select(isTree, treeTo, rangeEnd);
+    }
   }
   auto keyLoop = scf::ForOp::create(b, loc, rangeStart, rangeEnd,
                                     e.idx(kKeys),
@@ -538,9 +560,6 @@ LogicalResult lowerAttention(OpBuilder &b, AttentionOp op) {
 
 LogicalResult lowerBlockSparseAttention(OpBuilder &b,
                                         BlockSparseAttentionOp op) {
-  if (op.getParents())
-    return op.emitError("block-sparse attention over a draft tree has no GPU "
-                        "lowering yet; compile this module for the CPU");
   return emitAttention(
       b, op,
       [&](KernelBuilder &kb, RuntimeChecks &checks,

@@ -17,7 +17,9 @@
 // Shared memory holds up to 8192 kernel scores and 2048 block scores (128K
 // keys with InfLLM-V2's defaults), checked on the host with the CPU
 // kernel's checks. Steps 3-4 are quadratic in the blocks (fine to a few
-// hundred; a block-wide sort is next). Draft trees are not on the GPU yet.
+// hundred; a block-wide sort is next). A draft tree's nodes select at the
+// first tree key and then share one selection (the union of theirs, in a
+// second launch, or the root's).
 //
 //===----------------------------------------------------------------------===//
 
@@ -48,9 +50,6 @@ using F = arith::CmpFPredicate;
 } // namespace
 
 LogicalResult lowerBlockSelect(OpBuilder &b, BlockSelectOp op) {
-  if (op.getParents())
-    return op.emitError("block selection over a draft tree has no GPU "
-                        "lowering yet; compile this module for the CPU");
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
   KernelBuilder kb(b, loc, /*vectorWidth=*/1);
@@ -75,9 +74,10 @@ LogicalResult lowerBlockSelect(OpBuilder &b, BlockSelectOp op) {
   checks.check(kb.ori(kb.cmpi(P::ugt, numKernels, kb.index(kMaxKernels)),
                       kb.cmpi(P::ugt, numBlocks, kb.index(kMaxBlocks))),
                "the GPU kernel takes up to 8192 kernels and 2048 blocks");
+  DraftTreeRows tree(kb, checks, s, op.getParents());
   Value offset = s.queryOffset(kb, op.getOffset());
   int64_t topk = config.getTopk();
-  Value slots = type.isDynamicDim(3) ? kb.index(topk)
+  Value slots = type.isDynamicDim(3) ? kb.muli(kb.index(topk), tree.nodes)
                                      : kb.index(type.getDimSize(3));
   SmallVector<Value> outSizes{s.batch, s.kvHeads, s.qLen, slots};
   SmallVector<Value> dynamic;
@@ -88,6 +88,20 @@ LogicalResult lowerBlockSelect(OpBuilder &b, BlockSelectOp op) {
       b, loc, MemRefType::get(type.getShape(), type.getElementType()),
       dynamic);
   Value ok = checks.passed();
+  // With a tree, each row's own selection goes to scratch first; the nodes
+  // then share one (phase 5).
+  Value own = tree.parents
+                  ? memref::AllocOp::create(
+                        b, loc,
+                        MemRefType::get({ShapedType::kDynamic,
+                                         ShapedType::kDynamic,
+                                         ShapedType::kDynamic, topk},
+                                        b.getI32Type()),
+                        ValueRange{s.batch, s.kvHeads, s.qLen})
+                        .getResult()
+                  : Value();
+  Value dest = own ? own : out;
+  Value destSlots = own ? kb.index(topk) : slots;
 
   // 1. The compressed keys, unless given.
   Value compressed = given;
@@ -114,7 +128,10 @@ LogicalResult lowerBlockSelect(OpBuilder &b, BlockSelectOp op) {
   Value t = launch.blockX, h = launch.blockY, bi = launch.blockZ;
   Value tid = launch.threadX, step = kb.index(kThreads);
   Value zero = kb.index(0), one = kb.index(1);
+  // A draft tree's nodes select as the root does, at the first tree key.
   Value pos = kb.addi(offset, t);
+  if (tree.parents)
+    pos = kb.select(kb.cmpi(P::uge, t, tree.firstRow), tree.firstKey, pos);
   Value kernel = kb.index(config.getKernelSize());
   // Kernels whose window ends at or before pos.
   Value visible = kb.select(
@@ -238,16 +255,91 @@ LogicalResult lowerBlockSelect(OpBuilder &b, BlockSelectOp op) {
                                              kb.select(kept(o, scoreOf(o)),
                                                        one, zero))};
                            })[0];
-      kb.ifThen(kb.cmpi(P::ult, slot, slots), [&] {
-        kb.storeIndex(blk, out, {bi, h, t, slot});
+      kb.ifThen(kb.cmpi(P::ult, slot, destSlots), [&] {
+        kb.storeIndex(blk, dest, {bi, h, t, slot});
       });
     });
   });
-  strided(slots, [&](Value slot) {
+  strided(destSlots, [&](Value slot) {
     kb.ifThen(kb.cmpi(P::uge, slot, count),
-              [&] { kb.storeIndex(kb.index(-1), out, {bi, h, t, slot}); });
+              [&] { kb.storeIndex(kb.index(-1), dest, {bi, h, t, slot}); });
   });
   b.setInsertionPointAfter(launch.op->getParentOp());
+
+  // 5. A draft tree's nodes share one selection: the union of theirs (in
+  // ascending order), or the root's; the other rows keep their own.
+  if (tree.parents) {
+    bool useRoot = op.getEffectiveTreePolicy() == TreePolicy::Root;
+    Launch share = createGuardedLaunch(
+        b, loc, rows, {s.qLen, s.kvHeads, s.batch}, kThreads,
+        {getWorkgroupBufferType({kMaxBlocks}, b.getI32Type())});
+    Value marks = share.shared[0];
+    Value t = share.blockX, h = share.blockY, bi = share.blockZ;
+    Value tid = share.threadX, step = kb.index(kThreads);
+    Value zero = kb.index(0), one = kb.index(1), kIdx = kb.index(topk);
+    Value isNode = kb.cmpi(P::uge, t, tree.firstRow);
+    auto strided = [&](Value n, function_ref<void(Value)> body) {
+      kb.loop(tid, n, step, body);
+    };
+    Value i32One = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(1));
+    Value i32Zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+    auto marked = [&](Value n) {
+      return kb.cmpi(P::ne,
+                     memref::LoadOp::create(b, loc, marks, ValueRange{n}),
+                     i32Zero);
+    };
+    kb.ifThenElse(
+        kb.andi(isNode, kb.boolean(!useRoot)), {},
+        [&]() -> SmallVector<Value> {
+          strided(numBlocks, [&](Value n) {
+            memref::StoreOp::create(b, loc, i32Zero, marks, ValueRange{n});
+          });
+          gpu::BarrierOp::create(b, loc);
+          strided(kb.muli(tree.nodes, kIdx), [&](Value e) {
+            Value row = kb.addi(tree.firstRow, kb.divui(e, kIdx));
+            Value id = kb.loadIndex(own, {bi, h, row, kb.remui(e, kIdx)});
+            kb.ifThen(kb.cmpi(P::sge, id, zero), [&] {
+              memref::StoreOp::create(b, loc, i32One, marks, ValueRange{id});
+            });
+          });
+          gpu::BarrierOp::create(b, loc);
+          auto countBelow = [&](Value end) {
+            return kb.loop(zero, end, one, {zero},
+                           [&](Value o, ValueRange it) -> SmallVector<Value> {
+                             return {kb.addi(it[0], kb.select(marked(o), one,
+                                                              zero))};
+                           })[0];
+          };
+          strided(numBlocks, [&](Value n) {
+            kb.ifThen(marked(n), [&] {
+              Value slot = countBelow(n);
+              kb.ifThen(kb.cmpi(P::ult, slot, slots), [&] {
+                kb.storeIndex(n, out, {bi, h, t, slot});
+              });
+            });
+          });
+          Value total = countBelow(numBlocks);
+          strided(slots, [&](Value slot) {
+            kb.ifThen(kb.cmpi(P::uge, slot, total), [&] {
+              kb.storeIndex(kb.index(-1), out, {bi, h, t, slot});
+            });
+          });
+          return {};
+        },
+        [&]() -> SmallVector<Value> {
+          Value from = kb.select(isNode, tree.firstRow, t);
+          strided(slots, [&](Value slot) {
+            Value id = kb.select(
+                kb.cmpi(P::ult, slot, kIdx),
+                kb.loadIndex(own, {bi, h, from,
+                                   kb.minui(slot, kb.subi(kIdx, one))}),
+                kb.index(-1));
+            kb.storeIndex(id, out, {bi, h, t, slot});
+          });
+          return {};
+        });
+    b.setInsertionPointAfter(share.op->getParentOp());
+  }
   op.getResult().replaceAllUsesWith(io.result(out, type));
   op.erase();
   return success();

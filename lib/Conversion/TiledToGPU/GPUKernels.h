@@ -101,6 +101,10 @@ LogicalResult lowerTopK(OpBuilder &b, TopKOp op);
 LogicalResult lowerAttentionScores(OpBuilder &b, AttentionScoresOp op);
 LogicalResult lowerCompressKeys(OpBuilder &b, CompressKeysOp op);
 LogicalResult lowerBlockSelect(OpBuilder &b, BlockSelectOp op);
+LogicalResult lowerTreeVerify(OpBuilder &b, TreeVerifyOp op);
+/// kv_compact's node states as a kernel, leaving a kv_compact of the caches
+/// alone (lowered on the host); nothing without node states.
+LogicalResult lowerKVCompactStates(OpBuilder &b, KVCompactOp op);
 
 /// rows[b, h, r, :] = the mean of the key's kernel window (first + r), a
 /// thread per value (CompressedRowsEmitter for the GPU).

@@ -44,20 +44,20 @@ struct ConvertHybridToGPU
               hybrid::RotaryEmbeddingOp, hybrid::LinearRecurrenceOp,
               hybrid::ChunkMoEOp, hybrid::CumSumOp, hybrid::TopKOp,
               hybrid::AttentionScoresOp, hybrid::BlockSparseAttentionOp,
-              hybrid::CompressKeysOp, hybrid::BlockSelectOp>(op))
+              hybrid::CompressKeysOp, hybrid::BlockSelectOp,
+              hybrid::TreeVerifyOp>(op))
         ops.push_back(op);
     });
-    // kv_compact's node states (recurrent models) are a host loop on the
-    // CPU; not on the GPU yet.
-    WalkResult states = getOperation().walk([](hybrid::KVCompactOp op) {
-      if (op.getNodeStates().empty())
-        return WalkResult::advance();
-      op.emitError("hybrid.kv_compact with node states has no GPU lowering "
-                   "yet; compile this module for the CPU");
-      return WalkResult::interrupt();
-    });
-    if (states.wasInterrupted())
-      return signalPassFailure();
+    // kv_compact's node states get a kernel; the caches' part stays a
+    // (smaller) kv_compact for the host patterns below.
+    SmallVector<hybrid::KVCompactOp> compacts;
+    getOperation().walk([&](hybrid::KVCompactOp op) { compacts.push_back(op); });
+    {
+      OpBuilder b(&getContext());
+      for (hybrid::KVCompactOp op : compacts)
+        if (failed(hybrid::gpu_stage::lowerKVCompactStates(b, op)))
+          return signalPassFailure();
+    }
     OpBuilder b(&getContext());
     for (Operation *op : ops) {
       LogicalResult lowered =
@@ -94,6 +94,9 @@ struct ConvertHybridToGPU
               })
               .Case([&](hybrid::BlockSelectOp select) {
                 return hybrid::gpu_stage::lowerBlockSelect(b, select);
+              })
+              .Case([&](hybrid::TreeVerifyOp verify) {
+                return hybrid::gpu_stage::lowerTreeVerify(b, verify);
               });
       if (failed(lowered))
         return signalPassFailure();

@@ -30,8 +30,16 @@ func.func @select(%q: tensor<1x16x?x128xf32>, %k: tensor<1x2x?x128xf32>) -> tens
 
 // -----
 
+// A draft tree: the nodes select at the first tree key, then share the
+// union of their selections (a second launch: marks in shared memory, each
+// marked block written at its rank).
+// CHECK-LABEL: func @tree
+// CHECK:       gpu.launch
+// CHECK:       gpu.launch
+// CHECK:       gpu.launch
+// CHECK:         memref.store %c1_i32
+// CHECK:         gpu.barrier
 func.func @tree(%q: tensor<1x4x?x64xf32>, %k: tensor<1x4x?x64xf32>, %p: tensor<?xi32>) -> tensor<1x4x?x?xi32> {
-  // expected-error @below {{block selection over a draft tree has no GPU lowering yet}}
   %s = hybrid.block_select %q, %k tree(%p : tensor<?xi32>)
       config(#hybrid.sparse_config<kernel_size = 32, kernel_stride = 16, block_size = 64,
              topk = 4, init_blocks = 1, window_size = 128, dense_len = 1024>)

@@ -26,9 +26,15 @@ func.func @sparse(%q: tensor<1x16x?x128xbf16>, %k: tensor<1x2x?x128xbf16>, %v: t
 
 // -----
 
+// A draft tree's nodes attend the prefix ranges as the root does, then the
+// tree's keys under the ancestor mask: one more range (4 slots + window +
+// tree).
+// CHECK-LABEL: func @tree
+// CHECK:       gpu.launch
+// CHECK:         scf.for %{{.*}} = %c0 to %c6 step %c1 iter_args
+// CHECK:           scf.for {{.*}} -> (index, i1)
 func.func @tree(%q: tensor<1x4x?x64xf32>, %k: tensor<1x4x?x64xf32>, %v: tensor<1x4x?x64xf32>,
                 %s: tensor<1x4x?x4xi32>, %p: tensor<?xi32>) -> tensor<1x4x?x64xf32> {
-  // expected-error @below {{block-sparse attention over a draft tree has no GPU lowering yet}}
   %o = hybrid.block_sparse_attention %q, %k, %v blocks(%s : tensor<1x4x?x4xi32>) tree(%p : tensor<?xi32>)
       config(#hybrid.sparse_config<kernel_size = 32, kernel_stride = 16, block_size = 64,
              topk = 4, init_blocks = 1, window_size = 128, dense_len = 1024>)

@@ -22,6 +22,8 @@
 // CHECK-DAG: kernel __hybrid_kernel_linear_recurrence_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 1024 bytes smem, 1 barriers, spills 0/0 bytes
 // Block-sparse attention: the flash kernel over the selected ranges.
 // CHECK-DAG: kernel __hybrid_kernel_block_sparse_attention_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 35200 bytes smem, 1 barriers, spills 0/0 bytes
+// Tree verification: argmax blocks (a block reduction), then one walker.
+// CHECK-DAG: kernel __hybrid_kernel_tree_verify_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 128 bytes smem, 1 barriers, spills 0/0 bytes
 // RoPE: a thread per element.
 // CHECK-DAG: kernel __hybrid_kernel_rotary_embedding_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 0 bytes smem, 0 barriers, spills 0/0 bytes
 // CHECK-DAG: kernel __hybrid_kernel_rms_norm_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 128 bytes smem, 1 barriers, spills 0/0 bytes
@@ -117,4 +119,9 @@ func.func @sparse(%q: tensor<1x16x?x128xbf16>, %k: tensor<1x2x?x128xbf16>, %v: t
              topk = 16, init_blocks = 1, window_size = 256, dense_len = 8192>)
       : tensor<1x16x?x128xbf16>, tensor<1x2x?x128xbf16>, tensor<1x2x?x128xbf16>
   return %o : tensor<1x16x?x128xbf16>
+}
+
+func.func @verify(%p: tensor<8xi32>, %d: tensor<8xi32>, %t: tensor<8x32000xf16>) -> (tensor<8xi32>, tensor<i32>, tensor<i32>) {
+  %path, %len, %bonus = hybrid.tree_verify %p, %d, %t : tensor<8xi32>, tensor<8xi32>, tensor<8x32000xf16>
+  return %path, %len, %bonus : tensor<8xi32>, tensor<i32>, tensor<i32>
 }
