@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 using namespace hybrid::cuda;
 
@@ -126,7 +127,23 @@ HYBRID_GPU_API void mgpuLaunchKernel(void *function, intptr_t gridX,
   });
 }
 
+namespace {
+/// Streams this thread made and gave back. gpu-to-llvm's host code makes a
+/// stream for every chain of GPU operations and destroys it once the chain
+/// is waited for: dozens per call. Reusing them saves a driver call pair
+/// each; a reused stream may still hold work of its last chain, which only
+/// orders the new chain after it. Kept per thread, so that concurrent calls
+/// never share one; they outlive the thread (the driver reclaims them with
+/// its context).
+thread_local std::vector<CUstream> freeStreams;
+} // namespace
+
 HYBRID_GPU_API void *mgpuStreamCreate() {
+  if (!freeStreams.empty()) {
+    CUstream stream = freeStreams.back();
+    freeStreams.pop_back();
+    return stream;
+  }
   CUstream stream = nullptr;
   check("cuStreamCreate",
         [&](const Driver &d) { return d.cuStreamCreate(&stream, 0); });
@@ -135,9 +152,7 @@ HYBRID_GPU_API void *mgpuStreamCreate() {
 
 HYBRID_GPU_API void mgpuStreamDestroy(void *stream) {
   if (stream)
-    check("cuStreamDestroy", [&](const Driver &d) {
-      return d.cuStreamDestroy(static_cast<CUstream>(stream));
-    });
+    freeStreams.push_back(static_cast<CUstream>(stream));
 }
 
 /// Where a kernel's fault surfaces: an illegal address, a trap.
