@@ -36,11 +36,13 @@ void mlir::hybrid::buildHybridCPUPipeline(
     pm.addPass(createHybridSelectGQALayout(layout));
   }
 
-  // Weights that products read as B are bound in the product's panels
+  // Weights read only transposed are bound transposed, and weights that
+  // products read as B in the product's panels
   // (packed once at load time instead of every call), before the entry
   // points' signatures are recorded for the runtime.
   HybridPrepackWeightsOptions prepack;
   prepack.panelCols = chooseMatmulTiling(options.vectorWidth).cols;
+  pm.addPass(createHybridHoistWeightTransposes());
   pm.addPass(createHybridPrepackWeights(prepack));
   // Hybrid ops become kernels over buffers; the rest of the tensor program
   // is upstream linalg/tensor/arith.

@@ -36,6 +36,9 @@ void mlir::hybrid::buildHybridGPUPipeline(
   // What the GPU stage cannot lower yet is named here, on the tensor
   // program.
   pm.addPass(createHybridGPUCheckSupported());
+  // Weights read only transposed are bound so (the runtime transposes them
+  // before uploading), before the entry signatures are recorded.
+  pm.addPass(createHybridHoistWeightTransposes());
   pm.addPass(createHybridExportEntryPoints());
   pm.addPass(createHybridDecomposeSoftmax());
   pm.addPass(createHybridOutlineKernels());

@@ -66,12 +66,16 @@ struct Parameter {
   /// column panels of this width, [ceil(N / panels), K, panels], the last
   /// zero-padded (hybrid-prepack-weights): binding packs it once.
   int64_t panels = 0;
-  /// What the entry points take: `shape`, or the panels' shape.
+  /// Empty: bound as it is. Else the entry points take the file's tensor
+  /// transposed, their dim i being the file's dim permutation[i]
+  /// (hybrid-hoist-weight-transposes): binding transposes it once.
+  std::vector<int64_t> permutation;
+  /// What the entry points take: `shape`, the panels' or the transpose's.
   std::vector<int64_t> boundShape;
   /// The bound bytes (read-only), or null while unbound.
   const void *data = nullptr;
-  /// Owned bytes: the packed panels, or a copy of mapped bytes that are
-  /// misaligned for the dtype.
+  /// Owned bytes: the packed panels, the transpose, or a copy of mapped
+  /// bytes that are misaligned for the dtype.
   void *copy = nullptr;
   /// A GPU module's copy in device memory, made on first use from
   /// `deviceSource` (the bound bytes then; a parameter bound again is
@@ -136,7 +140,8 @@ int64_t byteSize(const std::vector<int64_t> &shape, hybrid_dtype dtype);
 hybrid_status registerParameter(hybrid_module_t &m, const std::string &entry,
                                 ValueInfo &arg, const std::string &key,
                                 const std::string &file, uint64_t offset,
-                                uint64_t length, int64_t panels);
+                                uint64_t length, int64_t panels,
+                                const std::vector<int64_t> &permutation);
 
 /// Unmaps the parameter files and frees the copies.
 void releaseParameters(hybrid_module_t &m);

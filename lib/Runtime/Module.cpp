@@ -80,7 +80,8 @@ static hybrid_status parseMetadata(hybrid_module_t &m, const char *text) {
                 m, entry.name, arg, p.at("key").get<std::string>(),
                 p.at("file").get<std::string>(),
                 p.at("offset").get<uint64_t>(),
-                p.at("length").get<uint64_t>(), p.value("panels", int64_t(0))))
+                p.at("length").get<uint64_t>(), p.value("panels", int64_t(0)),
+                p.value("permutation", std::vector<int64_t>())))
           return s;
       }
       for (const auto &r : e.at("results")) {

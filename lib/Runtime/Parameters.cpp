@@ -28,17 +28,32 @@ using namespace hybrid::runtime;
 alignas(64) static const char kEmpty[64] = {};
 
 /// The file's shape of a parameter the entry points take as `bound`, or an
-/// empty vector when the bytes do not fit it: `bound` itself, or for column
-/// panels [P, K, panels] the [K, N] with ceil(N / panels) = P.
+/// empty vector when the bytes do not fit it: `bound` itself, for column
+/// panels [P, K, panels] the [K, N] with ceil(N / panels) = P, for a
+/// permutation the shape whose dim permutation[i] is bound[i].
 static std::vector<int64_t> fileShape(const std::vector<int64_t> &bound,
                                       size_t elementSize, uint64_t length,
-                                      int64_t panels) {
+                                      int64_t panels,
+                                      const std::vector<int64_t> &permutation) {
   if (!panels) {
     int64_t count = numElements(bound);
     if (count < 0 || static_cast<uint64_t>(count) * elementSize != length)
       return {};
-    return bound;
+    if (permutation.empty())
+      return bound;
+    if (permutation.size() != bound.size())
+      return {};
+    std::vector<int64_t> shape(bound.size(), -1);
+    for (size_t i = 0; i < bound.size(); ++i) {
+      int64_t d = permutation[i];
+      if (d < 0 || d >= static_cast<int64_t>(bound.size()) || shape[d] != -1)
+        return {};
+      shape[d] = bound[i];
+    }
+    return shape;
   }
+  if (!permutation.empty())
+    return {};
   if (bound.size() != 3 || bound[2] != panels || bound[1] <= 0 ||
       numElements(bound) < 0)
     return {};
@@ -66,25 +81,76 @@ static void packPanels(const char *src, char *dst, int64_t rows, int64_t cols,
   }
 }
 
+/// The row-major `shape` at `src` transposed into `dst`: dst's dim i is
+/// src's dim permutation[i]. Rows of the last dim are copied whole when it
+/// stays last.
+static void transposeInto(const char *src, char *dst,
+                          const std::vector<int64_t> &shape,
+                          const std::vector<int64_t> &permutation,
+                          size_t elementSize) {
+  size_t rank = shape.size();
+  std::vector<int64_t> srcStrides(rank, 1);
+  for (size_t d = rank; d-- > 1;)
+    srcStrides[d - 1] = srcStrides[d] * shape[d];
+  std::vector<int64_t> dstShape(rank), strides(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    dstShape[i] = shape[permutation[i]];
+    strides[i] = srcStrides[permutation[i]];
+  }
+  // The innermost run copied at once: a contiguous row when the last dim
+  // stays last, else one element.
+  bool rows = rank > 0 && permutation[rank - 1] == static_cast<int64_t>(rank) - 1;
+  size_t outer = rows ? rank - 1 : rank;
+  size_t run = (rows ? dstShape[rank - 1] : 1) * elementSize;
+  if (numElements(dstShape) == 0)
+    return;
+  std::vector<int64_t> at(outer, 0);
+  for (char *to = dst;; to += run) {
+    int64_t from = 0;
+    for (size_t i = 0; i < outer; ++i)
+      from += at[i] * strides[i];
+    std::memcpy(to, src + from * elementSize, run);
+    size_t i = outer;
+    while (i > 0 && ++at[i - 1] == dstShape[i - 1])
+      at[--i] = 0;
+    if (i == 0)
+      return;
+  }
+}
+
+/// Memory `p` owns for `size` bytes: on 2 MB pages where the kernel allows
+/// it (transparent huge pages on madvise) when large, since the products
+/// stream it and with 4 KB pages every 4 KB of a cold weight is a TLB miss.
+static void *allocateLaidOut(size_t size) {
+  constexpr size_t kHuge = size_t(2) << 20;
+  size_t align = size >= kHuge ? kHuge : 64;
+  size_t rounded = std::max(align, (size + align - 1) / align * align);
+  void *memory = std::aligned_alloc(align, rounded);
+  if (memory && align == kHuge)
+    madvise(memory, rounded, MADV_HUGEPAGE); // advice: failure is harmless
+  return memory;
+}
+
 /// Binds `p` to `bytes` (its file's layout): in place, or packed into
-/// panels or copied when misaligned into memory `p` owns.
+/// panels, transposed, or copied when misaligned into memory `p` owns.
 static hybrid_status bindBytes(Parameter &p, const char *bytes) {
   std::free(p.copy);
   p.copy = nullptr;
   size_t elementSize = hybrid_dtype_size(p.dtype);
+  if (!p.permutation.empty()) {
+    p.copy = allocateLaidOut(p.length);
+    if (!p.copy)
+      return makeStatus("out of memory transposing parameter '%s'",
+                        p.key.c_str());
+    transposeInto(bytes, static_cast<char *>(p.copy), p.shape, p.permutation,
+                  elementSize);
+    p.data = p.copy;
+    return nullptr;
+  }
   if (p.panels) {
-    size_t size = numElements(p.boundShape) * elementSize;
-    // Large panels on 2 MB pages where the kernel allows it (transparent
-    // huge pages on madvise): the products stream them, and with 4 KB
-    // pages every 4 KB of a cold weight is a TLB miss too.
-    constexpr size_t kHuge = size_t(2) << 20;
-    size_t align = size >= kHuge ? kHuge : 64;
-    size_t rounded = std::max(align, (size + align - 1) / align * align);
-    p.copy = std::aligned_alloc(align, rounded);
+    p.copy = allocateLaidOut(numElements(p.boundShape) * elementSize);
     if (!p.copy)
       return makeStatus("out of memory packing parameter '%s'", p.key.c_str());
-    if (align == kHuge)
-      madvise(p.copy, rounded, MADV_HUGEPAGE); // advice: failure is harmless
     packPanels(bytes, static_cast<char *>(p.copy), p.shape[0], p.shape[1],
                p.panels, elementSize);
     p.data = p.copy;
@@ -107,7 +173,7 @@ static hybrid_status bindBytes(Parameter &p, const char *bytes) {
 hybrid_status hybrid::runtime::registerParameter(
     hybrid_module_t &m, const std::string &entry, ValueInfo &arg,
     const std::string &key, const std::string &file, uint64_t offset,
-    uint64_t length, int64_t panels) {
+    uint64_t length, int64_t panels, const std::vector<int64_t> &permutation) {
   if (arg.kind != HYBRID_VALUE_TENSOR)
     return makeStatus("%s: '%s' parameter '%s' is not a tensor",
                       m.path.c_str(), entry.c_str(), key.c_str());
@@ -115,21 +181,25 @@ hybrid_status hybrid::runtime::registerParameter(
     return makeStatus("%s: '%s' parameter '%s' has panels of %lld columns",
                       m.path.c_str(), entry.c_str(), key.c_str(),
                       static_cast<long long>(panels));
-  std::vector<int64_t> shape =
-      fileShape(arg.shape, hybrid_dtype_size(arg.dtype), length, panels);
+  std::vector<int64_t> shape = fileShape(
+      arg.shape, hybrid_dtype_size(arg.dtype), length, panels, permutation);
   if (shape.empty())
     return makeStatus("%s: '%s' parameter '%s' is %llu bytes, which does not "
                       "fit its shape %s%s",
                       m.path.c_str(), entry.c_str(), key.c_str(),
                       static_cast<unsigned long long>(length),
                       shapeString(arg.shape.data(), arg.shape.size()).c_str(),
-                      panels ? " in column panels" : "");
+                      panels                 ? " in column panels"
+                      : permutation.empty() ? ""
+                                             : " transposed (or its "
+                                               "permutation is invalid)");
   for (size_t i = 0; i < m.parameters.size(); ++i) {
     const Parameter &p = m.parameters[i];
     if (p.key != key)
       continue;
     if (p.dtype != arg.dtype || p.boundShape != arg.shape || p.file != file ||
-        p.offset != offset || p.length != length || p.panels != panels)
+        p.offset != offset || p.length != length || p.panels != panels ||
+        p.permutation != permutation)
       return makeStatus("%s: entry points disagree on parameter '%s'",
                         m.path.c_str(), key.c_str());
     arg.parameter = static_cast<int>(i);
@@ -143,6 +213,7 @@ hybrid_status hybrid::runtime::registerParameter(
   p.dtype = arg.dtype;
   p.shape = std::move(shape);
   p.panels = panels;
+  p.permutation = permutation;
   p.boundShape = arg.shape;
   arg.parameter = static_cast<int>(m.parameters.size());
   m.parameters.push_back(std::move(p));
@@ -313,7 +384,7 @@ hybrid_status hybrid_module_bind_parameter(hybrid_module *m, const char *key,
                             .c_str());
     if (!value->data && p.length)
       return makeStatus("parameter '%s': the tensor has no data", key);
-    if (p.panels)
+    if (p.panels || !p.permutation.empty())
       return bindBytes(p, static_cast<const char *>(value->data));
     std::free(p.copy);
     p.copy = nullptr;

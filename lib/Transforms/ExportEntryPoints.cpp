@@ -103,6 +103,9 @@ static FailureOr<llvm::json::Array> describeEntryPoints(ModuleOp module) {
         // lays the file's rows out so.
         if (param.getPanels())
           source["panels"] = param.getPanels();
+        // Bound transposed (hybrid-hoist-weight-transposes).
+        if (DenseI64ArrayAttr perm = param.getPermutation())
+          source["permutation"] = llvm::json::Array(perm.asArrayRef());
         (*desc)["parameter"] = std::move(source);
       }
       args.push_back(std::move(*desc));

@@ -60,7 +60,8 @@ struct HybridPrepackWeights
         index, ParameterAttr::getArgAttrName());
     BlockArgument arg = fn.getArgument(index);
     auto type = dyn_cast<RankedTensorType>(arg.getType());
-    if (!param || param.getPanels() != 0 || !type || type.getRank() != 2 ||
+    if (!param || param.getPanels() != 0 || param.getPermutation() ||
+        !type || type.getRank() != 2 ||
         !type.hasStaticShape() || !type.getElementType().isF32() ||
         type.getDimSize(1) < panelCols || arg.use_empty() ||
         !llvm::all_of(arg.getUses(), isProductB))
@@ -90,7 +91,7 @@ struct HybridPrepackWeights
     fn.setArgAttr(index, ParameterAttr::getArgAttrName(),
                   ParameterAttr::get(ctx, param.getKey(), param.getFile(),
                                      param.getOffset(), param.getLength(),
-                                     panelCols));
+                                     panelCols, DenseI64ArrayAttr()));
   }
 };
 

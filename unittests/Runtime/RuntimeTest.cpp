@@ -345,6 +345,76 @@ TEST(Runtime, WeightsReadAsBAreBoundInPanels) {
   check();
 }
 
+// Weights read only transposed are bound transposed
+// (hybrid-hoist-weight-transposes): the entry returns them as it reads
+// them, `a` through a reshape with its rows kept whole, `b` element by
+// element; callers see and pass the transposes' inputs (the files' bytes,
+// `a` as reshaped).
+const char *kTransposedWeights = R"mlir(
+func.func @relaid(
+    %a: tensor<4x6xf32> {hybrid.parameter =
+        #hybrid.parameter<key = "a", file = "w.bin", offset = 0, length = 96>},
+    %b: tensor<4x2x3xf32> {hybrid.parameter =
+        #hybrid.parameter<key = "b", file = "w.bin", offset = 96, length = 96>})
+    -> (tensor<2x4x3xf32>, tensor<3x4x2xf32>) {
+  %s = tensor.expand_shape %a [[0], [1, 2]] output_shape [4, 2, 3]
+      : tensor<4x6xf32> into tensor<4x2x3xf32>
+  %ea = tensor.empty() : tensor<2x4x3xf32>
+  %ta = linalg.transpose ins(%s : tensor<4x2x3xf32>)
+      outs(%ea : tensor<2x4x3xf32>) permutation = [1, 0, 2]
+  %eb = tensor.empty() : tensor<3x4x2xf32>
+  %tb = linalg.transpose ins(%b : tensor<4x2x3xf32>)
+      outs(%eb : tensor<3x4x2xf32>) permutation = [2, 0, 1]
+  return %ta, %tb : tensor<2x4x3xf32>, tensor<3x4x2xf32>
+}
+)mlir";
+
+TEST(Runtime, WeightsReadTransposedAreBoundTransposed) {
+  hybrid::Module *m = compile(kTransposedWeights);
+  ASSERT_TRUE(m);
+  ASSERT_EQ(m->numParameters(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    hybrid_value_info info;
+    ASSERT_EQ(hybrid_module_parameter_info(m->get(), i, &info), nullptr);
+    std::vector<int64_t> shape(info.shape, info.shape + info.rank);
+    std::string key = hybrid_module_parameter_key(m->get(), i);
+    EXPECT_EQ(shape, (std::vector<int64_t>{4, 2, 3})) << key;
+  }
+  std::vector<float> file(48);
+  for (size_t i = 0; i < file.size(); ++i)
+    file[i] = float(i);
+  std::string folder = ::testing::TempDir() + "/hybrid-transposed-params";
+  std::string cmd = "mkdir -p " + folder;
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::ofstream(folder + "/w.bin", std::ios::binary)
+      .write(reinterpret_cast<const char *>(file.data()), 192);
+  ASSERT_TRUE(m->bindParameters(folder).ok());
+  // a[r, g, c] (the file's [4, 6] as [4, 2, 3]) at [g, r, c]; b[r, g, c]
+  // at [c, r, g].
+  auto check = [&](const float *a, const float *b) {
+    auto y = run(*m, "relaid", {});
+    ASSERT_EQ(y.size(), 2u);
+    for (int r = 0; r < 4; ++r)
+      for (int g = 0; g < 2; ++g)
+        for (int c = 0; c < 3; ++c) {
+          EXPECT_EQ(y[0].data<float>()[(g * 4 + r) * 3 + c], a[r * 6 + g * 3 + c]);
+          EXPECT_EQ(y[1].data<float>()[(c * 4 + r) * 2 + g], b[r * 6 + g * 3 + c]);
+        }
+  };
+  check(file.data(), file.data() + 24);
+  // From a caller's tensor of the file's shape (which may go at once).
+  std::vector<float> other(24);
+  for (size_t i = 0; i < other.size(); ++i)
+    other[i] = -float(i) - 1;
+  {
+    hybrid::Tensor B;
+    ASSERT_TRUE(hybrid::Tensor::create(HYBRID_DTYPE_F32, {4, 2, 3}, B).ok());
+    std::copy(other.begin(), other.end(), B.data<float>());
+    ASSERT_TRUE(m->bindParameter("b", B).ok());
+  }
+  check(file.data(), other.data());
+}
+
 TEST(Runtime, LoadingSomethingElseFails) {
   hybrid_module *m = nullptr;
   hybrid_status s = hybrid_module_load("/nonexistent/module.so", &m);

@@ -158,8 +158,9 @@ hybrid_module_bind_parameters_from_folder(hybrid_module *m,
 /* Binds parameter `key` to the memory of `value` (same dtype and shape),
  * which must outlive the module or the next binding of `key`. A weight the
  * module takes in the tiled product's column panels (hybrid-prepack-weights)
- * is packed into memory of the module's own instead, here and when bound
- * from a folder: `value` may then go at once. */
+ * or transposed (hybrid-hoist-weight-transposes) is laid out so in memory
+ * of the module's own instead, here and when bound from a folder: `value`
+ * may then go at once. */
 HYBRID_RUNTIME_API hybrid_status hybrid_module_bind_parameter(
     hybrid_module *m, const char *key, const hybrid_tensor *value);
 

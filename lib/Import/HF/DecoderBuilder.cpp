@@ -736,7 +736,12 @@ private:
     int64_t e = f.numExperts, be = f.expertSize, h = c.hiddenSize;
     OpFoldResult batch = dimOf(b, loc, x, 0), seq = dimOf(b, loc, x, 1);
     Value tokens = reshapeTo(b, loc, x, {tokenCount(x), b.getIndexAttr(h)});
-    Value up = weight(p + "up_proj"), down = weight(p + "down_proj");
+    // The experts stay in the checkpoint's dtype: chunk_moe widens only
+    // the experts a chunk activates. Linear-layout transposes are hoisted
+    // to binding (hybrid-hoist-weight-transposes).
+    Value up = weights.lookup(p + "up_proj"),
+          down = weights.lookup(p + "down_proj");
+    Type storage = cast<RankedTensorType>(down.getType()).getElementType();
     if (f.linearLayout) {
       // [E*Be, H] -> [E, Be, H]; [H, E*Be] -> [H, E, Be] -> [E, H, Be].
       up = expandGroups(b, loc, up, {{0, 1}, {2}},
@@ -750,7 +755,7 @@ private:
                  emptyTensor(b, loc,
                              {b.getIndexAttr(e), b.getIndexAttr(h),
                               b.getIndexAttr(be)},
-                             f32),
+                             storage),
                  ArrayRef<int64_t>{1, 0, 2})
                  .getResult()[0];
     }

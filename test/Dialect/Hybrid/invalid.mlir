@@ -665,33 +665,6 @@ func.func @f(%q: tensor<2x4x?x8xf32>, %k: tensor<2x2x?x8xf32>, %v: tensor<2x2x?x
 
 // -----
 
-// router element
-func.func @f(%x: tensor<?x32xf32>, %wr: tensor<8x32xf16>, %g: tensor<8xf32>, %up: tensor<8x16x32xf32>, %dn: tensor<8x32x16xf32>) {
-  // expected-error @+1 {{router_weight element type 'f16' does not match input element type 'f32'}}
-  %y = hybrid.chunk_moe blockffn %x, %wr norm(%g : tensor<8xf32>) experts(%up, %dn : tensor<8x16x32xf32>, tensor<8x32x16xf32>) {chunk = 8} : tensor<?x32xf32>, tensor<8x32xf16>
-  return
-}
-
-// -----
-
-// up element
-func.func @f(%x: tensor<?x32xf32>, %wr: tensor<8x32xf32>, %g: tensor<8xf32>, %up: tensor<8x16x32xbf16>, %dn: tensor<8x32x16xf32>) {
-  // expected-error @+1 {{expert_up element type 'bf16' does not match input element type 'f32'}}
-  %y = hybrid.chunk_moe blockffn %x, %wr norm(%g : tensor<8xf32>) experts(%up, %dn : tensor<8x16x32xbf16>, tensor<8x32x16xf32>) {chunk = 8} : tensor<?x32xf32>, tensor<8x32xf32>
-  return
-}
-
-// -----
-
-// down element
-func.func @f(%x: tensor<?x32xf32>, %wr: tensor<8x32xf32>, %g: tensor<8xf32>, %up: tensor<8x16x32xf32>, %dn: tensor<8x32x16xf16>) {
-  // expected-error @+1 {{expert_down element type 'f16' does not match input element type 'f32'}}
-  %y = hybrid.chunk_moe blockffn %x, %wr norm(%g : tensor<8xf32>) experts(%up, %dn : tensor<8x16x32xf32>, tensor<8x32x16xf16>) {chunk = 8} : tensor<?x32xf32>, tensor<8x32xf32>
-  return
-}
-
-// -----
-
 // router model dim
 func.func @f(%x: tensor<?x32xf32>, %wr: tensor<8x64xf32>, %g: tensor<8xf32>, %up: tensor<8x16x32xf32>, %dn: tensor<8x32x16xf32>) {
   // expected-error @+1 {{router_weight model dim size 64 does not match input model dim size 32}}

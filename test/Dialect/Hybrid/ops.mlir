@@ -259,6 +259,18 @@ func.func @chunk_moe_forms(%x: tensor<?x1024xf32>, %wr: tensor<64x1024xf32>,
   return
 }
 
+// Weights in their storage type under f32 activations.
+// CHECK-LABEL: func.func @chunk_moe_bf16_weights
+func.func @chunk_moe_bf16_weights(%x: tensor<?x32xf32>, %wr: tensor<8x32xbf16>,
+                                  %g: tensor<8xbf16>, %up: tensor<8x16x32xbf16>,
+                                  %dn: tensor<8x32x16xf16>) -> tensor<?x32xf32> {
+  // CHECK: hybrid.chunk_moe blockffn {{.*}} experts(%{{.*}}, %{{.*}} : tensor<8x16x32xbf16>, tensor<8x32x16xf16>) {chunk = 8 : i64} : tensor<?x32xf32>, tensor<8x32xbf16>
+  %y = hybrid.chunk_moe blockffn %x, %wr norm(%g : tensor<8xbf16>)
+      experts(%up, %dn : tensor<8x16x32xbf16>, tensor<8x32x16xf16>)
+      {chunk = 8} : tensor<?x32xf32>, tensor<8x32xbf16>
+  return %y : tensor<?x32xf32>
+}
+
 //===----------------------------------------------------------------------===//
 // hybrid.tree_verify / hybrid.kv_compact
 //===----------------------------------------------------------------------===//

@@ -73,3 +73,30 @@ func.func @panels_negative(%w: tensor<4x50xf32> {hybrid.parameter =
                       panels = -32>}) {
   return
 }
+
+// -----
+
+// expected-error @+2 {{parameter 'w' has an invalid permutation [1, 1]}}
+func.func @permutation_repeated(%w: tensor<4x50xf32> {hybrid.parameter =
+    #hybrid.parameter<key = "w", file = "w.bin", offset = 0, length = 800,
+                      permutation = [1, 1]>}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{parameter 'w' has a permutation of 3 dims for its argument 'tensor<4x50xf32>'}}
+func.func @permutation_rank(%w: tensor<4x50xf32> {hybrid.parameter =
+    #hybrid.parameter<key = "w", file = "w.bin", offset = 0, length = 800,
+                      permutation = [2, 0, 1]>}) {
+  return
+}
+
+// -----
+
+// expected-error @+2 {{parameter 'w' cannot have both panels and a permutation}}
+func.func @permutation_and_panels(%w: tensor<2x4x32xf32> {hybrid.parameter =
+    #hybrid.parameter<key = "w", file = "w.bin", offset = 0, length = 800,
+                      panels = 32, permutation = [1, 0, 2]>}) {
+  return
+}

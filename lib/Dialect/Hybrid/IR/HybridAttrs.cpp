@@ -47,7 +47,8 @@ SparseConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 LogicalResult
 ParameterAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                       StringAttr key, StringAttr file, int64_t offset,
-                      int64_t length, int64_t panels) {
+                      int64_t length, int64_t panels,
+                      DenseI64ArrayAttr permutation) {
   if (!key || key.getValue().empty())
     return emitError() << "parameter key must not be empty";
   if (!file || file.getValue().empty())
@@ -70,5 +71,18 @@ ParameterAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (panels < 0)
     return emitError() << "parameter '" << key.getValue()
                        << "' has a negative panel width " << panels;
+  if (permutation) {
+    ArrayRef<int64_t> perm = permutation.asArrayRef();
+    SmallVector<bool> seen(perm.size(), false);
+    for (int64_t d : perm) {
+      if (d < 0 || d >= int64_t(perm.size()) || seen[d])
+        return emitError() << "parameter '" << key.getValue()
+                           << "' has an invalid permutation [" << perm << "]";
+      seen[d] = true;
+    }
+    if (panels)
+      return emitError() << "parameter '" << key.getValue()
+                         << "' cannot have both panels and a permutation";
+  }
   return success();
 }

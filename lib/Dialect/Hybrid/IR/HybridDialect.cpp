@@ -74,6 +74,11 @@ LogicalResult HybridDialect::verifyRegionArgAttribute(Operation *op,
              << "> for the file's [K, N])";
     return success();
   }
+  if (DenseI64ArrayAttr perm = param.getPermutation();
+      perm && perm.size() != tensor.getRank())
+    return op->emitError() << "parameter '" << param.getKey().getValue()
+                           << "' has a permutation of " << perm.size()
+                           << " dims for its argument " << type;
   if (tensor.getNumElements() * width != param.getLength())
     return op->emitError() << "parameter '" << param.getKey().getValue()
                            << "' is " << param.getLength()

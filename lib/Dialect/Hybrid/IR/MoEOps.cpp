@@ -29,10 +29,10 @@ LogicalResult ChunkMoEOp::verify() {
   auto up = getExpertUp().getType(), down = getExpertDown().getType();
   NamedDim model = {"input", x, 1, "model dim"};
   NamedDim experts = {"router_weight", router, 0, "expert"};
-  if (failed(verifySameElementType(*this, "router_weight", router, "input", x)) ||
-      failed(verifySameElementType(*this, "expert_up", up, "input", x)) ||
-      failed(verifySameElementType(*this, "expert_down", down, "input", x)) ||
-      failed(verifySameDim(*this, {"router_weight", router, 1, "model dim"},
+  // Weights may keep their storage type (a bf16 checkpoint under f32
+  // activations): the kernels widen each weight as they read it, so only
+  // the experts a chunk activates are ever converted.
+  if (failed(verifySameDim(*this, {"router_weight", router, 1, "model dim"},
                            model)) ||
       failed(verifySameDim(*this, {"expert_up", up, 0, "expert"}, experts)) ||
       failed(verifySameDim(*this, {"expert_down", down, 0, "expert"},

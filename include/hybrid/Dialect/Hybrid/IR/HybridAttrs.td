@@ -164,14 +164,24 @@ def Hybrid_ParameterAttr : Hybrid_Attr<"Parameter", "parameter"> {
     `tensor<ceil(N/P) x K x P>` (panel `j` holds columns `[jP, jP + P)`,
     row by row, the last one zero-padded): the runtime lays it out so when
     it binds the parameter, once, instead of every call packing it.
+
+    `permutation = [...]` (set by `hybrid-hoist-weight-transposes`)
+    says that the argument takes the file's tensor transposed, as
+    `linalg.transpose` with that permutation would: argument dim `i` is the
+    file's dim `permutation[i]`, the file holding the row-major tensor of
+    that permuted-back shape. The runtime transposes it once when it binds
+    it (a caller binding it passes that permuted-back shape). A
+    parameter has panels or a permutation, not both.
   }];
   let parameters = (ins "StringAttr":$key, "StringAttr":$file,
                         "int64_t":$offset, "int64_t":$length,
-                        DefaultValuedParameter<"int64_t", "0">:$panels);
+                        DefaultValuedParameter<"int64_t", "0">:$panels,
+                        OptionalParameter<"DenseI64ArrayAttr">:$permutation);
   let builders = [
     AttrBuilder<(ins "StringAttr":$key, "StringAttr":$file,
                      "int64_t":$offset, "int64_t":$length), [{
-      return $_get($_ctxt, key, file, offset, length, /*panels=*/0);
+      return $_get($_ctxt, key, file, offset, length, /*panels=*/0,
+                   /*permutation=*/DenseI64ArrayAttr());
     }]>
   ];
   let assemblyFormat = "`<` struct(params) `>`";

@@ -366,6 +366,10 @@ def Hybrid_ChunkMoEOp : Hybrid_Op<"chunk_moe", [Pure, AttrSizedOperandSegments,
     `chunk` groups consecutive tokens (or the nodes of one draft tree): the
     result is exactly the token-level one, but the compiled code reads each
     expert in the chunk's active union once per chunk and no other expert.
+
+    The weights may be stored in another float type than `input` (a bf16
+    checkpoint under f32 activations): each is widened as it is read, so
+    an expert no chunk activates is neither read nor converted.
   }];
   let arguments = (ins TensorRankOf<[Hybrid_Float], [2]>:$input,
                        TensorRankOf<[Hybrid_Float], [2]>:$router_weight,
