@@ -9,6 +9,8 @@
 
 #include "Harness.h"
 
+#include <optional>
+
 using namespace hybrid;
 using namespace hybrid::test;
 
@@ -22,13 +24,13 @@ struct MoESizes {
 
 std::string moeModule(const std::string &router, int64_t chunk,
                       const std::string &extraAttrs, bool shared,
-                      const std::string &dtype = "f32",
-                      const MoESizes &sz = {}) {
+                      const std::string &dtype, const MoESizes &sz,
+                      const std::string &weightDtype) {
   auto dims = [&](std::initializer_list<int64_t> ds) {
     std::string t = "tensor<";
     for (int64_t d : ds)
       t += (sz.staticWeights ? std::to_string(d) : std::string("?")) + "x";
-    return t + dtype + ">";
+    return t + weightDtype + ">";
   };
   std::string x = "tensor<?x?x" + dtype + ">", v = dims({sz.experts}),
               wr = dims({sz.experts, sz.model}),
@@ -52,17 +54,23 @@ std::string moeModule(const std::string &router, int64_t chunk,
          extraAttrs + "} : " + x + ", " + wr + "\n  return %y : " + x + "\n}\n";
 }
 
+/// `weightDtype` (the weights' storage, by default the input's) may differ
+/// from the input's `dtype`.
 void checkMoE(const std::string &router, ref::Router kind, int64_t chunk,
               bool shared, std::mt19937 &rng,
-              hybrid_dtype dtype = HYBRID_DTYPE_F32, const MoESizes &sz = {}) {
+              hybrid_dtype dtype = HYBRID_DTYPE_F32, const MoESizes &sz = {},
+              std::optional<hybrid_dtype> weightStorage = std::nullopt) {
+  hybrid_dtype wdtype = weightStorage.value_or(dtype);
   SCOPED_TRACE(testing::Message() << router << " chunk=" << chunk
                                   << (shared ? " shared" : "") << " "
-                                  << mlirType(dtype));
+                                  << mlirType(dtype) << " weights "
+                                  << mlirType(wdtype) << " tokens "
+                                  << sz.tokens);
   int64_t T = sz.tokens, Dm = sz.model, E = sz.experts, Be = sz.width,
           Bs = sz.sharedWidth, topK = 2;
   hybrid::Module *m = compile(moeModule(
       router, chunk, kind == ref::Router::TopKSoftmax ? ", top_k = 2" : "",
-      shared, mlirType(dtype), sz));
+      shared, mlirType(dtype), sz, mlirType(wdtype)));
   ASSERT_TRUE(m);
   ref::Array x = randomArray({T, Dm}, rng), wr = randomArray({E, Dm}, rng, 0.3),
              r = randomArray({E}, rng), up = randomArray({E, Be, Dm}, rng, 0.2),
@@ -70,12 +78,12 @@ void checkMoE(const std::string &router, ref::Router kind, int64_t chunk,
              su = randomArray({Bs, Dm}, rng, 0.2), sd = randomArray({Dm, Bs}, rng, 0.2);
   for (double &g : r.data)
     g = std::abs(g) + 0.1;
-  std::vector<hybrid::Tensor> a = {toTensor(x, dtype), toTensor(wr, dtype),
-                                   toTensor(r, dtype), toTensor(up, dtype),
-                                   toTensor(down, dtype)};
+  std::vector<hybrid::Tensor> a = {toTensor(x, dtype), toTensor(wr, wdtype),
+                                   toTensor(r, wdtype), toTensor(up, wdtype),
+                                   toTensor(down, wdtype)};
   if (shared) {
-    a.push_back(toTensor(su, dtype));
-    a.push_back(toTensor(sd, dtype));
+    a.push_back(toTensor(su, wdtype));
+    a.push_back(toTensor(sd, wdtype));
   }
   ASSERT_TRUE(m->resetMoEActivity().ok());
   auto results = run(*m, "moe", a);
@@ -91,7 +99,8 @@ void checkMoE(const std::string &router, ref::Router kind, int64_t chunk,
   }
   ref::Array weights;
   ref::Array y = ref::chunkMoE(x, wr, up, down, p, &weights);
-  EXPECT_TRUE(allClose(fromTensor(results[0]), y, tolerance(dtype)));
+  EXPECT_TRUE(allClose(fromTensor(results[0]), y,
+                       std::max(tolerance(dtype), tolerance(wdtype))));
   // The routers are sparse, so that chunking has something to skip.
   int64_t zeros = 0;
   for (double w : weights.data)
@@ -138,6 +147,23 @@ TEST(ChunkMoE, ExpertsOverManyTokensInRegisterTiles) {
   sz.staticWeights = false;
   checkMoE("deco", ref::Router::Deco, 5, false, rng, HYBRID_DTYPE_F32, sz);
   checkMoE("blockffn", ref::Router::BlockFFN, 16, false, rng, HYBRID_DTYPE_BF16, sz);
+}
+
+TEST(ChunkMoE, FewTokensByDotProducts) {
+  // Experts with at most four tokens (a decode step, a short chain's
+  // verification) run by dot products, not panels: one to five tokens,
+  // the shared expert too, a model dim that is not whole vectors, and
+  // bf16 weights under f32 activations (a bf16 checkpoint's experts, read
+  // in place).
+  std::mt19937 rng(34);
+  for (int64_t tokens : {1, 2, 3, 4, 5}) {
+    MoESizes sz{tokens, /*model=*/37, /*experts=*/6, /*width=*/20,
+                /*sharedWidth=*/9};
+    checkMoE("blockffn", ref::Router::BlockFFN, tokens, true, rng,
+             HYBRID_DTYPE_F32, sz);
+    checkMoE("topk_softmax", ref::Router::TopKSoftmax, 1, false, rng,
+             HYBRID_DTYPE_F32, sz, HYBRID_DTYPE_BF16);
+  }
 }
 
 TEST(ChunkMoE, DecoWithSharedExpertAndTopKSoftmax) {

@@ -336,26 +336,41 @@ void KernelBuilder::vectorLoop(Value len,
 
 Value KernelBuilder::dot(Value a, ValueRange aIdx, Value c, ValueRange cIdx,
                          Value len) {
+  return dots(a, aIdx, {c}, {SmallVector<Value>(cIdx)}, len)[0];
+}
+
+SmallVector<Value> KernelBuilder::dots(Value a, ValueRange aIdx,
+                                       ArrayRef<Value> cs,
+                                       ArrayRef<SmallVector<Value>> cIdxs,
+                                       Value len) {
   auto vecType = VectorType::get({vectorWidth}, b.getF32Type());
   Value width = index(vectorWidth);
   Value vectorEnd = subi(len, remui(len, width));
   Value zeroVec = arith::ConstantOp::create(
       b, loc, vecType, DenseElementsAttr::get(vecType, 0.0f));
-  Value acc = loop(index(0), vectorEnd, width, {zeroVec},
-                   [&](Value d, ValueRange iters) -> SmallVector<Value> {
-                     Value va = vectorRead(a, aIdx, d);
-                     Value vc = vectorRead(c, cIdx, d);
-                     return {vector::FMAOp::create(b, loc, va, vc, iters[0])};
-                   })[0];
-  Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
-                                          acc);
-  return loop(vectorEnd, len, index(1), {sum},
+  SmallVector<Value> accs = loop(
+      index(0), vectorEnd, width, SmallVector<Value>(cs.size(), zeroVec),
+      [&](Value d, ValueRange iters) -> SmallVector<Value> {
+        Value va = vectorRead(a, aIdx, d);
+        SmallVector<Value> next;
+        for (auto [i, c] : llvm::enumerate(cs))
+          next.push_back(vector::FMAOp::create(
+              b, loc, va, vectorRead(c, cIdxs[i], d), iters[i]));
+        return next;
+      });
+  SmallVector<Value> sums;
+  for (Value acc : accs)
+    sums.push_back(
+        vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, acc));
+  return loop(vectorEnd, len, index(1), sums,
               [&](Value d, ValueRange iters) -> SmallVector<Value> {
                 Value x = load(a, at(aIdx, d));
-                Value y = load(c, at(cIdx, d));
-                return {arith::AddFOp::create(b, loc, iters[0],
-                                              mulf(x, y))};
-              })[0];
+                SmallVector<Value> next;
+                for (auto [i, c] : llvm::enumerate(cs))
+                  next.push_back(arith::AddFOp::create(
+                      b, loc, iters[i], mulf(x, load(c, at(cIdxs[i], d)))));
+                return next;
+              });
 }
 
 void KernelBuilder::scaleAdd(Value acc, ValueRange accIdx, Value alpha,

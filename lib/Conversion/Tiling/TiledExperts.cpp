@@ -14,7 +14,7 @@ using namespace mlir::hybrid;
 ExpertProducts::ExpertProducts(KernelBuilder &kb, const MatmulTiling &tiling,
                                Value x, Value tokens, Value model,
                                Value maxWidth)
-    : kb(kb), tiling(tiling), tokens(tokens), model(model) {
+    : kb(kb), tiling(tiling), x(x), tokens(tokens), model(model) {
   Type f32 = kb.b.getF32Type(), index = kb.b.getIndexType();
   auto alloc = [&](Value size, Type type) {
     return kb.alloc({OpFoldResult(kb.maxsi(size, kb.index(1)))}, type);
@@ -26,6 +26,7 @@ ExpertProducts::ExpertProducts(KernelBuilder &kb, const MatmulTiling &tiling,
   runCol = alloc(tokens, index);
   runToken = alloc(tokens, index);
   runLen = alloc(tokens, index);
+  columnToken = kb.alloc({OpFoldResult(kb.b.getIndexAttr(kFewTokens))}, index);
   gates = alloc(columns, f32);
   panel = alloc(kb.muli(model, columns), f32);
   hidden = alloc(kb.muli(maxWidth, columns), f32);
@@ -95,6 +96,75 @@ std::pair<Value, Value> ExpertProducts::weightsF32(Value w, Value e,
 
 void ExpertProducts::ffn(Value up, Value e, Value down, Value width, Value n,
                          Value runs) {
+  kb.ifThenElse(
+      kb.cmpi(arith::CmpIPredicate::ule, n, kb.index(kFewTokens)), {},
+      [&]() -> SmallVector<Value> {
+        fewTokensFFN(up, e, down, width, n, runs);
+        return {};
+      },
+      [&]() -> SmallVector<Value> {
+        panelFFN(up, e, down, width, n, runs);
+        return {};
+      });
+}
+
+void ExpertProducts::fewTokensFFN(Value up, Value e, Value down, Value width,
+                                  Value n, Value runs) {
+  // Each column's token; columns past n repeat column 0's with gate 0
+  // (their sums are computed, never added; a stale gate could be a
+  // denormal, which slows every FMA that reads it tenfold).
+  forEachRun(runs, [&](Value col, Value t, Value len) {
+    kb.loop(kb.index(0), len, kb.index(1), [&](Value i) {
+      kb.storeIndex(kb.addi(t, i), columnToken, {kb.addi(col, i)});
+    });
+  });
+  kb.loop(n, kb.index(kFewTokens), kb.index(1), [&](Value c) {
+    kb.storeIndex(kb.loadIndex(columnToken, {kb.index(0)}), columnToken, {c});
+    kb.store(kb.f32(0.0), gates, {c});
+  });
+  SmallVector<Value> token, gate;
+  for (int64_t c = 0; c < kFewTokens; ++c) {
+    token.push_back(kb.loadIndex(columnToken, {kb.index(c)}));
+    gate.push_back(kb.load(gates, {kb.index(c)}));
+  }
+  auto rowOf = [&](Value w, Value row) {
+    return e ? SmallVector<Value>{e, row, kb.index(0)}
+             : SmallVector<Value>{row, kb.index(0)};
+  };
+  // h[c, j] = SiLU(U[j, :] . x[token c]) * gate c.
+  SmallVector<Value> xs(kFewTokens, x), hs(kFewTokens, hidden);
+  SmallVector<SmallVector<Value>> xRows, hRows;
+  for (int64_t c = 0; c < kFewTokens; ++c) {
+    xRows.push_back({token[c], kb.index(0)});
+    hRows.push_back({kb.muli(kb.index(c), width)});
+  }
+  rowTasks(width, [&](Value j0, Value j1) {
+    kb.loop(j0, j1, kb.index(1), [&](Value j) {
+      SmallVector<Value> sums = kb.dots(up, rowOf(up, j), xs, xRows, model);
+      for (int64_t c = 0; c < kFewTokens; ++c) {
+        Value h = sums[c];
+        Value expNeg = kb.exp(arith::NegFOp::create(kb.b, kb.loc, h));
+        Value silu = kb.divf(h, kb.addf(kb.f32(1.0), expNeg));
+        kb.store(kb.mulf(silu, gate[c]), hidden,
+                 {kb.addi(kb.muli(kb.index(c), width), j)});
+      }
+    });
+  });
+  // sum^T[m, token c] += D[m, :] . h[c, :].
+  rowTasks(model, [&](Value m0, Value m1) {
+    kb.loop(m0, m1, kb.index(1), [&](Value m) {
+      SmallVector<Value> sums = kb.dots(down, rowOf(down, m), hs, hRows, width);
+      for (int64_t c = 0; c < kFewTokens; ++c)
+        kb.ifThen(kb.cmpi(arith::CmpIPredicate::ult, kb.index(c), n), [&] {
+          Value at = kb.addi(kb.muli(m, tokens), token[c]);
+          kb.store(kb.addf(kb.load(sumT, {at}), sums[c]), sumT, {at});
+        });
+    });
+  });
+}
+
+void ExpertProducts::panelFFN(Value up, Value e, Value down, Value width,
+                              Value n, Value runs) {
   Type f32 = kb.b.getF32Type();
   int64_t lanes = tiling.vectorWidth;
   Value one = kb.f32(1.0);

@@ -114,6 +114,10 @@ public:
   Value vectorRead(Value buffer, ValueRange idx, Value d);
   /// sum_d a[aIdx + d] * c[cIdx + d] for d in [0, len), in f32.
   Value dot(Value a, ValueRange aIdx, Value c, ValueRange cIdx, Value len);
+  /// a[aIdx..., 0:len] against each of cs[i][cIdxs[i]..., 0:len] in one
+  /// pass (each vector of `a` read once): one sum per operand.
+  SmallVector<Value> dots(Value a, ValueRange aIdx, ArrayRef<Value> cs,
+                          ArrayRef<SmallVector<Value>> cIdxs, Value len);
   /// acc[accIdx + d] = alpha * acc[accIdx + d] + beta * src[srcIdx + d].
   void scaleAdd(Value acc, ValueRange accIdx, Value alpha, Value beta,
                 Value src, ValueRange srcIdx, Value len);

@@ -17,6 +17,12 @@
 // share of the expert's weights, once per call however many chunks route
 // to it.
 //
+// An expert with at most kFewTokens tokens (a decode step, a short chain's
+// verification) skips the panels: a tile of vector lanes of tokens would
+// be mostly padding. Each weight row is read once, in its storage type,
+// against every token's row (one dot product per token), so no weight is
+// converted or padded.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef HYBRID_CONVERSION_TILING_TILEDEXPERTS_H
@@ -46,10 +52,19 @@ public:
   /// `e`, or, with a null `e`, [width, model] and [model, width].
   void ffn(Value up, Value e, Value down, Value width, Value n, Value runs);
 
+  /// Tokens of an expert computed by dot products rather than panels.
+  static constexpr int64_t kFewTokens = 4;
+
   /// out[t, :] = the sum over the experts, transposed back.
   void writeOutput(Value out);
 
 private:
+  /// ffn on the panels and the tile kernels.
+  void panelFFN(Value up, Value e, Value down, Value width, Value n,
+                Value runs);
+  /// ffn by dot products, for n <= kFewTokens.
+  void fewTokensFFN(Value up, Value e, Value down, Value width, Value n,
+                    Value runs);
   /// Calls body(r0, r1) on tasks that split [0, rows) into whole row tiles.
   void rowTasks(Value rows, function_ref<void(Value r0, Value r1)> body);
   /// An expert's weight matrix as a flat f32 buffer and the offset of its
@@ -60,7 +75,9 @@ private:
 
   KernelBuilder &kb;
   MatmulTiling tiling;
-  Value tokens, model;
+  Value x, tokens, model;
+  // The token of each column of a few-token expert.
+  Value columnToken;
   // Transposed input and sum [model x tokens]; the current expert's runs
   // and gates; panels [model or width x columns] reused by every expert.
   Value xT, sumT, runCol, runToken, runLen, gates, panel, hidden, outT;
