@@ -314,18 +314,26 @@ Status Engine::rewind(int64_t position) {
 
 Status Engine::save(Saved &out) const {
   out.position = position_;
-  out.states.clear();
+  // A Saved of this engine's states is reused: a drafter saves every step.
+  size_t k = 0;
   for (size_t i = 0; i < caches_.size(); ++i) {
     if (!llvm::StringRef(cacheNames_[i]).starts_with("state."))
       continue;
-    Tensor copy;
-    if (Status s = Tensor::create(caches_[i].dtype(), caches_[i].shape(), copy);
-        !s)
-      return s;
-    std::memcpy(copy.data(), caches_[i].data(),
+    if (k == out.states.size() ||
+        out.states[k].shape() != caches_[i].shape() ||
+        out.states[k].dtype() != caches_[i].dtype()) {
+      out.states.resize(k);
+      Tensor copy;
+      if (Status s =
+              Tensor::create(caches_[i].dtype(), caches_[i].shape(), copy);
+          !s)
+        return s;
+      out.states.push_back(std::move(copy));
+    }
+    std::memcpy(out.states[k++].data(), caches_[i].data(),
                 caches_[i].numElements() * hybrid_dtype_size(caches_[i].dtype()));
-    out.states.push_back(std::move(copy));
   }
+  out.states.resize(k);
   return Status();
 }
 

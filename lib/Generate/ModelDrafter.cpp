@@ -119,15 +119,15 @@ public:
     // the committed tokens again.
     size_t kept = 0;
     if (!chain_.empty()) {
+      while (kept < tokens.size() && kept < chain_.size() &&
+             tokens[kept] == chain_[kept])
+        ++kept;
       if (engine_.info().lightningLayers > 0) {
-        if (Status s = engine_.restore(saved_); !s)
+        // The states after the last accepted token the chain ran.
+        if (Status s = engine_.restore(kept ? after_[kept - 1] : saved_); !s)
           return s;
-      } else {
-        while (kept < tokens.size() && kept < chain_.size() &&
-               tokens[kept] == chain_[kept])
-          ++kept;
-        if (Status s = engine_.rewind(chainStart_ + kept); !s)
-          return s;
+      } else if (Status s = engine_.rewind(chainStart_ + kept); !s) {
+        return s;
       }
       chain_.clear();
     }
@@ -139,7 +139,8 @@ public:
 private:
   /// A chain: greedy decode steps (one new token per call, not the whole
   /// tree again); afterwards the cache rewinds to the tokens the target
-  /// accepts, or, with recurrent states, the saved states come back.
+  /// accepts, or, with recurrent states, the states saved after the last
+  /// of them come back.
   Status proposeChain(int64_t root, const TreeShape &shape, DraftTree &tree) {
     tree = DraftTree();
     tree.add(root, -1);
@@ -152,9 +153,16 @@ private:
                              engine_.contextLimit() - engine_.position()});
     std::vector<float> logits;
     int64_t vocab = engine_.info().vocabSize;
+    bool recurrent = engine_.info().lightningLayers > 0;
+    after_.resize(std::max<size_t>(after_.size(), size));
     for (int64_t token = root; tree.size() < size;) {
       if (Status s = engine_.decode(token, logits); !s)
         return s;
+      // Snapshots (the states are small) let committed() keep the tokens
+      // the target accepts instead of running them again.
+      if (recurrent)
+        if (Status s = engine_.save(after_[tree.size() - 1]); !s)
+          return s;
       token = argmax(logits.data(), vocab);
       tree.add(token, tree.size() - 1);
       chain_.push_back(token);
@@ -169,7 +177,9 @@ private:
   /// chainStart_, while a proposal is pending.
   std::vector<int64_t> chain_;
   int64_t chainStart_ = 0;
+  /// The recurrent states before the chain, and after each of its tokens.
   Engine::Saved saved_;
+  std::vector<Engine::Saved> after_;
 };
 
 } // namespace
