@@ -12,7 +12,9 @@
 # HYBRID_BENCH_GENERATE=1 runs bench/generate/generation_speed.py (the
 # bundled model's TTFT and decode speed at 1K, 8K and 32K tokens: plain,
 # dense, speculative) and its peer, bench/generate/torch_peer.py (torch
-# eager on OpenBLAS, same weights, same threads).
+# eager on OpenBLAS, same weights, same threads), then hybrid-step-costs
+# (what a verification and a drafted token cost against a decode step, at
+# 8K tokens).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/setup.sh"
 HYBRID_PACKAGES+=(python3-onnx libopenblas0-pthread nodejs)
@@ -55,4 +57,6 @@ if [ "${HYBRID_BENCH_GENERATE:-0}" = 1 ]; then
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$THREADS" \
     OMP_NUM_THREADS="$THREADS" /usr/bin/python3 "$HYBRID_ROOT/bench/generate/torch_peer.py" \
     --threads "$THREADS"
+  "$HYBRID_BUILD/bin/hybrid-step-costs" "$HYBRID_ROOT/models/sala-kjv" --context 8192 \
+    --draft "$HYBRID_ROOT/models/sala-kjv-draft" --num-threads "$THREADS"
 fi

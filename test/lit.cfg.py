@@ -25,7 +25,8 @@ llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.hybrid_tools_dir, config.llvm_tools_dir]
-tools = ["hybrid-opt", "hybrid-run", "hybrid-import", "hybrid-generate", "hybrid-exec"]
+tools = ["hybrid-opt", "hybrid-run", "hybrid-import", "hybrid-generate", "hybrid-exec",
+         "hybrid-step-costs"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
