@@ -114,17 +114,20 @@ public:
   Status committed(const std::vector<int64_t> &tokens) override {
     std::vector<float> logits;
     // After a decoded chain the draft's cache already holds the chain's
-    // rows: keep those the target accepted, prefill the rest.
-    // A draft with recurrent states returns to its saved states and runs
-    // the committed tokens again.
+    // rows: keep those the target accepted, prefill the rest. A draft with
+    // recurrent states takes back the states it saved after the last of
+    // them.
     size_t kept = 0;
     if (!chain_.empty()) {
       while (kept < tokens.size() && kept < chain_.size() &&
              tokens[kept] == chain_[kept])
         ++kept;
+      // The committed path starts at the chain's root.
+      if (kept == 0)
+        return Status::error("the committed tokens do not start with the "
+                             "drafted chain's root");
       if (engine_.info().lightningLayers > 0) {
-        // The states after the last accepted token the chain ran.
-        if (Status s = engine_.restore(kept ? after_[kept - 1] : saved_); !s)
+        if (Status s = engine_.restore(after_[kept - 1]); !s)
           return s;
       } else if (Status s = engine_.rewind(chainStart_ + kept); !s) {
         return s;
@@ -145,9 +148,6 @@ private:
     tree = DraftTree();
     tree.add(root, -1);
     chainStart_ = engine_.position();
-    if (engine_.info().lightningLayers > 0)
-      if (Status s = engine_.save(saved_); !s)
-        return s;
     chain_ = {root};
     int64_t size = std::min({shape.size, shape.depth + 1,
                              engine_.contextLimit() - engine_.position()});
@@ -177,8 +177,7 @@ private:
   /// chainStart_, while a proposal is pending.
   std::vector<int64_t> chain_;
   int64_t chainStart_ = 0;
-  /// The recurrent states before the chain, and after each of its tokens.
-  Engine::Saved saved_;
+  /// The recurrent states after each token of the chain.
   std::vector<Engine::Saved> after_;
 };
 

@@ -127,7 +127,7 @@ void ExpertProducts::fewTokensFFN(Value up, Value e, Value down, Value width,
     token.push_back(kb.loadIndex(columnToken, {kb.index(c)}));
     gate.push_back(kb.load(gates, {kb.index(c)}));
   }
-  auto rowOf = [&](Value w, Value row) {
+  auto rowOf = [&](Value row) {
     return e ? SmallVector<Value>{e, row, kb.index(0)}
              : SmallVector<Value>{row, kb.index(0)};
   };
@@ -140,7 +140,7 @@ void ExpertProducts::fewTokensFFN(Value up, Value e, Value down, Value width,
   }
   rowTasks(width, [&](Value j0, Value j1) {
     kb.loop(j0, j1, kb.index(1), [&](Value j) {
-      SmallVector<Value> sums = kb.dots(up, rowOf(up, j), xs, xRows, model);
+      SmallVector<Value> sums = kb.dots(up, rowOf(j), xs, xRows, model);
       for (int64_t c = 0; c < kFewTokens; ++c) {
         Value h = sums[c];
         Value expNeg = kb.exp(arith::NegFOp::create(kb.b, kb.loc, h));
@@ -153,7 +153,7 @@ void ExpertProducts::fewTokensFFN(Value up, Value e, Value down, Value width,
   // sum^T[m, token c] += D[m, :] . h[c, :].
   rowTasks(model, [&](Value m0, Value m1) {
     kb.loop(m0, m1, kb.index(1), [&](Value m) {
-      SmallVector<Value> sums = kb.dots(down, rowOf(down, m), hs, hRows, width);
+      SmallVector<Value> sums = kb.dots(down, rowOf(m), hs, hRows, width);
       for (int64_t c = 0; c < kFewTokens; ++c)
         kb.ifThen(kb.cmpi(arith::CmpIPredicate::ult, kb.index(c), n), [&] {
           Value at = kb.addi(kb.muli(m, tokens), token[c]);
