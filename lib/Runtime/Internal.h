@@ -53,6 +53,31 @@ struct Entry {
   std::vector<ValueInfo> results;
 };
 
+/// How the entry points take a parameter's file tensor: as it is, or laid
+/// out once when it is bound. `rows` applies first; panels and a
+/// permutation exclude each other and rows (the verifier's rule).
+struct ParameterLayout {
+  /// 0: no panels. Else the entry points take the file's [K, N] in column
+  /// panels of this width, [ceil(N / panels), K, panels], the last
+  /// zero-padded (hybrid-prepack-weights).
+  int64_t panels = 0;
+  /// Empty: no transpose. Else the entry points take the file's tensor
+  /// transposed, their dim i being the file's dim permutation[i]
+  /// (hybrid-hoist-weight-transposes).
+  std::vector<int64_t> permutation;
+  /// Empty: every row. Else the entry points take these rows of the file's
+  /// tensor, in this order (FR-Spec's frequent-token head of a draft).
+  std::vector<int64_t> rows;
+
+  bool asStored() const {
+    return !panels && permutation.empty() && rows.empty();
+  }
+  bool operator==(const ParameterLayout &o) const {
+    return panels == o.panels && permutation == o.permutation &&
+           rows == o.rows;
+  }
+};
+
 /// A weight the module reads from its model's files.
 struct Parameter {
   std::string key;
@@ -62,19 +87,13 @@ struct Parameter {
   hybrid_dtype dtype;
   /// As the file holds it (and as hybrid_module_bind_parameter takes it).
   std::vector<int64_t> shape;
-  /// 0: bound as it is. Else the entry points take the file's [K, N] in
-  /// column panels of this width, [ceil(N / panels), K, panels], the last
-  /// zero-padded (hybrid-prepack-weights): binding packs it once.
-  int64_t panels = 0;
-  /// Empty: bound as it is. Else the entry points take the file's tensor
-  /// transposed, their dim i being the file's dim permutation[i]
-  /// (hybrid-hoist-weight-transposes): binding transposes it once.
-  std::vector<int64_t> permutation;
-  /// What the entry points take: `shape`, the panels' or the transpose's.
+  /// Laid out at binding: the panels, the transpose or the rows.
+  ParameterLayout layout;
+  /// What the entry points take: `shape`, or its layout's.
   std::vector<int64_t> boundShape;
   /// The bound bytes (read-only), or null while unbound.
   const void *data = nullptr;
-  /// Owned bytes: the packed panels, the transpose, or a copy of mapped
+  /// Owned bytes: the laid-out tensor, or a copy of mapped
   /// bytes that are misaligned for the dtype.
   void *copy = nullptr;
   /// A GPU module's copy in device memory, made on first use from
@@ -140,8 +159,8 @@ int64_t byteSize(const std::vector<int64_t> &shape, hybrid_dtype dtype);
 hybrid_status registerParameter(hybrid_module_t &m, const std::string &entry,
                                 ValueInfo &arg, const std::string &key,
                                 const std::string &file, uint64_t offset,
-                                uint64_t length, int64_t panels,
-                                const std::vector<int64_t> &permutation);
+                                uint64_t length,
+                                const ParameterLayout &layout);
 
 /// Unmaps the parameter files and frees the copies.
 void releaseParameters(hybrid_module_t &m);

@@ -76,12 +76,15 @@ static hybrid_status parseMetadata(hybrid_module_t &m, const char *text) {
           continue;
         }
         const auto &p = a["parameter"];
+        ParameterLayout layout;
+        layout.panels = p.value("panels", int64_t(0));
+        layout.permutation = p.value("permutation", std::vector<int64_t>());
+        layout.rows = p.value("rows", std::vector<int64_t>());
         if (hybrid_status s = registerParameter(
                 m, entry.name, arg, p.at("key").get<std::string>(),
                 p.at("file").get<std::string>(),
                 p.at("offset").get<uint64_t>(),
-                p.at("length").get<uint64_t>(), p.value("panels", int64_t(0)),
-                p.value("permutation", std::vector<int64_t>())))
+                p.at("length").get<uint64_t>(), layout))
           return s;
       }
       for (const auto &r : e.at("results")) {

@@ -27,14 +27,36 @@ using namespace hybrid::runtime;
 /// Where an empty parameter points: bound, but nothing to read.
 alignas(64) static const char kEmpty[64] = {};
 
-/// The file's shape of a parameter the entry points take as `bound`, or an
-/// empty vector when the bytes do not fit it: `bound` itself, for column
-/// panels [P, K, panels] the [K, N] with ceil(N / panels) = P, for a
-/// permutation the shape whose dim permutation[i] is bound[i].
+/// The file's shape of a parameter the entry points take as `bound`
+/// through `layout`, or an empty vector when the bytes do not fit it:
+/// `bound` itself; for column panels [P, K, panels] the [K, N] with
+/// ceil(N / panels) = P; for a permutation the shape whose dim
+/// permutation[i] is bound[i]; for rows [R, ...] the [V, ...] that
+/// `length` holds, every row below V.
 static std::vector<int64_t> fileShape(const std::vector<int64_t> &bound,
                                       size_t elementSize, uint64_t length,
-                                      int64_t panels,
-                                      const std::vector<int64_t> &permutation) {
+                                      const ParameterLayout &layout) {
+  int64_t panels = layout.panels;
+  const std::vector<int64_t> &permutation = layout.permutation;
+  const std::vector<int64_t> &rows = layout.rows;
+  if (!rows.empty()) {
+    if (panels || !permutation.empty() || bound.empty() ||
+        bound[0] != static_cast<int64_t>(rows.size()))
+      return {};
+    std::vector<int64_t> row(bound.begin() + 1, bound.end());
+    int64_t rowElements = numElements(row);
+    if (rowElements <= 0)
+      return {};
+    uint64_t rowBytes = static_cast<uint64_t>(rowElements) * elementSize;
+    if (length % rowBytes != 0)
+      return {};
+    int64_t fileRows = static_cast<int64_t>(length / rowBytes);
+    for (int64_t r : rows)
+      if (r < 0 || r >= fileRows)
+        return {};
+    row.insert(row.begin(), fileRows);
+    return row;
+  }
   if (!panels) {
     int64_t count = numElements(bound);
     if (count < 0 || static_cast<uint64_t>(count) * elementSize != length)
@@ -131,28 +153,32 @@ static void *allocateLaidOut(size_t size) {
   return memory;
 }
 
-/// Binds `p` to `bytes` (its file's layout): in place, or packed into
-/// panels, transposed, or copied when misaligned into memory `p` owns.
+/// Binds `p` to `bytes` (its file's layout): in place, or laid out
+/// (packed into panels, transposed, or its rows gathered) or copied when
+/// misaligned into memory `p` owns.
 static hybrid_status bindBytes(Parameter &p, const char *bytes) {
   std::free(p.copy);
   p.copy = nullptr;
   size_t elementSize = hybrid_dtype_size(p.dtype);
-  if (!p.permutation.empty()) {
-    p.copy = allocateLaidOut(p.length);
-    if (!p.copy)
-      return makeStatus("out of memory transposing parameter '%s'",
-                        p.key.c_str());
-    transposeInto(bytes, static_cast<char *>(p.copy), p.shape, p.permutation,
-                  elementSize);
-    p.data = p.copy;
-    return nullptr;
-  }
-  if (p.panels) {
+  const ParameterLayout &layout = p.layout;
+  if (!layout.asStored()) {
     p.copy = allocateLaidOut(numElements(p.boundShape) * elementSize);
     if (!p.copy)
-      return makeStatus("out of memory packing parameter '%s'", p.key.c_str());
-    packPanels(bytes, static_cast<char *>(p.copy), p.shape[0], p.shape[1],
-               p.panels, elementSize);
+      return makeStatus("out of memory laying out parameter '%s'",
+                        p.key.c_str());
+    char *to = static_cast<char *>(p.copy);
+    if (!layout.rows.empty()) {
+      size_t rowBytes = p.length / p.shape[0];
+      for (int64_t r : layout.rows)
+        to = static_cast<char *>(std::memcpy(to, bytes + r * rowBytes,
+                                             rowBytes)) +
+             rowBytes;
+    } else if (!layout.permutation.empty()) {
+      transposeInto(bytes, to, p.shape, layout.permutation, elementSize);
+    } else {
+      packPanels(bytes, to, p.shape[0], p.shape[1], layout.panels,
+                 elementSize);
+    }
     p.data = p.copy;
     return nullptr;
   }
@@ -173,33 +199,34 @@ static hybrid_status bindBytes(Parameter &p, const char *bytes) {
 hybrid_status hybrid::runtime::registerParameter(
     hybrid_module_t &m, const std::string &entry, ValueInfo &arg,
     const std::string &key, const std::string &file, uint64_t offset,
-    uint64_t length, int64_t panels, const std::vector<int64_t> &permutation) {
+    uint64_t length, const ParameterLayout &layout) {
   if (arg.kind != HYBRID_VALUE_TENSOR)
     return makeStatus("%s: '%s' parameter '%s' is not a tensor",
                       m.path.c_str(), entry.c_str(), key.c_str());
-  if (panels < 0)
+  if (layout.panels < 0)
     return makeStatus("%s: '%s' parameter '%s' has panels of %lld columns",
                       m.path.c_str(), entry.c_str(), key.c_str(),
-                      static_cast<long long>(panels));
-  std::vector<int64_t> shape = fileShape(
-      arg.shape, hybrid_dtype_size(arg.dtype), length, panels, permutation);
+                      static_cast<long long>(layout.panels));
+  std::vector<int64_t> shape =
+      fileShape(arg.shape, hybrid_dtype_size(arg.dtype), length, layout);
   if (shape.empty())
     return makeStatus("%s: '%s' parameter '%s' is %llu bytes, which does not "
                       "fit its shape %s%s",
                       m.path.c_str(), entry.c_str(), key.c_str(),
                       static_cast<unsigned long long>(length),
                       shapeString(arg.shape.data(), arg.shape.size()).c_str(),
-                      panels                 ? " in column panels"
-                      : permutation.empty() ? ""
-                                             : " transposed (or its "
-                                               "permutation is invalid)");
+                      layout.panels ? " in column panels"
+                      : !layout.permutation.empty()
+                          ? " transposed (or its permutation is invalid)"
+                      : !layout.rows.empty()
+                          ? " as rows of it (or a row is past its end)"
+                          : "");
   for (size_t i = 0; i < m.parameters.size(); ++i) {
     const Parameter &p = m.parameters[i];
     if (p.key != key)
       continue;
     if (p.dtype != arg.dtype || p.boundShape != arg.shape || p.file != file ||
-        p.offset != offset || p.length != length || p.panels != panels ||
-        p.permutation != permutation)
+        p.offset != offset || p.length != length || !(p.layout == layout))
       return makeStatus("%s: entry points disagree on parameter '%s'",
                         m.path.c_str(), key.c_str());
     arg.parameter = static_cast<int>(i);
@@ -212,8 +239,7 @@ hybrid_status hybrid::runtime::registerParameter(
   p.length = length;
   p.dtype = arg.dtype;
   p.shape = std::move(shape);
-  p.panels = panels;
-  p.permutation = permutation;
+  p.layout = layout;
   p.boundShape = arg.shape;
   arg.parameter = static_cast<int>(m.parameters.size());
   m.parameters.push_back(std::move(p));
@@ -384,7 +410,7 @@ hybrid_status hybrid_module_bind_parameter(hybrid_module *m, const char *key,
                             .c_str());
     if (!value->data && p.length)
       return makeStatus("parameter '%s': the tensor has no data", key);
-    if (p.panels || !p.permutation.empty())
+    if (!p.layout.asStored())
       return bindBytes(p, static_cast<const char *>(value->data));
     std::free(p.copy);
     p.copy = nullptr;

@@ -106,6 +106,9 @@ static FailureOr<llvm::json::Array> describeEntryPoints(ModuleOp module) {
         // Bound transposed (hybrid-hoist-weight-transposes).
         if (DenseI64ArrayAttr perm = param.getPermutation())
           source["permutation"] = llvm::json::Array(perm.asArrayRef());
+        // Some rows of the file's tensor (FR-Spec's draft head).
+        if (DenseI64ArrayAttr rows = param.getRows())
+          source["rows"] = llvm::json::Array(rows.asArrayRef());
         (*desc)["parameter"] = std::move(source);
       }
       args.push_back(std::move(*desc));

@@ -138,7 +138,7 @@ struct HybridHoistWeightTransposes
   void hoist(func::FuncOp fn, unsigned index) {
     auto param = fn.getArgAttrOfType<ParameterAttr>(
         index, ParameterAttr::getArgAttrName());
-    if (!param || param.getPanels() || param.getPermutation())
+    if (!param || !param.isAsStored())
       return;
     linalg::TransposeOp transpose =
         transposeThroughReshapes(fn.getArgument(index));
@@ -155,7 +155,7 @@ struct HybridHoistWeightTransposes
                   ParameterAttr::get(&getContext(), param.getKey(),
                                      param.getFile(), param.getOffset(),
                                      param.getLength(), /*panels=*/0,
-                                     permutation));
+                                     permutation, /*rows=*/nullptr));
   }
 };
 

@@ -60,7 +60,7 @@ struct HybridPrepackWeights
         index, ParameterAttr::getArgAttrName());
     BlockArgument arg = fn.getArgument(index);
     auto type = dyn_cast<RankedTensorType>(arg.getType());
-    if (!param || param.getPanels() != 0 || param.getPermutation() ||
+    if (!param || !param.isAsStored() ||
         !type || type.getRank() != 2 ||
         !type.hasStaticShape() || !type.getElementType().isF32() ||
         type.getDimSize(1) < panelCols || arg.use_empty() ||
@@ -91,7 +91,8 @@ struct HybridPrepackWeights
     fn.setArgAttr(index, ParameterAttr::getArgAttrName(),
                   ParameterAttr::get(ctx, param.getKey(), param.getFile(),
                                      param.getOffset(), param.getLength(),
-                                     panelCols, DenseI64ArrayAttr()));
+                                     panelCols, /*permutation=*/nullptr,
+                                     /*rows=*/nullptr));
   }
 };
 

@@ -52,7 +52,9 @@ struct Model {
   int64_t lightningLayers = 0;
 };
 
-::testing::AssertionResult load(const std::string &name, Model &m) {
+::testing::AssertionResult
+load(const std::string &name, Model &m,
+     const mlir::hybrid::HFImportOptions &importOptions = {}) {
   m.dir = kCheckpoints + "/" + name;
   mlir::DialectRegistry registry;
   mlir::hybrid::registerAllDialects(registry);
@@ -63,12 +65,12 @@ struct Model {
     diagnostics += d.str() + "\n";
     return mlir::success();
   });
-  auto module = mlir::hybrid::importHFFolder(m.dir, &context);
+  auto module = mlir::hybrid::importHFFolder(m.dir, &context, importOptions);
   if (!module)
     return ::testing::AssertionFailure() << "import: " << diagnostics;
   // Lightning layers: prefill's `state.L` arguments.
   auto prefill = module->lookupSymbol<mlir::func::FuncOp>("prefill");
-  for (unsigned i = 0; i < prefill.getNumArguments(); ++i)
+  for (unsigned i = 0; prefill && i < prefill.getNumArguments(); ++i)
     if (auto name =
             prefill.getArgAttrOfType<mlir::StringAttr>(i, "hybrid.arg_name"))
       m.lightningLayers += name.getValue().starts_with("state.");
@@ -506,6 +508,72 @@ TEST_P(HFCheckpoint, EntryPointsMatchTheReference) {
   EXPECT_FALSE(oov.ok());
   EXPECT_NE(oov.message().find("outside the vocabulary"), std::string::npos)
       << oov.message();
+}
+
+/// FR-Spec's head: logits of some vocabulary ids alone, in the order
+/// given, equal those columns of the reference logits; the head's rows are
+/// gathered when the weights are bound, from the embeddings when they are
+/// tied (their full table still embeds the ids).
+TEST(HFHeadRows, LogitsOfTheListedTokensInTheirOrder) {
+  for (const char *name : {"llama-tiny", "qwen3-tiny-sharded",
+                           "minicpm-sala-blockffn-tiny-bf16"}) {
+    SCOPED_TRACE(name);
+    mlir::hybrid::HFImportOptions options;
+    options.entries = {"forward"};
+    Model full;
+    ASSERT_TRUE(load(name, full, options));
+    int64_t vocab = full.vocab;
+    // Out of order, both ends of the vocabulary, neighbours.
+    options.headRows = {vocab - 1, 3, 0, vocab / 2, 4, vocab / 2 + 1};
+    Model m;
+    ASSERT_TRUE(load(name, m, options));
+    std::vector<hybrid::Tensor> results;
+    ASSERT_TRUE(m.module.invoke("forward", {m.ids}, results).ok());
+    const hybrid::Tensor &got = results[0];
+    int64_t k = options.headRows.size();
+    ASSERT_EQ(got.shape(), (std::vector<int64_t>{m.ids.shape()[0],
+                                                 m.ids.shape()[1], k}));
+    double scale = 1.0, worst = 0.0;
+    for (size_t i = 0; i < m.logits.numElements(); ++i)
+      scale = std::max(scale, double(std::fabs(m.logits.data<float>()[i])));
+    int64_t rows = m.ids.shape()[0] * m.ids.shape()[1];
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < k; ++j)
+        worst = std::max(
+            worst, double(std::fabs(
+                       got.data<float>()[r * k + j] -
+                       m.logits.data<float>()[r * vocab +
+                                              options.headRows[j]])));
+    EXPECT_LE(worst, 1e-4 * scale);
+  }
+}
+
+/// A head row outside the vocabulary, or listed twice, is refused at
+/// import.
+TEST(HFHeadRows, RowsOutsideTheVocabularyOrRepeatedAreRefused) {
+  mlir::DialectRegistry registry;
+  mlir::hybrid::registerAllDialects(registry);
+  mlir::hybrid::registerHFImportDialects(registry);
+  mlir::MLIRContext context(registry);
+  std::string diagnostics;
+  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
+    diagnostics += d.str() + "\n";
+    return mlir::success();
+  });
+  std::string dir = kCheckpoints + "/llama-tiny";
+  mlir::hybrid::HFImportOptions options;
+  options.headRows = {0, 1 << 20};
+  EXPECT_FALSE(mlir::hybrid::importHFFolder(dir, &context, options));
+  EXPECT_NE(diagnostics.find("the LM head's token 1048576 is outside the "
+                             "vocabulary of"),
+            std::string::npos)
+      << diagnostics;
+  diagnostics.clear();
+  options.headRows = {5, 2, 5};
+  EXPECT_FALSE(mlir::hybrid::importHFFolder(dir, &context, options));
+  EXPECT_NE(diagnostics.find("the LM head's token 5 is listed twice"),
+            std::string::npos)
+      << diagnostics;
 }
 
 INSTANTIATE_TEST_SUITE_P(Checkpoints, HFCheckpoint,

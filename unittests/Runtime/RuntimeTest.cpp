@@ -415,6 +415,70 @@ TEST(Runtime, WeightsReadTransposedAreBoundTransposed) {
   check(file.data(), other.data());
 }
 
+/// Rows 4, 0 and 2 of the file's [5, 3] (FR-Spec's draft head), and the
+/// whole table under its own key.
+const char *kRowWeights = R"mlir(
+func.func @rows(
+    %some: tensor<3x3xf32> {hybrid.parameter =
+        #hybrid.parameter<key = "head", file = "w.bin", offset = 0,
+                          length = 60, rows = [4, 0, 2]>},
+    %all: tensor<5x3xf32> {hybrid.parameter =
+        #hybrid.parameter<key = "table", file = "w.bin", offset = 0,
+                          length = 60>})
+    -> (tensor<3x3xf32>, tensor<5x3xf32>) {
+  return %some, %all : tensor<3x3xf32>, tensor<5x3xf32>
+}
+)mlir";
+
+TEST(Runtime, SomeRowsOfAWeightAreGatheredWhenBound) {
+  hybrid::Module *m = compile(kRowWeights);
+  ASSERT_TRUE(m);
+  ASSERT_EQ(m->numParameters(), 2u);
+  // A caller binds the file's whole tensor.
+  hybrid_value_info info;
+  ASSERT_EQ(hybrid_module_parameter_info(m->get(), 0, &info), nullptr);
+  EXPECT_EQ(std::vector<int64_t>(info.shape, info.shape + info.rank),
+            (std::vector<int64_t>{5, 3}));
+  std::vector<float> file(15);
+  for (size_t i = 0; i < file.size(); ++i)
+    file[i] = float(i);
+  std::string folder = ::testing::TempDir() + "/hybrid-row-params";
+  std::string cmd = "mkdir -p " + folder;
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::ofstream(folder + "/w.bin", std::ios::binary)
+      .write(reinterpret_cast<const char *>(file.data()), 60);
+  ASSERT_TRUE(m->bindParameters(folder).ok());
+  auto check = [&](const float *table) {
+    auto y = run(*m, "rows", {});
+    ASSERT_EQ(y.size(), 2u);
+    const int rows[] = {4, 0, 2};
+    for (int i = 0; i < 3; ++i)
+      for (int c = 0; c < 3; ++c)
+        EXPECT_EQ(y[0].data<float>()[i * 3 + c], table[rows[i] * 3 + c]);
+    for (int i = 0; i < 15; ++i)
+      EXPECT_EQ(y[1].data<float>()[i], file[i]);
+  };
+  check(file.data());
+  std::vector<float> other(15);
+  for (size_t i = 0; i < other.size(); ++i)
+    other[i] = -float(i) - 1;
+  {
+    hybrid::Tensor t;
+    ASSERT_TRUE(hybrid::Tensor::create(HYBRID_DTYPE_F32, {5, 3}, t).ok());
+    std::copy(other.begin(), other.end(), t.data<float>());
+    ASSERT_TRUE(m->bindParameter("head", t).ok());
+    // Only the file's shape binds.
+    hybrid::Tensor three;
+    ASSERT_TRUE(hybrid::Tensor::create(HYBRID_DTYPE_F32, {3, 3}, three).ok());
+    hybrid::Status s = m->bindParameter("head", three);
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("parameter 'head' is f32[5, 3]"),
+              std::string::npos)
+        << s.message();
+  }
+  check(other.data());
+}
+
 TEST(Runtime, LoadingSomethingElseFails) {
   hybrid_module *m = nullptr;
   hybrid_status s = hybrid_module_load("/nonexistent/module.so", &m);

@@ -35,10 +35,29 @@ constexpr int64_t kMoEChunk = 8;
 constexpr int64_t kRecurrenceChunk = 64;
 
 /// One weight the architecture reads: its checkpoint name and shape.
+/// A subset of a tensor's rows has a name of its own and names its
+/// `source` tensor (of `sourceShape`), of which it takes `rows`.
 struct WeightSpec {
   std::string name;
   SmallVector<int64_t> shape;
+  std::string source = {};
+  SmallVector<int64_t> sourceShape = {};
+  ArrayRef<int64_t> rows = {};
+
+  StringRef tensor() const { return source.empty() ? name : source; }
+  ArrayRef<int64_t> tensorShape() const {
+    return source.empty() ? shape : sourceShape;
+  }
 };
+
+/// The parameter of the LM head restricted to `headRows`: distinct from
+/// its source tensor's (which the embeddings may read whole).
+constexpr StringLiteral kHeadRowsKey = "lm_head.frequent_rows";
+
+/// The weight the LM head multiplies by.
+StringRef headWeight(const DecoderConfig &c) {
+  return c.headRows.empty() ? c.headTensor() : StringRef(kHeadRowsKey);
+}
 
 /// The weights of `c`, in argument order.
 std::vector<WeightSpec> weightSpecs(const DecoderConfig &c) {
@@ -94,7 +113,13 @@ std::vector<WeightSpec> weightSpecs(const DecoderConfig &c) {
     specs.push_back({p + "mlp.down_proj.weight", {h, ffn}});
   }
   specs.push_back({"model.norm.weight", {h}});
-  if (!c.tieWordEmbeddings)
+  if (!c.headRows.empty())
+    specs.push_back({kHeadRowsKey.str(),
+                     {int64_t(c.headRows.size()), h},
+                     c.headTensor().str(),
+                     {c.vocabSize, h},
+                     c.headRows});
+  else if (!c.tieWordEmbeddings)
     specs.push_back({"lm_head.weight", {c.vocabSize, h}});
   return specs;
 }
@@ -207,9 +232,7 @@ public:
     x = rmsNorm(x, weight("model.norm.weight"));
     if (c.logitInputScale != 1.0)
       x = scaled(x, c.logitInputScale);
-    return linear(x, weights.lookup(c.tieWordEmbeddings
-                                        ? "model.embed_tokens.weight"
-                                        : "lm_head.weight"));
+    return linear(x, weights.lookup(headWeight(c)));
   }
 
   /// Decoder layer `i` (weights `model.layers.<i>.*`; with a `step`, its
@@ -832,7 +855,11 @@ struct EntryTypes {
       treeState = RankedTensorType::get(
           {dyn, l->numHeads, seqLen, l->headDim, l->headDim}, f32);
     }
-    logits = RankedTensorType::get({dyn, seqLen, config.vocabSize}, f32);
+    logits = RankedTensorType::get(
+        {dyn, seqLen,
+         config.headRows.empty() ? config.vocabSize
+                                 : int64_t(config.headRows.size())},
+        f32);
     parents = RankedTensorType::get({dyn}, b.getI32Type());
   }
 
@@ -1205,26 +1232,28 @@ LogicalResult mlir::hybrid::hf::buildEntryPoints(ModuleOp module,
   SmallVector<Type> weightTypes;
   SmallVector<ParameterAttr> params;
   for (const WeightSpec &spec : specs) {
-    auto it = checkpoint.find(spec.name);
+    auto it = checkpoint.find(spec.tensor());
     if (it == checkpoint.end())
-      return emitError(loc) << "the checkpoint has no tensor '" << spec.name
-                            << "', which " << config.architecture
+      return emitError(loc) << "the checkpoint has no tensor '"
+                            << spec.tensor() << "', which "
+                            << config.architecture
                             << " with this config.json needs";
     const CheckpointTensor &t = it->second;
-    if (ArrayRef<int64_t>(t.shape) != ArrayRef<int64_t>(spec.shape))
+    if (ArrayRef<int64_t>(t.shape) != spec.tensorShape())
       return emitError(loc)
-             << "tensor '" << spec.name << "' has shape ["
+             << "tensor '" << spec.tensor() << "' has shape ["
              << llvm::make_range(t.shape.begin(), t.shape.end())
-             << "], but config.json implies ["
-             << llvm::make_range(spec.shape.begin(), spec.shape.end()) << "]";
+             << "], but config.json implies [" << spec.tensorShape() << "]";
     FailureOr<Type> element = elementTypeOf(b, t.dtype);
     if (failed(element))
-      return emitError(loc) << "tensor '" << spec.name << "' is " << t.dtype
-                            << "; weights must be F32, BF16 or F16";
+      return emitError(loc) << "tensor '" << spec.tensor() << "' is "
+                            << t.dtype << "; weights must be F32, BF16 or F16";
     weightTypes.push_back(RankedTensorType::get(spec.shape, *element));
     params.push_back(ParameterAttr::get(
         b.getContext(), b.getStringAttr(spec.name), b.getStringAttr(t.file),
-        t.offset, t.length));
+        t.offset, t.length, /*panels=*/0, /*permutation=*/nullptr,
+        spec.rows.empty() ? DenseI64ArrayAttr()
+                          : b.getDenseI64ArrayAttr(spec.rows)));
   }
   int64_t dynamic = ShapedType::kDynamic;
   if (wanted("forward"))

@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 
@@ -46,6 +47,22 @@ mlir::hybrid::importHFFolder(StringRef folder, MLIRContext *context,
     return nullptr;
   if (!options.sparseAttention)
     config->sparse.reset();
+  if (!options.headRows.empty()) {
+    llvm::SmallDenseSet<int64_t> seen;
+    for (int64_t id : options.headRows) {
+      if (id < 0 || id >= config->vocabSize) {
+        emitError(loc) << "the LM head's token " << id
+                       << " is outside the vocabulary of "
+                       << config->vocabSize;
+        return nullptr;
+      }
+      if (!seen.insert(id).second) {
+        emitError(loc) << "the LM head's token " << id << " is listed twice";
+        return nullptr;
+      }
+    }
+    config->headRows.assign(options.headRows.begin(), options.headRows.end());
+  }
   FailureOr<hf::Checkpoint> checkpoint = hf::readCheckpoint(folder, loc);
   if (failed(checkpoint))
     return nullptr;

@@ -101,6 +101,16 @@ struct DecoderConfig {
   /// (`attn_use_rope`) and gate their output with sigmoid(x W_g^T)
   /// (`attn_use_output_gate`).
   bool attentionRope = true, attentionOutputGate = false;
+  /// Not config.json's: an import choice. Empty: the LM head computes
+  /// every token's logit. Else only these vocabulary ids', in this order
+  /// (FR-Spec's frequency-ranked subset for a draft model's head).
+  SmallVector<int64_t> headRows;
+
+  /// The checkpoint tensor the LM head multiplies by: the embeddings when
+  /// they are tied.
+  StringRef headTensor() const {
+    return tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight";
+  }
 
   bool isLightning(int64_t layer) const {
     return mixers[layer] == MixerKind::Lightning;

@@ -94,9 +94,46 @@ func.func @permutation_rank(%w: tensor<4x50xf32> {hybrid.parameter =
 
 // -----
 
-// expected-error @+2 {{parameter 'w' cannot have both panels and a permutation}}
+// expected-error @+2 {{parameter 'w' has more than one of panels, a permutation and rows}}
 func.func @permutation_and_panels(%w: tensor<2x4x32xf32> {hybrid.parameter =
     #hybrid.parameter<key = "w", file = "w.bin", offset = 0, length = 800,
                       panels = 32, permutation = [1, 0, 2]>}) {
+  return
+}
+
+// -----
+
+// expected-error @+2 {{parameter 'w' has more than one of panels, a permutation and rows}}
+func.func @rows_and_permutation(%w: tensor<50x2xf32> {hybrid.parameter =
+    #hybrid.parameter<key = "w", file = "w.bin", offset = 0, length = 800,
+                      permutation = [1, 0], rows = [0, 3]>}) {
+  return
+}
+
+// -----
+
+// expected-error @+2 {{parameter 'w' has a negative row}}
+func.func @rows_negative(%w: tensor<2x50xf32> {hybrid.parameter =
+    #hybrid.parameter<key = "w", file = "w.bin", offset = 0, length = 800,
+                      rows = [0, -1]>}) {
+  return
+}
+
+// -----
+
+// A file of 4 rows of 50 f32 has no row 4.
+// expected-error @+1 {{parameter 'w' takes row 4 of a file tensor of 4 rows}}
+func.func @rows_past_the_file(%w: tensor<2x50xf32> {hybrid.parameter =
+    #hybrid.parameter<key = "w", file = "w.bin", offset = 0, length = 800,
+                      rows = [3, 4]>}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{parameter 'w' of 800 bytes cannot give 3 rows as 'tensor<2x50xf32>'}}
+func.func @rows_count(%w: tensor<2x50xf32> {hybrid.parameter =
+    #hybrid.parameter<key = "w", file = "w.bin", offset = 0, length = 800,
+                      rows = [0, 1, 2]>}) {
   return
 }

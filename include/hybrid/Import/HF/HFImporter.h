@@ -28,6 +28,11 @@ struct HFImportOptions {
   /// verify_chain, commit); empty builds all. Each costs compile time: a
   /// caller that runs `forward` alone compiles a fraction of the module.
   SmallVector<std::string> entries;
+  /// Empty: the logits cover the whole vocabulary. Else the LM head computes
+  /// only these vocabulary ids' logits, in this order (FR-Spec: a draft
+  /// model's head over its most frequent tokens, a fraction of the cost);
+  /// the weight's rows are gathered once, when it is bound.
+  SmallVector<int64_t> headRows;
 };
 
 /// The entry points an imported checkpoint can have, in module order.

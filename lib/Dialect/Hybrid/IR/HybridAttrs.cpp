@@ -48,7 +48,7 @@ LogicalResult
 ParameterAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                       StringAttr key, StringAttr file, int64_t offset,
                       int64_t length, int64_t panels,
-                      DenseI64ArrayAttr permutation) {
+                      DenseI64ArrayAttr permutation, DenseI64ArrayAttr rows) {
   if (!key || key.getValue().empty())
     return emitError() << "parameter key must not be empty";
   if (!file || file.getValue().empty())
@@ -80,9 +80,13 @@ ParameterAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                            << "' has an invalid permutation [" << perm << "]";
       seen[d] = true;
     }
-    if (panels)
-      return emitError() << "parameter '" << key.getValue()
-                         << "' cannot have both panels and a permutation";
   }
+  if (int(panels != 0) + int(bool(permutation)) + int(bool(rows)) > 1)
+    return emitError() << "parameter '" << key.getValue()
+                       << "' has more than one of panels, a permutation and "
+                          "rows";
+  if (rows && llvm::any_of(rows.asArrayRef(), [](int64_t r) { return r < 0; }))
+    return emitError() << "parameter '" << key.getValue()
+                       << "' has a negative row";
   return success();
 }

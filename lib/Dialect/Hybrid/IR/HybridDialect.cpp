@@ -74,6 +74,26 @@ LogicalResult HybridDialect::verifyRegionArgAttribute(Operation *op,
              << "> for the file's [K, N])";
     return success();
   }
+  if (DenseI64ArrayAttr rows = param.getRows()) {
+    // `rows` rows of the file's [V, ...], each below V.
+    ArrayRef<int64_t> shape = tensor.getShape();
+    int64_t rowBytes =
+        shape.empty() ? 0
+                      : ShapedType::getNumElements(shape.drop_front()) * width;
+    if (shape.empty() || shape[0] != rows.size() || rowBytes <= 0 ||
+        param.getLength() % rowBytes != 0)
+      return op->emitError()
+             << "parameter '" << param.getKey().getValue() << "' of "
+             << param.getLength() << " bytes cannot give " << rows.size()
+             << " rows as " << type;
+    int64_t fileRows = param.getLength() / rowBytes;
+    for (int64_t r : rows.asArrayRef())
+      if (r >= fileRows)
+        return op->emitError()
+               << "parameter '" << param.getKey().getValue() << "' takes row "
+               << r << " of a file tensor of " << fileRows << " rows";
+    return success();
+  }
   if (DenseI64ArrayAttr perm = param.getPermutation();
       perm && perm.size() != tensor.getRank())
     return op->emitError() << "parameter '" << param.getKey().getValue()

@@ -170,18 +170,28 @@ def Hybrid_ParameterAttr : Hybrid_Attr<"Parameter", "parameter"> {
     `linalg.transpose` with that permutation would: argument dim `i` is the
     file's dim `permutation[i]`, the file holding the row-major tensor of
     that permuted-back shape. The runtime transposes it once when it binds
-    it (a caller binding it passes that permuted-back shape). A
-    parameter has panels or a permutation, not both.
+    it (a caller binding it passes that permuted-back shape).
+
+    `rows = [...]` (set by an importer: FR-Spec's frequency-ranked head of
+    a draft model) says that the argument takes those rows of the file's
+    tensor, in that order: argument row `i` is the file's row `rows[i]`,
+    the file holding `[V, ...]` with every row below `V`. The runtime
+    gathers them once when it binds it (a caller binding it passes the
+    file's whole tensor).
+
+    A parameter has at most one of panels, a permutation and rows.
   }];
   let parameters = (ins "StringAttr":$key, "StringAttr":$file,
                         "int64_t":$offset, "int64_t":$length,
                         DefaultValuedParameter<"int64_t", "0">:$panels,
-                        OptionalParameter<"DenseI64ArrayAttr">:$permutation);
+                        OptionalParameter<"DenseI64ArrayAttr">:$permutation,
+                        OptionalParameter<"DenseI64ArrayAttr">:$rows);
   let builders = [
     AttrBuilder<(ins "StringAttr":$key, "StringAttr":$file,
                      "int64_t":$offset, "int64_t":$length), [{
       return $_get($_ctxt, key, file, offset, length, /*panels=*/0,
-                   /*permutation=*/DenseI64ArrayAttr());
+                   /*permutation=*/DenseI64ArrayAttr(),
+                   /*rows=*/DenseI64ArrayAttr());
     }]>
   ];
   let assemblyFormat = "`<` struct(params) `>`";
@@ -190,6 +200,11 @@ def Hybrid_ParameterAttr : Hybrid_Attr<"Parameter", "parameter"> {
     /// The argument attribute that carries it.
     static constexpr StringLiteral getArgAttrName() {
       return StringLiteral("hybrid.parameter");
+    }
+    /// Whether the argument takes the file's tensor as it is stored (no
+    /// panels, permutation or rows).
+    bool isAsStored() const {
+      return !getPanels() && !getPermutation() && !getRows();
     }
   }];
 }
