@@ -19,7 +19,12 @@ python3-sentencepiece and python3-numpy; about 30 minutes on 2 cores.
     models/train_sala.py [--steps N] [--draft-steps N] [--out models]
 
 Writes, per model, a Hugging Face folder: config.json, model.safetensors
-(bf16), tokenizer.model, and README.md with the held-out perplexity.
+(bf16), tokenizer.model, and README.md with the held-out perplexity; the
+draft's folder also gets frequent_tokens.npy, every token id ranked by its
+count in the training chapters (most frequent first, ties by id), from
+which FR-Spec's draft head takes its vocabulary subset
+(`hybrid-generate --draft-vocab N`). `--only frequent-tokens` writes that
+file alone, with the tokenizer already in the draft's folder.
 """
 import argparse
 import json
@@ -30,6 +35,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import sentencepiece as spm
 import torch
 
@@ -179,18 +185,40 @@ def save(lm, config, folder, tokenizer, perplexity, steps, seed):
                 f"{perplexity:.2f}\n")
 
 
+def save_frequent_tokens(data, vocab, folder):
+    """FR-Spec's ranking: token ids by descending count in `data` (the
+    training stream), ties by id; ids never seen last."""
+    counts = np.bincount(data.numpy(), minlength=vocab)
+    order = np.lexsort((np.arange(vocab), -counts)).astype(np.int64)
+    np.save(os.path.join(folder, "frequent_tokens.npy"), order)
+    top = counts[order]
+    for k in (256, 512, 1024):
+        print(f"frequent tokens: the top {k} cover "
+              f"{100.0 * top[:k].sum() / counts.sum():.1f}% of the training "
+              f"tokens", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--draft-steps", type=int, default=800)
     ap.add_argument("--out", default=HERE)
-    ap.add_argument("--only", choices=["sala-kjv", "sala-kjv-draft"],
+    ap.add_argument("--only", choices=["sala-kjv", "sala-kjv-draft",
+                                       "frequent-tokens"],
                     help="train one of the two models (the tokenizer is "
-                         "trained either way, identically)")
+                         "trained either way, identically), or rank the "
+                         "draft's tokens alone")
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count())
     train_text, held_text = corpus()
     os.makedirs(args.out, exist_ok=True)
+    draft_folder = os.path.join(args.out, "sala-kjv-draft")
+    if args.only == "frequent-tokens":
+        sp = spm.SentencePieceProcessor(
+            model_file=os.path.join(draft_folder, "tokenizer.model"))
+        save_frequent_tokens(stream(sp, train_text), sp.get_piece_size(),
+                             draft_folder)
+        return
     tokenizer = train_tokenizer(train_text, args.out)
     sp = spm.SentencePieceProcessor(model_file=tokenizer)
     data, held = stream(sp, train_text), stream(sp, held_text)
@@ -207,6 +235,8 @@ def main():
         perplexity = evaluate(lm, held)
         print(f"{name}: held-out perplexity {perplexity:.2f}", flush=True)
         save(lm, config, os.path.join(args.out, name), tokenizer, perplexity, steps, seed)
+        if name == "sala-kjv-draft":
+            save_frequent_tokens(data, sp.get_piece_size(), draft_folder)
     os.remove(tokenizer)
 
 

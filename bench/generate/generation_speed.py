@@ -6,6 +6,8 @@ filling the context up to 128 new tokens, at 1K, 8K and 32K tokens, for
   dense       greedy decoding, --sparse none
   draft-4     speculative, the draft model, 4-node chains/trees (depth 3)
   draft-16    speculative, 16-node trees (depth 6)
+  fr-4        draft-4 with FR-Spec's draft head over the 512 most frequent
+              tokens (--draft-vocab 512)
   lookup      speculative, prompt lookup
   plain-64k   plain, with the caches allocated for 65536 tokens instead of
               the context + 64: decode-step time must not grow with the
@@ -43,6 +45,8 @@ VARIANTS = {
     "dense": ["--sparse", "none"],
     "draft-4": ["--draft", DRAFT, "--tree-size", "4", "--tree-depth", "3"],
     "draft-16": ["--draft", DRAFT, "--tree-size", "16", "--tree-depth", "6"],
+    "fr-4": ["--draft", DRAFT, "--tree-size", "4", "--tree-depth", "3",
+             "--draft-vocab", "512"],
     "lookup": ["--draft", "lookup"],
     "plain-64k": [],
 }

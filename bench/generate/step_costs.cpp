@@ -7,13 +7,14 @@
 // the sparse layers' dense_len) and of the commit that follows, and of a
 // draft checkpoint's decode step and its prefill of the committed tokens.
 //
-//   hybrid-step-costs MODEL [--context N] [--draft DIR] [--repeat R]
-//       [--num-threads T]
+//   hybrid-step-costs MODEL [--context N] [--draft DIR] [--draft-vocab N]
+//       [--repeat R] [--num-threads T]
 //
 // The prompt is random token ids (the costs do not depend on the text).
 //
 //===----------------------------------------------------------------------===//
 
+#include "hybrid/Generate/Drafter.h"
 #include "hybrid/Generate/Engine.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -37,6 +38,11 @@ static cl::opt<int64_t> context("context", cl::init(1024),
 static cl::opt<std::string> draftDir("draft", cl::init(""),
                                      cl::desc("A draft checkpoint to time too"),
                                      cl::cat(category));
+static cl::opt<int64_t> draftVocab(
+    "draft-vocab", cl::init(0),
+    cl::desc("Time the draft with FR-Spec's head over its N most frequent "
+             "tokens too"),
+    cl::cat(category));
 static cl::opt<int> repeat("repeat", cl::init(20),
                            cl::desc("Calls per measurement (the median)"),
                            cl::cat(category));
@@ -68,10 +74,12 @@ void check(const Status &s) {
     fail(s);
 }
 
-Engine open(const std::string &folder, int64_t limit) {
+Engine open(const std::string &folder, int64_t limit,
+            std::vector<int64_t> headTokens = {}) {
   EngineOptions options;
   options.contextLimit = limit;
   options.threads = threads;
+  options.headTokens = std::move(headTokens);
   Engine engine;
   check(Engine::open(folder, options, engine));
   return engine;
@@ -120,8 +128,8 @@ int main(int argc, char **argv) {
     times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
   }
   double decode = medianMs(times);
-  auto row = [&](const char *call, int64_t n, double ms) {
-    std::printf("| %s | %lld | %.3f | %.3f | %.2fx |\n", call,
+  auto row = [&](const std::string &call, int64_t n, double ms) {
+    std::printf("| %s | %lld | %.3f | %.3f | %.2fx |\n", call.c_str(),
                 static_cast<long long>(n), ms, ms / n, ms / decode);
   };
   row("decode", 1, decode);
@@ -151,8 +159,9 @@ int main(int argc, char **argv) {
           medianMs(commit));
     }
   }
-  if (!draftDir.empty()) {
-    Engine draft = open(draftDir, limit);
+  // The draft's decode step and its prefill of 2 and 4 committed tokens;
+  // `label` names the head.
+  auto timeDraft = [&](Engine draft, const std::string &label) {
     check(draft.prefill(randomIds(rng, vocab, context), logits));
     for (int r = 0; r < 5; ++r)
       check(draft.decode(randomIds(rng, vocab, 1)[0], logits));
@@ -162,7 +171,7 @@ int main(int argc, char **argv) {
       check(draft.decode(randomIds(rng, vocab, 1)[0], logits));
       times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
     }
-    row("draft decode", 1, medianMs(times));
+    row("draft decode" + label, 1, medianMs(times));
     for (int64_t n : {2, 4}) {
       times.clear();
       for (int r = 0; r < repeat; ++r) {
@@ -171,7 +180,16 @@ int main(int argc, char **argv) {
         times.push_back(
             std::chrono::duration<double>(Clock::now() - t0).count());
       }
-      row("draft prefill", n, medianMs(times));
+      row("draft prefill" + label, n, medianMs(times));
+    }
+  };
+  if (!draftDir.empty()) {
+    timeDraft(open(draftDir, limit), "");
+    if (draftVocab > 0) {
+      std::vector<int64_t> head;
+      check(readFrequentTokens(draftDir, vocab, draftVocab, head));
+      timeDraft(open(draftDir, limit, std::move(head)),
+                " (FR-Spec " + std::to_string(draftVocab) + ")");
     }
   }
   return 0;

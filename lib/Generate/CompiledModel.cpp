@@ -63,7 +63,8 @@ static std::string defaultCacheDir() {
 }
 
 Status hybrid::generate::compiledCheckpoint(
-    const std::string &folder, bool sparseAttention, Device device,
+    const std::string &folder, bool sparseAttention,
+    const std::vector<int64_t> &headTokens, Device device,
     const std::string &cacheDir,
     const std::function<void(const std::string &)> &log, CompiledModel &out) {
   mlir::DialectRegistry registry;
@@ -77,6 +78,7 @@ Status hybrid::generate::compiledCheckpoint(
   });
   mlir::hybrid::HFImportOptions importOptions;
   importOptions.sparseAttention = sparseAttention;
+  importOptions.headRows.assign(headTokens.begin(), headTokens.end());
   // What the engine calls (not `forward`): fewer kernels to compile.
   importOptions.entries = {"prefill", "decode", "verify", "verify_chain",
                            "commit"};

@@ -27,10 +27,11 @@ struct CompiledModel {
 };
 
 /// The shared object of the checkpoint in `folder` (sparse layers dense
-/// unless `sparseAttention`) for `device`, from `cacheDir` ("" picks the
-/// default) or compiled into it. Import and compile errors carry their
-/// diagnostics.
+/// unless `sparseAttention`; logits of `headTokens` alone unless empty) for
+/// `device`, from `cacheDir` ("" picks the default) or compiled into it.
+/// Import and compile errors carry their diagnostics.
 Status compiledCheckpoint(const std::string &folder, bool sparseAttention,
+                          const std::vector<int64_t> &headTokens,
                           Device device,
                           const std::string &cacheDir,
                           const std::function<void(const std::string &)> &log,

@@ -14,7 +14,7 @@
 using namespace hybrid;
 using namespace hybrid::generate;
 
-/// bos_token_id / eos_token_id of config.json (-1 when absent; the first
+/// vocab_size, bos_token_id / eos_token_id of config.json (-1 when absent; the first
 /// of a list) and sparse_config's dense_len.
 static void readConfigFields(const std::string &folder, ModelInfo &info) {
   auto buffer = llvm::MemoryBuffer::getFile(folder + "/config.json");
@@ -38,6 +38,7 @@ static void readConfigFields(const std::string &folder, ModelInfo &info) {
     std::optional<int64_t> id = v ? v->getAsInteger() : std::nullopt;
     return id.value_or(-1);
   };
+  info.vocabSize = root->getInteger("vocab_size").value_or(0);
   info.bosToken = token("bos_token_id");
   info.eosToken = token("eos_token_id");
   if (const llvm::json::Object *sparse = root->getObject("sparse_config")) {
@@ -81,8 +82,8 @@ Status Engine::open(const std::string &folder, const EngineOptions &options,
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   CompiledModel compiled;
   if (Status s = compiledCheckpoint(folder, options.sparseAttention,
-                                    options.device, options.cacheDir,
-                                    options.log, compiled);
+                                    options.headTokens, options.device,
+                                    options.cacheDir, options.log, compiled);
       !s)
     return s;
   Engine e;
@@ -144,7 +145,10 @@ Status Engine::open(const std::string &folder, const EngineOptions &options,
                                           &logits));
       !s)
     return s;
-  e.info_.vocabSize = logits.shape[logits.rank - 1];
+  e.info_.logitColumns = logits.shape[logits.rank - 1];
+  e.info_.headTokens = options.headTokens;
+  if (options.headTokens.empty())
+    e.info_.vocabSize = e.info_.logitColumns;
   if (!options.sparseAttention)
     e.info_.denseLen = -1;
   out = std::move(e);
@@ -167,8 +171,8 @@ Status Engine::step(const std::string &entry, const std::vector<int64_t> &ids,
   if (Status s = module_.invoke(entry, args, results); !s)
     return s;
   const Tensor &all = results[0]; // [1, n, vocab]
-  const float *last = all.data<float>() + (n - 1) * info_.vocabSize;
-  logits.assign(last, last + info_.vocabSize);
+  const float *last = all.data<float>() + (n - 1) * info_.logitColumns;
+  logits.assign(last, last + info_.logitColumns);
   position_ += n;
   return Status();
 }
@@ -248,7 +252,7 @@ Status Engine::verify(const std::vector<int64_t> &tokens,
       !s)
     return s;
   const float *all = results[0].data<float>();
-  logits.assign(all, all + n * info_.vocabSize);
+  logits.assign(all, all + n * info_.logitColumns);
   treeStates_.assign(results.begin() + 1, results.end());
   treeSize_ = n;
   return Status();

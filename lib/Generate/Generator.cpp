@@ -65,7 +65,7 @@ Status hybrid::generate::generateTokens(
       onToken(token);
     return int64_t(tokens.size()) < options.maxNewTokens;
   };
-  int64_t vocab = engine.info().vocabSize;
+  int64_t vocab = engine.info().logitColumns;
   int64_t next = sampleToken(logits.data(), vocab, options.sampling, random);
   stats.firstTokenSeconds = since(start);
   auto decodeStart = Clock::now();

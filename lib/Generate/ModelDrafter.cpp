@@ -27,6 +27,13 @@ class ModelDrafter : public Drafter {
 public:
   explicit ModelDrafter(Engine engine) : engine_(std::move(engine)) {}
 
+  /// The token logit column `column` scores (FR-Spec's head scores a
+  /// subset, in frequency order).
+  int64_t tokenOf(int64_t column) const {
+    const std::vector<int64_t> &head = engine_.info().headTokens;
+    return head.empty() ? column : head[column];
+  }
+
   Status start(const std::vector<int64_t> &prompt) override {
     // The draft caches what the target caches: the whole prompt (the
     // first root is the token sampled after it).
@@ -53,7 +60,7 @@ public:
                     : std::max<int64_t>(1, (size - 1 + shape.depth - 1) /
                                                std::max<int64_t>(shape.depth,
                                                                  1));
-    int64_t vocab = engine_.info().vocabSize;
+    int64_t columns = engine_.info().logitColumns;
     std::vector<float> logits;
     for (int64_t level = 0; level < shape.depth && tree.size() < size &&
                             !frontier.empty();
@@ -69,17 +76,18 @@ public:
       };
       std::vector<Candidate> candidates;
       for (int32_t f : frontier) {
-        std::vector<double> lp = logProbabilities(logits.data() + f * vocab,
-                                                  vocab);
-        std::vector<int64_t> order(vocab);
+        std::vector<double> lp =
+            logProbabilities(logits.data() + f * columns, columns);
+        std::vector<int64_t> order(columns);
         std::iota(order.begin(), order.end(), 0);
-        int64_t k = std::min(width, vocab);
+        int64_t k = std::min(width, columns);
         std::partial_sort(order.begin(), order.begin() + k, order.end(),
                           [&](int64_t a, int64_t b) {
                             return lp[a] > lp[b] || (lp[a] == lp[b] && a < b);
                           });
         for (int64_t j = 0; j < k; ++j)
-          candidates.push_back({score[f] + lp[order[j]], f, order[j], 0});
+          candidates.push_back(
+              {score[f] + lp[order[j]], f, tokenOf(order[j]), 0});
       }
       // Best first; equal scores keep their order (std::sort with the
       // position as the last key: libstdc++'s stable_sort uses the
@@ -152,7 +160,7 @@ private:
     int64_t size = std::min({shape.size, shape.depth + 1,
                              engine_.contextLimit() - engine_.position()});
     std::vector<float> logits;
-    int64_t vocab = engine_.info().vocabSize;
+    int64_t columns = engine_.info().logitColumns;
     bool recurrent = engine_.info().lightningLayers > 0;
     after_.resize(std::max<size_t>(after_.size(), size));
     for (int64_t token = root; tree.size() < size;) {
@@ -163,7 +171,7 @@ private:
       if (recurrent)
         if (Status s = engine_.save(after_[tree.size() - 1]); !s)
           return s;
-      token = argmax(logits.data(), vocab);
+      token = tokenOf(argmax(logits.data(), columns));
       tree.add(token, tree.size() - 1);
       chain_.push_back(token);
     }
@@ -183,12 +191,56 @@ private:
 
 } // namespace
 
+Status hybrid::generate::readFrequentTokens(const std::string &folder,
+                                            int64_t vocab, int64_t count,
+                                            std::vector<int64_t> &out) {
+  std::string path = folder + "/frequent_tokens.npy";
+  Tensor ranked;
+  if (Status s = Tensor::loadNpy(path, false, ranked); !s)
+    return Status::error("a draft vocabulary (FR-Spec) needs the draft's "
+                         "token ids by frequency: " +
+                         s.message());
+  if (ranked.dtype() != HYBRID_DTYPE_I64 || ranked.shape().size() != 1)
+    return Status::error(path + " must hold a 1-D int64 array of token ids");
+  if (count <= 0 || count > ranked.shape()[0])
+    return Status::error("a draft vocabulary of " + std::to_string(count) +
+                         " tokens: " + path + " ranks " +
+                         std::to_string(ranked.shape()[0]));
+  const int64_t *ids = ranked.data<int64_t>();
+  std::vector<bool> seen(vocab, false);
+  for (int64_t i = 0; i < count; ++i) {
+    if (ids[i] < 0 || ids[i] >= vocab || seen[ids[i]])
+      return Status::error(path + ": entry " + std::to_string(i) + " (" +
+                           std::to_string(ids[i]) +
+                           ") is not a token of the " + std::to_string(vocab) +
+                           "-token vocabulary, or is listed twice");
+    seen[ids[i]] = true;
+  }
+  out.assign(ids, ids + count);
+  return Status();
+}
+
 Status hybrid::generate::openModelDrafter(const std::string &folder,
                                           const EngineOptions &options,
-                                          int64_t vocab,
+                                          int64_t vocab, int64_t draftVocab,
                                           std::unique_ptr<Drafter> &out) {
+  EngineOptions draftOptions = options;
+  if (draftVocab < 0)
+    return Status::error("the draft vocabulary must be positive (0: the "
+                         "whole vocabulary), not " +
+                         std::to_string(draftVocab));
+  if (draftVocab >= vocab)
+    return Status::error("a draft vocabulary of " +
+                         std::to_string(draftVocab) +
+                         " tokens is not a subset of the " +
+                         std::to_string(vocab) + "-token vocabulary");
+  if (draftVocab > 0)
+    if (Status s = readFrequentTokens(folder, vocab, draftVocab,
+                                      draftOptions.headTokens);
+        !s)
+      return Status::error("draft model: " + s.message());
   Engine engine;
-  if (Status s = Engine::open(folder, options, engine); !s)
+  if (Status s = Engine::open(folder, draftOptions, engine); !s)
     return Status::error("draft model: " + s.message());
   if (engine.info().vocabSize != vocab)
     return Status::error("the draft model's vocabulary has " +

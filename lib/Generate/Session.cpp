@@ -12,6 +12,12 @@ Status Session::open(const std::string &folder, const SessionOptions &options,
   s.hasTokenizer_ = tokenizerStatus.ok();
   if (!s.hasTokenizer_)
     s.tokenizerError_ = tokenizerStatus.message();
+  if (!options.engine.headTokens.empty())
+    return Status::error("the target's logits must cover the whole "
+                         "vocabulary (a subset of the head is for drafts)");
+  if (options.draftVocab && (options.draft.empty() || options.draft == "lookup"))
+    return Status::error("a draft vocabulary (FR-Spec) needs a draft model "
+                         "(--draft DRAFT_DIR)");
   s.engine_ = std::make_shared<Engine>();
   if (Status e = Engine::open(folder, options.engine, *s.engine_); !e)
     return e;
@@ -29,7 +35,8 @@ Status Session::open(const std::string &folder, const SessionOptions &options,
     draftOptions.contextLimit = options.engine.contextLimit + options.treeSize;
     std::unique_ptr<Drafter> drafter;
     if (Status d = openModelDrafter(options.draft, draftOptions,
-                                    info.vocabSize, drafter);
+                                    info.vocabSize, options.draftVocab,
+                                    drafter);
         !d)
       return d;
     s.drafter_ = std::move(drafter);

@@ -197,17 +197,19 @@ class Generator:
 
 
 def load(folder, *, context=4096, sparse="auto", draft=None, tree_size=16,
-         threads=0, cache_dir=None, target="cpu"):
+         draft_vocab=0, threads=0, cache_dir=None, target="cpu"):
     """Opens a Hugging Face checkpoint folder for generation (compiled
     once, then taken from the compiled-model cache: `cache_dir`, else
     $HYBRID_CACHE_DIR or ~/.cache/hybrid). `context` is the tokens the
     caches hold; `sparse="none"` makes InfLLM-V2 layers dense; `draft` is
-    "lookup" (prompt lookup) or a draft checkpoint folder; `target="nvptx"`
-    runs the model on an NVIDIA GPU."""
+    "lookup" (prompt lookup) or a draft checkpoint folder; `draft_vocab`
+    > 0 makes the draft's head score only its that many most frequent
+    tokens (FR-Spec; the draft folder's frequent_tokens.npy);
+    `target="nvptx"` runs the model on an NVIDIA GPU."""
     from ._generate import _TextGenerator  # sentencepiece: loaded on use
     return Generator(_TextGenerator(str(folder), context, sparse,
                                     "" if draft is None else str(draft),
-                                    tree_size, threads,
+                                    tree_size, draft_vocab, threads,
                                     "" if cache_dir is None else str(cache_dir),
                                     target))
 

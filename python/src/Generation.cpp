@@ -30,8 +30,8 @@ class TextGenerator {
 public:
   TextGenerator(const std::string &folder, int64_t context,
                 const std::string &sparse, const std::string &draft,
-                int64_t treeSize, int threads, const std::string &cacheDir,
-                const std::string &target) {
+                int64_t treeSize, int64_t draftVocab, int threads,
+                const std::string &cacheDir, const std::string &target) {
     if (sparse != "auto" && sparse != "none")
       throw py::value_error("sparse must be 'auto' or 'none', not '" + sparse +
                             "'");
@@ -48,6 +48,7 @@ public:
     options.engine.device = target == "nvptx" ? Device::GPU : Device::CPU;
     options.draft = draft;
     options.treeSize = treeSize;
+    options.draftVocab = draftVocab;
     hybrid::Status s;
     {
       py::gil_scoped_release unlocked; // compiling takes seconds
@@ -173,11 +174,11 @@ PYBIND11_MODULE(_generate, m) {
   m.doc() = "Text generation for `hybrid` (see hybrid.load)";
   py::class_<TextGenerator>(m, "_TextGenerator")
       .def(py::init<const std::string &, int64_t, const std::string &,
-                    const std::string &, int64_t, int, const std::string &,
-                    const std::string &>(),
+                    const std::string &, int64_t, int64_t, int,
+                    const std::string &, const std::string &>(),
            py::arg("folder"), py::arg("context"), py::arg("sparse"),
-           py::arg("draft"), py::arg("tree_size"), py::arg("threads"),
-           py::arg("cache_dir"), py::arg("target"))
+           py::arg("draft"), py::arg("tree_size"), py::arg("draft_vocab"),
+           py::arg("threads"), py::arg("cache_dir"), py::arg("target"))
       .def_property_readonly("info", &TextGenerator::info)
       .def("generate", &TextGenerator::generate, py::arg("prompt"),
            py::arg("max_new_tokens"), py::arg("temperature"),

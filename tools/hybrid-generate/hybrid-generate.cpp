@@ -3,7 +3,7 @@
 // hybrid-generate MODEL_DIR (--prompt TEXT | --prompt-ids ids.npy)
 //     [--max-new-tokens N] [--temperature T --top-k K --top-p P --seed S]
 //     [--draft DRAFT_DIR | --draft lookup] [--tree-size N --tree-depth D]
-//     [--context N] [--sparse auto|none] [--num-threads N] [--stream] [--json]
+//     [--draft-vocab N] [--context N] [--sparse auto|none] [--num-threads N] [--stream] [--json]
 //     [--output-ids out.npy] [--ignore-eos] [--no-bos]
 //
 // Tokenizes (or reads ids), prefills, decodes until EOS or the limit, and
@@ -85,6 +85,11 @@ static cl::opt<int64_t> treeSize(cl::cat(toolOptions), "tree-size", cl::init(16)
                                           "(the root included)"));
 static cl::opt<int64_t> treeDepth(cl::cat(toolOptions), "tree-depth", cl::init(6),
                                   cl::desc("Draft tree levels"));
+static cl::opt<int64_t> draftVocab(
+    cl::cat(toolOptions), "draft-vocab", cl::init(0),
+    cl::desc("FR-Spec: the draft model's head scores only its N most "
+             "frequent tokens (frequent_tokens.npy in its folder); 0 scores "
+             "the whole vocabulary"));
 static cl::opt<bool> noBos(cl::cat(toolOptions), "no-bos", cl::desc("Do not start a text prompt "
                                               "with the BOS token"));
 
@@ -138,6 +143,7 @@ int main(int argc, char **argv) {
   sessionOptions.engine = options;
   sessionOptions.draft = draft;
   sessionOptions.treeSize = treeSize;
+  sessionOptions.draftVocab = draftVocab;
   // A text prompt needs the tokenizer; with ids it only prints text.
   Session session;
   if (Status s = Session::open(modelDir, sessionOptions, session); !s)

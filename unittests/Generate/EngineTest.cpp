@@ -177,7 +177,7 @@ TEST(Engine, SpeculativeSamplingKeepsTheTargetDistribution) {
   std::unique_ptr<Drafter> draft;
   ASSERT_TRUE(openModelDrafter(std::string(HYBRID_HF_CHECKPOINTS_DIR) +
                                    "/minicpm-sala-blockffn-tiny-bf16",
-                               options(64 + 8), 128, draft)
+                               options(64 + 8), 128, 0, draft)
                   .ok());
   Tensor ids = npy(kSala + "/input_ids.npy");
   std::vector<int64_t> prompt(ids.data<int64_t>(), ids.data<int64_t>() + 12);

@@ -106,13 +106,18 @@ TEST_P(Speculative, GreedyEqualsPlainGreedy) {
   ASSERT_TRUE(s.ok()) << s.message();
   std::unique_ptr<Drafter> draft;
   s = openModelDrafter(kDraft, options(512 + 64, sparse),
-                       engine.info().vocabSize, draft);
+                       engine.info().vocabSize, /*draftVocab=*/0, draft);
+  ASSERT_TRUE(s.ok()) << s.message();
+  // FR-Spec: the same draft scoring its 512 most frequent tokens.
+  std::unique_ptr<Drafter> frequent;
+  s = openModelDrafter(kDraft, options(512 + 64, sparse),
+                       engine.info().vocabSize, /*draftVocab=*/512, frequent);
   ASSERT_TRUE(s.ok()) << s.message();
   std::unique_ptr<Drafter> lookup = makeLookupDrafter();
   GenerateOptions o;
   o.maxNewTokens = 128;
-  double accepted = 0;
-  int64_t runs = 0;
+  double accepted = 0, acceptedFrequent = 0;
+  int64_t runs = 0, runsFrequent = 0;
   for (const std::vector<int64_t> &prompt : prompts()) {
     std::vector<int64_t> plain, spec;
     GenerateStats stats;
@@ -128,6 +133,15 @@ TEST_P(Speculative, GreedyEqualsPlainGreedy) {
       accepted += stats.meanAccepted();
       ++runs;
     }
+    for (int64_t size : {4, 16}) {
+      o.tree.size = size;
+      o.tree.depth = std::min<int64_t>(6, size);
+      s = generateTokens(engine, frequent.get(), prompt, o, {}, spec, stats);
+      ASSERT_TRUE(s.ok()) << s.message();
+      EXPECT_EQ(spec, plain) << "FR-Spec draft, tree size " << size;
+      acceptedFrequent += stats.meanAccepted();
+      ++runsFrequent;
+    }
     o.tree = TreeShape();
     ASSERT_TRUE(generateTokens(engine, lookup.get(), prompt, o, {}, spec, stats)
                     .ok());
@@ -135,6 +149,8 @@ TEST_P(Speculative, GreedyEqualsPlainGreedy) {
   }
   // The draft agrees with the target often enough to matter.
   EXPECT_GT(accepted / runs, 1.2) << "mean accepted tokens per step";
+  EXPECT_GT(acceptedFrequent / runsFrequent, 1.2)
+      << "mean accepted tokens per step of the FR-Spec draft";
 }
 
 INSTANTIATE_TEST_SUITE_P(Sparse, Speculative, ::testing::Values(true, false),
@@ -146,11 +162,29 @@ TEST(TrainedModel, DraftWithAnotherVocabularyIsRefused) {
   std::unique_ptr<Drafter> draft;
   Status s = openModelDrafter(std::string(HYBRID_HF_CHECKPOINTS_DIR) +
                                   "/minicpm-sala-tiny",
-                              options(256), 2048, draft);
+                              options(256), 2048, 0, draft);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("a draft must share the target's tokenizer"),
             std::string::npos)
       << s.message();
 }
 
+
+/// FR-Spec asks for the draft's token ranking and a strict subset of the
+/// vocabulary.
+TEST(TrainedModel, DraftVocabularyNeedsARankingAndASubset) {
+  std::unique_ptr<Drafter> draft;
+  Status s = openModelDrafter(kDraft, options(256), 2048, 2048, draft);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("is not a subset of the 2048-token vocabulary"),
+            std::string::npos)
+      << s.message();
+  s = openModelDrafter(std::string(HYBRID_HF_CHECKPOINTS_DIR) +
+                           "/minicpm-sala-tiny",
+                       options(256), 128, 16, draft);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("needs the draft's token ids by frequency"),
+            std::string::npos)
+      << s.message();
+}
 } // namespace

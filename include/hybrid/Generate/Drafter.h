@@ -48,9 +48,18 @@ public:
 };
 
 /// Opens the draft checkpoint in `folder`; its vocabulary must be the
-/// target's (`vocab`).
+/// target's (`vocab`). With `draftVocab` > 0 its head scores only the
+/// `draftVocab` most frequent tokens (FR-Spec), those listed first in the
+/// folder's frequent_tokens.npy (every token id once, int64, most frequent
+/// first; models/train_sala.py writes it).
 Status openModelDrafter(const std::string &folder, const EngineOptions &options,
-                        int64_t vocab, std::unique_ptr<Drafter> &out);
+                        int64_t vocab, int64_t draftVocab,
+                        std::unique_ptr<Drafter> &out);
+
+/// The first `count` ids of `folder`/frequent_tokens.npy, checked: ids of a
+/// `vocab`-token vocabulary, each once (FR-Spec's draft head).
+Status readFrequentTokens(const std::string &folder, int64_t vocab,
+                          int64_t count, std::vector<int64_t> &out);
 
 /// Prompt lookup over n-grams of at most `maxNgram` tokens.
 std::unique_ptr<Drafter> makeLookupDrafter(int64_t maxNgram = 3);

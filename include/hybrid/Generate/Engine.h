@@ -43,6 +43,10 @@ struct EngineOptions {
   std::string cacheDir;
   /// Prompt tokens per prefill call (progress is reported between calls).
   int64_t prefillChunk = 256;
+  /// Empty: logits over the whole vocabulary. Else over these token ids
+  /// alone, in this order: FR-Spec's frequency-ranked head for a draft
+  /// model, whose logits cost a fraction of the whole vocabulary's.
+  std::vector<int64_t> headTokens;
   /// Progress lines (compiling, loading), when set.
   std::function<void(const std::string &)> log;
 };
@@ -50,6 +54,11 @@ struct EngineOptions {
 /// What the engine reports about the model it runs.
 struct ModelInfo {
   int64_t vocabSize = 0;
+  /// Logits per token: vocabSize, or as many as the head's tokens.
+  int64_t logitColumns = 0;
+  /// The token each logit column scores (EngineOptions::headTokens);
+  /// empty: column i scores token i.
+  std::vector<int64_t> headTokens;
   int64_t attentionLayers = 0, lightningLayers = 0;
   /// From config.json; -1 when absent.
   int64_t bosToken = -1, eosToken = -1;

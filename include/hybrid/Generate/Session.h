@@ -26,6 +26,9 @@ struct SessionOptions {
   /// Draft-tree nodes per step (the draft's caches hold them past the
   /// context limit).
   int64_t treeSize = 16;
+  /// FR-Spec: the draft model's head scores only this many of the most
+  /// frequent tokens (its folder's frequent_tokens.npy); 0 scores all.
+  int64_t draftVocab = 0;
 };
 
 class Session {
