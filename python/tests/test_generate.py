@@ -54,10 +54,12 @@ def test_stream_and_callback_give_the_final_text(model):
     assert len(pieces) > 1 and "".join(pieces) == final
 
 
-@pytest.mark.parametrize("draft", ["lookup", DRAFT])
-def test_greedy_speculation_equals_plain_greedy(cache, model, draft):
+@pytest.mark.parametrize("draft, draft_vocab",
+                         [("lookup", 0), (DRAFT, 0), (DRAFT, 512)])
+def test_greedy_speculation_equals_plain_greedy(cache, model, draft, draft_vocab):
     plain = model.generate(PROMPT, max_new_tokens=32)["tokens"]
-    speculative = hybrid.load(MODEL, draft=draft, tree_size=4, cache_dir=cache)
+    speculative = hybrid.load(MODEL, draft=draft, tree_size=4,
+                              draft_vocab=draft_vocab, cache_dir=cache)
     assert speculative.info["speculative"]
     got = speculative.generate(PROMPT, max_new_tokens=32, tree_size=4)
     assert got["tokens"] == plain
