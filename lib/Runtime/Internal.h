@@ -11,7 +11,9 @@
 #include "hybrid/Runtime/hybrid_runtime.h"
 
 #include <cstdarg>
+#include <atomic>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -118,17 +120,29 @@ struct hybrid_module_t {
   std::vector<hybrid::runtime::Parameter> parameters;
   std::vector<hybrid::runtime::Mapping> mappings;
   std::vector<std::string> errors;
+  /// __hybrid_error_code: set where a raise had no call's error cell.
   int32_t *errorCode = nullptr;
+  /// __hybrid_set_error_cell: points the calling thread's error cell at a
+  /// call's own code (null for a module that never raises).
+  void (*setErrorCell)(int32_t *) = nullptr;
   /// __hybrid_moe_activity (i64[3]), or null without a chunk_moe.
   int64_t *moeActivity = nullptr;
+  /// omp_set_num_threads of the module's OpenMP runtime; it sets the
+  /// calling thread's count, so every call applies `numThreads` (0: the
+  /// runtime's default).
   void (*setNumThreads)(int) = nullptr;
+  std::atomic<int> numThreads{0};
   /// hybrid_cuda_take_error of a GPU module's runtime, or null.
   size_t (*takeGPUError)(char *, size_t) = nullptr;
   /// A GPU module's parameters live in device memory: copied there on
   /// first use and released with the module (hybrid_cuda_upload/release).
   void *(*gpuUpload)(const void *, size_t) = nullptr;
   void (*gpuRelease)(void *) = nullptr;
-  std::mutex mutex;
+  /// Calls share it (they run concurrently: each has its own error cell);
+  /// binding parameters takes it alone. A GPU module's calls take it alone
+  /// too (its parameters are copied to the device on first use, and its
+  /// error is the GPU runtime's).
+  std::shared_mutex mutex;
 
   const hybrid::runtime::Entry *find(const char *name) const {
     for (const hybrid::runtime::Entry &e : entries)

@@ -3,8 +3,9 @@
 // A compiled module is a shared object exporting, per entry point, a packed
 // wrapper `void _hybrid_entry_<name>(void **slots)` over MLIR's C interface,
 // plus `hybrid_module_metadata` (JSON: entries, dtypes, shapes, error
-// messages) and `__hybrid_error_code` (set by the kernels on a run-time
-// error). Slot layout: the result struct first (if any), then one slot per
+// messages) and `__hybrid_set_error_cell` (each call points the calling
+// thread's error cell at its own code, which the kernels set on a run-time
+// error: calls run concurrently, each with its own status). Slot layout: the result struct first (if any), then one slot per
 // argument: a memref descriptor's address for tensors, the value's address
 // for scalars.
 //
@@ -184,6 +185,8 @@ hybrid_status hybrid_module_load(const char *path, hybrid_module **out) {
   if (hybrid_status s = parseMetadata(*m, metadata))
     return s;
   m->errorCode = static_cast<int32_t *>(dlsym(m->handle, "__hybrid_error_code"));
+  m->setErrorCell = reinterpret_cast<void (*)(int32_t *)>(
+      dlsym(m->handle, "__hybrid_set_error_cell"));
   m->moeActivity =
       static_cast<int64_t *>(dlsym(m->handle, "__hybrid_moe_activity"));
   // The module's own OpenMP runtime, if it was compiled parallel.
@@ -304,8 +307,8 @@ hybrid_status hybrid_module_set_num_threads(hybrid_module *m,
   if (num_threads < 1 || num_threads > kMaxThreads)
     return makeStatus("the thread count must be between 1 and %d, not %d",
                       kMaxThreads, num_threads);
-  if (m->setNumThreads)
-    m->setNumThreads(num_threads);
+  // Applied by every call, in its own thread.
+  m->numThreads.store(num_threads, std::memory_order_relaxed);
   return nullptr;
 }
 
@@ -349,7 +352,13 @@ hybrid_status hybrid_module_invoke(hybrid_module *m, const char *entry,
     if (hybrid_status s = checkArgument(*e, i, args[i]))
       return s;
 
-  std::lock_guard<std::mutex> lock(m->mutex);
+  // CPU calls run concurrently; a GPU module's one at a time.
+  std::shared_lock<std::shared_mutex> shared(m->mutex, std::defer_lock);
+  std::unique_lock<std::shared_mutex> alone(m->mutex, std::defer_lock);
+  if (m->gpuUpload)
+    alone.lock();
+  else
+    shared.lock();
   // Every argument in the function's order: the caller's, and the bound
   // parameters (read-only: the compiled code never writes them).
   std::vector<hybrid_tensor_t> parameterViews;
@@ -407,10 +416,20 @@ hybrid_status hybrid_module_invoke(hybrid_module *m, const char *entry,
     }
   }
 
-  if (m->errorCode)
-    *m->errorCode = 0;
+  // The error travels with the call: the kernels write this call's code.
+  int32_t code = 0;
+  if (m->setErrorCell)
+    m->setErrorCell(&code);
+  if (int threads = m->numThreads.load(std::memory_order_relaxed);
+      threads && m->setNumThreads)
+    m->setNumThreads(threads);
   e->function(slots.data());
-  int32_t code = m->errorCode ? *m->errorCode : 0;
+  if (m->setErrorCell)
+    m->setErrorCell(nullptr);
+  // A raise with no cell in reach (a module without one) set the module's
+  // global code.
+  if (!code && m->errorCode)
+    code = __atomic_exchange_n(m->errorCode, 0, __ATOMIC_ACQ_REL);
   std::string gpuError = takeGPUError(*m);
 
   // Results: each descriptor's allocation now belongs to a tensor. An entry

@@ -340,7 +340,7 @@ hybrid_status hybrid_module_bind_parameters_from_folder(hybrid_module *m,
   if (!m || !folder)
     return makeStatus("hybrid_module_bind_parameters_from_folder: null "
                       "argument");
-  std::lock_guard<std::mutex> lock(m->mutex);
+  std::unique_lock<std::shared_mutex> lock(m->mutex);
   // Every file first, so that an error binds nothing.
   struct Mapped {
     Mapping mapping;
@@ -397,7 +397,7 @@ hybrid_status hybrid_module_bind_parameter(hybrid_module *m, const char *key,
                                            const hybrid_tensor *value) {
   if (!m || !key || !value)
     return makeStatus("hybrid_module_bind_parameter: null argument");
-  std::lock_guard<std::mutex> lock(m->mutex);
+  std::unique_lock<std::shared_mutex> lock(m->mutex);
   for (Parameter &p : m->parameters) {
     if (p.key != key)
       continue;

@@ -24,7 +24,9 @@ def ConvertHybridToLoops : Pass<"convert-hybrid-to-loops", "ModuleOp"> {
 
     Dynamic constraints that the verifier could not check (sizes known only
     at run time, block indices in range) raise a run-time error through
-    `@__hybrid_raise(code)`; the messages are listed in the module attribute
+    `@__hybrid_raise(code, cell)` (the call's error cell, read once per
+    function from a thread-local the runtime sets, `__hybrid_set_error_cell`);
+    the messages are listed in the module attribute
     `hybrid.error_messages`, and the runtime turns them into error statuses.
   }];
   let options = [
@@ -36,7 +38,8 @@ def ConvertHybridToLoops : Pass<"convert-hybrid-to-loops", "ModuleOp"> {
   ];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
-    "mlir::func::FuncDialect", "mlir::math::MathDialect",
+    "mlir::func::FuncDialect", "mlir::LLVM::LLVMDialect",
+    "mlir::math::MathDialect",
     "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
     "mlir::tensor::TensorDialect", "mlir::vector::VectorDialect",
   ];
@@ -164,9 +167,9 @@ def ConvertHybridToGPU : Pass<"convert-hybrid-to-gpu", "ModuleOp"> {
   }];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
-    "mlir::gpu::GPUDialect", "mlir::math::MathDialect",
-    "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
-    "mlir::tensor::TensorDialect",
+    "mlir::gpu::GPUDialect", "mlir::LLVM::LLVMDialect",
+    "mlir::math::MathDialect", "mlir::memref::MemRefDialect",
+    "mlir::scf::SCFDialect", "mlir::tensor::TensorDialect",
   ];
 }
 

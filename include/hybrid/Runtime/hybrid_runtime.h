@@ -11,8 +11,11 @@
  *  - Every argument of an entry point is a tensor; a scalar argument (an
  *    index, i32, i64 or f32) is passed as a rank-0 tensor of its dtype.
  *  - Results are new tensors owned by the caller (hybrid_tensor_free).
- *  - One module runs one invocation at a time (calls are serialised); the
- *    work inside an invocation runs on the module's threads.
+ *  - Invocations are reentrant: threads may invoke one module (or several
+ *    handles of one shared object) at once, and each call gets its own
+ *    status (a run-time error travels with the call). Binding parameters
+ *    waits for the calls in flight. A GPU module runs one invocation at a
+ *    time. The work inside an invocation runs on the module's threads.
  *
  *===----------------------------------------------------------------------===*/
 
@@ -164,7 +167,8 @@ hybrid_module_bind_parameters_from_folder(hybrid_module *m,
 HYBRID_RUNTIME_API hybrid_status hybrid_module_bind_parameter(
     hybrid_module *m, const char *key, const hybrid_tensor *value);
 
-/* Threads used inside one invocation (default: all cores). */
+/* Threads used inside each invocation, whichever thread makes it (default:
+ * all cores). */
 HYBRID_RUNTIME_API hybrid_status
 hybrid_module_set_num_threads(hybrid_module *m, int num_threads);
 /* Chunk-level MoE activity summed over every hybrid.chunk_moe the module ran

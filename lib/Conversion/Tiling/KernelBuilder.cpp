@@ -8,6 +8,7 @@
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -555,25 +556,95 @@ Value KernelBuilder::moduleGlobal(StringRef name, MemRefType type) {
   return memref::GetGlobalOp::create(b, loc, type, name);
 }
 
-/// The function that sets the module's error code, created on first use.
+/// The thread-local error cell (an `!llvm.ptr`, null unless a call set it)
+/// and its exported setter, created on first use.
+static constexpr StringLiteral kErrorCellSymbol = "__hybrid_error_cell";
+
+static void getOrCreateErrorCell(ModuleOp module) {
+  if (module.lookupSymbol(kErrorCellSymbol))
+    return;
+  MLIRContext *ctx = module.getContext();
+  OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
+  Location loc = module.getLoc();
+  auto ptr = LLVM::LLVMPointerType::get(ctx);
+  auto cell = LLVM::GlobalOp::create(
+      b, loc, ptr, /*isConstant=*/false, LLVM::Linkage::Internal,
+      kErrorCellSymbol, /*value=*/Attribute(), /*alignment=*/0,
+      /*addrSpace=*/0, /*dsoLocal=*/true, /*threadLocal=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.createBlock(&cell.getInitializerRegion());
+    LLVM::ReturnOp::create(b, loc, LLVM::ZeroOp::create(b, loc, ptr));
+  }
+  auto setter = LLVM::LLVMFuncOp::create(
+      b, loc, kSetErrorCellSymbol,
+      LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr}));
+  Block *body = setter.addEntryBlock(b);
+  b.setInsertionPointToStart(body);
+  Value address = LLVM::AddressOfOp::create(b, loc, cell);
+  LLVM::StoreOp::create(b, loc, body->getArgument(0), address);
+  LLVM::ReturnOp::create(b, loc, ValueRange{});
+}
+
+/// The function that records an error code, created on first use:
+/// `__hybrid_raise(code, cell)` stores it into the call's cell, or, where
+/// there is none (null), into the module's global code.
 static func::FuncOp getOrCreateRaiseFunction(ModuleOp module) {
   if (auto fn = module.lookupSymbol<func::FuncOp>("__hybrid_raise"))
     return fn;
-  auto codeType =
-      MemRefType::get({}, IntegerType::get(module.getContext(), 32));
+  MLIRContext *ctx = module.getContext();
+  auto codeType = MemRefType::get({}, IntegerType::get(ctx, 32));
   getOrCreateZeroGlobal(module, kErrorCodeSymbol, codeType);
+  getOrCreateErrorCell(module);
   OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
   Location loc = module.getLoc();
+  auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto fn = func::FuncOp::create(b, loc, "__hybrid_raise",
-                                 b.getFunctionType({b.getI32Type()}, {}));
+                                 b.getFunctionType({b.getI32Type(), ptr}, {}));
   fn.setPrivate();
   Block *body = fn.addEntryBlock();
   b.setInsertionPointToStart(body);
-  Value global = memref::GetGlobalOp::create(b, loc, codeType,
-                                             kErrorCodeSymbol);
-  memref::StoreOp::create(b, loc, body->getArgument(0), global, ValueRange{});
+  Value code = body->getArgument(0), cell = body->getArgument(1);
+  Value none = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, cell,
+                                    LLVM::ZeroOp::create(b, loc, ptr));
+  scf::IfOp::create(
+      b, loc, none,
+      [&](OpBuilder &nb, Location l) {
+        Value global = memref::GetGlobalOp::create(nb, l, codeType,
+                                                   kErrorCodeSymbol);
+        memref::StoreOp::create(nb, l, code, global, ValueRange{});
+        scf::YieldOp::create(nb, l);
+      },
+      [&](OpBuilder &nb, Location l) {
+        LLVM::StoreOp::create(nb, l, code, cell);
+        scf::YieldOp::create(nb, l);
+      });
   func::ReturnOp::create(b, loc);
   return fn;
+}
+
+/// The error cell of the call running the function around `b`'s insertion
+/// point: read once at the function's entry (on the calling thread; the
+/// value reaches the workers of its parallel loops), or null outside a
+/// function.
+static Value errorCell(OpBuilder &b, Location loc) {
+  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
+  Operation *parent = b.getInsertionBlock()->getParentOp();
+  auto fn = isa<func::FuncOp>(parent) ? cast<func::FuncOp>(parent)
+                                      : parent->getParentOfType<func::FuncOp>();
+  if (!fn)
+    return LLVM::ZeroOp::create(b, loc, ptr);
+  Block &entry = fn.getBody().front();
+  for (auto load : entry.getOps<LLVM::LoadOp>())
+    if (auto address = load.getAddr().getDefiningOp<LLVM::AddressOfOp>();
+        address && address.getGlobalName() == kErrorCellSymbol)
+      return load;
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&entry);
+  auto global = cast<LLVM::GlobalOp>(
+      enclosingModule(b).lookupSymbol(kErrorCellSymbol));
+  Value address = LLVM::AddressOfOp::create(b, loc, global);
+  return LLVM::LoadOp::create(b, loc, ptr, address);
 }
 
 void KernelBuilder::raiseIf(Value cond, StringRef message) {
@@ -587,7 +658,10 @@ void KernelBuilder::raiseIf(Value cond, StringRef message) {
   if (it == messages.end())
     messages.push_back(b.getStringAttr(message));
   module->setAttr(kErrorMessagesAttrName, b.getArrayAttr(messages));
-  ifThen(cond, [&] { func::CallOp::create(b, loc, raise, ValueRange{i32(code)}); });
+  Value cell = errorCell(b, loc);
+  ifThen(cond, [&] {
+    func::CallOp::create(b, loc, raise, ValueRange{i32(code), cell});
+  });
 }
 
 //===----------------------------------------------------------------------===//

@@ -400,15 +400,16 @@ LogicalResult mlir::hybrid::compileToSharedObject(
   llvm::raw_string_ostream(json) << llvm::json::Value(std::move(metadata));
   addMetadataString(*mod, json);
 
-  // Only the packed entries, the metadata, the error code and the MoE
-  // activity counters are the module's interface. Everything else is hidden, so that a user function
+  // Only the packed entries, the metadata, the error code and cell setter
+  // and the MoE activity counters are the module's interface. Everything else is hidden, so that a user function
   // named like a libc symbol (`select`, `free`) binds to itself.
   for (llvm::GlobalValue &value : mod->global_values()) {
     if (value.isDeclaration() || value.hasLocalLinkage())
       continue;
     StringRef name = value.getName();
     if (name.starts_with(kEntryPrefix) || name == kMetadataSymbol ||
-        name == kErrorCodeSymbol || name == kMoEActivitySymbol)
+        name == kErrorCodeSymbol || name == kSetErrorCellSymbol ||
+        name == kMoEActivitySymbol)
       continue;
     value.setVisibility(llvm::GlobalValue::HiddenVisibility);
   }

@@ -46,8 +46,17 @@ void populatePanelUnpackLoweringPatterns(RewritePatternSet &patterns,
 /// `i` means entry `i - 1`.
 inline constexpr llvm::StringLiteral kErrorMessagesAttrName =
     "hybrid.error_messages";
-/// Symbol of the i32 global the compiled code sets on a run-time error.
+/// Symbol of the i32 global the compiled code sets on a run-time error
+/// raised where no call's error cell is in reach (see kSetErrorCellSymbol).
 inline constexpr llvm::StringLiteral kErrorCodeSymbol = "__hybrid_error_code";
+/// Symbol of the exported `void (int32_t *cell)` that makes `cell` the
+/// calling thread's error cell: the runtime points it at each call's own
+/// code before the call, so that concurrent calls (of one handle or of
+/// several handles of one shared object) each get their own error. Each
+/// function that raises reads the cell once on entry, on the calling
+/// thread, so its parallel loops' workers write the call's cell too.
+inline constexpr llvm::StringLiteral kSetErrorCellSymbol =
+    "__hybrid_set_error_cell";
 /// Symbol of the i64[3] global every hybrid.chunk_moe adds its activity to
 /// (atomically): active (expert, chunk) pairs, chunks, (expert, chunk)
 /// pairs. The runtime reads it (hybrid_module_moe_activity).
