@@ -176,6 +176,10 @@ hybrid_status registerParameter(hybrid_module_t &m, const std::string &entry,
                                 uint64_t length,
                                 const ParameterLayout &layout);
 
+/// Reads the module metadata `text` (JSON) into `m`'s entries, parameters
+/// and error messages, resolving entry symbols in `m.handle`.
+hybrid_status parseMetadata(hybrid_module_t &m, const char *text);
+
 /// Unmaps the parameter files and frees the copies.
 void releaseParameters(hybrid_module_t &m);
 

@@ -52,7 +52,8 @@ static hybrid_status parseValueInfo(const nlohmann::json &j, ValueInfo &out,
   return nullptr;
 }
 
-static hybrid_status parseMetadata(hybrid_module_t &m, const char *text) {
+hybrid_status hybrid::runtime::parseMetadata(hybrid_module_t &m,
+                                             const char *text) {
   try {
     nlohmann::json j = nlohmann::json::parse(text);
     if (j.value("format", "") != "hybrid-module" || j.value("version", 0) != 1)

@@ -4,6 +4,8 @@
 
 HYBRID_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HYBRID_BUILD="${HYBRID_BUILD:-$HYBRID_ROOT/build}"
+# Extra CMake options for a fresh configuration (scripts/test.sh --sanitize).
+HYBRID_CMAKE_OPTIONS=("${HYBRID_CMAKE_OPTIONS[@]}")
 LLVM_PREFIX=/usr/lib/llvm-22
 
 # Everything comes from Debian by package name.
@@ -43,7 +45,7 @@ hybrid_build() {
       -DMLIR_DIR="$LLVM_PREFIX/lib/cmake/mlir" \
       -DLLVM_EXTERNAL_LIT="$LLVM_PREFIX/bin/lit" \
       -DPython3_EXECUTABLE=/usr/bin/python3 \
-      "${launcher[@]}"
+      "${launcher[@]}" "${HYBRID_CMAKE_OPTIONS[@]}"
   fi
   echo "==> building"
   ninja -C "$HYBRID_BUILD"

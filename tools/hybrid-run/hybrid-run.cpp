@@ -82,6 +82,11 @@ static cl::opt<bool> verbose(cl::cat(toolOptions),
                         "LLVM, link, load, bind) with its time as it ends"));
 static cl::opt<bool> compileOnly(cl::cat(toolOptions),
     "compile-only", cl::desc("Stop after compiling MODULE into --emit-so"));
+static cl::opt<bool> instrumentAddresses(cl::cat(toolOptions),
+    "instrument-addresses",
+    cl::desc("Add AddressSanitizer's checks to the compiled module (it then "
+             "loads only into a process with the ASan runtime: use with "
+             "--compile-only)"));
 static cl::opt<bool> sequential(cl::cat(toolOptions), "sequential",
                                 cl::desc("Compile without OpenMP parallelism"));
 static cl::opt<mlir::hybrid::SparseMode> sparse(cl::cat(toolOptions),
@@ -147,6 +152,7 @@ static bool compileModule(StringRef path, StringRef soPath) {
   if (verbose)
     options.phaseLog = &errs();
   options.parallel = !sequential;
+  options.instrumentAddresses = instrumentAddresses;
   options.compileThreads = compileThreads;
   options.sparse = sparse;
   options.treeSize = treeSize;

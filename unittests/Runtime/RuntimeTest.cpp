@@ -95,6 +95,40 @@ TEST(Runtime, BadCallsNameTheArgument) {
 
 // block_select shares the attention ops' operand checks: a draft tree that
 // is malformed, or longer than the keys, is an error, not a negative index.
+// Block indices with fewer rows than the queries (found by
+// hybrid-fuzz-runtime: the range check read past them) are named as a
+// shape error, even when their values are out of range too: the first
+// failed check names the problem.
+TEST(Runtime, BlockSparseAttentionNamesAWrongBlockIndexShape) {
+  hybrid::Module *m = compile(R"mlir(
+#cfg = #hybrid.sparse_config<kernel_size = 4, kernel_stride = 2, block_size = 8,
+    topk = 2, init_blocks = 1, window_size = 16, dense_len = 0>
+func.func @sparse(%q: tensor<1x4x?x8xf32>, %k: tensor<1x2x?x8xf32>,
+                  %v: tensor<1x2x?x8xf32>, %blocks: tensor<1x2x?x?xi32>)
+    -> tensor<1x4x?x8xf32> {
+  %o = hybrid.block_sparse_attention %q, %k, %v blocks(%blocks : tensor<1x2x?x?xi32>)
+      config(#cfg) : tensor<1x4x?x8xf32>, tensor<1x2x?x8xf32>, tensor<1x2x?x8xf32>
+  return %o : tensor<1x4x?x8xf32>
+}
+)mlir");
+  ASSERT_TRUE(m);
+  std::mt19937 rng(5);
+  ref::Array qa = randomArray({1, 4, 15, 8}, rng),
+             kva = randomArray({1, 2, 13, 8}, rng);
+  auto q = toTensor(qa, HYBRID_DTYPE_F32), kv = toTensor(kva, HYBRID_DTYPE_F32);
+  std::vector<int32_t> rows8(1 * 2 * 8 * 3, 99);
+  EXPECT_EQ(invokeError(*m, "sparse", {q, kv, kv, intTensor(rows8, {1, 2, 8, 3})}),
+            "'sparse' failed: hybrid.block_sparse_attention: block_indices "
+            "must be [batch, kv heads, query rows, slots]");
+  std::vector<int32_t> rows15(1 * 2 * 15 * 3, 99);
+  EXPECT_EQ(invokeError(*m, "sparse", {q, kv, kv, intTensor(rows15, {1, 2, 15, 3})}),
+            "'sparse' failed: hybrid.block_sparse_attention: a block index is "
+            "out of range [-1, ceil(Skv / block_size))");
+  std::vector<int32_t> valid(1 * 2 * 15 * 3, -1);
+  EXPECT_EQ(invokeError(*m, "sparse", {q, kv, kv, intTensor(valid, {1, 2, 15, 3})}),
+            "");
+}
+
 TEST(Runtime, BlockSelectChecksItsDraftTree) {
   hybrid::Module *m = compile(R"mlir(
 #cfg = #hybrid.sparse_config<kernel_size = 4, kernel_stride = 2, block_size = 8,

@@ -99,11 +99,13 @@ struct BlockSparseAttentionLowering : KernelPattern<BlockSparseAttentionOp> {
     Value numBlocks = kb.ceilDiv(s.kvLen, blockSize);
     Value localBlocks = kb.index(config.getLocalBlocks());
     // Out-of-range indices are an error (checked up front, so that the
-    // kernel never reads outside the keys).
-    Value total = kb.muli(kb.muli(s.batch, s.kvHeads), kb.muli(s.qLen, slots));
+    // kernel never reads outside the keys). Every index the tensor holds,
+    // whatever its shape: a wrong shape is reported above, and must not
+    // make this loop read past the tensor.
     Value flat = memref::CollapseShapeOp::create(
         kb.b, kb.loc, blocks,
         ArrayRef<ReassociationIndices>{ReassociationIndices{0, 1, 2, 3}});
+    Value total = kb.dim(flat, 0);
     Value outOfRange =
         kb.loop(kb.index(0), total, kb.index(1),
                 {kb.boolean(false)},

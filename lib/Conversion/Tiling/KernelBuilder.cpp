@@ -588,7 +588,9 @@ static void getOrCreateErrorCell(ModuleOp module) {
 
 /// The function that records an error code, created on first use:
 /// `__hybrid_raise(code, cell)` stores it into the call's cell, or, where
-/// there is none (null), into the module's global code.
+/// there is none (null), into the module's global code, unless an earlier
+/// check of the call already failed: the first failure names the problem
+/// (a wrong shape before the out-of-range values it leads to).
 static func::FuncOp getOrCreateRaiseFunction(ModuleOp module) {
   if (auto fn = module.lookupSymbol<func::FuncOp>("__hybrid_raise"))
     return fn;
@@ -607,18 +609,27 @@ static func::FuncOp getOrCreateRaiseFunction(ModuleOp module) {
   Value code = body->getArgument(0), cell = body->getArgument(1);
   Value none = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, cell,
                                     LLVM::ZeroOp::create(b, loc, ptr));
-  scf::IfOp::create(
-      b, loc, none,
-      [&](OpBuilder &nb, Location l) {
-        Value global = memref::GetGlobalOp::create(nb, l, codeType,
-                                                   kErrorCodeSymbol);
-        memref::StoreOp::create(nb, l, code, global, ValueRange{});
-        scf::YieldOp::create(nb, l);
-      },
-      [&](OpBuilder &nb, Location l) {
-        LLVM::StoreOp::create(nb, l, code, cell);
-        scf::YieldOp::create(nb, l);
-      });
+  Value global = memref::GetGlobalOp::create(b, loc, codeType,
+                                             kErrorCodeSymbol);
+  Value globalInt = arith::IndexCastUIOp::create(
+      b, loc, b.getI64Type(),
+      memref::ExtractAlignedPointerAsIndexOp::create(b, loc, global));
+  Value globalAddress = LLVM::IntToPtrOp::create(b, loc, ptr, globalInt);
+  Value target = LLVM::SelectOp::create(b, loc, none, globalAddress, cell);
+  // Atomic accesses: workers of one call may fail at once (then either
+  // code stays; both are the call's).
+  auto monotonic = LLVM::AtomicOrdering::monotonic;
+  Value earlier = LLVM::LoadOp::create(b, loc, b.getI32Type(), target,
+                                       /*alignment=*/4, false, false, false,
+                                       false, monotonic);
+  Value first = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::eq, earlier,
+      arith::ConstantIntOp::create(b, loc, 0, 32));
+  scf::IfOp::create(b, loc, first, [&](OpBuilder &nb, Location l) {
+    LLVM::StoreOp::create(nb, l, code, target, /*alignment=*/4, false, false,
+                          false, monotonic);
+    scf::YieldOp::create(nb, l);
+  });
   func::ReturnOp::create(b, loc);
   return fn;
 }

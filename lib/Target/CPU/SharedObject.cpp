@@ -23,6 +23,7 @@
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
+#include "llvm/Transforms/Instrumentation/AddressSanitizer.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Format.h"
@@ -116,8 +117,11 @@ createHostTargetMachine(ModuleOp module, unsigned optLevel) {
       llvm::Reloc::PIC_, std::nullopt, level));
 }
 
+/// Optimises `mod` at `optLevel`, then with `instrumentAddresses` adds
+/// AddressSanitizer's checks to every function, as clang's
+/// -fsanitize=address does after optimisation.
 static void optimize(llvm::Module &mod, llvm::TargetMachine &tm,
-                     unsigned optLevel) {
+                     unsigned optLevel, bool instrumentAddresses) {
   llvm::LoopAnalysisManager lam;
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;
@@ -135,6 +139,12 @@ static void optimize(llvm::Module &mod, llvm::TargetMachine &tm,
   llvm::ModulePassManager mpm =
       optLevel == 0 ? pb.buildO0DefaultPipeline(level)
                     : pb.buildPerModuleDefaultPipeline(level);
+  if (instrumentAddresses) {
+    for (llvm::Function &fn : mod)
+      if (!fn.isDeclaration())
+        fn.addFnAttr(llvm::Attribute::SanitizeAddress);
+    mpm.addPass(llvm::AddressSanitizerPass(llvm::AddressSanitizerOptions()));
+  }
   mpm.run(mod, mam);
 }
 
@@ -165,7 +175,8 @@ static constexpr size_t kMinInstructionsPerPart = 4000;
 /// (outlined kernels and tile kernels are noinline), so splitting loses no
 /// optimisation that matters.
 static LogicalResult optimizeAndEmit(ModuleOp module, llvm::Module &mod,
-                                     unsigned optLevel, unsigned threads,
+                                     unsigned optLevel,
+                                     bool instrumentAddresses, unsigned threads,
                                      SmallVectorImpl<std::string> &objects,
                                      SmallVectorImpl<llvm::FileRemover> &removers) {
   // `threads` partitions when asked for; else one per core, as the
@@ -196,7 +207,7 @@ static LogicalResult optimizeAndEmit(ModuleOp module, llvm::Module &mod,
     FailureOr<std::string> path = newObject();
     if (!tm || failed(path))
       return failure();
-    optimize(mod, *tm, optLevel);
+    optimize(mod, *tm, optLevel, instrumentAddresses);
     std::string error = emitObject(mod, *tm, *path);
     if (!error.empty())
       return module.emitError(error);
@@ -237,7 +248,7 @@ static LogicalResult optimizeAndEmit(ModuleOp module, llvm::Module &mod,
           errors[i] = llvm::toString(part.takeError());
           return;
         }
-        optimize(**part, *machines[i], optLevel);
+        optimize(**part, *machines[i], optLevel, instrumentAddresses);
         errors[i] = emitObject(**part, *machines[i], paths[i]);
       });
     pool.wait();
@@ -440,6 +451,7 @@ LogicalResult mlir::hybrid::compileToSharedObject(
   SmallVector<std::string> objects;
   SmallVector<llvm::FileRemover> removers;
   if (failed(optimizeAndEmit(module, *mod, options.optLevel,
+                             options.instrumentAddresses,
                              options.compileThreads, objects, removers)))
     return failure();
   phaseDone(("LLVM opt + codegen (" + Twine(objects.size()) + " thread" +

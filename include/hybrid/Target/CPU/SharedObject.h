@@ -42,6 +42,11 @@ struct CompileOptions {
   int64_t vectorWidth = 0;
   /// LLVM optimisation level (0-3).
   unsigned optLevel = 3;
+  /// AddressSanitizer's checks on every load and store of the module (CPU
+  /// target): an out-of-bounds access of a kernel is reported where it
+  /// happens. Such a module loads only into a process that has the ASan
+  /// runtime (a fuzz target, a tool of the sanitized build).
+  bool instrumentAddresses = false;
   /// Threads for LLVM optimisation and code generation, each on a partition
   /// of the module's functions (0: one per core, as many as the module's
   /// size repays; a small module takes one).
