@@ -49,8 +49,11 @@ PYTHONPATH="$HYBRID_BUILD/python" /usr/bin/python3 -m pytest -q "$HYBRID_ROOT/py
 # input is kept in build/fuzz-crashes.
 # A fixed seed and run count: the same inputs on every machine, so a smoke
 # that passes here passes in CI.
-for target in npy checkpoint onnx runtime; do
-  echo "==> fuzz smoke: hybrid-fuzz-$target (500000 runs)"
+for target in npy checkpoint onnx runtime mlir; do
+  # MLIR text runs the whole CPU pipeline: fewer, slower inputs.
+  runs=500000
+  [ "$target" = mlir ] && runs=20000
+  echo "==> fuzz smoke: hybrid-fuzz-$target ($runs runs)"
   if [ ! -x "$HYBRID_BUILD/bin/hybrid-fuzz-$target" ]; then
     echo "error: hybrid-fuzz-$target was not built: the build was configured" \
       "without clang's fuzzer runtime (libclang-rt-22-dev); remove" \
@@ -59,7 +62,7 @@ for target in npy checkpoint onnx runtime; do
   fi
   scratch="$(mktemp -d)"
   mkdir -p "$HYBRID_BUILD/fuzz-crashes"
-  "$HYBRID_BUILD/bin/hybrid-fuzz-$target" -seed=1 -runs=500000 -print_final_stats=1 \
+  "$HYBRID_BUILD/bin/hybrid-fuzz-$target" -seed=1 -runs="$runs" -print_final_stats=1 \
     -artifact_prefix="$HYBRID_BUILD/fuzz-crashes/$target-" \
     $(test -f "$HYBRID_ROOT/fuzz/$target/$target.dict" && echo "-dict=$HYBRID_ROOT/fuzz/$target/$target.dict") \
     "$scratch" \
