@@ -23,7 +23,13 @@ if [ "$sanitize" = 1 ]; then
   export HYBRID_BUILD="${HYBRID_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build-sanitize}"
   HYBRID_CMAKE_OPTIONS=(-DHYBRID_SANITIZE=ON)
   # A finding stops the process with an error; UBSan prints its stack.
-  export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}"
+  # allow_user_poisoning=0: LLVM's allocators (header templates) poison
+  # their free memory in our instrumented code, while the copies inside
+  # Debian's uninstrumented libMLIR never unpoison it, so libMLIR's writes
+  # into memory our code's copy had poisoned read as use-after-poison. The
+  # project poisons nothing itself; real out-of-bounds accesses are still
+  # reported.
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:allow_user_poisoning=0}"
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 fi
 source "$(dirname "${BASH_SOURCE[0]}")/lib/setup.sh"
