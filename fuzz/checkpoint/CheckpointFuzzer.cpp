@@ -1,15 +1,19 @@
 //===- CheckpointFuzzer.cpp - libFuzzer target: checkpoint headers --------===//
 //
 // A Hugging Face checkpoint's own files, from arbitrary bytes: the input's
-// first byte picks the file (model.safetensors, or config.json), the rest
-// is its content, and the reader (readCheckpoint or readConfig) must give a
-// diagnostic or a result, never a crash, an overflow or a huge allocation.
-// The folder lives in /dev/shm (or $TMPDIR), rewritten per input.
+// first byte picks the file (odd: config.json; else bit 1 set:
+// tokenizer.model; else model.safetensors), the rest is its content, and
+// the reader (readConfig, the engine's Tokenizer over libsentencepiece, or
+// readCheckpoint) must give a diagnostic or a result, never a crash, an
+// overflow or a huge allocation. A tokenizer that loads then encodes and
+// decodes a text, and names every piece. The folder lives in /dev/shm (or
+// $TMPDIR), rewritten per input.
 //
 //===----------------------------------------------------------------------===//
 
 #include "../../lib/Import/HF/ModelConfig.h"
 #include "../../lib/Import/HF/SafeTensors.h"
+#include "hybrid/Generate/Tokenizer.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -20,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 using namespace mlir;
 
@@ -55,14 +60,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }();
   Location loc = UnknownLoc::get(context);
   bool config = data[0] & 1;
-  std::string other = folder() + (config ? "/model.safetensors" : "/config.json");
-  std::remove(other.c_str());
+  bool tokenizer = !config && (data[0] & 2);
+  for (const char *name : {"/model.safetensors", "/config.json",
+                           "/tokenizer.model"})
+    std::remove((folder() + name).c_str());
+  if (tokenizer) {
+    write("tokenizer.model", data + 1, size - 1);
+    ::hybrid::generate::Tokenizer t;
+    if (!::hybrid::generate::Tokenizer::load(folder(), t))
+      return 0;
+    std::vector<int64_t> ids;
+    std::string text;
+    if (t.encode("In the beginning God created the heaven", ids))
+      (void)t.decode(ids, text);
+    for (int64_t id = -1; id <= t.vocabSize(); ++id)
+      (void)t.startsWord(id);
+    (void)t.decode({-1, t.vocabSize()}, text); // ids outside: refused
+    return 0;
+  }
   if (config) {
     write("config.json", data + 1, size - 1);
-    (void)hybrid::hf::readConfig(folder(), loc);
+    (void)mlir::hybrid::hf::readConfig(folder(), loc);
   } else {
     write("model.safetensors", data + 1, size - 1);
-    (void)hybrid::hf::readCheckpoint(folder(), loc);
+    (void)mlir::hybrid::hf::readCheckpoint(folder(), loc);
   }
   return 0;
 }

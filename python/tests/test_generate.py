@@ -16,6 +16,15 @@ TOOL = os.path.join(os.path.dirname(hybrid.__file__), "..", "..", "bin", "hybrid
 PROMPT = "And the LORD spake unto Moses, saying,"
 
 
+def tool_env(**extra):
+    """The environment for a tool: ours without LD_PRELOAD, which carries
+    the ASan runtime into python alone in the sanitized build (a sanitized
+    tool has its own)."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    env.update(extra)
+    return env
+
+
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     return str(tmp_path_factory.mktemp("compiled-models"))
@@ -30,7 +39,7 @@ def test_greedy_tokens_equal_hybrid_generate(model, cache):
     got = model.generate(PROMPT, max_new_tokens=24)
     tool = subprocess.run([TOOL, MODEL, "--prompt", PROMPT, "--max-new-tokens", "24",
                            "--json"], capture_output=True, text=True, check=True,
-                          env=dict(os.environ, HYBRID_CACHE_DIR=cache))
+                          env=tool_env(HYBRID_CACHE_DIR=cache))
     expected = json.loads(tool.stdout)
     assert got["tokens"] == expected["tokens"]
     assert got["text"] == expected["text"]
