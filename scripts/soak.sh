@@ -9,7 +9,8 @@
 #   scripts/soak.sh [--calls N] [--steps N]
 set -euo pipefail
 export HYBRID_BUILD="${HYBRID_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build-sanitize}"
-HYBRID_CMAKE_OPTIONS=(-DHYBRID_SANITIZE=ON)
+HYBRID_CMAKE_OPTIONS=(-DHYBRID_SANITIZE=ON "-DCMAKE_C_FLAGS_RELEASE=-O1 -DNDEBUG"
+                      "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG")
 source "$(dirname "${BASH_SOURCE[0]}")/lib/setup.sh"
 hybrid_install_missing
 if [ ! -f "$HYBRID_BUILD/build.ninja" ]; then

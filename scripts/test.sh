@@ -21,7 +21,10 @@ for arg in "$@"; do
 done
 if [ "$sanitize" = 1 ]; then
   export HYBRID_BUILD="${HYBRID_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build-sanitize}"
-  HYBRID_CMAKE_OPTIONS=(-DHYBRID_SANITIZE=ON)
+  # -O1, as the sanitizers' own docs advise: it builds in a fraction of
+  # -O3's time and keeps the reports' stacks exact.
+  HYBRID_CMAKE_OPTIONS=(-DHYBRID_SANITIZE=ON "-DCMAKE_C_FLAGS_RELEASE=-O1 -DNDEBUG"
+                        "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG")
   # A finding stops the process with an error; UBSan prints its stack.
   # allow_user_poisoning=0: LLVM's allocators (header templates) poison
   # their free memory in our instrumented code, while the copies inside
