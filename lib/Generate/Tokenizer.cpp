@@ -8,6 +8,8 @@
 
 #include <sys/stat.h>
 
+#include <exception>
+
 using namespace hybrid;
 using namespace hybrid::generate;
 
@@ -20,7 +22,18 @@ Status Tokenizer::load(const std::string &folder, Tokenizer &out) {
                          "--prompt-ids, or add the checkpoint's "
                          "SentencePiece tokenizer.model)");
   auto sp = std::make_shared<sentencepiece::SentencePieceProcessor>();
-  sentencepiece::util::Status s = sp->Load(path);
+  // libsentencepiece reports most malformed models with a status, but its
+  // trie builder throws on some (found by hybrid-fuzz-checkpoint): both
+  // are an error here, never an exception through the caller.
+  sentencepiece::util::Status s;
+  try {
+    s = sp->Load(path);
+  } catch (const std::exception &e) {
+    return Status::error("cannot load the tokenizer '" + path +
+                         "': " + e.what());
+  } catch (...) {
+    return Status::error("cannot load the tokenizer '" + path + "'");
+  }
   if (!s.ok())
     return Status::error("cannot load the tokenizer '" + path +
                          "': " + s.ToString());

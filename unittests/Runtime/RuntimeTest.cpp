@@ -129,6 +129,38 @@ func.func @sparse(%q: tensor<1x4x?x8xf32>, %k: tensor<1x2x?x8xf32>,
             "");
 }
 
+// RoPE by position ids over an empty cos/sin cache (found by
+// hybrid-fuzz-runtime: a position outside the cache read its row 0, which
+// an empty cache does not have) is an error.
+TEST(Runtime, RotaryEmbeddingRefusesAnEmptyCache) {
+  hybrid::Module *m = compile(R"mlir(
+func.func @rotate(%x: tensor<1x4x?x8xf32>, %cos: tensor<?x4xf32>,
+                  %sin: tensor<?x4xf32>, %pos: tensor<1x?xi64>)
+    -> tensor<1x4x?x8xf32> {
+  %0 = hybrid.rotary_embedding %x, %cos, %sin positions(%pos : tensor<1x?xi64>)
+      : tensor<1x4x?x8xf32>, tensor<?x4xf32>, tensor<?x4xf32>
+  return %0 : tensor<1x4x?x8xf32>
+}
+)mlir");
+  ASSERT_TRUE(m);
+  std::mt19937 rng(9);
+  ref::Array xa = randomArray({1, 4, 3, 8}, rng), none = randomArray({0, 4}, rng),
+             xe = randomArray({1, 4, 0, 8}, rng);
+  hybrid::Tensor positions;
+  ASSERT_TRUE(hybrid::Tensor::create(HYBRID_DTYPE_I64, {1, 3}, positions).ok());
+  std::fill_n(positions.data<int64_t>(), 3, 0);
+  auto x = toTensor(xa, HYBRID_DTYPE_F32), empty = toTensor(none, HYBRID_DTYPE_F32);
+  EXPECT_EQ(invokeError(*m, "rotate", {x, empty, empty, positions}),
+            "'rotate' failed: hybrid.rotary_embedding: the cos/sin cache is "
+            "empty");
+  // No tokens: nothing to read, nothing refused.
+  hybrid::Tensor noPositions;
+  ASSERT_TRUE(hybrid::Tensor::create(HYBRID_DTYPE_I64, {1, 0}, noPositions).ok());
+  EXPECT_EQ(invokeError(*m, "rotate", {toTensor(xe, HYBRID_DTYPE_F32), empty,
+                                       empty, noPositions}),
+            "");
+}
+
 TEST(Runtime, BlockSelectChecksItsDraftTree) {
   hybrid::Module *m = compile(R"mlir(
 #cfg = #hybrid.sparse_config<kernel_size = 4, kernel_stride = 2, block_size = 8,

@@ -41,17 +41,25 @@ RotaryShape mlir::hybrid::checkRotaryShape(KernelBuilder &k,
   if (!is4D)
     checks.check(k.cmpi(P::ne, k.remui(k.dim(x, 2), shape.heads), k.index(0)),
                  "the hidden size is not a multiple of num_heads");
-  if (positions)
+  if (positions) {
     checks.check(k.ori(k.cmpi(P::ne, k.dim(positions, 0), batch),
                        k.cmpi(P::ne, k.dim(positions, 1), seq)),
                  "position_ids must be [batch, sequence]");
-  else
+    // A position outside the cache reads its row 0 after raising (so that
+    // the loop stays in bounds): the cache must have one, when there are
+    // tokens to rotate.
+    Value tokens = k.muli(batch, seq);
+    checks.check(k.andi(k.cmpi(P::eq, k.dim(cosT, 0), k.index(0)),
+                        k.cmpi(P::ne, tokens, k.index(0))),
+                 "the cos/sin cache is empty");
+  } else {
     checks.check(k.ori(k.cmpi(P::ne, k.dim(cosT, 0), batch),
                        k.ori(k.cmpi(P::ne, k.dim(cosT, 1), seq),
                              k.ori(k.cmpi(P::ne, k.dim(sinT, 0), batch),
                                    k.cmpi(P::ne, k.dim(sinT, 1), seq)))),
                  "without position_ids the caches must be [batch, "
                  "sequence, rotary_dim / 2]");
+  }
   shape.passed = checks.passed();
   return shape;
 }
