@@ -161,6 +161,33 @@ func.func @rotate(%x: tensor<1x4x?x8xf32>, %cos: tensor<?x4xf32>,
             "");
 }
 
+// An attention offset near the integer limits made offset + i wrap, and
+// every row silently came out zero: now an error.
+TEST(Runtime, AttentionRefusesAnOffsetThatCouldWrap) {
+  hybrid::Module *m = compile(R"mlir(
+func.func @attn(%q: tensor<1x2x?x8xf32>, %k: tensor<1x1x?x8xf32>,
+                %v: tensor<1x1x?x8xf32>, %off: index) -> tensor<1x2x?x8xf32> {
+  %o = hybrid.attention %q, %k, %v offset(%off) {causal}
+      : tensor<1x2x?x8xf32>, tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32>
+  return %o : tensor<1x2x?x8xf32>
+}
+)mlir");
+  ASSERT_TRUE(m);
+  std::mt19937 rng(8);
+  ref::Array qa = randomArray({1, 2, 3, 8}, rng), ka = randomArray({1, 1, 5, 8}, rng);
+  auto q = toTensor(qa, HYBRID_DTYPE_F32), k = toTensor(ka, HYBRID_DTYPE_F32);
+  for (int64_t offset : {std::numeric_limits<int64_t>::max() - 1,
+                         std::numeric_limits<int64_t>::min(),
+                         (int64_t(1) << 62) + 1})
+    EXPECT_EQ(invokeError(*m, "attn", {q, k, k, indexScalar(offset)}),
+              "'attn' failed: hybrid.attention: the query offset is outside "
+              "[-2^62, 2^62]")
+        << offset;
+  // A large offset inside the bound sees every key, as causal masking
+  // says.
+  EXPECT_EQ(invokeError(*m, "attn", {q, k, k, indexScalar(int64_t(1) << 62)}), "");
+}
+
 TEST(Runtime, BlockSelectChecksItsDraftTree) {
   hybrid::Module *m = compile(R"mlir(
 #cfg = #hybrid.sparse_config<kernel_size = 4, kernel_stride = 2, block_size = 8,

@@ -44,7 +44,7 @@ struct AttentionLowering : KernelPattern<AttentionOp> {
     DraftTreeRows tree(kb, checks, s, op.getParents());
     Value parents = tree.parents, treeRow0 = tree.firstRow,
           treeKey0 = tree.firstKey;
-    Value offset = s.queryOffset(kb, op.getOffset());
+    Value offset = s.queryOffset(kb, checks, op.getOffset());
 
     kb.ifThen(checks.passed(), [&] {
       // Blocks of rows against shared K/V tiles; a draft tree's rows as
@@ -121,7 +121,7 @@ struct BlockSparseAttentionLowering : KernelPattern<BlockSparseAttentionOp> {
     DraftTreeRows tree(kb, checks, s, op.getParents());
     Value parents = tree.parents, nodes = tree.nodes,
           treeRow0 = tree.firstRow, treeKey0 = tree.firstKey;
-    Value offset = s.queryOffset(kb, op.getOffset());
+    Value offset = s.queryOffset(kb, checks, op.getOffset());
     // InfLLM-V2's dense-sparse switch, on the run-time length.
     Value dense = kb.cmpi(P::slt, s.kvLen, kb.index(config.getDenseLen()));
 
@@ -233,7 +233,7 @@ struct AttentionScoresLowering : KernelPattern<AttentionScoresOp> {
     RuntimeChecks checks(kb, "hybrid.attention_scores");
     s.checkDynamic(kb, checks);
     auto applyMask = s.userMask(kb, checks, op.getMask());
-    Value offset = s.queryOffset(kb, op.getOffset());
+    Value offset = s.queryOffset(kb, checks, op.getOffset());
     ScoreStage stage = op.getStage();
     std::optional<APFloat> softcap = op.getSoftcap();
 

@@ -97,7 +97,7 @@ struct BlockSelectLowering : KernelPattern<BlockSelectOp> {
     DraftTreeRows tree(kb, checks, s, op.getParents());
     Value parents = tree.parents, nodes = tree.nodes,
           treeRow0 = tree.firstRow, treeKey0 = tree.firstKey;
-    Value offset = s.queryOffset(kb, op.getOffset());
+    Value offset = s.queryOffset(kb, checks, op.getOffset());
 
     Value slots = type.isDynamicDim(3) ? kb.muli(kb.index(topk), nodes)
                                        : kb.index(type.getDimSize(3));

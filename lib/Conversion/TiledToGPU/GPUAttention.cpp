@@ -177,7 +177,8 @@ LogicalResult emitAttention(OpBuilder &b, OpT op,
   Emitter e{b, loc, io};
   // The CPU kernel's run-time checks, on the host: shapes that disagree,
   // a mask that does not broadcast, a key_length past the stored rows, a
-  // malformed draft tree. A failed call launches nothing.
+  // malformed draft tree, an offset that could wrap. A failed call
+  // launches nothing.
   KernelBuilder kb(b, loc, /*vectorWidth=*/1);
   AttentionShape shape(kb, op.getQuery(), op.getKey(), op.getValue(),
                        op.getScale(), op.getKeyLength());
@@ -185,6 +186,7 @@ LogicalResult emitAttention(OpBuilder &b, OpT op,
   shape.checkDynamic(kb, checks);
   (void)shape.userMask(kb, checks, maskOf(op));
   DraftTreeRows treeRows(kb, checks, shape, op.getParents());
+  (void)shape.queryOffset(kb, checks, op.getOffset());
   std::optional<SparseKeys> sparse = sparseKeys(kb, checks, shape);
   Value query = io.read(op.getQuery());
   Value key = io.read(op.getKey());

@@ -36,7 +36,7 @@ LogicalResult lowerAttentionScores(OpBuilder &b, AttentionScoresOp op) {
   RuntimeChecks checks(kb, "hybrid.attention_scores");
   s.checkDynamic(kb, checks);
   auto applyMask = s.userMask(kb, checks, op.getMask());
-  Value offset = s.queryOffset(kb, op.getOffset());
+  Value offset = s.queryOffset(kb, checks, op.getOffset());
   SmallVector<Value> dynamic;
   SmallVector<Value> sizes{s.batch, s.qHeads, s.qLen, s.kvLen};
   for (int64_t d = 0; d < 4; ++d)

@@ -75,7 +75,7 @@ LogicalResult lowerBlockSelect(OpBuilder &b, BlockSelectOp op) {
                       kb.cmpi(P::ugt, numBlocks, kb.index(kMaxBlocks))),
                "the GPU kernel takes up to 8192 kernels and 2048 blocks");
   DraftTreeRows tree(kb, checks, s, op.getParents());
-  Value offset = s.queryOffset(kb, op.getOffset());
+  Value offset = s.queryOffset(kb, checks, op.getOffset());
   int64_t topk = config.getTopk();
   Value slots = type.isDynamicDim(3) ? kb.muli(kb.index(topk), tree.nodes)
                                      : kb.index(type.getDimSize(3));

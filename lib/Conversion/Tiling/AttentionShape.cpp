@@ -49,9 +49,15 @@ void AttentionShape::checkDynamic(KernelBuilder &kb,
   }
 }
 
-Value AttentionShape::queryOffset(KernelBuilder &kb,
+Value AttentionShape::queryOffset(KernelBuilder &kb, RuntimeChecks &checks,
                                   Value offsetOperand) const {
-  return offsetOperand ? offsetOperand : kb.subi(kvLen, qLen);
+  if (!offsetOperand)
+    return kb.subi(kvLen, qLen);
+  constexpr int64_t kLimit = int64_t(1) << 62;
+  checks.check(kb.ori(kb.cmpi(P::sgt, offsetOperand, kb.index(kLimit)),
+                      kb.cmpi(P::slt, offsetOperand, kb.index(-kLimit))),
+               "the query offset is outside [-2^62, 2^62]");
+  return offsetOperand;
 }
 
 Value AttentionShape::allocOutput(KernelBuilder &kb,

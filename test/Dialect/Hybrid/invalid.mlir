@@ -2,6 +2,22 @@
 //
 // RUN: hybrid-opt %s -split-input-file -verify-diagnostics
 
+// sparse_config: lengths that size kernel scratch are bounded (a topk of
+// 2^62 made the compiled kernel's allocation size wrap).
+// expected-error @+1 {{sparse_config topk 4611686018427387904 exceeds 2^24}}
+func.func @f() attributes {c = #hybrid.sparse_config<kernel_size = 32, kernel_stride = 16, block_size = 64, topk = 4611686018427387904, init_blocks = 1, window_size = 128, dense_len = 0>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{sparse_config window_size 1099511627776 exceeds 2^24}}
+func.func @f() attributes {c = #hybrid.sparse_config<kernel_size = 32, kernel_stride = 16, block_size = 64, topk = 4, init_blocks = 1, window_size = 1099511627776, dense_len = 0>} {
+  return
+}
+
+// -----
+
 // sparse_config
 // expected-error @+1 {{sparse_config kernel_size must be positive, not 0}}
 func.func @f() attributes {c = #hybrid.sparse_config<kernel_size = 0, kernel_stride = 16, block_size = 64, topk = 4, init_blocks = 1, window_size = 128, dense_len = 0>} {
@@ -640,7 +656,7 @@ func.func @f(%q: tensor<2x4x?x8xf32>, %k: tensor<2x2x?x8xf32>, %v: tensor<2x2x?x
 
 // chunk size
 func.func @f(%q: tensor<2x4x?x8xf32>, %k: tensor<2x2x?x8xf32>, %v: tensor<2x2x?x6xf32>) {
-  // expected-error @+1 {{chunk_size must be at least 1, not 0}}
+  // expected-error @+1 {{chunk_size must be between 1 and 2^24, not 0}}
   %o, %s = hybrid.linear_recurrence linear %q, %k, %v {chunk_size = 0} : tensor<2x4x?x8xf32>, tensor<2x2x?x8xf32>, tensor<2x2x?x6xf32>
   return
 }
@@ -829,7 +845,7 @@ func.func @f(%x: tensor<?x32xf32>, %wr: tensor<8x32xf32>, %g: tensor<8xf32>, %up
 
 // chunk zero
 func.func @f(%x: tensor<?x32xf32>, %wr: tensor<8x32xf32>, %g: tensor<8xf32>, %up: tensor<8x16x32xf32>, %dn: tensor<8x32x16xf32>) {
-  // expected-error @+1 {{chunk must be at least 1 token, not 0}}
+  // expected-error @+1 {{chunk must be between 1 and 2^24 tokens, not 0}}
   %y = hybrid.chunk_moe blockffn %x, %wr norm(%g : tensor<8xf32>) experts(%up, %dn : tensor<8x16x32xf32>, tensor<8x32x16xf32>) {chunk = 0} : tensor<?x32xf32>, tensor<8x32xf32>
   return
 }

@@ -27,8 +27,11 @@ struct AttentionShape : AttentionInputs {
   /// Checks every relation the verifier could not check statically.
   void checkDynamic(KernelBuilder &kb, RuntimeChecks &checks) const;
 
-  /// pos(i) = offset + i: the op's offset, or bottom-right (Skv - Sq).
-  Value queryOffset(KernelBuilder &kb, Value offsetOperand) const;
+  /// pos(i) = offset + i: the op's offset, or bottom-right (Skv - Sq). An
+  /// offset outside [-2^62, 2^62] (no cache is that long) is refused, so
+  /// that offset + i and the positions derived from it cannot wrap.
+  Value queryOffset(KernelBuilder &kb, RuntimeChecks &checks,
+                    Value offsetOperand) const;
 
   /// The [B, Hq, Sq, Dv] result buffer.
   Value allocOutput(KernelBuilder &kb, RankedTensorType type) const;

@@ -30,6 +30,19 @@ SparseConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (initBlocks < 0 || windowSize < 0 || denseLen < 0)
     return emitError() << "sparse_config init_blocks, window_size and "
                           "dense_len must not be negative";
+  // The lengths size the kernels' scratch (top-k slots, windows, blocks):
+  // bounded so that no allocation size derived from them can wrap. Real
+  // configs are a few thousand at most; dense_len is only compared.
+  constexpr int64_t kMaxLength = int64_t(1) << 24;
+  for (auto [name, v] : {std::pair<StringRef, int64_t>{"kernel_size", kernelSize},
+                         {"kernel_stride", kernelStride},
+                         {"block_size", blockSize},
+                         {"topk", topk},
+                         {"init_blocks", initBlocks},
+                         {"window_size", windowSize}})
+    if (v > kMaxLength)
+      return emitError() << "sparse_config " << name << " " << v
+                         << " exceeds 2^24";
   if (kernelSize % kernelStride != 0)
     return emitError() << "sparse_config kernel_stride " << kernelStride
                        << " does not divide kernel_size " << kernelSize;

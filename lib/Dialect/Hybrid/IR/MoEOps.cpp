@@ -92,8 +92,10 @@ LogicalResult ChunkMoEOp::verify() {
       return failure();
   }
 
-  if (getChunk() < 1)
-    return emitOpError() << "chunk must be at least 1 token, not "
+  // The chunk sizes the kernel's per-chunk scratch: bounded so that no
+  // allocation size derived from it can wrap.
+  if (getChunk() < 1 || getChunk() > (int64_t(1) << 24))
+    return emitOpError() << "chunk must be between 1 and 2^24 tokens, not "
                          << getChunk();
   return verifyPositive(*this, "epsilon", getEpsilon());
 }

@@ -133,7 +133,11 @@ LogicalResult LinearRecurrenceOp::verify() {
       return failure();
   }
 
-  if (std::optional<int64_t> chunk = getChunkSize(); chunk && *chunk < 1)
-    return emitOpError() << "chunk_size must be at least 1, not " << *chunk;
+  // The chunk sizes the kernel's [chunk, chunk] scratch: bounded so that
+  // no allocation size derived from it can wrap.
+  if (std::optional<int64_t> chunk = getChunkSize();
+      chunk && (*chunk < 1 || *chunk > (int64_t(1) << 24)))
+    return emitOpError() << "chunk_size must be between 1 and 2^24, not "
+                         << *chunk;
   return success();
 }
