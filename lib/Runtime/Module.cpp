@@ -21,9 +21,37 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
+#include <type_traits>
 #include <mutex>
 
 using namespace hybrid::runtime;
+
+/// `j` as an integer of type T: nlohmann's own conversion casts a float
+/// (5e67) or a negative number into T, out of range (found by
+/// hybrid-fuzz-runtime); malformed metadata is an error instead.
+template <typename T> static T integer(const nlohmann::json &j) {
+  if (!j.is_number_integer() ||
+      (std::is_unsigned_v<T> && !j.is_number_unsigned()))
+    throw std::runtime_error("expected an integer, got " + j.dump());
+  return j.get<T>();
+}
+
+/// `j`[key] as an integer (`fallback` when absent).
+template <typename T>
+static T integer(const nlohmann::json &j, const char *key, T fallback) {
+  return j.contains(key) ? integer<T>(j.at(key)) : fallback;
+}
+
+/// `j`[key] as a list of integers (empty when absent).
+static std::vector<int64_t> integers(const nlohmann::json &j, const char *key) {
+  std::vector<int64_t> out;
+  if (!j.contains(key))
+    return out;
+  for (const auto &v : j.at(key))
+    out.push_back(integer<int64_t>(v));
+  return out;
+}
 
 /// Parses one argument/result description of the metadata.
 static hybrid_status parseValueInfo(const nlohmann::json &j, ValueInfo &out,
@@ -48,7 +76,7 @@ static hybrid_status parseValueInfo(const nlohmann::json &j, ValueInfo &out,
     return makeStatus("%s: malformed value description", where.c_str());
   out.kind = HYBRID_VALUE_TENSOR;
   for (const auto &d : j["shape"])
-    out.shape.push_back(d.get<int64_t>());
+    out.shape.push_back(integer<int64_t>(d));
   return nullptr;
 }
 
@@ -56,7 +84,8 @@ hybrid_status hybrid::runtime::parseMetadata(hybrid_module_t &m,
                                              const char *text) {
   try {
     nlohmann::json j = nlohmann::json::parse(text);
-    if (j.value("format", "") != "hybrid-module" || j.value("version", 0) != 1)
+    if (j.value("format", "") != "hybrid-module" ||
+        integer<int64_t>(j, "version", 0) != 1)
       return makeStatus("%s: unsupported module format", m.path.c_str());
     for (const auto &e : j.at("entries")) {
       Entry entry;
@@ -79,14 +108,14 @@ hybrid_status hybrid::runtime::parseMetadata(hybrid_module_t &m,
         }
         const auto &p = a["parameter"];
         ParameterLayout layout;
-        layout.panels = p.value("panels", int64_t(0));
-        layout.permutation = p.value("permutation", std::vector<int64_t>());
-        layout.rows = p.value("rows", std::vector<int64_t>());
+        layout.panels = integer<int64_t>(p, "panels", 0);
+        layout.permutation = integers(p, "permutation");
+        layout.rows = integers(p, "rows");
         if (hybrid_status s = registerParameter(
                 m, entry.name, arg, p.at("key").get<std::string>(),
                 p.at("file").get<std::string>(),
-                p.at("offset").get<uint64_t>(),
-                p.at("length").get<uint64_t>(), layout))
+                integer<uint64_t>(p.at("offset")),
+                integer<uint64_t>(p.at("length")), layout))
           return s;
       }
       for (const auto &r : e.at("results")) {
