@@ -551,29 +551,22 @@ TEST(HFHeadRows, LogitsOfTheListedTokensInTheirOrder) {
 /// A head row outside the vocabulary, or listed twice, is refused at
 /// import.
 TEST(HFHeadRows, RowsOutsideTheVocabularyOrRepeatedAreRefused) {
-  mlir::DialectRegistry registry;
-  mlir::hybrid::registerAllDialects(registry);
-  mlir::hybrid::registerHFImportDialects(registry);
-  mlir::MLIRContext context(registry);
-  std::string diagnostics;
-  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
-    diagnostics += d.str() + "\n";
-    return mlir::success();
-  });
-  std::string dir = kCheckpoints + "/llama-tiny";
   mlir::hybrid::HFImportOptions options;
   options.headRows = {0, 1 << 20};
-  EXPECT_FALSE(mlir::hybrid::importHFFolder(dir, &context, options));
-  EXPECT_NE(diagnostics.find("the LM head's token 1048576 is outside the "
-                             "vocabulary of"),
+  Model m;
+  ::testing::AssertionResult imported = load("llama-tiny", m, options);
+  EXPECT_FALSE(imported);
+  EXPECT_NE(std::string(imported.message())
+                .find("the LM head's token 1048576 is outside the vocabulary"),
             std::string::npos)
-      << diagnostics;
-  diagnostics.clear();
+      << imported.message();
   options.headRows = {5, 2, 5};
-  EXPECT_FALSE(mlir::hybrid::importHFFolder(dir, &context, options));
-  EXPECT_NE(diagnostics.find("the LM head's token 5 is listed twice"),
+  imported = load("llama-tiny", m, options);
+  EXPECT_FALSE(imported);
+  EXPECT_NE(std::string(imported.message())
+                .find("the LM head's token 5 is listed twice"),
             std::string::npos)
-      << diagnostics;
+      << imported.message();
 }
 
 INSTANTIATE_TEST_SUITE_P(Checkpoints, HFCheckpoint,

@@ -438,6 +438,19 @@ TEST(Runtime, WeightsReadAsBAreBoundInPanels) {
   check();
 }
 
+/// A new folder under the test's temporary directory holding `values` as
+/// the parameter file w.bin.
+std::string weightFolder(const std::string &name,
+                         const std::vector<float> &values) {
+  std::string folder = ::testing::TempDir() + "/" + name;
+  std::string cmd = "mkdir -p " + folder;
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  std::ofstream(folder + "/w.bin", std::ios::binary)
+      .write(reinterpret_cast<const char *>(values.data()),
+             values.size() * sizeof(float));
+  return folder;
+}
+
 // Weights read only transposed are bound transposed
 // (hybrid-hoist-weight-transposes): the entry returns them as it reads
 // them, `a` through a reshape with its rows kept whole, `b` element by
@@ -476,11 +489,7 @@ TEST(Runtime, WeightsReadTransposedAreBoundTransposed) {
   std::vector<float> file(48);
   for (size_t i = 0; i < file.size(); ++i)
     file[i] = float(i);
-  std::string folder = ::testing::TempDir() + "/hybrid-transposed-params";
-  std::string cmd = "mkdir -p " + folder;
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  std::ofstream(folder + "/w.bin", std::ios::binary)
-      .write(reinterpret_cast<const char *>(file.data()), 192);
+  std::string folder = weightFolder("hybrid-transposed-params", file);
   ASSERT_TRUE(m->bindParameters(folder).ok());
   // a[r, g, c] (the file's [4, 6] as [4, 2, 3]) at [g, r, c]; b[r, g, c]
   // at [c, r, g].
@@ -535,11 +544,7 @@ TEST(Runtime, SomeRowsOfAWeightAreGatheredWhenBound) {
   std::vector<float> file(15);
   for (size_t i = 0; i < file.size(); ++i)
     file[i] = float(i);
-  std::string folder = ::testing::TempDir() + "/hybrid-row-params";
-  std::string cmd = "mkdir -p " + folder;
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  std::ofstream(folder + "/w.bin", std::ios::binary)
-      .write(reinterpret_cast<const char *>(file.data()), 60);
+  std::string folder = weightFolder("hybrid-row-params", file);
   ASSERT_TRUE(m->bindParameters(folder).ok());
   auto check = [&](const float *table) {
     auto y = run(*m, "rows", {});
