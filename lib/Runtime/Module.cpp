@@ -5,9 +5,9 @@
 // plus `hybrid_module_metadata` (JSON: entries, dtypes, shapes, error
 // messages) and `__hybrid_set_error_cell` (each call points the calling
 // thread's error cell at its own code, which the kernels set on a run-time
-// error: calls run concurrently, each with its own status). Slot layout: the result struct first (if any), then one slot per
-// argument: a memref descriptor's address for tensors, the value's address
-// for scalars.
+// error: calls run concurrently, each with its own status). Slot layout:
+// the result struct first (if any), then one slot per argument: a memref
+// descriptor's address for tensors, the value's address for scalars.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,9 +21,9 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 #include <type_traits>
-#include <mutex>
 
 using namespace hybrid::runtime;
 
