@@ -17,21 +17,10 @@ trap 'rm -rf "$work"' EXIT
 # build-sanitize/, then runs the soak there with ARGS.
 soak() {
   (
-    if [ "$1" = sanitized ]; then
-      export HYBRID_BUILD="$root/build-sanitize"
-      HYBRID_CMAKE_OPTIONS=(-DHYBRID_SANITIZE=ON "-DCMAKE_C_FLAGS_RELEASE=-O1 -DNDEBUG"
-                            "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG")
-    else
-      export HYBRID_BUILD="$root/build"
-      HYBRID_CMAKE_OPTIONS=()
-    fi
     source "$root/scripts/lib/setup.sh"
+    [ "$1" = sanitized ] && hybrid_use_sanitized_build
     hybrid_install_missing
-    if [ ! -f "$HYBRID_BUILD/build.ninja" ]; then
-      hybrid_build
-    else
-      ninja -C "$HYBRID_BUILD" hybrid-soak hybrid-run
-    fi
+    hybrid_build hybrid-soak hybrid-run
     "$HYBRID_BUILD/bin/hybrid-run" "$root/unittests/Runtime/concurrent-calls.mlir" \
       --compile-only --emit-so "$work/calls-$1.so"
     HYBRID_CACHE_DIR="$work/cache-$1" "$HYBRID_BUILD/bin/hybrid-soak" \
@@ -43,7 +32,5 @@ soak() {
 echo "==> soak as built: memory must stay flat"
 soak plain "$@"
 echo "==> soak under ASan and LSan: no leak, no finding"
-# allow_user_poisoning=0: see scripts/test.sh --sanitize.
-ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:allow_user_poisoning=0}" \
-  soak sanitized --no-growth-check "$@"
+soak sanitized --no-growth-check "$@"
 echo "==> soak passed: memory flat, no leak, no sanitizer finding"

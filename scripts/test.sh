@@ -19,23 +19,8 @@ for arg in "$@"; do
     *) echo "usage: scripts/test.sh [--sanitize]" >&2; exit 2 ;;
   esac
 done
-if [ "$sanitize" = 1 ]; then
-  export HYBRID_BUILD="${HYBRID_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build-sanitize}"
-  # -O1, as the sanitizers' own docs advise: it builds in a fraction of
-  # -O3's time and keeps the reports' stacks exact.
-  HYBRID_CMAKE_OPTIONS=(-DHYBRID_SANITIZE=ON "-DCMAKE_C_FLAGS_RELEASE=-O1 -DNDEBUG"
-                        "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG")
-  # A finding stops the process with an error; UBSan prints its stack.
-  # allow_user_poisoning=0: LLVM's allocators (header templates) poison
-  # their free memory in our instrumented code, while the copies inside
-  # Debian's uninstrumented libMLIR never unpoison it, so libMLIR's writes
-  # into memory our code's copy had poisoned read as use-after-poison. The
-  # project poisons nothing itself; real out-of-bounds accesses are still
-  # reported.
-  export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:allow_user_poisoning=0}"
-  export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-fi
 source "$(dirname "${BASH_SOURCE[0]}")/lib/setup.sh"
+[ "$sanitize" = 1 ] && hybrid_use_sanitized_build
 hybrid_setup
 
 echo "==> lit: ninja check-hybrid"

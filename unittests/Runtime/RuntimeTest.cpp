@@ -395,16 +395,25 @@ func.func @proj(%x: tensor<?x70xf32>, %w: tensor<70x50xf32> {hybrid.parameter =
 }
 )mlir";
 
+/// The shape a caller binds parameter `index` with (the file's), or an
+/// empty shape with a failure.
+std::vector<int64_t> parameterShape(hybrid::Module &m, size_t index) {
+  hybrid_value_info info;
+  hybrid_status s = hybrid_module_parameter_info(m.get(), index, &info);
+  EXPECT_EQ(s, nullptr);
+  if (s) {
+    hybrid_status_free(s);
+    return {};
+  }
+  return std::vector<int64_t>(info.shape, info.shape + info.rank);
+}
+
 TEST(Runtime, WeightsReadAsBAreBoundInPanels) {
   hybrid::Module *m = compile(kPanelWeight);
   ASSERT_TRUE(m);
   // Callers see the file's shape, not the panels'.
   ASSERT_EQ(m->numParameters(), 1u);
-  hybrid_value_info info;
-  ASSERT_EQ(hybrid_module_parameter_info(m->get(), 0, &info), nullptr);
-  ASSERT_EQ(info.rank, 2u);
-  EXPECT_EQ(info.shape[0], 70);
-  EXPECT_EQ(info.shape[1], 50);
+  EXPECT_EQ(parameterShape(*m, 0), (std::vector<int64_t>{70, 50}));
 
   std::mt19937 rng(11);
   ref::Array w = randomArray({70, 50}, rng);
@@ -479,13 +488,9 @@ TEST(Runtime, WeightsReadTransposedAreBoundTransposed) {
   hybrid::Module *m = compile(kTransposedWeights);
   ASSERT_TRUE(m);
   ASSERT_EQ(m->numParameters(), 2u);
-  for (size_t i = 0; i < 2; ++i) {
-    hybrid_value_info info;
-    ASSERT_EQ(hybrid_module_parameter_info(m->get(), i, &info), nullptr);
-    std::vector<int64_t> shape(info.shape, info.shape + info.rank);
-    std::string key = hybrid_module_parameter_key(m->get(), i);
-    EXPECT_EQ(shape, (std::vector<int64_t>{4, 2, 3})) << key;
-  }
+  for (size_t i = 0; i < 2; ++i)
+    EXPECT_EQ(parameterShape(*m, i), (std::vector<int64_t>{4, 2, 3}))
+        << hybrid_module_parameter_key(m->get(), i);
   std::vector<float> file(48);
   for (size_t i = 0; i < file.size(); ++i)
     file[i] = float(i);
@@ -537,10 +542,7 @@ TEST(Runtime, SomeRowsOfAWeightAreGatheredWhenBound) {
   ASSERT_TRUE(m);
   ASSERT_EQ(m->numParameters(), 2u);
   // A caller binds the file's whole tensor.
-  hybrid_value_info info;
-  ASSERT_EQ(hybrid_module_parameter_info(m->get(), 0, &info), nullptr);
-  EXPECT_EQ(std::vector<int64_t>(info.shape, info.shape + info.rank),
-            (std::vector<int64_t>{5, 3}));
+  EXPECT_EQ(parameterShape(*m, 0), (std::vector<int64_t>{5, 3}));
   std::vector<float> file(15);
   for (size_t i = 0; i < file.size(); ++i)
     file[i] = float(i);
