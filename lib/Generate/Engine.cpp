@@ -14,8 +14,8 @@
 using namespace hybrid;
 using namespace hybrid::generate;
 
-/// vocab_size, bos_token_id / eos_token_id of config.json (-1 when absent; the first
-/// of a list) and sparse_config's dense_len.
+/// vocab_size, bos_token_id / eos_token_id of config.json (-1 when absent;
+/// the first of a list) and sparse_config's dense_len.
 static void readConfigFields(const std::string &folder, ModelInfo &info) {
   auto buffer = llvm::MemoryBuffer::getFile(folder + "/config.json");
   if (!buffer)
