@@ -62,6 +62,12 @@ func.func @attention_tree(%q: tensor<1x4x?x64xf32>, %k: tensor<1x4x?x64xf32>, %v
   return %o : tensor<1x4x?x64xf32>
 }
 
+func.func @attention_tree_f16(%q: tensor<1x6x?x72xf16>, %k: tensor<1x2x?x72xf16>, %v: tensor<1x2x?x40xf16>, %m: tensor<1x1x?x?xf16>, %p: tensor<?xi32>) -> tensor<1x6x?x40xf16> {
+  %o = hybrid.attention %q, %k, %v mask(%m : tensor<1x1x?x?xf16>) tree(%p : tensor<?xi32>) {causal, softcap = 30.0 : f32}
+      : tensor<1x6x?x72xf16>, tensor<1x2x?x72xf16>, tensor<1x2x?x40xf16>
+  return %o : tensor<1x6x?x40xf16>
+}
+
 func.func @attention_odd_dims(%q: tensor<2x3x?x8xf32>, %k: tensor<2x3x?x8xf32>, %v: tensor<2x3x?x10xf32>) -> tensor<2x3x?x10xf32> {
   %o = hybrid.attention %q, %k, %v : tensor<2x3x?x8xf32>, tensor<2x3x?x8xf32>, tensor<2x3x?x10xf32>
   return %o : tensor<2x3x?x10xf32>

@@ -42,6 +42,14 @@ def inputs(name, rng):
         mask = np.where(rng.random((1, 1, s, s)) < 0.1, -np.inf, 0).astype(f32)
         return [r(1, 4, s, 64), r(1, 4, s, 64), r(1, 4, s, 64), mask,
                 tree_parents(n)]
+    if name == "attention_tree_f16":
+        # The tensor-core form with a draft tree, a mask and softcap; head
+        # dims 72 and 40 are padded to fragments (16 and 8) in its tiles.
+        prefix, n = 70, 9
+        s = prefix + n
+        mask = np.where(rng.random((1, 1, s, s)) < 0.1, -np.inf, 0).astype(f16)
+        return [r(1, 6, s, 72, t=f16), r(1, 2, s, 72, t=f16),
+                r(1, 2, s, 40, t=f16), mask, tree_parents(n)]
     if name == "recurrence_gated_delta":
         t = 21
         k = r(1, 4, t, 64)
@@ -90,6 +98,7 @@ CASES = [
     ("attention_gqa_causal", "attention_gqa_causal", 5e-3, "cpu"),
     ("attention_gqa_causal_4096", "attention_gqa_causal", 5e-3, "torch"),
     ("attention_tree", "attention_tree", 1e-4, "cpu"),
+    ("attention_tree_f16", "attention_tree_f16", 5e-3, "cpu"),
     ("attention_odd_dims", "attention_odd_dims", 1e-5, "cpu"),
     ("recurrence_gated_delta", "recurrence_gated_delta", 1e-4, "cpu"),
     ("recurrence_lightning_tree", "recurrence_lightning_tree", 1e-4, "cpu"),

@@ -140,11 +140,13 @@ def ConvertHybridToGPU : Pass<"convert-hybrid-to-gpu", "ModuleOp"> {
       the row for the sum of squares (f32, warp shuffles and one
       shared-memory step), then scale and store.
     - `hybrid.attention`: flash-style, one thread block per (KV head,
-      32 rows of its packed query group, batch); K/V tiles of 16 keys in
-      shared memory serve all G heads of the group; online softmax in
-      registers; causal limit, key length, mask, softcap and draft tree on
-      the tile; key tiles past the causal limit skipped. Static head
-      dimensions up to 128. `hybrid.block_sparse_attention` on the same
+      rows of its packed query group, batch); K/V tiles in shared memory
+      serve all G heads of the group; online softmax in registers; causal
+      limit, key length, mask, softcap and draft tree on the tile; key
+      tiles past the causal limit skipped. f16/bf16 Q, K and V on tensor
+      cores (64 rows, 4 warps, `mma.sync` m16n8k16 for Q K^T and P V, f32
+      accumulators), f32 on FMAs (32 rows). Static head dimensions up to
+      128. `hybrid.block_sparse_attention` on the same
       kernel: a block's rows are a query's G heads, the key loop over its
       selected blocks and window (all keys below dense_len).
     - `hybrid.block_select` (a block per query: kernel scores, max-pool,
@@ -169,7 +171,8 @@ def ConvertHybridToGPU : Pass<"convert-hybrid-to-gpu", "ModuleOp"> {
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
     "mlir::gpu::GPUDialect", "mlir::LLVM::LLVMDialect",
     "mlir::math::MathDialect", "mlir::memref::MemRefDialect",
-    "mlir::scf::SCFDialect", "mlir::tensor::TensorDialect",
+    "mlir::NVVM::NVVMDialect", "mlir::scf::SCFDialect",
+    "mlir::tensor::TensorDialect", "mlir::vector::VectorDialect",
   ];
 }
 

@@ -12,12 +12,14 @@
 //                             P shared through shared memory
 //
 // Q is staged once, scaled. Key tiles past the block's causal limit are not
-// visited. The shape checks run on the host first, as on the CPU. Rows whose keys are all masked give 0. Arithmetic is f32 on FMAs;
-// f16/bf16 operands are widened when staged (tensor cores: next step).
+// visited. The shape checks run on the host first, as on the CPU. Rows
+// whose keys are all masked give 0. This is the f32 form, on FMAs (f16/bf16
+// operands of the block-sparse op are widened when staged); the dense op
+// with f16/bf16 operands takes the tensor-core form (GPUAttentionMMA.cpp).
 //
 //===----------------------------------------------------------------------===//
 
-#include "GPUKernels.h"
+#include "GPUAttention.h"
 
 #include "hybrid/Conversion/Tiling/AttentionShape.h"
 
@@ -33,79 +35,67 @@
 using namespace mlir;
 
 namespace mlir::hybrid::gpu_stage {
-namespace {
 
-constexpr int64_t kRows = 32;  // query rows per block
-constexpr int64_t kKeys = 16;  // keys per tile
-constexpr int64_t kParts = 4;  // threads per row
-constexpr int64_t kThreads = kRows * kParts;
-constexpr int64_t kMaxHeadDim = 128;
+Value AttentionEmitter::loadOr0(Value m, ValueRange at, Value inBounds,
+                                Type type) {
+  Type resultType = type ? type : b.getF32Type();
+  auto branch =
+      scf::IfOp::create(b, loc, TypeRange{resultType}, inBounds, true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&branch.getThenRegion().front());
+  Value v = load(m, at);
+  scf::YieldOp::create(b, loc, type ? v : io.toF32(v));
+  b.setInsertionPointToStart(&branch.getElseRegion().front());
+  scf::YieldOp::create(
+      b, loc,
+      arith::ConstantOp::create(b, loc,
+                                cast<TypedAttr>(b.getZeroAttr(resultType)))
+          .getResult());
+  return branch.getResult(0);
+}
 
-struct Emitter {
-  OpBuilder &b;
-  Location loc;
-  KernelIO &io;
+Value AttentionEmitter::quadReduce(Value v, bool max) {
+  for (int32_t offset : {1, 2}) {
+    auto other =
+        gpu::ShuffleOp::create(b, loc, v, offset, 32, gpu::ShuffleMode::XOR);
+    v = max ? maxf(v, other.getShuffleResult())
+            : addf(v, other.getShuffleResult());
+  }
+  return v;
+}
 
-  Value idx(int64_t v) { return io.index(v); }
-  Value f32(float v) {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-  }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
-  Value div(Value x, Value y) { return arith::DivUIOp::create(b, loc, x, y); }
-  Value rem(Value x, Value y) { return arith::RemUIOp::create(b, loc, x, y); }
-  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, p, x, y);
-  }
-  Value ult(Value x, Value y) { return cmp(arith::CmpIPredicate::ult, x, y); }
-  Value andI(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
-  Value select(Value c, Value x, Value y) {
-    return arith::SelectOp::create(b, loc, c, x, y);
-  }
-  Value addf(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
-  Value mulf(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
-  Value fma(Value x, Value y, Value acc) {
-    auto contract = arith::FastMathFlags::contract;
-    return arith::AddFOp::create(
-        b, loc, acc, arith::MulFOp::create(b, loc, x, y, contract), contract);
-  }
-  Value maxf(Value x, Value y) {
-    return arith::MaxNumFOp::create(b, loc, x, y);
-  }
-  Value load(Value m, ValueRange at) {
-    return memref::LoadOp::create(b, loc, m, at);
-  }
-  void store(Value v, Value m, ValueRange at) {
-    memref::StoreOp::create(b, loc, v, m, at);
-  }
-  /// `m[at]` widened to f32 when `inBounds`, else 0.
-  Value loadF32Or0(Value m, ValueRange at, Value inBounds) {
-    auto branch = scf::IfOp::create(b, loc, TypeRange{b.getF32Type()},
-                                    inBounds, true);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(&branch.getThenRegion().front());
-    scf::YieldOp::create(b, loc, io.toF32(load(m, at)));
-    b.setInsertionPointToStart(&branch.getElseRegion().front());
-    scf::YieldOp::create(b, loc, f32(0));
-    return branch.getResult(0);
-  }
-  /// Combines `v` over the 4 threads of a row (lanes 4r .. 4r+3).
-  Value rowReduce(Value v, bool max) {
-    for (int32_t offset : {1, 2}) {
-      auto other = gpu::ShuffleOp::create(b, loc, v, offset, 32,
-                                          gpu::ShuffleMode::XOR);
-      v = max ? maxf(v, other.getShuffleResult())
-              : addf(v, other.getShuffleResult());
-    }
-    return v;
-  }
-};
+
+AttentionRow packedRow(AttentionEmitter &e, const AttentionOperands &ops,
+                       Value kvHead, Value firstRow, Value r) {
+  Value gr = e.add(firstRow, r);
+  Value valid = e.ult(gr, ops.groupRows);
+  Value safe = e.select(valid, gr, e.idx(0));
+  return {valid, e.add(e.mul(kvHead, ops.group), e.div(safe, ops.qLen)),
+          e.rem(safe, ops.qLen)};
+}
+
+// Its rows span heads only if they reach the group's last query.
+Value causalKeyEnd(AttentionEmitter &e, const AttentionOperands &ops,
+                   Value firstRow, int64_t rows) {
+  OpBuilder &b = e.b;
+  Value qLen = ops.qLen;
+  Value lastRow = e.sub(
+      arith::MinUIOp::create(b, e.loc, e.add(firstRow, e.idx(rows)),
+                             ops.groupRows),
+      e.idx(1));
+  Value sameHead = e.cmp(arith::CmpIPredicate::eq, e.div(firstRow, qLen),
+                         e.div(lastRow, qLen));
+  Value maxQuery =
+      e.select(sameHead, e.rem(lastRow, qLen), e.sub(qLen, e.idx(1)));
+  Value limit = arith::MaxSIOp::create(
+      b, e.loc, e.add(e.add(ops.offset, maxQuery), e.idx(1)), e.idx(0));
+  return arith::MinSIOp::create(b, e.loc, limit, ops.keys);
+}
 
 /// Whether tree node `key` is `node` or one of its ancestors: walks up
 /// from `node` through `parents` (at most N steps).
-Value isAncestorOrSelf(Emitter &e, Value parents, Value treeSize, Value node,
-                       Value key) {
+static Value isAncestorOrSelf(AttentionEmitter &e, Value parents,
+                              Value treeSize, Value node, Value key) {
   OpBuilder &b = e.b;
   Value no = arith::ConstantOp::create(b, e.loc, b.getBoolAttr(false));
   auto walk = scf::ForOp::create(b, e.loc, e.idx(0), treeSize, e.idx(1),
@@ -127,6 +117,72 @@ Value isAncestorOrSelf(Emitter &e, Value parents, Value treeSize, Value node,
   }
   return walk.getResult(1);
 }
+
+Value visibleScore(AttentionEmitter &e, const AttentionOperands &ops,
+                   Value batchIndex, const AttentionRow &row, Value kj,
+                   Value keyEnd, Value s) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  if (ops.softcap) {
+    Value cap = e.f32(*ops.softcap);
+    s = e.mulf(cap, math::TanhOp::create(
+                        b, loc, arith::DivFOp::create(b, loc, s, cap)));
+  }
+  Value visible = e.andI(row.valid, e.ult(kj, keyEnd));
+  if (ops.causal)
+    visible = e.andI(visible, e.cmp(arith::CmpIPredicate::sle, kj,
+                                    e.add(ops.offset, row.query)));
+  if (Value parents = ops.parents) {
+    // Tree rows see a tree key only if it is an ancestor or the node.
+    Value treeSize = ops.treeSize;
+    Value treeRow = e.cmp(arith::CmpIPredicate::sge, row.query,
+                          e.sub(ops.qLen, treeSize));
+    Value treeKey =
+        e.cmp(arith::CmpIPredicate::sge, kj, e.sub(ops.keys, treeSize));
+    auto inTree = scf::IfOp::create(b, loc, TypeRange{b.getI1Type()},
+                                    e.andI(treeRow, treeKey), true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&inTree.getThenRegion().front());
+    Value node = e.sub(row.query, e.sub(ops.qLen, treeSize));
+    Value keyNode = e.sub(kj, e.sub(ops.keys, treeSize));
+    scf::YieldOp::create(
+        b, loc, isAncestorOrSelf(e, parents, treeSize, node, keyNode));
+    b.setInsertionPointToStart(&inTree.getElseRegion().front());
+    scf::YieldOp::create(
+        b, loc,
+        arith::ConstantOp::create(b, loc, b.getBoolAttr(true)).getResult());
+    b.setInsertionPointAfter(inTree);
+    visible = e.andI(visible, inTree.getResult(0));
+  }
+  if (Value mask = ops.mask) {
+    // Broadcast to [B, Hq, Sq, Skv] from the right; a size-1 dim is read
+    // at 0 (the coordinate clamped to its size).
+    Value safeKey = e.select(e.ult(kj, ops.keys), kj, e.idx(0));
+    SmallVector<Value> full{batchIndex, row.head, row.query, safeKey};
+    SmallVector<Value> at;
+    int64_t rank = ops.maskSizes.size();
+    for (int64_t j = 0; j < rank; ++j)
+      at.push_back(arith::MinUIOp::create(
+          b, loc, full[4 - rank + j], e.sub(ops.maskSizes[j], e.idx(1))));
+    Value mv = e.load(mask, at);
+    if (mv.getType().isInteger(1))
+      visible = e.andI(visible, mv);
+    else
+      s = e.addf(s, e.io.toF32(mv));
+  }
+  Value negInf = e.f32(-std::numeric_limits<float>::infinity());
+  return e.select(visible, s, negInf);
+}
+
+namespace {
+
+using Emitter = AttentionEmitter;
+
+constexpr int64_t kRows = 32;  // query rows per block
+constexpr int64_t kKeys = 16;  // keys per tile
+constexpr int64_t kParts = 4;  // threads per row
+constexpr int64_t kThreads = kRows * kParts;
+constexpr int64_t kMaxHeadDim = 128;
 
 /// The block-sparse form's key ranges: per query row, the selected blocks
 /// before the local window (each once), then the window; everything below
@@ -228,9 +284,28 @@ LogicalResult emitAttention(OpBuilder &b, OpT op,
       b, loc, MemRefType::get(outType.getShape(), outType.getElementType()),
       dynamicOut);
 
-  Type f32 = b.getF32Type();
+  AttentionOperands ops{query,   key,       value,     mask,
+                        parents, output,    batch,     qLen,
+                        kvHeads, keys,      offset,    group,
+                        groupRows, treeSize, maskSizes, scale,
+                        std::nullopt, causalOf(op), headDim, valueDim,
+                        outType.getElementType()};
+  if (op.getSoftcap())
+    ops.softcap = op.getSoftcap()->convertToFloat();
   Value work = e.select(checks.passed(),
                         e.mul(e.mul(groupRows, kvHeads), batch), e.idx(0));
+  Type qElement = qType.getElementType();
+  if (!sparse && (qElement.isF16() || qElement.isBF16()) &&
+      getElementTypeOrSelf(op.getKey().getType()) == qElement &&
+      vType.getElementType() == qElement) {
+    emitTensorCoreAttention(e, ops, work);
+    b.setInsertionPoint(op);
+    op.getResult().replaceAllUsesWith(io.result(output, outType));
+    op.erase();
+    return success();
+  }
+
+  Type f32 = b.getF32Type();
   Value rowBlocks =
       sparse ? qLen
              : arith::CeilDivUIOp::create(b, loc, groupRows, e.idx(kRows))
@@ -254,11 +329,8 @@ LogicalResult emitAttention(OpBuilder &b, OpT op,
       return {valid, e.add(e.mul(kvHead, group), e.select(valid, r, e.idx(0))),
               launch.blockX};
     }
-    Value gr = e.add(firstRow, r);
-    Value valid = e.ult(gr, groupRows);
-    Value safe = e.select(valid, gr, e.idx(0));
-    return {valid, e.add(e.mul(kvHead, group), e.div(safe, qLen)),
-            e.rem(safe, qLen)};
+    AttentionRow packed = packedRow(e, ops, kvHead, firstRow, r);
+    return {packed.valid, packed.head, packed.query};
   };
   auto [rowValid, head, qi] = rowAt(row);
 
@@ -271,7 +343,7 @@ LogicalResult emitAttention(OpBuilder &b, OpT op,
     Value i = loop.getInductionVar();
     Value r = e.div(i, e.idx(headDim)), d = e.rem(i, e.idx(headDim));
     auto [valid, h, query_i] = rowAt(r);
-    Value q = e.loadF32Or0(query, ValueRange{b0, h, query_i, d}, valid);
+    Value q = e.loadOr0(query, ValueRange{b0, h, query_i, d}, valid);
     e.store(e.mulf(q, e.f32(scale)), qTile, ValueRange{r, d});
   }
 
@@ -296,17 +368,7 @@ LogicalResult emitAttention(OpBuilder &b, OpT op,
                                          e.idx(0));
     keyEnd = arith::MinSIOp::create(b, loc, limit, bound);
   } else if (causalOf(op)) {
-    Value lastRow = e.sub(
-        arith::MinUIOp::create(b, loc, e.add(firstRow, e.idx(kRows)),
-                               groupRows),
-        e.idx(1));
-    Value sameHead = e.cmp(arith::CmpIPredicate::eq, e.div(firstRow, qLen),
-                           e.div(lastRow, qLen));
-    Value maxQuery = e.select(sameHead, e.rem(lastRow, qLen),
-                              e.sub(qLen, e.idx(1)));
-    Value limit = arith::MaxSIOp::create(
-        b, loc, e.add(e.add(offset, maxQuery), e.idx(1)), e.idx(0));
-    keyEnd = arith::MinSIOp::create(b, loc, limit, keys);
+    keyEnd = causalKeyEnd(e, ops, firstRow, kRows);
   }
 
   Value negInf = e.f32(-std::numeric_limits<float>::infinity());
@@ -392,7 +454,7 @@ LogicalResult emitAttention(OpBuilder &b, OpT op,
       Value kj = e.add(k0, kk);
       Value inKeys = e.ult(kj, keys);
       Value safe = e.select(inKeys, kj, e.idx(0));
-      e.store(e.loadF32Or0(source, ValueRange{b0, kvHead, safe, d}, inKeys),
+      e.store(e.loadOr0(source, ValueRange{b0, kvHead, safe, d}, inKeys),
               tile, ValueRange{kk, d});
     };
     stage(key, kTile, headDim);
@@ -419,63 +481,16 @@ LogicalResult emitAttention(OpBuilder &b, OpT op,
     }
     SmallVector<Value> scores;
     for (int64_t t = 0; t < perThread; ++t) {
-      Value s = dot.getResult(t);
       Value kj = e.add(k0, e.add(part, e.idx(t * kParts)));
-      if (op.getSoftcap()) {
-        Value cap = e.f32(op.getSoftcap()->convertToFloat());
-        s = e.mulf(cap, math::TanhOp::create(
-                            b, loc, arith::DivFOp::create(b, loc, s, cap)));
-      }
-      Value visible = e.andI(rowValid, e.ult(kj, rangeEnd));
-      if (causalOf(op))
-        visible = e.andI(visible, e.cmp(arith::CmpIPredicate::sle, kj,
-                                        e.add(offset, qi)));
-      if (parents) {
-        // Tree rows see a tree key only if it is an ancestor or the node.
-        Value treeRow = e.cmp(arith::CmpIPredicate::sge, qi,
-                              e.sub(qLen, treeSize));
-        Value treeKey = e.cmp(arith::CmpIPredicate::sge, kj,
-                              e.sub(keys, treeSize));
-        auto inTree = scf::IfOp::create(b, loc, TypeRange{b.getI1Type()},
-                                        e.andI(treeRow, treeKey), true);
-        OpBuilder::InsertionGuard g2(b);
-        b.setInsertionPointToStart(&inTree.getThenRegion().front());
-        Value node = e.sub(qi, e.sub(qLen, treeSize));
-        Value keyNode = e.sub(kj, e.sub(keys, treeSize));
-        scf::YieldOp::create(
-            b, loc, isAncestorOrSelf(e, parents, treeSize, node, keyNode));
-        b.setInsertionPointToStart(&inTree.getElseRegion().front());
-        scf::YieldOp::create(
-            b, loc,
-            arith::ConstantOp::create(b, loc, b.getBoolAttr(true))
-                .getResult());
-        b.setInsertionPointAfter(inTree);
-        visible = e.andI(visible, inTree.getResult(0));
-      }
-      if (mask) {
-        // Broadcast to [B, Hq, Sq, Skv] from the right; a size-1 dim is
-        // read at 0 (the coordinate clamped to its size).
-        Value safeKey = e.select(e.ult(kj, keys), kj, e.idx(0));
-        SmallVector<Value> full{b0, head, qi, safeKey};
-        SmallVector<Value> at;
-        int64_t rank = maskSizes.size();
-        for (int64_t j = 0; j < rank; ++j)
-          at.push_back(arith::MinUIOp::create(
-              b, loc, full[4 - rank + j], e.sub(maskSizes[j], e.idx(1))));
-        Value mv = e.load(mask, at);
-        if (mv.getType().isInteger(1))
-          visible = e.andI(visible, mv);
-        else
-          s = e.addf(s, io.toF32(mv));
-      }
-      scores.push_back(e.select(visible, s, negInf));
+      scores.push_back(visibleScore(e, ops, b0, {rowValid, head, qi}, kj,
+                                    rangeEnd, dot.getResult(t)));
     }
 
     // Online softmax over the row's 16 scores (4 per thread).
     Value tileMax = scores[0];
     for (int64_t t = 1; t < perThread; ++t)
       tileMax = e.maxf(tileMax, scores[t]);
-    tileMax = e.rowReduce(tileMax, /*max=*/true);
+    tileMax = e.quadReduce(tileMax, /*max=*/true);
     Value mNew = e.maxf(m, tileMax);
     // Nothing visible yet: subtract 0, so that exp(-inf - m) is 0, not NaN.
     Value none = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, mNew,
@@ -488,7 +503,7 @@ LogicalResult emitAttention(OpBuilder &b, OpT op,
       rowSum = e.addf(rowSum, p);
       e.store(p, pTile, ValueRange{row, e.add(part, e.idx(t * kParts))});
     }
-    rowSum = e.rowReduce(rowSum, /*max=*/false);
+    rowSum = e.quadReduce(rowSum, /*max=*/false);
     Value alpha =
         math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, m, mUse));
     Value lNew = e.addf(e.mulf(l, alpha), rowSum);

@@ -21,11 +21,8 @@
 #include "GPUKernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
 
@@ -234,32 +231,12 @@ void emitSimtTiles(Builder &e, const ContractionLoops &loops, Launch &launch,
                      loop.getResult(i * kSimtCols + j));
 }
 
-/// Two consecutive 16-bit elements of a shared-memory row as one mma
-/// operand register: vector<2xf16>, or an i32 for bf16 (NVVM's operand
-/// type for bf16 fragments).
-Value loadPair(Builder &e, Value tile, Value row, Value col) {
-  OpBuilder &b = e.b;
-  Type elt = cast<MemRefType>(tile.getType()).getElementType();
-  Value lo = memref::LoadOp::create(b, e.loc, tile, ValueRange{row, col});
-  Value hi = memref::LoadOp::create(b, e.loc, tile,
-                                    ValueRange{row, e.add(col, e.index(1))});
-  Value pair = vector::FromElementsOp::create(
-      b, e.loc, VectorType::get({2}, elt), ValueRange{lo, hi});
-  if (elt.isF16())
-    return pair;
-  Value word = vector::BitCastOp::create(
-      b, e.loc, VectorType::get({1}, b.getI32Type()), pair);
-  return vector::ExtractOp::create(b, e.loc, word, ArrayRef<int64_t>{0});
-}
-
 void emitTensorCoreTiles(Builder &e, const ContractionLoops &loops,
                          Launch &launch, Value M, Value N, Value K,
                          Type elementType) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   const GemmTiling t = kMmaTiling;
-  MLIRContext *ctx = b.getContext();
-  Type f32 = b.getF32Type();
   OpOperand &a = *loops.op.getDpsInputOperand(0);
   OpOperand &bOp = *loops.op.getDpsInputOperand(1);
   Value aTile = launch.shared[0]; // [BM][BK + pad]
@@ -296,9 +273,6 @@ void emitTensorCoreTiles(Builder &e, const ContractionLoops &loops,
           elementType);
     gpu::BarrierOp::create(b, loc);
     SmallVector<Value> acc(loop.getRegionIterArgs());
-    auto resultType = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
-    NVVM::MMATypes ptxType =
-        elementType.isF16() ? NVVM::MMATypes::f16 : NVVM::MMATypes::bf16;
     for (int64_t ks = 0; ks < t.bk; ks += 16) {
       Value kLo = e.add(e.index(ks), e.mul(inGroup, e.index(2)));
       Value kHi = e.add(kLo, e.index(8));
@@ -306,25 +280,24 @@ void emitTensorCoreTiles(Builder &e, const ContractionLoops &loops,
       for (int64_t fr = 0; fr < fragRows; ++fr) {
         Value r0 = e.add(warpRow, e.add(e.index(fr * 16), group));
         Value r1 = e.add(r0, e.index(8));
-        aFrag.push_back({loadPair(e, aTile, r0, kLo), loadPair(e, aTile, r1, kLo),
-                         loadPair(e, aTile, r0, kHi), loadPair(e, aTile, r1, kHi)});
+        aFrag.push_back({loadMMAPair(b, loc, aTile, r0, kLo),
+                         loadMMAPair(b, loc, aTile, r1, kLo),
+                         loadMMAPair(b, loc, aTile, r0, kHi),
+                         loadMMAPair(b, loc, aTile, r1, kHi)});
       }
       for (int64_t fc = 0; fc < fragCols; ++fc) {
         Value col = e.add(warpCol, e.add(e.index(fc * 8), group));
-        bFrag.push_back({loadPair(e, bTile, col, kLo), loadPair(e, bTile, col, kHi)});
+        bFrag.push_back({loadMMAPair(b, loc, bTile, col, kLo),
+                         loadMMAPair(b, loc, bTile, col, kHi)});
       }
       for (int64_t fr = 0; fr < fragRows; ++fr)
         for (int64_t fc = 0; fc < fragCols; ++fc) {
           int64_t base = (fr * fragCols + fc) * 4;
-          ValueRange c(ArrayRef<Value>(acc).slice(base, 4));
-          Value d = NVVM::MmaOp::create(
-              b, loc, resultType, aFrag[fr], bFrag[fc], c, {16, 8, 16},
-              std::nullopt, std::nullopt,
-              std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
-              std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                             NVVM::MMALayout::col});
+          SmallVector<Value, 4> d =
+              mmaSync16816(b, loc, aFrag[fr], bFrag[fc],
+                           ArrayRef<Value>(acc).slice(base, 4), elementType);
           for (int64_t i = 0; i < 4; ++i)
-            acc[base + i] = LLVM::ExtractValueOp::create(b, loc, d, i);
+            acc[base + i] = d[i];
         }
     }
     gpu::BarrierOp::create(b, loc);

@@ -82,6 +82,20 @@ Value warpReduce(OpBuilder &b, Location loc, Value value, Combine how);
 Value blockReduce(OpBuilder &b, Location loc, Value value, Value tid,
                   Value scratch, int64_t threads, Combine how);
 
+/// Tensor-core fragments of `mma.sync.aligned.m16n8k16` (WarpMMA.cpp).
+/// tile[row, col] and tile[row, col + 1] (a 16-bit shared-memory tile) as
+/// one operand register.
+Value loadMMAPair(OpBuilder &b, Location loc, Value tile, Value row,
+                  Value col);
+/// Two f32 values rounded to `elementType` (f16 or bf16) as one operand
+/// register.
+Value packMMAPair(OpBuilder &b, Location loc, Value lo, Value hi,
+                  Type elementType);
+/// D = A B + C for one warp: `a` 4 registers, `bFrag` 2, `c` 4 f32.
+SmallVector<Value, 4> mmaSync16816(OpBuilder &b, Location loc,
+                                   ArrayRef<Value> a, ArrayRef<Value> bFrag,
+                                   ArrayRef<Value> c, Type elementType);
+
 /// Replaces `op` (a contraction on buffers with one m, n and k dimension
 /// and at most one batch dimension) by a tiled GEMM launch; failure when it
 /// is not one.

@@ -27,9 +27,13 @@
 // RoPE: a thread per element.
 // CHECK-DAG: kernel __hybrid_kernel_rotary_embedding_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 0 bytes smem, 0 barriers, spills 0/0 bytes
 // CHECK-DAG: kernel __hybrid_kernel_rms_norm_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 128 bytes smem, 1 barriers, spills 0/0 bytes
-// Attention: Q, K, V and P tiles (head dim 128: 35 KB; 64: 18 KB; the
-// tree, mask and softcap variant spills 8 bytes on sm_80, none on sm_90).
-// CHECK-DAG: kernel __hybrid_kernel_attention_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 35200 bytes smem, 1 barriers, spills 0/0 bytes
+// Attention on tensor cores (f16, head dim 128): Q, K and V^T tiles in
+// f16, 27 KB, no spills; with bf16, a draft tree, a float mask and softcap
+// at head dim 64: 14 KB.
+// CHECK-DAG: kernel __hybrid_kernel_attention_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 27904 bytes smem, 1 barriers, spills 0/0 bytes
+// CHECK-DAG: kernel __hybrid_kernel_attention_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 14592 bytes smem, 1 barriers
+// Attention on FMAs (f32): Q, K, V and P tiles (head dim 64: 18 KB; the
+// tree, mask and softcap variant spills 12 bytes on sm_80, none on sm_90).
 // CHECK-DAG: kernel __hybrid_kernel_attention_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 18816 bytes smem, 1 barriers
 // ONNX's head sizes 8 (keys) and 10 (values): V's tile is 13 floats wide.
 // CHECK-DAG: kernel __hybrid_kernel_attention_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 4736 bytes smem, 1 barriers, spills 0/0 bytes
@@ -85,6 +89,12 @@ func.func @tree_mask_softcap(%q: tensor<1x4x?x64xf32>, %k: tensor<1x4x?x64xf32>,
   %o = hybrid.attention %q, %k, %v mask(%m : tensor<?x?xi1>) tree(%p : tensor<?xi32>) {causal, softcap = 30.0 : f32}
       : tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>
   return %o : tensor<1x4x?x64xf32>
+}
+
+func.func @tree_mask_softcap_bf16(%q: tensor<1x8x?x64xbf16>, %k: tensor<1x2x?x64xbf16>, %v: tensor<1x2x?x64xbf16>, %m: tensor<1x1x?x?xbf16>, %p: tensor<?xi32>) -> tensor<1x8x?x64xbf16> {
+  %o = hybrid.attention %q, %k, %v mask(%m : tensor<1x1x?x?xbf16>) tree(%p : tensor<?xi32>) {causal, softcap = 30.0 : f32}
+      : tensor<1x8x?x64xbf16>, tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16>
+  return %o : tensor<1x8x?x64xbf16>
 }
 
 func.func @odd_value_dim(%q: tensor<2x3x4x8xf32>, %k: tensor<2x3x6x8xf32>, %v: tensor<2x3x6x10xf32>) -> tensor<2x3x4x10xf32> {
