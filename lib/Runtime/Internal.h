@@ -11,6 +11,7 @@
 #include "hybrid/Runtime/hybrid_runtime.h"
 
 #include <cstdarg>
+#include <cstdio>
 #include <atomic>
 #include <mutex>
 #include <shared_mutex>
@@ -21,15 +22,47 @@ struct hybrid_status_t {
   std::string message;
 };
 
+namespace hybrid::runtime {
+struct DeviceMirror;
+} // namespace hybrid::runtime
+
 struct hybrid_tensor_t {
   hybrid_dtype dtype;
   std::vector<int64_t> shape;
   void *data = nullptr;
   /// What free() releases when the tensor owns its memory, else null.
   void *allocation = nullptr;
+  /// Its copy in a GPU module's device memory, when a call of that module
+  /// updates it in place (a KV cache), or null (DeviceMirror.cpp).
+  hybrid::runtime::DeviceMirror *mirror = nullptr;
 };
 
 namespace hybrid::runtime {
+
+/// A tensor's copy in a GPU module's device memory, kept between the
+/// module's calls that update it in place. At most one side is stale: the
+/// host after a call wrote the device copy, the device after the caller
+/// was handed the host bytes (it may write them).
+struct DeviceMirror {
+  hybrid_module_t *module = nullptr;
+  void *device = nullptr;
+  size_t bytes = 0;
+  bool hostStale = false;
+  bool deviceStale = false;
+};
+
+/// The tensor's host bytes made current (copied back from its device
+/// mirror if a call wrote it); an error if the copy fails.
+hybrid_status syncToHost(const hybrid_tensor_t *t);
+/// The device copy of `t` that module `m`'s call updates in place: made or
+/// refreshed from the host bytes when needed (a mirror on another module is
+/// synced and dropped first).
+hybrid_status deviceCopyFor(hybrid_module_t &m, hybrid_tensor_t *t,
+                            void **device);
+/// Releases the tensor's mirror (its host bytes are not synced).
+void dropMirror(hybrid_tensor_t *t);
+/// At a module's end: every tensor it mirrors synced and released.
+void releaseMirrors(hybrid_module_t &m);
 
 /// One argument or result of an entry point, as the metadata declares it.
 struct ValueInfo {
@@ -138,6 +171,10 @@ struct hybrid_module_t {
   /// first use and released with the module (hybrid_cuda_upload/release).
   void *(*gpuUpload)(const void *, size_t) = nullptr;
   void (*gpuRelease)(void *) = nullptr;
+  /// hybrid_cuda_download: device bytes to the host (1 on success).
+  int (*gpuDownload)(void *, const void *, size_t) = nullptr;
+  /// The tensors whose device mirrors this module holds.
+  std::vector<hybrid_tensor_t *> mirrored;
   /// Calls share it (they run concurrently: each has its own error cell);
   /// binding parameters takes it alone. A GPU module's calls take it alone
   /// too (its parameters are copied to the device on first use, and its
@@ -179,6 +216,9 @@ hybrid_status registerParameter(hybrid_module_t &m, const std::string &entry,
 /// Reads the module metadata `text` (JSON) into `m`'s entries, parameters
 /// and error messages, resolving entry symbols in `m.handle`.
 hybrid_status parseMetadata(hybrid_module_t &m, const char *text);
+
+/// The GPU runtime's recorded failure, cleared ("" for a CPU module).
+std::string takeGPUError(hybrid_module_t &m);
 
 /// Unmaps the parameter files and frees the copies.
 void releaseParameters(hybrid_module_t &m);

@@ -181,17 +181,6 @@ static hybrid_status checkArgument(const Entry &entry, size_t i,
   return nullptr;
 }
 
-/// The GPU runtime's recorded failure, cleared ("" for a CPU module).
-static std::string takeGPUError(hybrid_module_t &m) {
-  if (!m.takeGPUError)
-    return "";
-  char message[2048];
-  size_t length = m.takeGPUError(message, sizeof(message));
-  if (length == 0)
-    return "";
-  return length < sizeof(message) ? std::string(message)
-                                  : std::string(message) + "...";
-}
 
 extern "C" {
 
@@ -231,6 +220,8 @@ hybrid_status hybrid_module_load(const char *path, hybrid_module **out) {
       dlsym(m->handle, "hybrid_cuda_upload"));
   m->gpuRelease =
       reinterpret_cast<void (*)(void *)>(dlsym(m->handle, "hybrid_cuda_release"));
+  m->gpuDownload = reinterpret_cast<int (*)(void *, const void *, size_t)>(
+      dlsym(m->handle, "hybrid_cuda_download"));
   if (std::string gpu = takeGPUError(*m); !gpu.empty())
     return makeStatus("cannot load module %s: %s", path, gpu.c_str());
   *out = m.release();
@@ -240,6 +231,7 @@ hybrid_status hybrid_module_load(const char *path, hybrid_module **out) {
 void hybrid_module_free(hybrid_module *module) { delete module; }
 
 hybrid_module_t::~hybrid_module_t() {
+  releaseMirrors(*this);
   releaseParameters(*this);
   if (handle)
     dlclose(handle);
@@ -426,6 +418,31 @@ hybrid_status hybrid_module_invoke(hybrid_module *m, const char *entry,
         hybrid_tensor_t{p.dtype, p.boundShape, data, nullptr});
     all[i] = &parameterViews.back();
   }
+  // A GPU module takes its in-place arguments (KV caches) in device memory,
+  // kept there between calls; any other argument is read from the host,
+  // current again if a GPU call wrote its mirror.
+  std::vector<hybrid_tensor *> updatedOnDevice;
+  for (size_t i : e->callerArgs) {
+    hybrid_tensor *t = all[i];
+    if (e->args[i].kind != HYBRID_VALUE_TENSOR)
+      continue;
+    if (m->gpuDownload && e->args[i].inout) {
+      void *device = nullptr;
+      if (hybrid_status s = deviceCopyFor(*m, t, &device))
+        return s;
+      parameterViews.push_back(
+          hybrid_tensor_t{t->dtype, t->shape, device, nullptr});
+      all[i] = &parameterViews.back();
+      updatedOnDevice.push_back(t);
+      continue;
+    }
+    if (hybrid_status s = syncToHost(t))
+      return s;
+    // Written on the host (a CPU module's cache, a GPU module's copy back):
+    // a device mirror elsewhere is stale.
+    if (e->args[i].inout && t->mirror)
+      t->mirror->deviceStale = true;
+  }
 
   // Descriptors and slots.
   std::vector<std::vector<int64_t>> descriptors;
@@ -461,6 +478,8 @@ hybrid_status hybrid_module_invoke(hybrid_module *m, const char *entry,
   if (!code && m->errorCode)
     code = __atomic_exchange_n(m->errorCode, 0, __ATOMIC_ACQ_REL);
   std::string gpuError = takeGPUError(*m);
+  for (hybrid_tensor *t : updatedOnDevice)
+    t->mirror->hostStale = true;
 
   // Results: each descriptor's allocation now belongs to a tensor. An entry
   // that returns one value twice hands out one allocation twice: the later

@@ -229,6 +229,8 @@ hybrid_status hybrid_tensor_save_npy(const hybrid_tensor *tensor,
                                      const char *path) {
   if (!tensor || !path)
     return makeStatus("hybrid_tensor_save_npy: null argument");
+  if (hybrid_status s = syncToHost(tensor))
+    return s;
   std::string dict = std::string("{'descr': '") + descrOf(tensor->dtype) +
                      "', 'fortran_order': False, 'shape': (";
   for (size_t i = 0; i < tensor->shape.size(); ++i)

@@ -410,6 +410,8 @@ hybrid_status hybrid_module_bind_parameter(hybrid_module *m, const char *key,
                             .c_str());
     if (!value->data && p.length)
       return makeStatus("parameter '%s': the tensor has no data", key);
+    if (hybrid_status s = syncToHost(value))
+      return s;
     if (!p.layout.asStored())
       return bindBytes(p, static_cast<const char *>(value->data));
     std::free(p.copy);

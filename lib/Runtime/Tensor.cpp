@@ -159,6 +159,15 @@ hybrid_status hybrid_tensor_wrap(hybrid_dtype dtype, size_t rank,
 void hybrid_tensor_free(hybrid_tensor *tensor) {
   if (!tensor)
     return;
+  // Memory the caller owns outlives the tensor (a numpy array wrapped for
+  // one call): it gets the bytes a GPU call left in the device copy.
+  if (!tensor->allocation)
+    if (hybrid_status s = syncToHost(tensor)) {
+      std::fprintf(stderr, "hybrid: hybrid_tensor_free: %s\n",
+                   hybrid_status_message(s));
+      hybrid_status_free(s);
+    }
+  dropMirror(tensor);
   std::free(tensor->allocation);
   delete tensor;
 }
@@ -174,6 +183,20 @@ size_t hybrid_tensor_num_elements(const hybrid_tensor *t) {
 size_t hybrid_tensor_byte_size(const hybrid_tensor *t) {
   return hybrid_tensor_num_elements(t) * hybrid_dtype_size(t->dtype);
 }
-void *hybrid_tensor_data(hybrid_tensor *t) { return t->data; }
+void *hybrid_tensor_data(hybrid_tensor *t) {
+  // Current bytes, which the caller may then write: a device mirror (a KV
+  // cache a GPU call updated) is copied back, and copied again to the
+  // device before the next call. A failed copy back (a faulted GPU) is
+  // reported and retried at the next access; the module's next call fails.
+  if (hybrid_status s = syncToHost(t)) {
+    std::fprintf(stderr, "hybrid: hybrid_tensor_data: %s\n",
+                 hybrid_status_message(s));
+    hybrid_status_free(s);
+    return t->data;
+  }
+  if (t->mirror)
+    t->mirror->deviceStale = true;
+  return t->data;
+}
 
 } // extern "C"

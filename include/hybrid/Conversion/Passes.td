@@ -211,18 +211,20 @@ def HybridGPUDeviceBuffers : Pass<"hybrid-gpu-device-buffers", "ModuleOp"> {
     launches. This pass puts every buffer on the device: allocations become
     `gpu.alloc`, frees `gpu.dealloc`, contiguous copies `gpu.memcpy`, and a
     constant global is copied to the device where it is used. Each public
-    function copies its buffer arguments to the device on entry (except
-    its bound parameters, `hybrid.parameter`: the runtime keeps those in
-    device memory, copied once), and its
-    results (and the arguments it writes in place, such as a KV cache)
-    back to host memory before it returns, so that the runtime's calling
-    convention is the CPU's. A host load from a device buffer (a check's
+    function copies its buffer arguments to the device on entry and its
+    results (and any other argument it writes) back to host memory before
+    it returns, so that the runtime's calling convention is the CPU's.
+    Two kinds of arguments arrive in device memory instead, as the entry
+    points' metadata declares them: bound parameters (`hybrid.parameter`,
+    copied there once by the runtime) and arguments updated in place
+    (`hybrid.inout`: KV caches and states, which the runtime keeps there
+    between calls and copies back only when the caller reads them). A host load from a device buffer (a check's
     condition, a position read from an input) is copied back through a
     one-thread kernel; a host store into one is an error.
   }];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::gpu::GPUDialect",
-    "mlir::memref::MemRefDialect",
+    "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
   ];
 }
 

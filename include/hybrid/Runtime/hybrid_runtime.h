@@ -16,6 +16,11 @@
  *    status (a run-time error travels with the call). Binding parameters
  *    waits for the calls in flight. A GPU module runs one invocation at a
  *    time. The work inside an invocation runs on the module's threads.
+ *  - A GPU module keeps the tensors its calls update in place (KV caches,
+ *    recurrent states) in device memory between calls. Their host bytes
+ *    are brought up to date by hybrid_tensor_data (and by saving the
+ *    tensor, binding it or passing it to another module), not before:
+ *    read them through a pointer taken after the last call.
  *
  *===----------------------------------------------------------------------===*/
 
@@ -102,6 +107,8 @@ HYBRID_RUNTIME_API size_t hybrid_tensor_rank(const hybrid_tensor *t);
 HYBRID_RUNTIME_API const int64_t *hybrid_tensor_shape(const hybrid_tensor *t);
 HYBRID_RUNTIME_API size_t hybrid_tensor_num_elements(const hybrid_tensor *t);
 HYBRID_RUNTIME_API size_t hybrid_tensor_byte_size(const hybrid_tensor *t);
+/* The tensor's bytes, current (copied back from a GPU module's device
+ * memory if a call updated them there); the caller may write them. */
 HYBRID_RUNTIME_API void *hybrid_tensor_data(hybrid_tensor *t);
 
 /* .npy files. bf16 travels as raw 16-bit words ('<u2'): pass

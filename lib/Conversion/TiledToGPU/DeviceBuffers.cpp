@@ -4,7 +4,8 @@
 // host buffers in, host buffers out (results owned by the caller). Inside,
 // every buffer lives on the device: each entry point copies its arguments
 // in once, runs its kernels on device buffers, and copies its results and
-// the arguments it wrote in place back once.
+// the other arguments it wrote back once. Bound parameters and in-place
+// arguments (KV caches) arrive in device memory, kept there by the runtime.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,6 +16,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/CallInterfaces.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -31,12 +33,14 @@ using namespace mlir;
 
 namespace {
 
-/// The entry points' bound parameters (weights), as
-/// hybrid-export-entry-points recorded them for the runtime, which passes a
-/// GPU module's parameters in device memory, copied there once.
-class EntryParameters {
+/// The entry points' arguments that arrive in device memory, as
+/// hybrid-export-entry-points recorded them for the runtime: bound
+/// parameters (weights, copied there once) and arguments updated in place
+/// (KV caches, recurrent states: kept there between calls, copied back
+/// only when the caller reads them).
+class DeviceArguments {
 public:
-  explicit EntryParameters(ModuleOp module) {
+  explicit DeviceArguments(ModuleOp module) {
     auto described =
         module->getAttrOfType<StringAttr>(hybrid::kEntryPointsAttrName);
     if (!described)
@@ -59,18 +63,18 @@ public:
         continue;
       for (auto [i, arg] : llvm::enumerate(*args))
         if (const llvm::json::Object *a = arg.getAsObject();
-            a && a->get("parameter"))
-          parameters[*name].insert(i);
+            a && (a->get("parameter") || a->getBoolean("inout") == true))
+          arguments[*name].insert(i);
     }
   }
 
   bool contains(func::FuncOp func, unsigned index) const {
-    auto it = parameters.find(func.getSymName());
-    return it != parameters.end() && it->second.contains(index);
+    auto it = arguments.find(func.getSymName());
+    return it != arguments.end() && it->second.contains(index);
   }
 
 private:
-  llvm::StringMap<DenseSet<unsigned>> parameters;
+  llvm::StringMap<DenseSet<unsigned>> arguments;
 };
 
 /// The dynamic sizes of `buffer`'s type, read from `buffer`.
@@ -249,7 +253,7 @@ void moveBuffersToDevice(func::FuncOp func) {
 /// Copies an entry point's buffer arguments to the device on entry, and
 /// its results and the arguments it writes back to the host on return.
 void copyAtBoundary(func::FuncOp func, SymbolTableCollection &symbols,
-                    const EntryParameters &parameters) {
+                    const DeviceArguments &onDevice) {
   OpBuilder b(func.getContext());
   Block &entry = func.front();
   b.setInsertionPointToStart(&entry);
@@ -261,7 +265,7 @@ void copyAtBoundary(func::FuncOp func, SymbolTableCollection &symbols,
   SmallVector<ArgumentCopy> copies;
   for (BlockArgument arg : func.getArguments()) {
     if (!isa<MemRefType>(arg.getType()) || arg.use_empty() ||
-        parameters.contains(func, arg.getArgNumber()))
+        onDevice.contains(func, arg.getArgNumber()))
       continue;
     SmallVector<Value> sizes = dynamicSizes(b, loc, arg);
     auto device = gpu::AllocOp::create(b, loc, arg.getType(), Type(),
@@ -285,7 +289,7 @@ void copyAtBoundary(func::FuncOp func, SymbolTableCollection &symbols,
   func.walk([&](func::ReturnOp ret) {
     b.setInsertionPoint(ret);
     SmallVector<Value> results(ret.getOperands());
-    SmallVector<Value> toFree;
+    SmallVector<Value> toFree, returnedFromCalls;
     for (Value &result : results) {
       if (!isa<MemRefType>(result.getType()))
         continue;
@@ -295,8 +299,13 @@ void copyAtBoundary(func::FuncOp func, SymbolTableCollection &symbols,
                                           b.getI64IntegerAttr(64));
       gpu::MemcpyOp::create(b, loc, Type(), ValueRange{}, host, result);
       Value base = baseBuffer(result);
-      if (base.getDefiningOp<gpu::AllocOp>() && !llvm::is_contained(toFree, base))
-        toFree.push_back(base);
+      if (base.getDefiningOp<gpu::AllocOp>()) {
+        if (!llvm::is_contained(toFree, base))
+          toFree.push_back(base);
+      } else if (!isa<BlockArgument>(base) &&
+                 !llvm::is_contained(returnedFromCalls, base)) {
+        returnedFromCalls.push_back(base);
+      }
       result = host;
     }
     for (const ArgumentCopy &copy : copies) {
@@ -308,6 +317,24 @@ void copyAtBoundary(func::FuncOp func, SymbolTableCollection &symbols,
     }
     for (Value buffer : toFree)
       gpu::DeallocOp::create(b, loc, Type(), ValueRange{}, buffer);
+    // A buffer a call returned (an outlined kernel's result) was handed to
+    // this function's caller; it now has the host copy, so the device one
+    // is freed here. Buffer deallocation already freed its base where the
+    // result is an offset view into it (their aligned pointers differ).
+    for (Value buffer : returnedFromCalls) {
+      auto metadata =
+          memref::ExtractStridedMetadataOp::create(b, loc, buffer);
+      Value basePointer = memref::ExtractAlignedPointerAsIndexOp::create(
+          b, loc, metadata.getBaseBuffer());
+      Value pointer =
+          memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer);
+      Value whole = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                          basePointer, pointer);
+      auto ifWhole = scf::IfOp::create(b, loc, whole, false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&ifWhole.getThenRegion().front());
+      gpu::DeallocOp::create(b, loc, Type(), ValueRange{}, buffer);
+    }
     ret->setOperands(results);
   });
 }
@@ -316,12 +343,13 @@ void copyAtBoundary(func::FuncOp func, SymbolTableCollection &symbols,
 /// of them) and the arguments of functions that some call passes one.
 class DeviceBuffers {
 public:
-  DeviceBuffers(ModuleOp module, const EntryParameters &parameters) {
-    // Entry points' parameters arrive in device memory.
+  DeviceBuffers(ModuleOp module, const DeviceArguments &onDevice) {
+    // Entry points' parameters and in-place arguments arrive in device
+    // memory.
     for (func::FuncOp func : module.getOps<func::FuncOp>())
       if (func.isPublic() && !func.isExternal())
         for (BlockArgument arg : func.getArguments())
-          if (parameters.contains(func, arg.getArgNumber()))
+          if (onDevice.contains(func, arg.getArgNumber()))
             arguments.insert(arg);
     SymbolTableCollection symbols;
     for (bool changed = true; changed;) {
@@ -391,8 +419,8 @@ void readBack(memref::LoadOp load) {
 /// Host loads from device buffers are copied back; a host store into one
 /// is an error naming the op that still needs a kernel.
 LogicalResult fixHostAccesses(ModuleOp module,
-                              const EntryParameters &parameters) {
-  DeviceBuffers device(module, parameters);
+                              const DeviceArguments &onDevice) {
+  DeviceBuffers device(module, onDevice);
   SmallVector<memref::LoadOp> loads;
   bool failedAny = false;
   module.walk<WalkOrder::PreOrder>([&](Operation *op) {
@@ -419,15 +447,15 @@ struct HybridGPUDeviceBuffers
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SymbolTableCollection symbols;
-    EntryParameters parameters(module);
+    DeviceArguments onDevice(module);
     SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
     for (func::FuncOp func : funcs)
       if (!func.isExternal())
         moveBuffersToDevice(func);
     for (func::FuncOp func : funcs)
       if (!func.isExternal() && func.isPublic())
-        copyAtBoundary(func, symbols, parameters);
-    if (failed(fixHostAccesses(module, parameters)))
+        copyAtBoundary(func, symbols, onDevice);
+    if (failed(fixHostAccesses(module, onDevice)))
       return signalPassFailure();
   }
 };

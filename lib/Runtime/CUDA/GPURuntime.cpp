@@ -224,8 +224,8 @@ HYBRID_GPU_API void mgpuMemFree(void *ptr, void * /*stream*/) {
     });
 }
 
-/// A copy of `bytes` host bytes in device memory (a parameter kept
-/// resident between calls), or null (recorded) on failure.
+/// A copy of `bytes` host bytes in device memory (a parameter or a KV cache
+/// kept resident between calls), or null (recorded) on failure.
 HYBRID_GPU_API void *hybrid_cuda_upload(const void *host, size_t bytes) {
   void *device = mgpuMemAlloc(bytes ? bytes : 1, nullptr, false);
   if (!device)
@@ -247,6 +247,22 @@ HYBRID_GPU_API void *hybrid_cuda_upload(const void *host, size_t bytes) {
     return nullptr;
   }
   return device;
+}
+
+/// Copies `bytes` of device memory to the host and waits (a KV cache the
+/// caller reads); 0 (recorded) on failure.
+HYBRID_GPU_API int hybrid_cuda_download(void *host, const void *device,
+                                        size_t bytes) {
+  if (!bytes)
+    return 1;
+  return check("copying a tensor back from the GPU failed",
+               [&](const Driver &d) {
+                 return d.cuMemcpyAsync(
+                     reinterpret_cast<CUdeviceptr>(host),
+                     reinterpret_cast<CUdeviceptr>(device), bytes, nullptr);
+               }) &&
+         check("copying a tensor back from the GPU failed",
+               [](const Driver &d) { return d.cuStreamSynchronize(nullptr); });
 }
 
 /// Releases what hybrid_cuda_upload returned.

@@ -107,3 +107,48 @@ module attributes {hybrid.entry_points = "[{\22args\22:[{\22dtype\22:\22f32\22,\
     return
   }
 }
+
+// -----
+
+// An argument updated in place (`inout` in the recorded signature: a KV
+// cache) also arrives in device memory, kept there by the runtime between
+// calls: not copied in or back, not freed. A buffer returned by a call (an
+// outlined kernel's result) is freed on the device once its host copy is
+// made, unless buffer deallocation freed its base already (an offset view).
+// CHECK-LABEL: func @append
+// CHECK-SAME:    (%[[X:.*]]: memref<4xf32>, %[[C:.*]]: memref<4xf32>) -> memref<4xf32>
+// CHECK:         %[[DX:.*]] = gpu.alloc () : memref<4xf32>
+// CHECK:         gpu.memcpy %[[DX]], %[[X]]
+// CHECK-NOT:     gpu.memcpy {{.*}}%[[C]]
+// CHECK:         %[[R:.*]] = call @kernel3(%[[DX]], %[[C]])
+// CHECK:         %[[H:.*]] = memref.alloc() {alignment = 64 : i64} : memref<4xf32>
+// CHECK:         gpu.memcpy %[[H]], %[[R]]
+// CHECK-NOT:     gpu.memcpy {{.*}}%[[C]]
+// CHECK:         gpu.dealloc %[[DX]]
+// CHECK:         %[[BASE:[a-z_0-9]+]], {{.*}} = memref.extract_strided_metadata %[[R]]
+// CHECK:         %[[P0:.*]] = memref.extract_aligned_pointer_as_index %[[BASE]]
+// CHECK:         %[[P1:.*]] = memref.extract_aligned_pointer_as_index %[[R]]
+// CHECK:         %[[WHOLE:.*]] = arith.cmpi eq, %[[P0]], %[[P1]]
+// CHECK:         scf.if %[[WHOLE]] {
+// CHECK-NEXT:      gpu.dealloc %[[R]]
+// CHECK-NOT:     gpu.dealloc %[[C]]
+// CHECK:         return %[[H]]
+module attributes {hybrid.entry_points = "[{\22args\22:[{\22dtype\22:\22f32\22,\22kind\22:\22tensor\22,\22shape\22:[4]},{\22dtype\22:\22f32\22,\22inout\22:true,\22kind\22:\22tensor\22,\22shape\22:[4]}],\22name\22:\22append\22,\22results\22:[{\22dtype\22:\22f32\22,\22kind\22:\22tensor\22,\22shape\22:[4]}]}]"} {
+  func.func private @kernel3(%x: memref<4xf32>, %c: memref<4xf32>) -> memref<4xf32> {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %r = memref.alloc() : memref<4xf32>
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+               threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+      %v = memref.load %x[%c0] : memref<4xf32>
+      memref.store %v, %c[%c0] : memref<4xf32>
+      memref.store %v, %r[%c0] : memref<4xf32>
+      gpu.terminator
+    }
+    return %r : memref<4xf32>
+  }
+  func.func @append(%x: memref<4xf32>, %c: memref<4xf32>) -> memref<4xf32> {
+    %r = call @kernel3(%x, %c) : (memref<4xf32>, memref<4xf32>) -> memref<4xf32>
+    return %r : memref<4xf32>
+  }
+}
