@@ -566,6 +566,56 @@ LogicalResult emitAttention(OpBuilder &b, OpT op,
   return success();
 }
 
+/// Whether any of `blocks`' indices lies outside [-1, numBlocks): one
+/// thread block scans them on the device (a max over its threads), and the
+/// host reads one flag back rather than every index.
+Value anyBlockOutOfRange(OpBuilder &b, Location loc, Value blocks,
+                         Value numBlocks) {
+  constexpr int64_t threads = 256;
+  KernelIO io(b, loc);
+  Emitter e{b, loc, io};
+  Value flag =
+      memref::AllocOp::create(b, loc, MemRefType::get({1}, b.getI32Type()));
+  SmallVector<Value> sizes;
+  Value total = e.idx(1);
+  for (int64_t d = 0; d < 4; ++d) {
+    sizes.push_back(memref::DimOp::create(b, loc, blocks, d));
+    total = e.mul(total, sizes.back());
+  }
+  OpBuilder::InsertionGuard guard(b);
+  Launch launch = createGuardedLaunch(
+      b, loc, e.idx(1), {e.idx(1), e.idx(1), e.idx(1)}, threads,
+      {getWorkgroupBufferType({32}, b.getF32Type())});
+  Value tid = launch.threadX;
+  auto scan = scf::ForOp::create(b, loc, tid, total, e.idx(threads),
+                                 ValueRange{e.f32(0)});
+  {
+    OpBuilder::InsertionGuard inLoop(b);
+    b.setInsertionPointToStart(scan.getBody());
+    Value index = arith::IndexCastOp::create(
+        b, loc, b.getIndexType(),
+        e.load(blocks, io.delinearize(scan.getInductionVar(), sizes)));
+    Value bad = arith::OrIOp::create(
+        b, loc, e.cmp(arith::CmpIPredicate::slt, index, e.idx(-1)),
+        e.cmp(arith::CmpIPredicate::sge, index, numBlocks));
+    scf::YieldOp::create(
+        b, loc,
+        e.maxf(scan.getRegionIterArgs()[0], e.select(bad, e.f32(1), e.f32(0))));
+  }
+  Value any = blockReduce(b, loc, scan.getResult(0), tid, launch.shared[0],
+                          threads, Combine::Max);
+  auto first = scf::IfOp::create(
+      b, loc, e.cmp(arith::CmpIPredicate::eq, tid, e.idx(0)), false);
+  b.setInsertionPointToStart(&first.getThenRegion().front());
+  Value word = arith::FPToSIOp::create(b, loc, b.getI32Type(), any);
+  e.store(word, flag, ValueRange{e.idx(0)});
+  b.setInsertionPointAfter(launch.op->getParentOp());
+  Value read = e.load(flag, ValueRange{e.idx(0)});
+  Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+  // (Buffer deallocation frees the flag.)
+  return e.cmp(arith::CmpIPredicate::ne, read, zero);
+}
+
 } // namespace
 
 LogicalResult lowerAttention(OpBuilder &b, AttentionOp op) {
@@ -598,6 +648,12 @@ LogicalResult lowerBlockSparseAttention(OpBuilder &b,
                      "value head");
         keys.blockSize = kb.index(config.getBlockSize());
         keys.localBlocks = kb.index(config.getLocalBlocks());
+        // As on the CPU, before anything reads the keys.
+        checks.check(anyBlockOutOfRange(
+                         kb.b, kb.loc, keys.blocks,
+                         kb.ceilDiv(shape.kvLen, keys.blockSize)),
+                     "a block index is out of range [-1, ceil(Skv / "
+                     "block_size))");
         keys.dense =
             kb.cmpi(P::slt, shape.kvLen, kb.index(config.getDenseLen()));
         return keys;

@@ -7,6 +7,17 @@
 // key up to the causal limit.
 // CHECK-LABEL: func @sparse
 // CHECK:       call @__hybrid_raise
+// Block indices outside [-1, ceil(Skv / 64)) are an error, as on the CPU:
+// one thread block scans them all on the device, the host reads one flag.
+// CHECK:       %[[FLAG:.*]] = memref.alloc() : memref<1xi32>
+// CHECK:       gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c256
+// CHECK:         scf.for {{.*}} step %c256 iter_args({{.*}}) -> (f32)
+// CHECK:           arith.cmpi slt, %{{.*}}, %c-1
+// CHECK:           arith.cmpi sge
+// CHECK:         memref.store {{.*}}, %[[FLAG]]
+// CHECK:       %[[ANY:.*]] = memref.load %[[FLAG]]
+// CHECK:       arith.cmpi ne, %[[ANY]]
+// CHECK:       call @__hybrid_raise
 // CHECK:       gpu.launch blocks({{.*}}) in ({{.*}} = %{{.*}}, {{.*}} = %c2{{.*}}, {{.*}} = %c1{{.*}}) threads({{.*}}) in ({{.*}} = %c128
 // 16 slots + the window.
 // CHECK:         scf.for %{{.*}} = %c0 to %c17 step %c1 iter_args
