@@ -58,8 +58,19 @@ def inputs(name, rng):
                 -np.abs(r(1, 4, t, 64)) * 0.1,
                 (1 / (1 + np.exp(-r(1, 4, t)))).astype(f32),
                 r(1, 4, 64, 48) * 0.1]
+    if name.startswith("recurrence_gated_prefill"):
+        # The chunked form: 18 chunks of 16, then 12 steps; a per-head
+        # log-decay input, GQA, 80 value columns (a partial column block).
+        # The speed shape: a 4096-token prefill.
+        t = {"recurrence_gated_prefill": 300,
+             "recurrence_gated_prefill_4096": 4096}[name]
+        k = r(1, 2, t, 128)
+        k /= np.linalg.norm(k, axis=-1, keepdims=True)
+        return [r(1, 4, t, 128), k, r(1, 2, t, 80),
+                -np.abs(r(1, 2, t)) * 0.2, r(1, 2, 128, 80) * 0.1]
     if name == "recurrence_lightning_tree":
-        prefix, n = 12, 7
+        # A prefix of 2 chunks and 8 steps, then the tree's nodes.
+        prefix, n = 40, 7
         t = prefix + n
         return [r(1, 2, t, 64), r(1, 2, t, 64) * 0.1, r(1, 2, t, 64),
                 tree_parents(n)]
@@ -102,13 +113,17 @@ CASES = [
     ("attention_odd_dims", "attention_odd_dims", 1e-5, "cpu"),
     ("recurrence_gated_delta", "recurrence_gated_delta", 1e-4, "cpu"),
     ("recurrence_lightning_tree", "recurrence_lightning_tree", 1e-4, "cpu"),
+    ("recurrence_gated_prefill", "recurrence_gated_prefill", 1e-4, "cpu"),
+    ("recurrence_gated_prefill_4096", "recurrence_gated_prefill", 1e-4,
+     "torch"),
     ("moe_blockffn", "moe_blockffn", 1e-4, "cpu"),
     ("moe_topk", "moe_topk", 1e-4, "cpu"),
     ("sparse_attention", "sparse_attention", 1e-4, "cpu"),
 ]
 
 # Results per entry (the recurrence returns its output and its state).
-RESULTS = {"recurrence_gated_delta": 2, "recurrence_lightning_tree": 2}
+RESULTS = {"recurrence_gated_delta": 2, "recurrence_lightning_tree": 2,
+           "recurrence_gated_prefill": 2}
 
 # Whole models: a Hugging Face checkpoint of test/HF (tiny, random weights)
 # run by its `forward` entry on its input_ids.npy, checked against the

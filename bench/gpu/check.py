@@ -47,7 +47,35 @@ def torch_op(case, inputs, dtype=None):
         g = q.shape[1] // k.shape[1]
         k2, v2 = k.repeat_interleave(g, 1), v.repeat_interleave(g, 1)
         return lambda: F.scaled_dot_product_attention(q, k2, v2, is_causal=True)
+    if case.startswith("recurrence_gated_prefill"):
+        return lambda: torch_gated_recurrence(*t)
     return None
+
+
+def torch_gated_recurrence(q, k, v, g, s0, chunk=64):
+    """The gated rule with a per-head log-decay in plain PyTorch, chunked
+    (fla's naive chunk form): outputs and the final state per KV head."""
+    import torch
+    group = q.shape[1] // k.shape[1]
+    k, v, g = (x.repeat_interleave(group, 1) for x in (k, v, g))
+    state = s0.repeat_interleave(group, 1).clone()
+    scale = q.shape[-1] ** -0.5
+    out = torch.empty(*q.shape[:3], v.shape[-1], device=q.device,
+                      dtype=q.dtype)
+    for t0 in range(0, q.shape[2], chunk):
+        qc, kc, vc = (x[:, :, t0:t0 + chunk] for x in (q, k, v))
+        gam = g[:, :, t0:t0 + chunk].cumsum(-1)
+        c = gam.shape[-1]
+        causal = torch.ones(c, c, dtype=torch.bool, device=q.device).tril()
+        diff = (gam[..., :, None] - gam[..., None, :]).masked_fill(
+            ~causal, float("-inf"))
+        weights = (qc @ kc.transpose(-1, -2)) * diff.exp()
+        out[:, :, t0:t0 + chunk] = scale * (
+            (qc * gam.exp()[..., None]) @ state + weights @ vc)
+        tail = (gam[..., -1:] - gam).exp()[..., None]
+        state = gam[..., -1:, None].exp() * state + \
+            (kc * tail).transpose(-1, -2) @ vc
+    return out, state[:, ::group]
 
 
 def torch_reference(case, inputs):
@@ -57,7 +85,11 @@ def torch_reference(case, inputs):
     except ImportError:
         return None
     fn = torch_op(case, inputs, dtype=torch.float32)
-    return None if fn is None else fn().double().cpu().numpy()
+    if fn is None:
+        return None
+    out = fn()
+    return [o.double().cpu().numpy()
+            for o in (out if isinstance(out, tuple) else (out,))]
 
 
 def torch_ms(case, inputs):
@@ -98,9 +130,8 @@ def main():
                 for i, x in enumerate(inputs):
                     names.append(os.path.join(tmp, f"in{i}.npy"))
                     np.save(names[-1], x)
-                want = torch_reference(c["case"], inputs)
-                wants = [want]
-                if want is None:
+                wants = torch_reference(c["case"], inputs)
+                if wants is None:
                     print(f"{c['case']}: FAILED: its reference needs PyTorch "
                           "with a GPU", flush=True)
                     bad += 1

@@ -154,10 +154,12 @@ def ConvertHybridToGPU : Pass<"convert-hybrid-to-gpu", "ModuleOp"> {
     - `hybrid.rotary_embedding`: one thread per element (rotated with its
       pair partner, or copied past the rotary dimension); the shape checks
       on the host, before the launch.
-    - `hybrid.linear_recurrence`: the step form with the state in
-      registers, one block per (32 value columns, KV head, batch), the
-      state rows split over 4 warps; draft-tree nodes start from their
-      parent's stored state. Static key dimension up to 128.
+    - `hybrid.linear_recurrence`: the state in registers, one block per
+      (32 value columns, KV head, batch), the state rows split over 4
+      warps; the prefix in chunks of 16 tokens for the linear rule and
+      per-head decays (Lightning), the step form otherwise; draft-tree
+      nodes start from their parent's stored state. Static key dimension
+      up to 128.
     - `hybrid.chunk_moe`: router weights a block per token, then a block
       per (chunk, expert) that returns at once when the chunk does not
       activate the expert; warp-per-row expert products added atomically.

@@ -16,8 +16,20 @@
 // to a multiple of 4 rows). A draft tree's nodes each start from their
 // parent's state (the root from the prefix's), which this block wrote to
 // the node-state result earlier, and store their own. The shape checks run
-// on the host first, as on the CPU. The chunked (tensor-core) form for long
-// prefills is the next step; every token is a step here.
+// on the host first, as on the CPU.
+//
+// Without a delta rule or per-key decays (linear, gated per head: Lightning
+// Attention), the prefix runs in chunks of 16 tokens, the state still in
+// registers: with Γ_t the cumulative log-decay since the chunk's start,
+//
+//   o_t = scale (e^{Γ_t} q_t S0 + Σ_{s<=t} e^{Γ_t - Γ_s} <q_t, k_s> v_s)
+//   S   = e^{Γ_last} S0 + Σ_s e^{Γ_last - Γ_s} k_s v_s^T
+//
+// (semantics.md's chunked form): the chunk's keys, values and queries are
+// staged once, the intra-chunk weights are a block-wide product, and the
+// chunk costs a handful of barriers where 16 steps cost 16 times as many.
+// The remaining tokens, decode, the delta rules, per-key decays and a draft
+// tree's nodes take the step form. The products are f32 on FMAs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -39,6 +51,7 @@ constexpr int64_t kColumns = 32; // value columns per block (the lanes)
 constexpr int64_t kWarps = 4;    // state rows are split over the warps
 constexpr int64_t kThreads = kColumns * kWarps;
 constexpr int64_t kMaxKeyDim = 128;
+constexpr int64_t kChunk = 16;   // tokens per chunk of the chunked form
 
 using P = arith::CmpIPredicate;
 
@@ -85,12 +98,27 @@ LogicalResult lowerLinearRecurrence(OpBuilder &b, LinearRecurrenceOp op) {
       kb.index(0));
   Value columnBlocks =
       arith::CeilDivUIOp::create(b, loc, r.valueDim, kb.index(kColumns));
+  bool chunked = !r.delta && !r.perKeyDecay;
+  SmallVector<Type> sharedTypes{
+      getWorkgroupBufferType({paddedRows}, f32),
+      getWorkgroupBufferType({paddedRows}, f32),
+      getWorkgroupBufferType({r.perKeyDecay ? paddedRows : 1}, f32),
+      getWorkgroupBufferType({kWarps, kColumns}, f32)};
+  if (chunked) {
+    // The chunk's keys and queries (a float of padding per row), values,
+    // intra-chunk weights, Γ_t, e^{Γ_t} and e^{Γ_last - Γ_t}, and each warp's
+    // partial q_t S0 per token.
+    sharedTypes.append(
+        {getWorkgroupBufferType({kChunk, paddedRows + 1}, f32),
+         getWorkgroupBufferType({kChunk, paddedRows + 1}, f32),
+         getWorkgroupBufferType({kChunk, kColumns}, f32),
+         getWorkgroupBufferType({kChunk, kChunk + 1}, f32),
+         getWorkgroupBufferType({3, kChunk}, f32),
+         getWorkgroupBufferType({kWarps, kChunk, kColumns}, f32)});
+  }
   Launch launch = createGuardedLaunch(
       b, loc, work, {columnBlocks, r.kvHeads, r.batch}, kThreads,
-      {getWorkgroupBufferType({paddedRows}, f32),
-       getWorkgroupBufferType({paddedRows}, f32),
-       getWorkgroupBufferType({r.perKeyDecay ? paddedRows : 1}, f32),
-       getWorkgroupBufferType({kWarps, kColumns}, f32)});
+      sharedTypes);
   Value keyRow = launch.shared[0], queryRow = launch.shared[1],
         decayRow = launch.shared[2], partials = launch.shared[3];
   Value tid = launch.threadX, h = launch.blockY, bi = launch.blockZ;
@@ -220,15 +248,167 @@ LogicalResult lowerLinearRecurrence(OpBuilder &b, LinearRecurrenceOp op) {
     return state;
   };
 
+  // Tokens [t0, t0 + 16) in one chunk (the chunked form, above).
+  auto chunkStep = [&](Value t0, SmallVector<Value> state) {
+    Value keys = launch.shared[4], queries = launch.shared[5],
+          values = launch.shared[6], weights = launch.shared[7],
+          decays = launch.shared[8], tokenPartials = launch.shared[9];
+    Value zero = kb.index(0), one = kb.index(1), chunk = kb.index(kChunk);
+    auto strided = [&](Value count, function_ref<void(Value)> body) {
+      auto loop = scf::ForOp::create(b, loc, tid, count, kb.index(kThreads));
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      body(loop.getInductionVar());
+    };
+    auto load = [&](Value buffer, ValueRange at) -> Value {
+      return memref::LoadOp::create(b, loc, buffer, at);
+    };
+    auto store = [&](Value v, Value buffer, ValueRange at) {
+      memref::StoreOp::create(b, loc, v, buffer, at);
+    };
+    auto fma = [&](Value x, Value y, Value acc) -> Value {
+      auto contract = arith::FastMathFlags::contract;
+      return arith::AddFOp::create(
+          b, loc, acc, arith::MulFOp::create(b, loc, x, y, contract),
+          contract);
+    };
+    // Rows of Dk values of `source` at the chunk's tokens, zero-padded.
+    auto stageRows = [&](Value shared, Value source, Value head) {
+      strided(kb.index(kChunk * paddedRows), [&](Value e) {
+        Value t = kb.divui(e, kb.index(paddedRows));
+        Value i = kb.remui(e, kb.index(paddedRows));
+        store(loadOr0(source, {bi, head, kb.addi(t0, t), i},
+                      kb.cmpi(P::ult, i, r.keyDim)),
+              shared, {t, i});
+      });
+    };
+    gpu::BarrierOp::create(b, loc);
+    stageRows(keys, r.k, h);
+    strided(kb.index(kChunk * kColumns), [&](Value e) {
+      Value t = kb.divui(e, kb.index(kColumns));
+      Value c = kb.remui(e, kb.index(kColumns));
+      Value column = kb.addi(kb.muli(launch.blockX, kb.index(kColumns)), c);
+      Value valid = kb.cmpi(P::ult, column, r.valueDim);
+      store(loadOr0(r.v, {bi, h, kb.addi(t0, t),
+                          kb.select(valid, column, zero)},
+                    valid),
+            values, {t, c});
+    });
+    // Γ_t, e^{Γ_t} and e^{Γ_last - Γ_t}: the first thread sums the
+    // log-decays.
+    auto first = scf::IfOp::create(b, loc, kb.cmpi(P::eq, tid, zero), false);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&first.getThenRegion().front());
+      SmallVector<Value> gamma;
+      Value sum = kb.f32(0.0);
+      for (int64_t t = 0; t < kChunk; ++t) {
+        if (r.gated)
+          sum = kb.addf(sum, io.toF32(r.logDecay(
+                                 bi, h, kb.addi(t0, kb.index(t)), zero)));
+        gamma.push_back(sum);
+      }
+      for (int64_t t = 0; t < kChunk; ++t) {
+        store(gamma[t], decays, {zero, kb.index(t)});
+        store(kb.exp(gamma[t]), decays, {one, kb.index(t)});
+        store(kb.exp(kb.subf(gamma.back(), gamma[t])), decays,
+              {kb.index(2), kb.index(t)});
+      }
+    }
+    gpu::BarrierOp::create(b, loc);
+
+    auto heads = scf::ForOp::create(b, loc, zero, r.group, one);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(heads.getBody());
+      Value qh = kb.addi(kb.muli(h, r.group), heads.getInductionVar());
+      gpu::BarrierOp::create(b, loc);
+      stageRows(queries, r.q, qh);
+      gpu::BarrierOp::create(b, loc);
+      // W[t, s] = e^{Γ_t - Γ_s} <q_t, k_s> for s <= t, else 0.
+      strided(kb.index(kChunk * kChunk), [&](Value e) {
+        Value t = kb.divui(e, chunk), s2 = kb.remui(e, chunk);
+        Value dot = kb.loop(zero, kb.index(paddedRows), one, {kb.f32(0.0)},
+                            [&](Value i, ValueRange it) -> SmallVector<Value> {
+                              return {fma(load(queries, {t, i}),
+                                             load(keys, {s2, i}), it[0])};
+                            })[0];
+        // From the log-decays: e^{Γ_s} alone may underflow to 0.
+        Value decay =
+            kb.exp(kb.subf(load(decays, {zero, t}), load(decays, {zero, s2})));
+        store(kb.select(kb.cmpi(P::ule, s2, t), kb.mulf(dot, decay),
+                        kb.f32(0.0)),
+              weights, {t, s2});
+      });
+      // This warp's rows of e^{Γ_t} q_t S0, for every token of the chunk.
+      kb.loop(zero, chunk, one, [&](Value t) {
+        Value partial = kb.f32(0.0);
+        for (int64_t m = 0; m < rowsPerThread; ++m)
+          partial = fma(load(queries, {t, rowOf(m)}), state[m], partial);
+        store(kb.mulf(partial, load(decays, {one, t})), tokenPartials,
+              {warp, t, lane});
+      });
+      gpu::BarrierOp::create(b, loc);
+      // Token t = warp + 4j of this lane's column: the warps' partials and
+      // the chunk's own contributions.
+      for (int64_t j = 0; j < kChunk / kWarps; ++j) {
+        Value t = kb.addi(warp, kb.index(j * kWarps));
+        Value o = kb.f32(0.0);
+        for (int64_t w = 0; w < kWarps; ++w)
+          o = kb.addf(o, load(tokenPartials, {kb.index(w), t, lane}));
+        o = kb.loop(zero, chunk, one, {o},
+                    [&](Value s2, ValueRange it) -> SmallVector<Value> {
+                      return {fma(load(weights, {t, s2}),
+                                     load(values, {s2, lane}), it[0])};
+                    })[0];
+        storeIf(io.fromF32(kb.mulf(r.scale, o), outType.getElementType()),
+                out, {bi, qh, kb.addi(t0, t), col}, colValid);
+      }
+    }
+    // S = e^{Γ_last} S0 + Σ_s e^{Γ_last - Γ_s} k_s v_s^T.
+    Value lastDecay = load(decays, {one, kb.index(kChunk - 1)});
+    for (int64_t m = 0; m < rowsPerThread; ++m)
+      state[m] = kb.mulf(state[m], lastDecay);
+    SmallVector<Value> updated = kb.loop(
+        zero, chunk, one, state,
+        [&](Value s2, ValueRange it) -> SmallVector<Value> {
+          Value weighted = kb.mulf(load(decays, {kb.index(2), s2}),
+                                   load(values, {s2, lane}));
+          SmallVector<Value> next;
+          for (int64_t m = 0; m < rowsPerThread; ++m)
+            next.push_back(
+                fma(load(keys, {s2, rowOf(m)}), weighted, it[m]));
+          return next;
+        });
+    return updated;
+  };
+
   // The initial state (or zeros), rows warp + 4m of this lane's column.
   SmallVector<Value> state;
   for (int64_t m = 0; m < rowsPerThread; ++m)
     state.push_back(r.init ? loadOr0(r.init, {bi, h, rowOf(m), safeCol},
                                      inState(rowOf(m)))
                            : kb.f32(0.0));
-  // The sequence, or the tree's prefix, one token at a time.
+  // The sequence, or the tree's prefix: whole chunks, then one token at a
+  // time.
+  Value stepsFrom = kb.index(0);
+  if (chunked) {
+    Value chunks = kb.divui(r.prefixLen, kb.index(kChunk));
+    auto loop = scf::ForOp::create(b, loc, kb.index(0), chunks, kb.index(1),
+                                   state);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      scf::YieldOp::create(
+          b, loc,
+          chunkStep(kb.muli(loop.getInductionVar(), kb.index(kChunk)),
+                    SmallVector<Value>(loop.getRegionIterArgs())));
+    }
+    state.assign(loop.getResults().begin(), loop.getResults().end());
+    stepsFrom = kb.muli(chunks, kb.index(kChunk));
+  }
   {
-    auto tokens = scf::ForOp::create(b, loc, kb.index(0), r.prefixLen,
+    auto tokens = scf::ForOp::create(b, loc, stepsFrom, r.prefixLen,
                                      kb.index(1), state);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(tokens.getBody());

@@ -17,9 +17,13 @@
 // CHECK-DAG: kernel __hybrid_kernel_generic_{{[0-9]+}}_kernel:
 // RMSNorm: a block per row, 32 floats of shared scratch.
 // The recurrence: the state in registers (Dk 64: 16 rows a thread), key,
-// query and decay rows and the warps' partials in shared memory.
+// query and decay rows and the warps' partials in shared memory; gated
+// DeltaNet steps every token. Lightning Attention (a per-head decay) runs
+// its prefix in chunks of 16, which stage their keys, values, queries and
+// weights too: 20 KB at Dk 64, 29 KB at Dk 128.
 // CHECK-DAG: kernel __hybrid_kernel_linear_recurrence_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 1280 bytes smem, 1 barriers, spills 0/0 bytes
-// CHECK-DAG: kernel __hybrid_kernel_linear_recurrence_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 1024 bytes smem, 1 barriers, spills 0/0 bytes
+// CHECK-DAG: kernel __hybrid_kernel_linear_recurrence_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 20864 bytes smem, 1 barriers, spills 0/0 bytes
+// CHECK-DAG: kernel __hybrid_kernel_linear_recurrence_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 29568 bytes smem, 1 barriers, spills 0/0 bytes
 // Block-sparse attention: the flash kernel over the selected ranges.
 // CHECK-DAG: kernel __hybrid_kernel_block_sparse_attention_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 35200 bytes smem, 1 barriers, spills 0/0 bytes
 // Tree verification: argmax blocks (a block reduction), then one walker.
@@ -129,6 +133,12 @@ func.func @sparse(%q: tensor<1x16x?x128xbf16>, %k: tensor<1x2x?x128xbf16>, %v: t
              topk = 16, init_blocks = 1, window_size = 256, dense_len = 8192>)
       : tensor<1x16x?x128xbf16>, tensor<1x2x?x128xbf16>, tensor<1x2x?x128xbf16>
   return %o : tensor<1x16x?x128xbf16>
+}
+
+func.func @lightning_prefill(%q: tensor<1x4x?x128xf32>, %k: tensor<1x2x?x128xf32>, %v: tensor<1x2x?x64xf32>) -> (tensor<1x4x?x64xf32>, tensor<1x2x128x64xf32>) {
+  %o, %s = hybrid.linear_recurrence gated %q, %k, %v {decay_slopes = array<f32: 0.5, 0.25>}
+      : tensor<1x4x?x128xf32>, tensor<1x2x?x128xf32>, tensor<1x2x?x64xf32>
+  return %o, %s : tensor<1x4x?x64xf32>, tensor<1x2x128x64xf32>
 }
 
 func.func @verify(%p: tensor<8xi32>, %d: tensor<8xi32>, %t: tensor<8x32000xf16>) -> (tensor<8xi32>, tensor<i32>, tensor<i32>) {
