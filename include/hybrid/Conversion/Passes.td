@@ -220,9 +220,12 @@ def HybridGPUDeviceBuffers : Pass<"hybrid-gpu-device-buffers", "ModuleOp"> {
     points' metadata declares them: bound parameters (`hybrid.parameter`,
     copied there once by the runtime) and arguments updated in place
     (`hybrid.inout`: KV caches and states, which the runtime keeps there
-    between calls and copies back only when the caller reads them). A host load from a device buffer (a check's
-    condition, a position read from an input) is copied back through a
-    one-thread kernel; a host store into one is an error.
+    between calls and copies back only when the caller reads them). A
+    host load from a device buffer (a check's condition, a position read
+    from an input) is copied back through a one-thread kernel, or, in a
+    host loop that leaves device memory alone (a check walking a draft
+    tree), through one copy of the whole buffer made before the loop; a
+    host store into one is an error.
   }];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::gpu::GPUDialect",

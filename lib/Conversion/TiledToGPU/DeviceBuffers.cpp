@@ -9,6 +9,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GPUKernels.h"
+
 #include "hybrid/Conversion/Passes.h"
 #include "hybrid/Dialect/Hybrid/Transforms/Passes.h"
 
@@ -22,6 +24,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
+#include "llvm/ADT/MapVector.h"
 #include "llvm/Support/JSON.h"
 
 namespace mlir::hybrid {
@@ -416,6 +419,92 @@ void readBack(memref::LoadOp load) {
   load.erase();
 }
 
+/// The outermost host loop around `load` that reads its buffer without
+/// anything in it writing device memory (no launch, call, copy or fill):
+/// a check walking a draft tree's parents, a path. Null if none.
+scf::ForOp readOnlyLoopAround(memref::LoadOp load) {
+  scf::ForOp found;
+  Value buffer = load.getMemRef();
+  for (auto loop = load->getParentOfType<scf::ForOp>(); loop;
+       loop = loop->getParentOfType<scf::ForOp>()) {
+    if (loop->getParentOfType<gpu::LaunchOp>() ||
+        !buffer.getParentRegion()->isAncestor(loop->getParentRegion()) ||
+        loop->isAncestor(buffer.getParentBlock()->getParentOp()))
+      break;
+    bool writes = loop->walk([](Operation *op) {
+                        return isa<gpu::LaunchOp, CallOpInterface,
+                                   gpu::MemcpyOp, gpu::MemsetOp>(op)
+                                   ? WalkResult::interrupt()
+                                   : WalkResult::advance();
+                      }).wasInterrupted();
+    if (writes)
+      break;
+    found = loop;
+  }
+  return found;
+}
+
+/// Host loads of `buffer` inside `loop` read a host copy of the whole
+/// buffer, made before the loop (a kernel stages it contiguously, one
+/// copy brings it back) and freed after it: one read-back instead of one
+/// per element.
+void readBackWhole(Value buffer, scf::ForOp loop,
+                   ArrayRef<memref::LoadOp> loads) {
+  OpBuilder b(loop);
+  Location loc = loop.getLoc();
+  auto type = cast<MemRefType>(buffer.getType());
+  auto contiguous = MemRefType::get(type.getShape(), type.getElementType());
+  SmallVector<Value> sizes, dynamic;
+  Value count = arith::ConstantIndexOp::create(b, loc, 1);
+  for (int64_t d = 0; d < type.getRank(); ++d) {
+    sizes.push_back(memref::DimOp::create(b, loc, buffer, d));
+    count = arith::MulIOp::create(b, loc, count, sizes.back());
+    if (type.isDynamicDim(d))
+      dynamic.push_back(sizes.back());
+  }
+  auto staging = gpu::AllocOp::create(b, loc, contiguous, Type(),
+                                      ValueRange{}, dynamic, ValueRange{},
+                                      false);
+  {
+    constexpr int64_t threads = 256;
+    Value perBlock = arith::ConstantIndexOp::create(b, loc, threads);
+    Value blocks = arith::CeilDivUIOp::create(b, loc, count, perBlock);
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    OpBuilder::InsertionGuard guard(b);
+    auto launch =
+        hybrid::gpu_stage::createGuardedLaunch(b, loc, count, {blocks, one, one},
+                                               threads)
+            .op;
+    Value linear = arith::AddIOp::create(
+        b, loc,
+        arith::MulIOp::create(b, loc, launch.getBlockIds().x, perBlock),
+        launch.getThreadIds().x);
+    auto inside = scf::IfOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, linear,
+                              count),
+        false);
+    b.setInsertionPointToStart(&inside.getThenRegion().front());
+    SmallVector<Value> at(type.getRank());
+    for (int64_t d = type.getRank() - 1; d >= 0; --d) {
+      at[d] = d ? arith::RemUIOp::create(b, loc, linear, sizes[d]).getResult()
+                : linear;
+      if (d)
+        linear = arith::DivUIOp::create(b, loc, linear, sizes[d]);
+    }
+    Value v = memref::LoadOp::create(b, loc, buffer, at);
+    memref::StoreOp::create(b, loc, v, staging.getMemref(), at);
+  }
+  Value host = memref::AllocOp::create(b, loc, contiguous, dynamic);
+  gpu::MemcpyOp::create(b, loc, Type(), ValueRange{}, host,
+                        staging.getMemref());
+  gpu::DeallocOp::create(b, loc, Type(), ValueRange{}, staging.getMemref());
+  for (memref::LoadOp load : loads)
+    load->setOperand(0, host);
+  b.setInsertionPointAfter(loop);
+  memref::DeallocOp::create(b, loc, host);
+}
+
 /// Host loads from device buffers are copied back; a host store into one
 /// is an error naming the op that still needs a kernel.
 LogicalResult fixHostAccesses(ModuleOp module,
@@ -437,8 +526,19 @@ LogicalResult fixHostAccesses(ModuleOp module,
     }
     return WalkResult::advance();
   });
-  for (memref::LoadOp load : loads)
-    readBack(load);
+  // Loads in a loop that leaves device memory alone share one read-back of
+  // their buffer; the others copy their element back.
+  llvm::MapVector<std::pair<Value, Operation *>,
+                  SmallVector<memref::LoadOp>>
+      inLoops;
+  for (memref::LoadOp load : loads) {
+    if (scf::ForOp loop = readOnlyLoopAround(load))
+      inLoops[{load.getMemRef(), loop}].push_back(load);
+    else
+      readBack(load);
+  }
+  for (auto &[key, group] : inLoops)
+    readBackWhole(key.first, cast<scf::ForOp>(key.second), group);
   return failure(failedAny);
 }
 

@@ -152,3 +152,40 @@ module attributes {hybrid.entry_points = "[{\22args\22:[{\22dtype\22:\22f32\22,\
     return %r : memref<4xf32>
   }
 }
+
+// -----
+
+// A host loop that reads a device buffer and leaves device memory alone (a
+// check walking a draft tree's parents) reads a host copy of the whole
+// buffer, made once before the loop (a kernel stages it contiguously) and
+// freed after it, not one read-back per element.
+// CHECK-LABEL: func @check_parents
+// CHECK-SAME:    (%[[P:.*]]: memref<?xi32>)
+// CHECK:         %[[D:.*]] = gpu.alloc (%{{.*}}) : memref<?xi32>
+// CHECK:         gpu.memcpy %[[D]], %[[P]]
+// CHECK:         %[[S:.*]] = gpu.alloc (%{{.*}}) : memref<?xi32>
+// CHECK:         gpu.launch
+// CHECK:           memref.load %[[D]]
+// CHECK:           memref.store {{.*}}, %[[S]]
+// CHECK:         %[[H:.*]] = memref.alloc(%{{.*}}) : memref<?xi32>
+// CHECK:         gpu.memcpy %[[H]], %[[S]]
+// CHECK:         gpu.dealloc %[[S]]
+// CHECK:         scf.for
+// CHECK-NOT:       gpu.launch
+// CHECK:           memref.load %[[H]]
+// CHECK:         }
+// CHECK:         memref.dealloc %[[H]]
+func.func @check_parents(%parents: memref<?xi32>) -> i1 {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0 : i32
+  %false = arith.constant false
+  %n = memref.dim %parents, %c0 : memref<?xi32>
+  %bad = scf.for %i = %c0 to %n step %c1 iter_args(%acc = %false) -> (i1) {
+    %p = memref.load %parents[%i] : memref<?xi32>
+    %neg = arith.cmpi slt, %p, %zero : i32
+    %or = arith.ori %acc, %neg : i1
+    scf.yield %or : i1
+  }
+  return %bad : i1
+}
