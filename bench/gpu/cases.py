@@ -25,6 +25,12 @@ def inputs(name, rng):
         m, k, n = {"matmul_f16": (100, 300, 130),
                    "matmul_f16_4096": (4096, 4096, 4096)}[name]
         return [r(m, k, t=f16), r(k, n, t=f16)]
+    if name == "matmul_bf16_f32":
+        # A bf16 checkpoint's projection: bf16 weights (raw '<u2' words)
+        # against f32 activations, on tensor cores with the activations
+        # split into two bf16 parts: checked at nearly f32 tolerance.
+        weights = (r(200, 300) * 0.1).view(np.uint32) >> 16
+        return [weights.astype(np.uint16), r(300, 70)]
     if name == "rms_norm":
         return [r(7, 2048), r(2048)]
     if name == "rope":
@@ -104,6 +110,7 @@ CASES = [
     ("matmul_f32_2048", "matmul_f32", 1e-4, "torch"),
     ("matmul_f16", "matmul_f16", 1e-3, "cpu"),
     ("matmul_f16_4096", "matmul_f16", 1e-3, "torch"),
+    ("matmul_bf16_f32", "matmul_bf16_f32", 1e-4, "cpu"),
     ("rms_norm", "rms_norm", 1e-5, "cpu"),
     ("rope", "rope", 1e-5, "cpu"),
     ("attention_gqa_causal", "attention_gqa_causal", 5e-3, "cpu"),

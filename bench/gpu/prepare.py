@@ -78,7 +78,8 @@ def main():
             np.save(os.path.join(d, names[-1]), x)
         # The CPU module's results are the expected ones.
         cpu = os.path.join(out, "modules", f"{entry}.cpu.so")
-        cmd = [hybrid_run, cpu, "--entry", entry]
+        # ('<u2' inputs are raw bf16 words: numpy has no bf16.)
+        cmd = [hybrid_run, cpu, "--entry", entry, "--bf16"]
         for i in range(RESULTS.get(entry, 1)):
             cmd += ["--output", os.path.join(d, f"expected{i}.npy")]
         for n in names:

@@ -92,10 +92,15 @@ int main(int argc, char **argv) {
   }
 
   std::vector<hybrid::Tensor> args(inputs.size());
-  for (size_t i = 0; i < inputs.size(); ++i)
-    if (hybrid::Status s = hybrid::Tensor::loadNpy(inputs[i], false, args[i]);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    // numpy has no bf16: a bf16 argument's file holds its raw words ('<u2').
+    hybrid_value_info info;
+    bool bf16 = module.argInfo(entry, i, info) &&
+                info.dtype == HYBRID_DTYPE_BF16;
+    if (hybrid::Status s = hybrid::Tensor::loadNpy(inputs[i], bf16, args[i]);
         !s)
       return fail(s.message());
+  }
   std::vector<hybrid::Tensor> results;
   for (int r = 0; r < repeat; ++r) {
     auto start = std::chrono::steady_clock::now();

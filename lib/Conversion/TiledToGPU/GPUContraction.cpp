@@ -12,7 +12,12 @@
 //    as 2 x 2 tensor-core fragments (`mma.sync.m16n8k16`, f32
 //    accumulators), BM = BN = 64, BK = 32. A sits in shared memory row by
 //    row and B column by column (K contiguous in both), each row padded by
-//    8 halves so that a warp's fragment loads touch 32 distinct banks.
+//    8 halves so that a warp's fragment loads touch 32 distinct banks;
+//  - bf16 x f32 (a bf16 checkpoint's weights against f32 activations): the
+//    same tensor-core tiles, the f32 operand staged as two bf16 tiles, its
+//    rounding and what the rounding lost (x = hi + lo to about 2^-16), and
+//    both multiplied by the bf16 operand, which is exact: two mma.sync per
+//    fragment for nearly f32 products.
 //
 // Batch matmuls take one grid layer (blockIdx.z) per batch.
 //
@@ -143,6 +148,9 @@ struct Slice {
   OpOperand &operand;
   bool isB;
   Value tile;
+  /// For an f32 operand staged as two bf16 tiles: where the part the
+  /// rounding into `tile` lost goes (null otherwise).
+  Value loTile;
   bool transposed;
   int64_t width, perThread, threads;
   bool interleaved;
@@ -160,11 +168,20 @@ void stage(Builder &e, const ContractionLoops &loops, Value batch, Value tid,
     SmallVector<Value> at =
         s.isB ? loops.indices(s.operand, batch, {}, col, row)
               : loops.indices(s.operand, batch, row, {}, col);
-    Value v = e.loadOrZero(s.operand.get(), at,
-                           e.both(e.lt(row, s.rowBound), e.lt(col, s.colBound)),
-                           type);
-    memref::StoreOp::create(e.b, e.loc, v, s.tile,
-                            s.transposed ? ValueRange{c, r} : ValueRange{r, c});
+    Value inBounds = e.both(e.lt(row, s.rowBound), e.lt(col, s.colBound));
+    ValueRange tileAt = s.transposed ? ValueRange{c, r} : ValueRange{r, c};
+    if (!s.loTile) {
+      Value v = e.loadOrZero(s.operand.get(), at, inBounds, type);
+      memref::StoreOp::create(e.b, e.loc, v, s.tile, tileAt);
+      continue;
+    }
+    Value v = e.loadOrZero(s.operand.get(), at, inBounds, e.b.getF32Type());
+    Value hi = e.castFloat(v, type);
+    Value lo = e.castFloat(
+        arith::SubFOp::create(e.b, e.loc, v, e.castFloat(hi, v.getType())),
+        type);
+    memref::StoreOp::create(e.b, e.loc, hi, s.tile, tileAt);
+    memref::StoreOp::create(e.b, e.loc, lo, s.loTile, tileAt);
   }
 }
 
@@ -195,11 +212,13 @@ void emitSimtTiles(Builder &e, const ContractionLoops &loops, Launch &launch,
     // Stage A (BM x BK, stored k-major) and B (BK x BN): each thread copies
     // BM * BK / threads elements of each, zero outside the matrices.
     stage(e, loops, batch, tid,
-          Slice{a, false, aTile, true, t.bk, t.bm * t.bk / t.threads,
+          Slice{a, false, aTile, Value(), true, t.bk,
+                t.bm * t.bk / t.threads,
                 t.threads, false, m0, M, k0, K},
           f32);
     stage(e, loops, batch, tid,
-          Slice{bOp, true, bTile, false, t.bn, t.bk * t.bn / t.threads,
+          Slice{bOp, true, bTile, Value(), false, t.bn,
+                t.bk * t.bn / t.threads,
                 t.threads, false, k0, K, n0, N},
           f32);
     gpu::BarrierOp::create(b, loc);
@@ -231,16 +250,20 @@ void emitSimtTiles(Builder &e, const ContractionLoops &loops, Launch &launch,
                      loop.getResult(i * kSimtCols + j));
 }
 
+/// Shared tiles of the tensor-core form: A's and B's in the 16-bit type,
+/// then the low parts of whichever operands are split (f32 as hi + lo).
+struct MmaTiles {
+  Value a, b, aLo, bLo;
+};
+
 void emitTensorCoreTiles(Builder &e, const ContractionLoops &loops,
                          Launch &launch, Value M, Value N, Value K,
-                         Type elementType) {
+                         Type elementType, const MmaTiles &tiles) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   const GemmTiling t = kMmaTiling;
   OpOperand &a = *loops.op.getDpsInputOperand(0);
   OpOperand &bOp = *loops.op.getDpsInputOperand(1);
-  Value aTile = launch.shared[0]; // [BM][BK + pad]
-  Value bTile = launch.shared[1]; // [BN][BK + pad]
   Value tid = launch.threadX;
   Value warp = e.div(tid, 32), lane = e.rem(tid, 32);
   Value group = e.div(lane, 4), inGroup = e.rem(lane, 4);
@@ -253,6 +276,13 @@ void emitTensorCoreTiles(Builder &e, const ContractionLoops &loops,
   constexpr int64_t fragRows = kWarpRows / 16, fragCols = kWarpCols / 8;
   Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
   SmallVector<Value> init(fragRows * fragCols * 4, zeroF);
+  // The (A, B) tile pairs multiplied: hi x hi, and a split operand's low
+  // part against the other's (lo x lo is below the f32 rounding).
+  SmallVector<std::pair<Value, Value>> products{{tiles.a, tiles.b}};
+  if (tiles.aLo)
+    products.push_back({tiles.aLo, tiles.b});
+  if (tiles.bLo)
+    products.push_back({tiles.a, tiles.bLo});
 
   auto loop = scf::ForOp::create(b, loc, e.index(0), K, e.index(t.bk), init);
   {
@@ -264,41 +294,52 @@ void emitTensorCoreTiles(Builder &e, const ContractionLoops &loops,
     // contiguous per column.
     int64_t perThread = t.bm * t.bk / t.threads;
     stage(e, loops, batch, tid,
-          Slice{a, false, aTile, false, t.bk, perThread, t.threads, false, m0,
-                M, k0, K},
+          Slice{a, false, tiles.a, tiles.aLo, false, t.bk, perThread,
+                t.threads, false, m0, M, k0, K},
           elementType);
     stage(e, loops, batch, tid,
-          Slice{bOp, true, bTile, true, t.bn, perThread, t.threads, true, k0,
-                K, n0, N},
+          Slice{bOp, true, tiles.b, tiles.bLo, true, t.bn, perThread,
+                t.threads, true, k0, K, n0, N},
           elementType);
     gpu::BarrierOp::create(b, loc);
     SmallVector<Value> acc(loop.getRegionIterArgs());
     for (int64_t ks = 0; ks < t.bk; ks += 16) {
       Value kLo = e.add(e.index(ks), e.mul(inGroup, e.index(2)));
       Value kHi = e.add(kLo, e.index(8));
-      SmallVector<SmallVector<Value, 4>> aFrag, bFrag;
-      for (int64_t fr = 0; fr < fragRows; ++fr) {
-        Value r0 = e.add(warpRow, e.add(e.index(fr * 16), group));
-        Value r1 = e.add(r0, e.index(8));
-        aFrag.push_back({loadMMAPair(b, loc, aTile, r0, kLo),
-                         loadMMAPair(b, loc, aTile, r1, kLo),
-                         loadMMAPair(b, loc, aTile, r0, kHi),
-                         loadMMAPair(b, loc, aTile, r1, kHi)});
-      }
-      for (int64_t fc = 0; fc < fragCols; ++fc) {
-        Value col = e.add(warpCol, e.add(e.index(fc * 8), group));
-        bFrag.push_back({loadMMAPair(b, loc, bTile, col, kLo),
-                         loadMMAPair(b, loc, bTile, col, kHi)});
-      }
-      for (int64_t fr = 0; fr < fragRows; ++fr)
-        for (int64_t fc = 0; fc < fragCols; ++fc) {
-          int64_t base = (fr * fragCols + fc) * 4;
-          SmallVector<Value, 4> d =
-              mmaSync16816(b, loc, aFrag[fr], bFrag[fc],
-                           ArrayRef<Value>(acc).slice(base, 4), elementType);
-          for (int64_t i = 0; i < 4; ++i)
-            acc[base + i] = d[i];
+      auto aFragments = [&](Value tile) {
+        SmallVector<SmallVector<Value, 4>> frags;
+        for (int64_t fr = 0; fr < fragRows; ++fr) {
+          Value r0 = e.add(warpRow, e.add(e.index(fr * 16), group));
+          Value r1 = e.add(r0, e.index(8));
+          frags.push_back({loadMMAPair(b, loc, tile, r0, kLo),
+                           loadMMAPair(b, loc, tile, r1, kLo),
+                           loadMMAPair(b, loc, tile, r0, kHi),
+                           loadMMAPair(b, loc, tile, r1, kHi)});
         }
+        return frags;
+      };
+      auto bFragments = [&](Value tile) {
+        SmallVector<SmallVector<Value, 4>> frags;
+        for (int64_t fc = 0; fc < fragCols; ++fc) {
+          Value col = e.add(warpCol, e.add(e.index(fc * 8), group));
+          frags.push_back({loadMMAPair(b, loc, tile, col, kLo),
+                           loadMMAPair(b, loc, tile, col, kHi)});
+        }
+        return frags;
+      };
+      for (auto [aTile, bTile] : products) {
+        SmallVector<SmallVector<Value, 4>> aFrag = aFragments(aTile);
+        SmallVector<SmallVector<Value, 4>> bFrag = bFragments(bTile);
+        for (int64_t fr = 0; fr < fragRows; ++fr)
+          for (int64_t fc = 0; fc < fragCols; ++fc) {
+            int64_t base = (fr * fragCols + fc) * 4;
+            SmallVector<Value, 4> d =
+                mmaSync16816(b, loc, aFrag[fr], bFrag[fc],
+                             ArrayRef<Value>(acc).slice(base, 4), elementType);
+            for (int64_t i = 0; i < 4; ++i)
+              acc[base + i] = d[i];
+          }
+      }
     }
     gpu::BarrierOp::create(b, loc);
     scf::YieldOp::create(b, loc, acc);
@@ -343,7 +384,12 @@ LogicalResult emitContraction(OpBuilder &b, linalg::LinalgOp op) {
                          dims->m[0], dims->n[0], dims->k[0]};
   Type aType = getElementTypeOrSelf(op.getDpsInputOperand(0)->get().getType());
   Type bType = getElementTypeOrSelf(op.getDpsInputOperand(1)->get().getType());
-  bool tensorCores = aType == bType && (aType.isF16() || aType.isBF16());
+  // bf16 against f32: the f32 operand split into two bf16 parts.
+  bool splitA = aType.isF32() && bType.isBF16();
+  bool splitB = aType.isBF16() && bType.isF32();
+  bool tensorCores = (aType == bType && (aType.isF16() || aType.isBF16())) ||
+                     splitA || splitB;
+  Type mmaType = splitA ? bType : aType;
   const GemmTiling t = tensorCores ? kMmaTiling : kSimtTiling;
 
   Location loc = op.getLoc();
@@ -359,17 +405,25 @@ LogicalResult emitContraction(OpBuilder &b, linalg::LinalgOp op) {
   std::array<Value, 3> grid{
       arith::CeilDivUIOp::create(b, loc, N, e.index(t.bn)),
       arith::CeilDivUIOp::create(b, loc, M, e.index(t.bm)), batches};
-  SmallVector<Type, 2> shared;
+  SmallVector<Type, 4> shared;
   if (tensorCores) {
-    shared.push_back(getWorkgroupBufferType({t.bm, t.bk + kMmaPad}, aType));
-    shared.push_back(getWorkgroupBufferType({t.bn, t.bk + kMmaPad}, aType));
+    Type aTile = getWorkgroupBufferType({t.bm, t.bk + kMmaPad}, mmaType);
+    Type bTile = getWorkgroupBufferType({t.bn, t.bk + kMmaPad}, mmaType);
+    shared.append({aTile, bTile});
+    if (splitA)
+      shared.push_back(aTile);
+    if (splitB)
+      shared.push_back(bTile);
   } else {
     shared.push_back(getWorkgroupBufferType({t.bk, t.bm}, b.getF32Type()));
     shared.push_back(getWorkgroupBufferType({t.bk, t.bn}, b.getF32Type()));
   }
   Launch launch = createGuardedLaunch(b, loc, work, grid, t.threads, shared);
   if (tensorCores)
-    emitTensorCoreTiles(e, loops, launch, M, N, K, aType);
+    emitTensorCoreTiles(e, loops, launch, M, N, K, mmaType,
+                        MmaTiles{launch.shared[0], launch.shared[1],
+                                 splitA ? launch.shared[2] : Value(),
+                                 splitB ? launch.shared[2] : Value()});
   else
     emitSimtTiles(e, loops, launch, M, N, K);
   op->erase();

@@ -7,7 +7,8 @@
 //    one m, one n and one k dimension): one thread block per output tile,
 //    K staged through shared memory, per-thread register tiles (f32) or
 //    per-warp tensor-core tiles (`nvvm.mma.sync` m16n8k16, f16/bf16 in,
-//    f32 accumulate);
+//    f32 accumulate; bf16 x f32 with the f32 operand split in two bf16
+//    parts);
 //  - everything else: one thread per point of the parallel loops, which
 //    runs the op's reduction loops itself.
 //

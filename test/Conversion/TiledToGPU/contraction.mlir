@@ -52,3 +52,23 @@ func.func @matmul_transpose_b(%a: memref<8x64xf32>, %b: memref<32x64xf32>, %c: m
     ins(%a, %b : memref<8x64xf32>, memref<32x64xf32>) outs(%c : memref<8x32xf32>)
   return
 }
+
+// bf16 weights against f32 activations (a bf16 checkpoint's projections):
+// tensor cores, the f32 operand staged as two bf16 tiles (its rounding and
+// the rest), each multiplied by the bf16 tile: 2 x 8 mma.sync per K slice.
+// CHECK-LABEL: func @matmul_bf16_f32
+// CHECK:       gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c256
+// CHECK-COUNT-3: memref.get_global {{.*}} : memref<64x40xbf16, #gpu.address_space<workgroup>>
+// CHECK:         %[[X:.*]] = scf.if {{.*}} -> (f32)
+// CHECK:         %[[HI:.*]] = arith.truncf %[[X]] : f32 to bf16
+// CHECK:         %[[BACK:.*]] = arith.extf %[[HI]] : bf16 to f32
+// CHECK:         %[[REST:.*]] = arith.subf %[[X]], %[[BACK]]
+// CHECK:         %[[LO:.*]] = arith.truncf %[[REST]] : f32 to bf16
+// CHECK:         memref.store %[[HI]]
+// CHECK:         memref.store %[[LO]]
+// CHECK-COUNT-16: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>{{.*}} : (i32, i32, f32)
+// CHECK-NOT:     nvvm.mma.sync
+func.func @matmul_bf16_f32(%w: memref<64x64xbf16>, %x: memref<64x?xf32>, %c: memref<64x?xf32>) {
+  linalg.matmul ins(%w, %x : memref<64x64xbf16>, memref<64x?xf32>) outs(%c : memref<64x?xf32>)
+  return
+}

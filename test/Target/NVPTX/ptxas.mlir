@@ -11,6 +11,9 @@
 // The tensor-core GEMMs (f16, bf16 batched): 10 KB of padded tiles.
 // CHECK-DAG: kernel __hybrid_kernel_matmul_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 10240 bytes smem, 1 barriers, spills 0/0 bytes
 // CHECK-DAG: kernel __hybrid_kernel_batch_matmul_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 10240 bytes smem, 1 barriers, spills 0/0 bytes
+// bf16 weights against f32 activations on tensor cores: a third tile for
+// the activations' low bf16 parts.
+// CHECK-DAG: kernel __hybrid_kernel_matmul_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 15360 bytes smem, 1 barriers, spills 0/0 bytes
 // Elementwise with exp and tanh, and the softmax's reductions: no
 // libdevice (ptxas would reject an unresolved __nv_expf).
 // CHECK-DAG: kernel __hybrid_kernel_tanh_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 0 bytes smem, 0 barriers, spills 0/0 bytes
@@ -77,6 +80,16 @@ func.func @bmm_bf16(%a: tensor<4x?x64xbf16>, %b: tensor<4x64x32xbf16>) -> tensor
   %f = linalg.fill ins(%z : f32) outs(%e : tensor<4x?x32xf32>) -> tensor<4x?x32xf32>
   %y = linalg.batch_matmul ins(%a, %b : tensor<4x?x64xbf16>, tensor<4x64x32xbf16>) outs(%f : tensor<4x?x32xf32>) -> tensor<4x?x32xf32>
   return %y : tensor<4x?x32xf32>
+}
+
+func.func @mm_bf16_f32(%w: tensor<128x64xbf16>, %x: tensor<64x?xf32>) -> tensor<128x?xf32> {
+  %c1 = arith.constant 1 : index
+  %n = tensor.dim %x, %c1 : tensor<64x?xf32>
+  %e = tensor.empty(%n) : tensor<128x?xf32>
+  %z = arith.constant 0.0 : f32
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<128x?xf32>) -> tensor<128x?xf32>
+  %y = linalg.matmul ins(%w, %x : tensor<128x64xbf16>, tensor<64x?xf32>) outs(%f : tensor<128x?xf32>) -> tensor<128x?xf32>
+  return %y : tensor<128x?xf32>
 }
 
 func.func @norm(%x: tensor<?x128xf32>, %w: tensor<128xf32>) -> tensor<?x128xf32> {
