@@ -173,6 +173,9 @@ struct hybrid_module_t {
   void (*gpuRelease)(void *) = nullptr;
   /// hybrid_cuda_download: device bytes to the host (1 on success).
   int (*gpuDownload)(void *, const void *, size_t) = nullptr;
+  /// hybrid_cuda_call_finished: after each call, so that the device memory
+  /// the call freed is reused.
+  void (*gpuCallFinished)() = nullptr;
   /// The tensors whose device mirrors this module holds.
   std::vector<hybrid_tensor_t *> mirrored;
   /// Calls share it (they run concurrently: each has its own error cell);

@@ -222,6 +222,8 @@ hybrid_status hybrid_module_load(const char *path, hybrid_module **out) {
       reinterpret_cast<void (*)(void *)>(dlsym(m->handle, "hybrid_cuda_release"));
   m->gpuDownload = reinterpret_cast<int (*)(void *, const void *, size_t)>(
       dlsym(m->handle, "hybrid_cuda_download"));
+  m->gpuCallFinished = reinterpret_cast<void (*)()>(
+      dlsym(m->handle, "hybrid_cuda_call_finished"));
   if (std::string gpu = takeGPUError(*m); !gpu.empty())
     return makeStatus("cannot load module %s: %s", path, gpu.c_str());
   *out = m.release();
@@ -471,6 +473,8 @@ hybrid_status hybrid_module_invoke(hybrid_module *m, const char *entry,
       threads && m->setNumThreads)
     m->setNumThreads(threads);
   e->function(slots.data());
+  if (m->gpuCallFinished)
+    m->gpuCallFinished();
   if (m->setErrorCell)
     m->setErrorCell(nullptr);
   // A raise with no cell in reach (a module without one) set the module's

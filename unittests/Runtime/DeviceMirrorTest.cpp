@@ -1,7 +1,8 @@
 //===- DeviceMirrorTest.cpp - KV caches stay in device memory -------------===//
 //
 // A GPU module's in-place arguments (KV caches) are kept in device memory
-// between its calls, copied back only when the caller reads them. Run on
+// between its calls, copied back only when the caller reads them, and the
+// device memory a call frees is reused by the next (the pool). Run on
 // a stand-in for the CUDA driver that keeps "device memory" on the host
 // and counts the bytes that cross (HostMemoryDriver.cpp): its kernels do
 // not run, so the test writes device memory itself where a kernel would.
@@ -21,11 +22,13 @@ namespace {
 
 struct Traffic {
   size_t toDevice, toDeviceBytes, toHost, toHostBytes, deviceToDevice,
-      launches;
+      launches, allocations, frees, synchronizations;
 };
 
-constexpr size_t kCacheBytes = 4 * 8 * sizeof(float);
-constexpr size_t kRowBytes = 8 * sizeof(float);
+// Sizes the runtime's device pool keeps apart (it rounds up to powers of
+// two from 256 bytes).
+constexpr size_t kCacheBytes = 4 * 64 * sizeof(float);
+constexpr size_t kRowBytes = 64 * sizeof(float);
 
 class DeviceMirror : public ::testing::Test {
 protected:
@@ -40,7 +43,7 @@ protected:
         dlsym(driver, "hostDriverTraffic"))();
     allocationOfSize = reinterpret_cast<void *(*)(size_t)>(
         dlsym(driver, "hostDriverAllocationOfSize"));
-    int64_t cacheShape[] = {4, 8}, rowShape[] = {1, 8};
+    int64_t cacheShape[] = {4, 64}, rowShape[] = {1, 64};
     ASSERT_EQ(hybrid_tensor_create(HYBRID_DTYPE_F32, 2, cacheShape, &cache),
               nullptr);
     ASSERT_EQ(hybrid_tensor_create(HYBRID_DTYPE_F32, 2, rowShape, &row),
@@ -170,7 +173,7 @@ TEST_F(DeviceMirror, FreeingTheTensorReleasesItsDeviceCopy) {
 TEST_F(DeviceMirror, AWrappedCacheGetsTheDeviceBytesWhenItsTensorIsFreed) {
   // As Python passes a numpy array: wrapped for one call, then freed.
   std::vector<float> memory(kCacheBytes / sizeof(float), 0.0f);
-  int64_t shape[] = {4, 8};
+  int64_t shape[] = {4, 64};
   hybrid_tensor_free(cache);
   cache = nullptr;
   ASSERT_EQ(hybrid_tensor_wrap(HYBRID_DTYPE_F32, 2, shape, memory.data(),
@@ -182,6 +185,18 @@ TEST_F(DeviceMirror, AWrappedCacheGetsTheDeviceBytesWhenItsTensorIsFreed) {
   cache = nullptr;
   for (float v : memory)
     ASSERT_EQ(v, 5.0f);
+}
+
+TEST_F(DeviceMirror, DeviceMemoryIsReusedAcrossCalls) {
+  append(0);
+  Traffic before = *traffic;
+  append(1);
+  append(2);
+  // The second and third calls take every buffer from the pool, and give
+  // nothing back to the driver; each call ends with one synchronisation.
+  EXPECT_EQ(traffic->allocations, before.allocations);
+  EXPECT_EQ(traffic->frees, before.frees);
+  EXPECT_EQ(traffic->synchronizations - before.synchronizations, 2u);
 }
 
 } // namespace

@@ -37,7 +37,7 @@ bool isDevice(CUdeviceptr p) {
 /// Counters the test reads.
 struct Traffic {
   size_t toDevice, toDeviceBytes, toHost, toHostBytes, deviceToDevice,
-      launches;
+      launches, allocations, frees, synchronizations;
 } traffic;
 
 int handle; // what opaque handles point at
@@ -72,6 +72,10 @@ HOST_DRIVER_API CUresult cuDevicePrimaryCtxRetain(void **context, int) {
   return 0;
 }
 HOST_DRIVER_API CUresult cuCtxSetCurrent(void *) { return 0; }
+HOST_DRIVER_API CUresult cuCtxSynchronize() {
+  ++traffic.synchronizations;
+  return 0;
+}
 HOST_DRIVER_API CUresult cuGetErrorString(CUresult, const char **text) {
   *text = "host-memory driver error";
   return 0;
@@ -114,11 +118,13 @@ HOST_DRIVER_API CUresult cuMemAlloc_v2(CUdeviceptr *ptr, size_t bytes) {
   if (!memory)
     return 2; // CUDA_ERROR_OUT_OF_MEMORY
   allocations()[reinterpret_cast<uintptr_t>(memory)] = bytes;
+  ++traffic.allocations;
   *ptr = reinterpret_cast<CUdeviceptr>(memory);
   return 0;
 }
 HOST_DRIVER_API CUresult cuMemFree_v2(CUdeviceptr ptr) {
   allocations().erase(static_cast<uintptr_t>(ptr));
+  ++traffic.frees;
   std::free(reinterpret_cast<void *>(ptr));
   return 0;
 }

@@ -41,6 +41,7 @@ std::string load(Driver &d) {
   resolve(d.cuDeviceGet, "cuDeviceGet");
   resolve(d.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain");
   resolve(d.cuCtxSetCurrent, "cuCtxSetCurrent");
+  resolve(d.cuCtxSynchronize, "cuCtxSynchronize");
   resolve(d.cuGetErrorString, "cuGetErrorString");
   resolve(d.cuModuleLoadDataEx, "cuModuleLoadDataEx");
   resolve(d.cuModuleUnload, "cuModuleUnload");

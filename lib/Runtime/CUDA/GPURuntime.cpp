@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "CUDADriver.h"
+#include "DevicePool.h"
 
 #include <cstdint>
 #include <cstring>
@@ -200,28 +201,33 @@ HYBRID_GPU_API void mgpuEventRecord(void *event, void *stream) {
     });
 }
 
-/// Device memory (`isHostShared`, managed memory, is not offered: a module
-/// that asks gets an error rather than memory of another kind).
+/// Device memory from the pool (`isHostShared`, managed memory, is not
+/// offered: a module that asks gets an error rather than memory of another
+/// kind).
 HYBRID_GPU_API void *mgpuMemAlloc(uint64_t bytes, void * /*stream*/,
                                   bool isHostShared) {
   if (isHostShared) {
     recordError("host-shared GPU allocations are not supported");
     return nullptr;
   }
-  CUdeviceptr ptr = 0;
   if (bytes == 0)
     return nullptr;
-  if (!check("out of GPU memory",
-             [&](const Driver &d) { return d.cuMemAlloc(&ptr, bytes); }))
-    return nullptr;
-  return reinterpret_cast<void *>(ptr);
+  return poolAllocate(bytes);
 }
 
+/// Back to the pool, reusable once this thread's call has finished (work
+/// still queued may read the block until then).
 HYBRID_GPU_API void mgpuMemFree(void *ptr, void * /*stream*/) {
   if (ptr)
-    check("cuMemFree", [&](const Driver &d) {
-      return d.cuMemFree(reinterpret_cast<CUdeviceptr>(ptr));
-    });
+    poolRelease(ptr);
+}
+
+/// The thin runtime's word that this thread's call has returned: once the
+/// device has finished its work, the blocks the call freed are reused.
+HYBRID_GPU_API void hybrid_cuda_call_finished() {
+  if (check("the GPU failed",
+            [](const Driver &d) { return d.cuCtxSynchronize(); }))
+    poolCallFinished();
 }
 
 /// A copy of `bytes` host bytes in device memory (a parameter or a KV cache
@@ -243,7 +249,7 @@ HYBRID_GPU_API void *hybrid_cuda_upload(const void *host, size_t bytes) {
                          return d.cuStreamSynchronize(nullptr);
                        }));
   if (!copied) {
-    mgpuMemFree(device, nullptr);
+    poolFreeNow(device);
     return nullptr;
   }
   return device;
@@ -265,9 +271,11 @@ HYBRID_GPU_API int hybrid_cuda_download(void *host, const void *device,
                [](const Driver &d) { return d.cuStreamSynchronize(nullptr); });
 }
 
-/// Releases what hybrid_cuda_upload returned.
+/// Releases what hybrid_cuda_upload returned (outside any call: nothing
+/// queued reads it).
 HYBRID_GPU_API void hybrid_cuda_release(void *device) {
-  mgpuMemFree(device, nullptr);
+  if (device)
+    poolFreeNow(device);
 }
 
 /// Either side may be host memory (unified addressing).
