@@ -108,6 +108,14 @@ func.func @recurrence_gated_prefill(%q: tensor<1x4x?x128xf32>, %k: tensor<1x2x?x
   return %o, %s : tensor<1x4x?x80xf32>, tensor<1x2x128x80xf32>
 }
 
+func.func @recurrence_gated_deltanet_prefill(%q: tensor<1x4x?x64xf32>, %k: tensor<1x2x?x64xf32>, %v: tensor<1x2x?x48xf32>,
+                                             %g: tensor<1x2x?xf32>, %beta: tensor<1x2x?xf32>)
+    -> (tensor<1x4x?x48xf32>, tensor<1x2x64x48xf32>) {
+  %o, %s = hybrid.linear_recurrence gated_delta %q, %k, %v decay(%g : tensor<1x2x?xf32>) beta(%beta : tensor<1x2x?xf32>)
+      : tensor<1x4x?x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x48xf32>
+  return %o, %s : tensor<1x4x?x48xf32>, tensor<1x2x64x48xf32>
+}
+
 func.func @moe_blockffn(%x: tensor<?x256xf32>, %wr: tensor<16x256xf32>, %gamma: tensor<16xf32>,
                         %up: tensor<16x64x256xf32>, %down: tensor<16x256x64xf32>,
                         %su: tensor<128x256xf32>, %sd: tensor<256x128xf32>) -> tensor<?x256xf32> {

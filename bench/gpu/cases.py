@@ -74,6 +74,15 @@ def inputs(name, rng):
         k /= np.linalg.norm(k, axis=-1, keepdims=True)
         return [r(1, 4, t, 128), k, r(1, 2, t, 80),
                 -np.abs(r(1, 2, t)) * 0.2, r(1, 2, 128, 80) * 0.1]
+    if name == "recurrence_gated_deltanet_prefill":
+        # Gated DeltaNet in chunks (the forward substitution): 9 chunks of
+        # 16, then 7 steps.
+        t = 151
+        k = r(1, 2, t, 64)
+        k /= np.linalg.norm(k, axis=-1, keepdims=True)
+        return [r(1, 4, t, 64), k, r(1, 2, t, 48),
+                -np.abs(r(1, 2, t)) * 0.1,
+                (1 / (1 + np.exp(-r(1, 2, t)))).astype(f32)]
     if name == "recurrence_lightning_tree":
         # A prefix of 2 chunks and 8 steps, then the tree's nodes.
         prefix, n = 40, 7
@@ -121,6 +130,8 @@ CASES = [
     ("recurrence_gated_delta", "recurrence_gated_delta", 1e-4, "cpu"),
     ("recurrence_lightning_tree", "recurrence_lightning_tree", 1e-4, "cpu"),
     ("recurrence_gated_prefill", "recurrence_gated_prefill", 1e-4, "cpu"),
+    ("recurrence_gated_deltanet_prefill", "recurrence_gated_deltanet_prefill",
+     1e-4, "cpu"),
     ("recurrence_gated_prefill_4096", "recurrence_gated_prefill", 1e-4,
      "torch"),
     ("moe_blockffn", "moe_blockffn", 1e-4, "cpu"),
@@ -130,7 +141,8 @@ CASES = [
 
 # Results per entry (the recurrence returns its output and its state).
 RESULTS = {"recurrence_gated_delta": 2, "recurrence_lightning_tree": 2,
-           "recurrence_gated_prefill": 2}
+           "recurrence_gated_prefill": 2,
+           "recurrence_gated_deltanet_prefill": 2}
 
 # Whole models: a Hugging Face checkpoint of test/HF (tiny, random weights)
 # run by its `forward` entry on its input_ids.npy, checked against the

@@ -18,18 +18,21 @@
 // the node-state result earlier, and store their own. The shape checks run
 // on the host first, as on the CPU.
 //
-// Without a delta rule or per-key decays (linear, gated per head: Lightning
-// Attention), the prefix runs in chunks of 16 tokens, the state still in
-// registers: with Γ_t the cumulative log-decay since the chunk's start,
+// Without per-key decays (every rule with a per-head decay or none:
+// Lightning Attention, DeltaNet, Gated DeltaNet), the prefix runs in chunks
+// of 16 tokens, the state still in registers: with Γ_t the cumulative
+// log-decay since the chunk's start,
 //
-//   o_t = scale (e^{Γ_t} q_t S0 + Σ_{s<=t} e^{Γ_t - Γ_s} <q_t, k_s> v_s)
-//   S   = e^{Γ_last} S0 + Σ_s e^{Γ_last - Γ_s} k_s v_s^T
+//   u_t = β_t (v_t - e^{Γ_t} k_t S0 - Σ_{s<t} e^{Γ_t - Γ_s} <k_t, k_s> u_s)
+//                         (delta rules: a forward substitution; else u = v)
+//   o_t = scale (e^{Γ_t} q_t S0 + Σ_{s<=t} e^{Γ_t - Γ_s} <q_t, k_s> u_s)
+//   S   = e^{Γ_last} S0 + Σ_s e^{Γ_last - Γ_s} k_s u_s^T
 //
 // (semantics.md's chunked form): the chunk's keys, values and queries are
 // staged once, the intra-chunk weights are a block-wide product, and the
 // chunk costs a handful of barriers where 16 steps cost 16 times as many.
-// The remaining tokens, decode, the delta rules, per-key decays and a draft
-// tree's nodes take the step form. The products are f32 on FMAs.
+// The remaining tokens, decode, per-key decays and a draft tree's nodes
+// take the step form. The products are f32 on FMAs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -98,7 +101,7 @@ LogicalResult lowerLinearRecurrence(OpBuilder &b, LinearRecurrenceOp op) {
       kb.index(0));
   Value columnBlocks =
       arith::CeilDivUIOp::create(b, loc, r.valueDim, kb.index(kColumns));
-  bool chunked = !r.delta && !r.perKeyDecay;
+  bool chunked = !r.perKeyDecay;
   SmallVector<Type> sharedTypes{
       getWorkgroupBufferType({paddedRows}, f32),
       getWorkgroupBufferType({paddedRows}, f32),
@@ -317,6 +320,65 @@ LogicalResult lowerLinearRecurrence(OpBuilder &b, LinearRecurrenceOp op) {
     }
     gpu::BarrierOp::create(b, loc);
 
+    // weights[t, s] = e^{Γ_t - Γ_s} <x_t, k_s> for s < t (s <= t when
+    // `inclusive`), else 0; a thread per pair.
+    auto chunkWeights = [&](Value rows, bool inclusive) {
+      strided(kb.index(kChunk * kChunk), [&](Value e) {
+        Value t = kb.divui(e, chunk), s2 = kb.remui(e, chunk);
+        Value dot = kb.loop(zero, kb.index(paddedRows), one, {kb.f32(0.0)},
+                            [&](Value i, ValueRange it) -> SmallVector<Value> {
+                              return {fma(load(rows, {t, i}),
+                                          load(keys, {s2, i}), it[0])};
+                            })[0];
+        // From the log-decays: e^{Γ_s} alone may underflow to 0.
+        Value decay =
+            kb.exp(kb.subf(load(decays, {zero, t}), load(decays, {zero, s2})));
+        store(kb.select(kb.cmpi(inclusive ? P::ule : P::ult, s2, t),
+                        kb.mulf(dot, decay), kb.f32(0.0)),
+              weights, {t, s2});
+      });
+    };
+    // This warp's rows of e^{Γ_t} x_t S0, for every token of the chunk.
+    auto stateProducts = [&](Value rows) {
+      kb.loop(zero, chunk, one, [&](Value t) {
+        Value partial = kb.f32(0.0);
+        for (int64_t m = 0; m < rowsPerThread; ++m)
+          partial = fma(load(rows, {t, rowOf(m)}), state[m], partial);
+        store(kb.mulf(partial, load(decays, {one, t})), tokenPartials,
+              {warp, t, lane});
+      });
+    };
+
+    if (r.delta) {
+      // The delta rules' new values, in place of the chunk's values:
+      //   u_t = β_t (v_t - e^{Γ_t} k_t S0 - Σ_{s<t} e^{Γ_t - Γ_s} <k_t, k_s> u_s)
+      // a forward substitution over the chunk, run by the first warp (a
+      // lane per column).
+      chunkWeights(keys, /*inclusive=*/false);
+      stateProducts(keys);
+      gpu::BarrierOp::create(b, loc);
+      auto firstWarp =
+          scf::IfOp::create(b, loc, kb.cmpi(P::eq, warp, zero), false);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(&firstWarp.getThenRegion().front());
+        kb.loop(zero, chunk, one, [&](Value t) {
+          Value w = load(values, {t, lane});
+          for (int64_t k = 0; k < kWarps; ++k)
+            w = kb.subf(w, load(tokenPartials, {kb.index(k), t, lane}));
+          w = kb.loop(zero, t, one, {w},
+                      [&](Value s2, ValueRange it) -> SmallVector<Value> {
+                        return {kb.subf(it[0],
+                                        kb.mulf(load(weights, {t, s2}),
+                                                load(values, {s2, lane})))};
+                      })[0];
+          store(kb.mulf(io.toF32(r.betaAt(bi, h, kb.addi(t0, t))), w),
+                values, {t, lane});
+        });
+      }
+      gpu::BarrierOp::create(b, loc);
+    }
+
     auto heads = scf::ForOp::create(b, loc, zero, r.group, one);
     {
       OpBuilder::InsertionGuard guard(b);
@@ -325,29 +387,8 @@ LogicalResult lowerLinearRecurrence(OpBuilder &b, LinearRecurrenceOp op) {
       gpu::BarrierOp::create(b, loc);
       stageRows(queries, r.q, qh);
       gpu::BarrierOp::create(b, loc);
-      // W[t, s] = e^{Γ_t - Γ_s} <q_t, k_s> for s <= t, else 0.
-      strided(kb.index(kChunk * kChunk), [&](Value e) {
-        Value t = kb.divui(e, chunk), s2 = kb.remui(e, chunk);
-        Value dot = kb.loop(zero, kb.index(paddedRows), one, {kb.f32(0.0)},
-                            [&](Value i, ValueRange it) -> SmallVector<Value> {
-                              return {fma(load(queries, {t, i}),
-                                             load(keys, {s2, i}), it[0])};
-                            })[0];
-        // From the log-decays: e^{Γ_s} alone may underflow to 0.
-        Value decay =
-            kb.exp(kb.subf(load(decays, {zero, t}), load(decays, {zero, s2})));
-        store(kb.select(kb.cmpi(P::ule, s2, t), kb.mulf(dot, decay),
-                        kb.f32(0.0)),
-              weights, {t, s2});
-      });
-      // This warp's rows of e^{Γ_t} q_t S0, for every token of the chunk.
-      kb.loop(zero, chunk, one, [&](Value t) {
-        Value partial = kb.f32(0.0);
-        for (int64_t m = 0; m < rowsPerThread; ++m)
-          partial = fma(load(queries, {t, rowOf(m)}), state[m], partial);
-        store(kb.mulf(partial, load(decays, {one, t})), tokenPartials,
-              {warp, t, lane});
-      });
+      chunkWeights(queries, /*inclusive=*/true);
+      stateProducts(queries);
       gpu::BarrierOp::create(b, loc);
       // Token t = warp + 4j of this lane's column: the warps' partials and
       // the chunk's own contributions.
@@ -365,7 +406,8 @@ LogicalResult lowerLinearRecurrence(OpBuilder &b, LinearRecurrenceOp op) {
                 out, {bi, qh, kb.addi(t0, t), col}, colValid);
       }
     }
-    // S = e^{Γ_last} S0 + Σ_s e^{Γ_last - Γ_s} k_s v_s^T.
+    // S = e^{Γ_last} S0 + Σ_s e^{Γ_last - Γ_s} k_s u_s^T (u = v without a
+    // delta rule).
     Value lastDecay = load(decays, {one, kb.index(kChunk - 1)});
     for (int64_t m = 0; m < rowsPerThread; ++m)
       state[m] = kb.mulf(state[m], lastDecay);

@@ -94,3 +94,33 @@ func.func @lightning_chunks(%q: tensor<1x4x?x128xf32>, %k: tensor<1x2x?x128xf32>
       : tensor<1x4x?x128xf32>, tensor<1x2x?x128xf32>, tensor<1x2x?x64xf32>
   return %o, %s : tensor<1x4x?x64xf32>, tensor<1x2x128x64xf32>
 }
+
+// -----
+
+// Gated DeltaNet (a per-head decay) in chunks too: before the outputs, the
+// chunk's new values by forward substitution, run by the first warp (a
+// lane per column) over the strict intra-chunk key weights and the warps'
+// partial e^{Γ_t} k_t S0, each scaled by β_t, written over the values.
+// CHECK-LABEL: func @gated_deltanet_chunks
+// CHECK:       gpu.launch
+// CHECK:         scf.for %{{.*}} = %c0 to %{{.*}} step %c1 iter_args
+// Strict (s < t) weights of the keys.
+// CHECK:           scf.for %{{.*}} = %{{.*}} to %c256 step %c128 {
+// CHECK:             arith.cmpi ult
+// CHECK:             memref.store {{.*}} : memref<16x17xf32, #gpu.address_space<workgroup>>
+// CHECK:           gpu.barrier
+// CHECK:           scf.if
+// CHECK:             scf.for %[[T:.*]] = %c0 to %c16 step %c1 {
+// CHECK:               scf.for %{{.*}} = %c0 to %[[T]] step %c1 iter_args
+// CHECK:               arith.mulf
+// CHECK:               memref.store {{.*}} : memref<16x32xf32, #gpu.address_space<workgroup>>
+// CHECK:           gpu.barrier
+// Then the query heads, as for Lightning.
+// CHECK:           scf.for %{{.*}} = %c0 to %c2 step %c1 {
+func.func @gated_deltanet_chunks(%q: tensor<1x4x?x64xf32>, %k: tensor<1x2x?x64xf32>, %v: tensor<1x2x?x64xf32>,
+                                 %g: tensor<1x2x?xf32>, %beta: tensor<1x2x?xf32>)
+    -> (tensor<1x4x?x64xf32>, tensor<1x2x64x64xf32>) {
+  %o, %s = hybrid.linear_recurrence gated_delta %q, %k, %v decay(%g : tensor<1x2x?xf32>) beta(%beta : tensor<1x2x?xf32>)
+      : tensor<1x4x?x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>
+  return %o, %s : tensor<1x4x?x64xf32>, tensor<1x2x64x64xf32>
+}

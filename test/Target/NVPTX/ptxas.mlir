@@ -27,6 +27,9 @@
 // CHECK-DAG: kernel __hybrid_kernel_linear_recurrence_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 1280 bytes smem, 1 barriers, spills 0/0 bytes
 // CHECK-DAG: kernel __hybrid_kernel_linear_recurrence_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 20864 bytes smem, 1 barriers, spills 0/0 bytes
 // CHECK-DAG: kernel __hybrid_kernel_linear_recurrence_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 29568 bytes smem, 1 barriers, spills 0/0 bytes
+// Gated DeltaNet (a per-head decay) in chunks too, its forward
+// substitution included (Dk 128, bf16: 4 bytes spilled on sm_80).
+// CHECK-DAG: kernel __hybrid_kernel_linear_recurrence_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 29568 bytes smem, 1 barriers
 // Block-sparse attention: the flash kernel over the selected ranges.
 // CHECK-DAG: kernel __hybrid_kernel_block_sparse_attention_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 35200 bytes smem, 1 barriers, spills 0/0 bytes
 // Tree verification: argmax blocks (a block reduction), then one walker.
@@ -152,6 +155,14 @@ func.func @lightning_prefill(%q: tensor<1x4x?x128xf32>, %k: tensor<1x2x?x128xf32
   %o, %s = hybrid.linear_recurrence gated %q, %k, %v {decay_slopes = array<f32: 0.5, 0.25>}
       : tensor<1x4x?x128xf32>, tensor<1x2x?x128xf32>, tensor<1x2x?x64xf32>
   return %o, %s : tensor<1x4x?x64xf32>, tensor<1x2x128x64xf32>
+}
+
+func.func @gated_deltanet(%q: tensor<1x4x?x128xbf16>, %k: tensor<1x2x?x128xbf16>, %v: tensor<1x2x?x128xbf16>,
+                          %g: tensor<1x2x?xf32>, %beta: tensor<1x2x?xf32>)
+    -> (tensor<1x4x?x128xbf16>, tensor<1x2x128x128xf32>) {
+  %o, %s = hybrid.linear_recurrence gated_delta %q, %k, %v decay(%g : tensor<1x2x?xf32>) beta(%beta : tensor<1x2x?xf32>)
+      : tensor<1x4x?x128xbf16>, tensor<1x2x?x128xbf16>, tensor<1x2x?x128xbf16>
+  return %o, %s : tensor<1x4x?x128xbf16>, tensor<1x2x128x128xf32>
 }
 
 func.func @verify(%p: tensor<8xi32>, %d: tensor<8xi32>, %t: tensor<8x32000xf16>) -> (tensor<8xi32>, tensor<i32>, tensor<i32>) {
