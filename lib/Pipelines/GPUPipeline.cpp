@@ -28,7 +28,15 @@
 using namespace mlir;
 
 StringRef mlir::hybrid::getGPUChipName(GPUChip chip) {
-  return chip == GPUChip::SM90 ? "sm_90" : "sm_80";
+  switch (chip) {
+  case GPUChip::SM80:
+    return "sm_80";
+  case GPUChip::SM90:
+    return "sm_90";
+  case GPUChip::Both:
+    return "both";
+  }
+  llvm_unreachable("unknown chip");
 }
 
 void mlir::hybrid::buildHybridGPUPipeline(
@@ -59,12 +67,20 @@ void mlir::hybrid::buildHybridGPUPipeline(
   // host's originals are unused.
   pm.addPass(createSymbolDCEPass());
 
-  // Kernels -> NVVM.
-  GpuNVVMAttachTargetOptions target;
-  target.chip = getGPUChipName(options.chip).str();
-  target.features = options.features;
-  target.optLevel = options.optLevel;
-  pm.addPass(createGpuNVVMAttachTarget(target));
+  // Kernels -> NVVM, for one chip or both (each gpu.module gets a target
+  // per chip).
+  SmallVector<GPUChip, 2> chips;
+  if (options.chip == GPUChip::Both)
+    chips = {GPUChip::SM80, GPUChip::SM90};
+  else
+    chips = {options.chip};
+  for (GPUChip chip : chips) {
+    GpuNVVMAttachTargetOptions target;
+    target.chip = getGPUChipName(chip).str();
+    target.features = options.features;
+    target.optLevel = options.optLevel;
+    pm.addPass(createGpuNVVMAttachTarget(target));
+  }
   pm.addNestedPass<gpu::GPUModuleOp>(createHybridGPUDeviceMath());
   pm.addNestedPass<gpu::GPUModuleOp>(createLowerAffinePass());
   pm.addNestedPass<gpu::GPUModuleOp>(createSCFToControlFlowPass());
@@ -97,4 +113,6 @@ void mlir::hybrid::buildHybridGPUPipeline(
   GpuModuleToBinaryPassOptions binary;
   binary.compilationTarget = "isa";
   pm.addPass(createGpuModuleToBinaryPass(binary));
+  if (chips.size() > 1)
+    pm.addPass(createHybridGPUEmbedPTXSet());
 }

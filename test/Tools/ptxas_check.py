@@ -66,8 +66,21 @@ def main():
             r'assembly = "((?:[^"\\]|\\.)*)"', sys.stdin.read())]
     if not ptxs:
         sys.exit("ptxas_check.py: no PTX in the input")
+    # A PTX set (hybrid-gpu-embed-ptx-set: chip=both) holds one PTX per
+    # chip, each assembled for its own chip.
+    targets = []
+    for text in ptxs:
+        if not text.startswith("HYBRID-PTX-SET\n"):
+            targets.append((text, args.arch))
+            continue
+        rest = text[len("HYBRID-PTX-SET\n"):]
+        while rest and rest[0] != "\0":
+            header, rest = rest.split("\n", 1)
+            chip, size = header.split()
+            targets.append((rest[:int(size)], chip))
+            rest = rest[int(size) + 1:]
     with tempfile.TemporaryDirectory() as tmp:
-        for i, ptx in enumerate(ptxs):
+        for i, (ptx, arch) in enumerate(targets):
             path = os.path.join(args.keep or tmp, f"kernel{i}.ptx")
             with open(path, "w") as f:
                 f.write(ptx)
@@ -78,12 +91,12 @@ def main():
             if calls:
                 sys.exit(f"{path} calls libdevice: {', '.join(calls)}")
             run = subprocess.run(
-                [args.ptxas, f"-arch={args.arch}", "-v", path, "-o",
+                [args.ptxas, f"-arch={arch}", "-v", path, "-o",
                  os.devnull], capture_output=True, text=True)
             if run.returncode != 0:
                 sys.exit(f"ptxas rejected {path}:\n{run.stderr}")
             for line in summarise(run.stdout + run.stderr):
-                print(line)
+                print(f"{arch} {line}" if arch != args.arch else line)
 
 
 if __name__ == "__main__":

@@ -109,7 +109,10 @@ static cl::opt<mlir::hybrid::GPUChip> gpuChip(cl::cat(toolOptions),
                          "embedded PTX (sm_80 PTX runs on sm_90 too)"),
     cl::init(mlir::hybrid::GPUChip::SM80),
     cl::values(clEnumValN(mlir::hybrid::GPUChip::SM80, "sm_80", "Ampere"),
-               clEnumValN(mlir::hybrid::GPUChip::SM90, "sm_90", "Hopper")));
+               clEnumValN(mlir::hybrid::GPUChip::SM90, "sm_90", "Hopper"),
+               clEnumValN(mlir::hybrid::GPUChip::Both, "both",
+                          "PTX for both; the runtime loads the newest the "
+                          "device runs")));
 static cl::opt<int64_t> treeSize(cl::cat(toolOptions),
     "tree-size", cl::init(0),
     cl::desc("Draft-tree nodes per step, for the GQA layout choice"));

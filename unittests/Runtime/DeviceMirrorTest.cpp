@@ -2,7 +2,8 @@
 //
 // A GPU module's in-place arguments (KV caches) are kept in device memory
 // between its calls, copied back only when the caller reads them, and the
-// device memory a call frees is reused by the next (the pool). Run on
+// device memory a call frees is reused by the next (the pool); a module
+// built for both chips loads the PTX the device runs. Run on
 // a stand-in for the CUDA driver that keeps "device memory" on the host
 // and counts the bytes that cross (HostMemoryDriver.cpp): its kernels do
 // not run, so the test writes device memory itself where a kernel would.
@@ -16,6 +17,7 @@
 #include <dlfcn.h>
 
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 namespace {
@@ -197,6 +199,46 @@ TEST_F(DeviceMirror, DeviceMemoryIsReusedAcrossCalls) {
   EXPECT_EQ(traffic->allocations, before.allocations);
   EXPECT_EQ(traffic->frees, before.frees);
   EXPECT_EQ(traffic->synchronizations - before.synchronizations, 2u);
+}
+
+TEST_F(DeviceMirror, AModuleForBothChipsLoadsTheNewestTheDeviceRuns) {
+  void *driver = dlopen(HYBRID_HOST_DRIVER, RTLD_NOW | RTLD_NOLOAD);
+  auto setCapability = reinterpret_cast<void (*)(int)>(
+      dlsym(driver, "hostDriverSetComputeCapability"));
+  auto lastTarget = reinterpret_cast<const char *(*)()>(
+      dlsym(driver, "hostDriverLastTarget"));
+  struct Case {
+    int capability;
+    const char *loads; // null: refused
+  };
+  // Hopper, Ada, Blackwell (sm_90 PTX, JIT-compiled), Turing.
+  for (Case c : {Case{90, "sm_90"}, Case{89, "sm_80"}, Case{100, "sm_90"},
+                 Case{75, nullptr}}) {
+    SCOPED_TRACE(c.capability);
+    setCapability(c.capability);
+    // A copy of its own, so that its load constructors run again.
+    std::string copy = ::testing::TempDir() + "both-chips-" +
+                       std::to_string(c.capability) + ".so";
+    std::string command =
+        std::string("cp ") + HYBRID_BOTH_CHIPS_MODULE + " " + copy;
+    ASSERT_EQ(std::system(command.c_str()), 0);
+    hybrid_module *both = nullptr;
+    hybrid_status s = hybrid_module_load(copy.c_str(), &both);
+    if (c.loads) {
+      ASSERT_EQ(s, nullptr) << hybrid_status_message(s);
+      EXPECT_STREQ(lastTarget(), c.loads);
+      hybrid_module_free(both);
+    } else {
+      ASSERT_NE(s, nullptr);
+      EXPECT_NE(std::string(hybrid_status_message(s))
+                    .find("the module has PTX for sm_80, sm_90, none of "
+                          "which this GPU (sm_75) runs"),
+                std::string::npos)
+          << hybrid_status_message(s);
+      hybrid_status_free(s);
+    }
+  }
+  setCapability(90);
 }
 
 } // namespace

@@ -3,13 +3,15 @@
 // What HYBRID_CUDA_DRIVER names in the device-residency test: the driver
 // functions the GPU runtime calls, with "device memory" allocated on the
 // host and kernels that do not run (a launch is only counted). It accepts
-// any PTX. The test reads its counters to see which bytes crossed between
-// host and device, and writes "device memory" itself to stand for what a
-// kernel would have written.
+// any PTX (and remembers its .target) and reports the compute capability
+// the test sets. The test reads its counters to see which bytes crossed
+// between host and device, and writes "device memory" itself to stand for
+// what a kernel would have written.
 //
 //===----------------------------------------------------------------------===//
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -42,6 +44,11 @@ struct Traffic {
 
 int handle; // what opaque handles point at
 
+/// The compute capability reported (10 major + minor), and the `.target`
+/// of the last PTX loaded.
+int capability = 90;
+char lastTarget[16] = "";
+
 } // namespace
 
 extern "C" {
@@ -62,7 +69,26 @@ hostDriverAllocationOfSize(size_t bytes) {
 
 #define HOST_DRIVER_API __attribute__((visibility("default")))
 
+__attribute__((visibility("default"))) void
+hostDriverSetComputeCapability(int value) {
+  capability = value;
+}
+
+__attribute__((visibility("default"))) const char *hostDriverLastTarget() {
+  return lastTarget;
+}
+
 HOST_DRIVER_API CUresult cuInit(unsigned) { return 0; }
+HOST_DRIVER_API CUresult cuDeviceGetAttribute(int *value, int attribute,
+                                              int) {
+  if (attribute == 75) // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
+    *value = capability / 10;
+  else if (attribute == 76) // ..._MINOR
+    *value = capability % 10;
+  else
+    return 1; // CUDA_ERROR_INVALID_VALUE
+  return 0;
+}
 HOST_DRIVER_API CUresult cuDeviceGet(int *device, int) {
   *device = 0;
   return 0;
@@ -80,8 +106,12 @@ HOST_DRIVER_API CUresult cuGetErrorString(CUresult, const char **text) {
   *text = "host-memory driver error";
   return 0;
 }
-HOST_DRIVER_API CUresult cuModuleLoadDataEx(void **module, const void *,
+HOST_DRIVER_API CUresult cuModuleLoadDataEx(void **module, const void *image,
                                             unsigned, int *, void **) {
+  const char *target = std::strstr(static_cast<const char *>(image),
+                                   ".target ");
+  std::snprintf(lastTarget, sizeof(lastTarget), "%.5s",
+                target ? target + 8 : "");
   *module = &handle;
   return 0;
 }

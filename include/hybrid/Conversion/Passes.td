@@ -251,4 +251,24 @@ def HybridGPUDeviceMath : Pass<"hybrid-gpu-device-math"> {
   ];
 }
 
+def HybridGPUEmbedPTXSet : Pass<"hybrid-gpu-embed-ptx-set", "ModuleOp"> {
+  let summary = "One embedded object holding the PTX of every chip";
+  let description = [{
+    After `gpu-module-to-binary` on modules with several NVVM targets
+    (`hybrid-gpu-pipeline{chip=both}`), a `gpu.binary` holds one PTX object
+    per chip, of which the embedding would keep only the first. This pass
+    merges them into one object, a PTX set that the GPU runtime's module
+    loader reads (`lib/Runtime/CUDA/GPURuntime.cpp`):
+
+        HYBRID-PTX-SET\n
+        sm_80 <bytes>\n <PTX> \0
+        sm_90 <bytes>\n <PTX> \0
+
+    and loads the PTX of the newest chip the device runs (sm_90 on Hopper
+    and later, sm_80 on Ampere and Ada). A binary that is not all PTX for
+    NVVM targets is an error.
+  }];
+  let dependentDialects = ["mlir::gpu::GPUDialect"];
+}
+
 #endif // HYBRID_CONVERSION_PASSES_TD

@@ -68,7 +68,9 @@ struct HybridCPUPipelineOptions
 void buildHybridCPUPipeline(OpPassManager &pm,
                             const HybridCPUPipelineOptions &options);
 
-enum class GPUChip { SM80, SM90 };
+/// What the embedded PTX targets: one chip, or both (a PTX set, from which
+/// the runtime loads the newest the device runs).
+enum class GPUChip { SM80, SM90, Both };
 
 struct HybridGPUPipelineOptions
     : public PassPipelineOptions<HybridGPUPipelineOptions> {
@@ -78,7 +80,10 @@ struct HybridGPUPipelineOptions
                      "driver JIT-compiles sm_80 PTX for sm_90 too)"),
       llvm::cl::init(GPUChip::SM80),
       llvm::cl::values(clEnumValN(GPUChip::SM80, "sm_80", "Ampere (A100)"),
-                       clEnumValN(GPUChip::SM90, "sm_90", "Hopper (H100)"))};
+                       clEnumValN(GPUChip::SM90, "sm_90", "Hopper (H100)"),
+                       clEnumValN(GPUChip::Both, "both",
+                                  "PTX for sm_80 and sm_90; the runtime "
+                                  "loads the newest the device runs"))};
   PassOptions::Option<std::string> features{
       *this, "features",
       llvm::cl::desc("PTX features; CUDA 13 needs at least +ptx80"),
@@ -88,7 +93,7 @@ struct HybridGPUPipelineOptions
       llvm::cl::init(3)};
 };
 
-/// The `chip` option's spelling (sm_80, sm_90).
+/// The `chip` option's spelling (sm_80, sm_90, both).
 StringRef getGPUChipName(GPUChip chip);
 
 /// hybrid + upstream tensor-level IR -> host LLVM dialect calling the

@@ -39,6 +39,7 @@ std::string load(Driver &d) {
   };
   resolve(d.cuInit, "cuInit");
   resolve(d.cuDeviceGet, "cuDeviceGet");
+  resolve(d.cuDeviceGetAttribute, "cuDeviceGetAttribute");
   resolve(d.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain");
   resolve(d.cuCtxSetCurrent, "cuCtxSetCurrent");
   resolve(d.cuCtxSynchronize, "cuCtxSynchronize");
@@ -75,6 +76,9 @@ std::string describe(CUresult result) {
 
 } // namespace
 
+/// Device 0, whose primary context the runtime uses.
+CUdevice theDevice = 0;
+
 const Driver *hybrid::cuda::driver() {
   static CUcontext context = nullptr;
   static const std::string failure = [] {
@@ -82,12 +86,11 @@ const Driver *hybrid::cuda::driver() {
     if (!why.empty())
       return why;
     loaded = true;
-    CUdevice device = 0;
     CUresult r = entryPoints.cuInit(0);
     if (r == 0)
-      r = entryPoints.cuDeviceGet(&device, 0);
+      r = entryPoints.cuDeviceGet(&theDevice, 0);
     if (r == 0)
-      r = entryPoints.cuDevicePrimaryCtxRetain(&context, device);
+      r = entryPoints.cuDevicePrimaryCtxRetain(&context, theDevice);
     if (r != 0)
       return "the CUDA driver has no usable device (" + describe(r) + ")";
     return std::string();
@@ -103,6 +106,22 @@ const Driver *hybrid::cuda::driver() {
     return nullptr;
   }
   return &entryPoints;
+}
+
+int hybrid::cuda::computeCapability() {
+  const Driver *d = driver();
+  if (!d)
+    return -1;
+  // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR and _MINOR.
+  int major = 0, minor = 0;
+  CUresult r = d->cuDeviceGetAttribute(&major, 75, theDevice);
+  if (r == 0)
+    r = d->cuDeviceGetAttribute(&minor, 76, theDevice);
+  if (r) {
+    recordError("cannot read the GPU's compute capability", r);
+    return -1;
+  }
+  return 10 * major + minor;
 }
 
 void hybrid::cuda::recordError(const std::string &what, CUresult result) {

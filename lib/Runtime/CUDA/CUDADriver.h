@@ -29,6 +29,7 @@ using CUdeviceptr = unsigned long long;
 struct Driver {
   CUresult (*cuInit)(unsigned);
   CUresult (*cuDeviceGet)(CUdevice *, int);
+  CUresult (*cuDeviceGetAttribute)(int *, int, CUdevice);
   CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
   CUresult (*cuCtxSetCurrent)(CUcontext);
   CUresult (*cuCtxSynchronize)();
@@ -62,6 +63,10 @@ struct Driver {
 /// HYBRID_CUDA_DRIVER names another library file (tests use it to stand
 /// for a machine without a driver).
 const Driver *driver();
+
+/// The device's compute capability as 10 major + minor (90 for Hopper), or
+/// -1 after recording why not.
+int computeCapability();
 
 /// Records a failure of the GPU runtime (the first one is kept until
 /// taken), with the driver's own message for `result` when there is one.

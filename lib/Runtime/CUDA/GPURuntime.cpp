@@ -16,7 +16,9 @@
 #include "DevicePool.h"
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 using namespace hybrid::cuda;
@@ -58,8 +60,48 @@ HYBRID_GPU_API size_t hybrid_cuda_take_error(char *buffer, size_t capacity) {
   return error.size();
 }
 
-/// PTX (NUL-terminated), compiled for the device by the driver's JIT: no
-/// CUDA toolkit is needed where the module runs.
+namespace {
+/// The PTX to load from a module's object: itself, or, from a PTX set
+/// (hybrid-gpu-embed-ptx-set: "HYBRID-PTX-SET\n" then "sm_XY <bytes>\n"
+/// <PTX> '\0' per chip), the newest chip's the device runs. Null (recorded)
+/// when the set has none it runs.
+const char *choosePTX(const char *object) {
+  static constexpr char kMagic[] = "HYBRID-PTX-SET\n";
+  if (std::strncmp(object, kMagic, sizeof(kMagic) - 1) != 0)
+    return object;
+  int device = computeCapability();
+  if (device < 0)
+    return nullptr;
+  const char *best = nullptr;
+  int bestChip = -1;
+  std::string chips;
+  for (const char *p = object + sizeof(kMagic) - 1; *p;) {
+    int chip = 0;
+    unsigned long long size = 0;
+    int consumed = 0;
+    if (std::sscanf(p, "sm_%d %llu\n%n", &chip, &size, &consumed) != 2 ||
+        consumed == 0) {
+      recordError("the module's PTX set is malformed");
+      return nullptr;
+    }
+    const char *ptx = p + consumed;
+    chips += (chips.empty() ? "sm_" : ", sm_") + std::to_string(chip);
+    if (chip <= device && chip > bestChip) {
+      best = ptx;
+      bestChip = chip;
+    }
+    p = ptx + size + 1;
+  }
+  if (!best)
+    recordError("the module has PTX for " + chips +
+                ", none of which this GPU (sm_" + std::to_string(device) +
+                ") runs");
+  return best;
+}
+} // namespace
+
+/// PTX (NUL-terminated) or a PTX set, compiled for the device by the
+/// driver's JIT: no CUDA toolkit is needed where the module runs.
 HYBRID_GPU_API void *mgpuModuleLoadJIT(void *data, int optLevel) {
   CUmodule module = nullptr;
   char log[4096] = "";
@@ -70,7 +112,10 @@ HYBRID_GPU_API void *mgpuModuleLoadJIT(void *data, int optLevel) {
   const Driver *d = driver();
   if (!d)
     return nullptr;
-  if (CUresult r = d->cuModuleLoadDataEx(&module, data, 3, options, values)) {
+  const char *ptx = choosePTX(static_cast<const char *>(data));
+  if (!ptx)
+    return nullptr;
+  if (CUresult r = d->cuModuleLoadDataEx(&module, ptx, 3, options, values)) {
     recordError(std::string("the CUDA driver cannot load the module's PTX") +
                     (*log ? std::string(" (") + log + ")" : ""),
                 r);

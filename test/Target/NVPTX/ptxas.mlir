@@ -5,6 +5,13 @@
 //
 // RUN: hybrid-opt %s --hybrid-gpu-pipeline=chip=sm_80 | %python %S/../../Tools/ptxas_check.py --ptxas %ptxas --arch sm_80 | FileCheck %s
 // RUN: hybrid-opt %s --hybrid-gpu-pipeline=chip=sm_90 | %python %S/../../Tools/ptxas_check.py --ptxas %ptxas --arch sm_90 | FileCheck %s
+// chip=both: every kernel's object holds both chips' PTX, and ptxas
+// accepts each for its own chip.
+// RUN: hybrid-opt %s --hybrid-gpu-pipeline=chip=both | %python %S/../../Tools/ptxas_check.py --ptxas %ptxas --arch both | FileCheck %s --check-prefix=BOTH
+// BOTH-DAG: sm_80 kernel __hybrid_kernel_attention_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 27904 bytes smem
+// BOTH-DAG: sm_90 kernel __hybrid_kernel_attention_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 27904 bytes smem
+// BOTH-DAG: sm_80 kernel __hybrid_kernel_matmul_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 15360 bytes smem
+// BOTH-DAG: sm_90 kernel __hybrid_kernel_matmul_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 15360 bytes smem
 
 // The f32 GEMM: 8 KB of shared tiles, no spills.
 // CHECK-DAG: kernel __hybrid_kernel_matmul_{{[0-9]+}}_kernel: {{[0-9]+}} registers, 8192 bytes smem, 1 barriers, spills 0/0 bytes
