@@ -169,7 +169,9 @@ void stage(Builder &e, const ContractionLoops &loops, Value batch, Value tid,
         s.isB ? loops.indices(s.operand, batch, {}, col, row)
               : loops.indices(s.operand, batch, row, {}, col);
     Value inBounds = e.both(e.lt(row, s.rowBound), e.lt(col, s.colBound));
-    ValueRange tileAt = s.transposed ? ValueRange{c, r} : ValueRange{r, c};
+    SmallVector<Value, 2> tileAt{r, c};
+    if (s.transposed)
+      std::swap(tileAt[0], tileAt[1]);
     if (!s.loTile) {
       Value v = e.loadOrZero(s.operand.get(), at, inBounds, type);
       memref::StoreOp::create(e.b, e.loc, v, s.tile, tileAt);
