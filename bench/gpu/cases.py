@@ -57,7 +57,8 @@ def inputs(name, rng):
         return [r(1, 6, s, 72, t=f16), r(1, 2, s, 72, t=f16),
                 r(1, 2, s, 40, t=f16), mask, tree_parents(n)]
     if name == "recurrence_gated_delta":
-        t = 21
+        # Per-key decays: 2 chunks of 16 (Γ per key dim), then 13 steps.
+        t = 45
         k = r(1, 4, t, 64)
         k /= np.linalg.norm(k, axis=-1, keepdims=True)  # as gated DeltaNet
         return [r(1, 8, t, 64), k, r(1, 4, t, 48),

@@ -156,9 +156,9 @@ def ConvertHybridToGPU : Pass<"convert-hybrid-to-gpu", "ModuleOp"> {
       on the host, before the launch.
     - `hybrid.linear_recurrence`: the state in registers, one block per
       (32 value columns, KV head, batch), the state rows split over 4
-      warps; the prefix in chunks of 16 tokens unless the decay is per
-      key (the delta rules by forward substitution within a chunk), the
-      step form for the rest; draft-tree
+      warps; the prefix in chunks of 16 tokens (the delta rules by
+      forward substitution within a chunk, per-key decays weighing each
+      key dim), the step form for the rest; draft-tree
       nodes start from their parent's stored state. Static key dimension
       up to 128.
     - `hybrid.chunk_moe`: router weights a block per token, then a block

@@ -18,10 +18,10 @@
 // the node-state result earlier, and store their own. The shape checks run
 // on the host first, as on the CPU.
 //
-// Without per-key decays (every rule with a per-head decay or none:
-// Lightning Attention, DeltaNet, Gated DeltaNet), the prefix runs in chunks
-// of 16 tokens, the state still in registers: with Γ_t the cumulative
-// log-decay since the chunk's start,
+// The prefix runs in chunks of 16 tokens (every rule: Lightning Attention,
+// DeltaNet, Gated DeltaNet, GLA-style per-key decays), the state still in
+// registers: with Γ_t the cumulative log-decay since the chunk's start (per
+// key dim with per-key decays, where e^{Γ_t - Γ_s} weighs each dim),
 //
 //   u_t = β_t (v_t - e^{Γ_t} k_t S0 - Σ_{s<t} e^{Γ_t - Γ_s} <k_t, k_s> u_s)
 //                         (delta rules: a forward substitution; else u = v)
@@ -31,8 +31,8 @@
 // (semantics.md's chunked form): the chunk's keys, values and queries are
 // staged once, the intra-chunk weights are a block-wide product, and the
 // chunk costs a handful of barriers where 16 steps cost 16 times as many.
-// The remaining tokens, decode, per-key decays and a draft tree's nodes
-// take the step form. The products are f32 on FMAs.
+// The remaining tokens, decode and a draft tree's nodes take the step
+// form. The products are f32 on FMAs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -101,24 +101,25 @@ LogicalResult lowerLinearRecurrence(OpBuilder &b, LinearRecurrenceOp op) {
       kb.index(0));
   Value columnBlocks =
       arith::CeilDivUIOp::create(b, loc, r.valueDim, kb.index(kColumns));
-  bool chunked = !r.perKeyDecay;
   SmallVector<Type> sharedTypes{
       getWorkgroupBufferType({paddedRows}, f32),
       getWorkgroupBufferType({paddedRows}, f32),
       getWorkgroupBufferType({r.perKeyDecay ? paddedRows : 1}, f32),
       getWorkgroupBufferType({kWarps, kColumns}, f32)};
-  if (chunked) {
-    // The chunk's keys and queries (a float of padding per row), values,
-    // intra-chunk weights, Γ_t, e^{Γ_t} and e^{Γ_last - Γ_t}, and each warp's
-    // partial q_t S0 per token.
-    sharedTypes.append(
-        {getWorkgroupBufferType({kChunk, paddedRows + 1}, f32),
-         getWorkgroupBufferType({kChunk, paddedRows + 1}, f32),
-         getWorkgroupBufferType({kChunk, kColumns}, f32),
-         getWorkgroupBufferType({kChunk, kChunk + 1}, f32),
-         getWorkgroupBufferType({3, kChunk}, f32),
-         getWorkgroupBufferType({kWarps, kChunk, kColumns}, f32)});
-  }
+  // The chunk's keys and queries (a float of padding per row), values,
+  // intra-chunk weights, Γ_t, e^{Γ_t} and e^{Γ_last - Γ_t}, and each warp's
+  // partial q_t S0 per token.
+  sharedTypes.append(
+      {getWorkgroupBufferType({kChunk, paddedRows + 1}, f32),
+       getWorkgroupBufferType({kChunk, paddedRows + 1}, f32),
+       getWorkgroupBufferType({kChunk, kColumns}, f32),
+       getWorkgroupBufferType({kChunk, kChunk + 1}, f32),
+       getWorkgroupBufferType({3, kChunk}, f32),
+       getWorkgroupBufferType({kWarps, kChunk, kColumns}, f32)});
+  // Per-key decays: Γ_t per key dim.
+  if (r.perKeyDecay)
+    sharedTypes.push_back(
+        getWorkgroupBufferType({kChunk, paddedRows + 1}, f32));
   Launch launch = createGuardedLaunch(
       b, loc, work, {columnBlocks, r.kvHeads, r.batch}, kThreads,
       sharedTypes);
@@ -256,6 +257,7 @@ LogicalResult lowerLinearRecurrence(OpBuilder &b, LinearRecurrenceOp op) {
     Value keys = launch.shared[4], queries = launch.shared[5],
           values = launch.shared[6], weights = launch.shared[7],
           decays = launch.shared[8], tokenPartials = launch.shared[9];
+    Value keyGammas = r.perKeyDecay ? launch.shared[10] : Value();
     Value zero = kb.index(0), one = kb.index(1), chunk = kb.index(kChunk);
     auto strided = [&](Value count, function_ref<void(Value)> body) {
       auto loop = scf::ForOp::create(b, loc, tid, count, kb.index(kThreads));
@@ -297,55 +299,84 @@ LogicalResult lowerLinearRecurrence(OpBuilder &b, LinearRecurrenceOp op) {
                     valid),
             values, {t, c});
     });
-    // Γ_t, e^{Γ_t} and e^{Γ_last - Γ_t}: the first thread sums the
-    // log-decays.
-    auto first = scf::IfOp::create(b, loc, kb.cmpi(P::eq, tid, zero), false);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&first.getThenRegion().front());
-      SmallVector<Value> gamma;
-      Value sum = kb.f32(0.0);
-      for (int64_t t = 0; t < kChunk; ++t) {
-        if (r.gated)
-          sum = kb.addf(sum, io.toF32(r.logDecay(
-                                 bi, h, kb.addi(t0, kb.index(t)), zero)));
-        gamma.push_back(sum);
-      }
-      for (int64_t t = 0; t < kChunk; ++t) {
-        store(gamma[t], decays, {zero, kb.index(t)});
-        store(kb.exp(gamma[t]), decays, {one, kb.index(t)});
-        store(kb.exp(kb.subf(gamma.back(), gamma[t])), decays,
-              {kb.index(2), kb.index(t)});
+    // Γ_t, e^{Γ_t} and e^{Γ_last - Γ_t} (a per-head decay or none): the
+    // first thread sums the log-decays.
+    if (!r.perKeyDecay) {
+      auto first = scf::IfOp::create(b, loc, kb.cmpi(P::eq, tid, zero), false);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(&first.getThenRegion().front());
+        SmallVector<Value> gamma;
+        Value sum = kb.f32(0.0);
+        for (int64_t t = 0; t < kChunk; ++t) {
+          if (r.gated)
+            sum = kb.addf(sum, io.toF32(r.logDecay(
+                                   bi, h, kb.addi(t0, kb.index(t)), zero)));
+          gamma.push_back(sum);
+        }
+        for (int64_t t = 0; t < kChunk; ++t) {
+          store(gamma[t], decays, {zero, kb.index(t)});
+          store(kb.exp(gamma[t]), decays, {one, kb.index(t)});
+          store(kb.exp(kb.subf(gamma.back(), gamma[t])), decays,
+                {kb.index(2), kb.index(t)});
+        }
       }
     }
+    // Per-key decays: Γ_t[i], a thread per key dim summing over the chunk.
+    if (r.perKeyDecay)
+      strided(kb.index(paddedRows), [&](Value i) {
+        Value inside = kb.cmpi(P::ult, i, r.keyDim);
+        Value safe = kb.select(inside, i, zero);
+        Value sum = kb.f32(0.0);
+        for (int64_t t = 0; t < kChunk; ++t) {
+          Value g = io.toF32(r.logDecay(bi, h, kb.addi(t0, kb.index(t)), safe));
+          sum = kb.addf(sum, kb.select(inside, g, kb.f32(0.0)));
+          store(sum, keyGammas, {kb.index(t), i});
+        }
+      });
     gpu::BarrierOp::create(b, loc);
+    // e^{Γ_t[i] - Γ_s[i]} of key dim i (per-key decays).
+    auto keyDecay = [&](Value t, Value s2, Value i) {
+      return kb.exp(
+          kb.subf(load(keyGammas, {t, i}), load(keyGammas, {s2, i})));
+    };
 
-    // weights[t, s] = e^{Γ_t - Γ_s} <x_t, k_s> for s < t (s <= t when
-    // `inclusive`), else 0; a thread per pair.
+    // weights[t, s] = <x_t, k_s> weighted by e^{Γ_t - Γ_s} (per key dim
+    // with per-key decays) for s < t (s <= t when `inclusive`), else 0; a
+    // thread per pair.
     auto chunkWeights = [&](Value rows, bool inclusive) {
       strided(kb.index(kChunk * kChunk), [&](Value e) {
         Value t = kb.divui(e, chunk), s2 = kb.remui(e, chunk);
         Value dot = kb.loop(zero, kb.index(paddedRows), one, {kb.f32(0.0)},
                             [&](Value i, ValueRange it) -> SmallVector<Value> {
-                              return {fma(load(rows, {t, i}),
-                                          load(keys, {s2, i}), it[0])};
+                              Value x = load(rows, {t, i});
+                              if (r.perKeyDecay)
+                                x = kb.mulf(x, keyDecay(t, s2, i));
+                              return {fma(x, load(keys, {s2, i}), it[0])};
                             })[0];
-        // From the log-decays: e^{Γ_s} alone may underflow to 0.
-        Value decay =
-            kb.exp(kb.subf(load(decays, {zero, t}), load(decays, {zero, s2})));
-        store(kb.select(kb.cmpi(inclusive ? P::ule : P::ult, s2, t),
-                        kb.mulf(dot, decay), kb.f32(0.0)),
+        // From the log-decays: e^{Γ_s} alone may underflow to 0. (Above the
+        // diagonal the decays may overflow; the select drops them.)
+        if (!r.perKeyDecay)
+          dot = kb.mulf(dot, kb.exp(kb.subf(load(decays, {zero, t}),
+                                            load(decays, {zero, s2}))));
+        store(kb.select(kb.cmpi(inclusive ? P::ule : P::ult, s2, t), dot,
+                        kb.f32(0.0)),
               weights, {t, s2});
       });
     };
-    // This warp's rows of e^{Γ_t} x_t S0, for every token of the chunk.
+    // This warp's rows of (x_t e^{Γ_t}) S0, for every token of the chunk.
     auto stateProducts = [&](Value rows) {
       kb.loop(zero, chunk, one, [&](Value t) {
         Value partial = kb.f32(0.0);
-        for (int64_t m = 0; m < rowsPerThread; ++m)
-          partial = fma(load(rows, {t, rowOf(m)}), state[m], partial);
-        store(kb.mulf(partial, load(decays, {one, t})), tokenPartials,
-              {warp, t, lane});
+        for (int64_t m = 0; m < rowsPerThread; ++m) {
+          Value x = load(rows, {t, rowOf(m)});
+          if (r.perKeyDecay)
+            x = kb.mulf(x, kb.exp(load(keyGammas, {t, rowOf(m)})));
+          partial = fma(x, state[m], partial);
+        }
+        if (!r.perKeyDecay)
+          partial = kb.mulf(partial, load(decays, {one, t}));
+        store(partial, tokenPartials, {warp, t, lane});
       });
     };
 
@@ -407,19 +438,27 @@ LogicalResult lowerLinearRecurrence(OpBuilder &b, LinearRecurrenceOp op) {
       }
     }
     // S = e^{Γ_last} S0 + Σ_s e^{Γ_last - Γ_s} k_s u_s^T (u = v without a
-    // delta rule).
-    Value lastDecay = load(decays, {one, kb.index(kChunk - 1)});
+    // delta rule; the decays per key dim, row by row, with per-key decays).
+    Value last = kb.index(kChunk - 1);
     for (int64_t m = 0; m < rowsPerThread; ++m)
-      state[m] = kb.mulf(state[m], lastDecay);
+      state[m] = kb.mulf(state[m],
+                         r.perKeyDecay
+                             ? kb.exp(load(keyGammas, {last, rowOf(m)}))
+                             : load(decays, {one, last}));
     SmallVector<Value> updated = kb.loop(
         zero, chunk, one, state,
         [&](Value s2, ValueRange it) -> SmallVector<Value> {
-          Value weighted = kb.mulf(load(decays, {kb.index(2), s2}),
-                                   load(values, {s2, lane}));
+          Value u = load(values, {s2, lane});
+          Value weighted =
+              r.perKeyDecay ? u
+                            : kb.mulf(load(decays, {kb.index(2), s2}), u);
           SmallVector<Value> next;
-          for (int64_t m = 0; m < rowsPerThread; ++m)
-            next.push_back(
-                fma(load(keys, {s2, rowOf(m)}), weighted, it[m]));
+          for (int64_t m = 0; m < rowsPerThread; ++m) {
+            Value key = load(keys, {s2, rowOf(m)});
+            if (r.perKeyDecay)
+              key = kb.mulf(key, keyDecay(last, s2, rowOf(m)));
+            next.push_back(fma(key, weighted, it[m]));
+          }
           return next;
         });
     return updated;
@@ -433,22 +472,19 @@ LogicalResult lowerLinearRecurrence(OpBuilder &b, LinearRecurrenceOp op) {
                            : kb.f32(0.0));
   // The sequence, or the tree's prefix: whole chunks, then one token at a
   // time.
-  Value stepsFrom = kb.index(0);
-  if (chunked) {
-    Value chunks = kb.divui(r.prefixLen, kb.index(kChunk));
+  Value chunks = kb.divui(r.prefixLen, kb.index(kChunk));
+  {
     auto loop = scf::ForOp::create(b, loc, kb.index(0), chunks, kb.index(1),
                                    state);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(loop.getBody());
-      scf::YieldOp::create(
-          b, loc,
-          chunkStep(kb.muli(loop.getInductionVar(), kb.index(kChunk)),
-                    SmallVector<Value>(loop.getRegionIterArgs())));
-    }
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    scf::YieldOp::create(
+        b, loc,
+        chunkStep(kb.muli(loop.getInductionVar(), kb.index(kChunk)),
+                  SmallVector<Value>(loop.getRegionIterArgs())));
     state.assign(loop.getResults().begin(), loop.getResults().end());
-    stepsFrom = kb.muli(chunks, kb.index(kChunk));
   }
+  Value stepsFrom = kb.muli(chunks, kb.index(kChunk));
   {
     auto tokens = scf::ForOp::create(b, loc, stepsFrom, r.prefixLen,
                                      kb.index(1), state);

@@ -3,11 +3,26 @@
 // Gated delta rule, GQA (8 query heads over 4 KV heads), per-key decay:
 // the shape checks on the host, then one block per (32 value columns, KV
 // head, batch) whose 4 warps keep 64 / 4 = 16 state rows of their lane's
-// column in registers across the tokens.
+// column in registers across the tokens: whole chunks of 16 first (Γ per
+// key dim, weighing each dim of the intra-chunk products), then steps.
+// CHECK-DAG:   memref.global "private" @[[GAMMAS:__hybrid_shared_9]] : memref<16x65xf32, #gpu.address_space<workgroup>>
 // CHECK-LABEL: func @gated_delta
 // CHECK:       call @__hybrid_raise
 // CHECK:       gpu.launch blocks({{.*}}) in ({{.*}}, {{.*}} = %c4{{.*}}, {{.*}} = %c2{{.*}}) threads({{.*}}) in ({{.*}} = %c128
-// CHECK:         scf.for %{{.*}} = %c0 to %{{.*}} step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK:         %[[G:.*]] = memref.get_global @[[GAMMAS]]
+// CHECK:         %[[CHUNKS:.*]] = arith.divui %{{.*}}, %c16
+// CHECK:         scf.for %{{.*}} = %c0 to %[[CHUNKS]] step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// Γ per key dim: a thread per dim sums the chunk's log-decays.
+// CHECK:           scf.for %{{.*}} = %{{.*}} to %c64 step %c128 {
+// CHECK-COUNT-16:    memref.store {{.*}}, %[[G]]
+// CHECK:           gpu.barrier
+// The key weights, each dim weighed by e^{Γ_t[i] - Γ_s[i]}.
+// CHECK:           scf.for %{{.*}} = %{{.*}} to %c256 step %c128 {
+// CHECK:             memref.load %[[G]]
+// CHECK:             math.exp
+// Then the steps.
+// CHECK:         %[[FROM:.*]] = arith.muli %[[CHUNKS]], %c16
+// CHECK:         scf.for %{{.*}} = %[[FROM]] to %{{.*}} step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
 // CHECK:           gpu.barrier
 // Per-key decays staged as exp(g), the key row beside them.
 // CHECK:           math.exp
