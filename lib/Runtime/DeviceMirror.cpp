@@ -16,6 +16,8 @@
 
 using namespace hybrid::runtime;
 
+// (Defined here, not in Module.cpp: syncing a mirror needs it, and the
+// tensor functions link without the module's code in the .npy fuzzer.)
 std::string hybrid::runtime::takeGPUError(hybrid_module_t &m) {
   if (!m.takeGPUError)
     return "";
@@ -60,9 +62,9 @@ hybrid_status hybrid::runtime::deviceCopyFor(hybrid_module_t &m,
       return s;
     dropMirror(t);
   }
-  if (t->mirror && t->mirror->deviceStale) {
-    dropMirror(t); // the host bytes are current: copied anew below
-  }
+  // The caller was handed the host bytes: they are copied anew below.
+  if (t->mirror && t->mirror->deviceStale)
+    dropMirror(t);
   if (!t->mirror) {
     void *copy = m.gpuUpload(t->data, bytes);
     if (std::string gpu = takeGPUError(m); !copy || !gpu.empty()) {

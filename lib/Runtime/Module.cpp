@@ -181,7 +181,6 @@ static hybrid_status checkArgument(const Entry &entry, size_t i,
   return nullptr;
 }
 
-
 extern "C" {
 
 const char *hybrid_runtime_version(void) { return HYBRID_VERSION; }
