@@ -485,13 +485,8 @@ void readBackWhole(Value buffer, scf::ForOp loop,
                               count),
         false);
     b.setInsertionPointToStart(&inside.getThenRegion().front());
-    SmallVector<Value> at(type.getRank());
-    for (int64_t d = type.getRank() - 1; d >= 0; --d) {
-      at[d] = d ? arith::RemUIOp::create(b, loc, linear, sizes[d]).getResult()
-                : linear;
-      if (d)
-        linear = arith::DivUIOp::create(b, loc, linear, sizes[d]);
-    }
+    SmallVector<Value> at =
+        hybrid::gpu_stage::KernelIO(b, loc).delinearize(linear, sizes);
     Value v = memref::LoadOp::create(b, loc, buffer, at);
     memref::StoreOp::create(b, loc, v, staging.getMemref(), at);
   }

@@ -46,11 +46,7 @@ struct AttentionEmitter {
   Value addf(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
   Value subf(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
   Value mulf(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
-  Value fma(Value x, Value y, Value acc) {
-    auto contract = arith::FastMathFlags::contract;
-    return arith::AddFOp::create(
-        b, loc, acc, arith::MulFOp::create(b, loc, x, y, contract), contract);
-  }
+  Value fma(Value x, Value y, Value acc) { return io.fma(x, y, acc); }
   Value maxf(Value x, Value y) {
     return arith::MaxNumFOp::create(b, loc, x, y);
   }

@@ -104,9 +104,7 @@ struct Builder {
   }
 
   Value fma(Value a, Value x, Value acc) {
-    auto contract = arith::FastMathFlags::contract;
-    Value p = arith::MulFOp::create(b, loc, a, x, contract);
-    return arith::AddFOp::create(b, loc, acc, p, contract);
+    return KernelIO(b, loc).fma(a, x, acc);
   }
 };
 

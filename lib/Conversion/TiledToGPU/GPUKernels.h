@@ -65,6 +65,8 @@ struct KernelIO {
   /// `linear` as coordinates over `sizes`, the last fastest (the first is
   /// not reduced: `linear` is below the product).
   SmallVector<Value> delinearize(Value linear, ArrayRef<Value> sizes);
+  /// acc + x * y, marked `contract` so that NVPTX emits one fma.rn.f32.
+  Value fma(Value x, Value y, Value acc);
   /// A float as f32, and back.
   Value toF32(Value value);
   Value fromF32(Value value, Type type);

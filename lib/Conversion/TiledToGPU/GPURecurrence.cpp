@@ -271,12 +271,7 @@ LogicalResult lowerLinearRecurrence(OpBuilder &b, LinearRecurrenceOp op) {
     auto store = [&](Value v, Value buffer, ValueRange at) {
       memref::StoreOp::create(b, loc, v, buffer, at);
     };
-    auto fma = [&](Value x, Value y, Value acc) -> Value {
-      auto contract = arith::FastMathFlags::contract;
-      return arith::AddFOp::create(
-          b, loc, acc, arith::MulFOp::create(b, loc, x, y, contract),
-          contract);
-    };
+    auto fma = [&](Value x, Value y, Value acc) { return io.fma(x, y, acc); };
     // Rows of Dk values of `source` at the chunk's tokens, zero-padded.
     auto stageRows = [&](Value shared, Value source, Value head) {
       strided(kb.index(kChunk * paddedRows), [&](Value e) {

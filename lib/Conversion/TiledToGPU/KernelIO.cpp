@@ -56,6 +56,12 @@ SmallVector<Value> KernelIO::delinearize(Value linear,
   return coords;
 }
 
+Value KernelIO::fma(Value x, Value y, Value acc) {
+  auto contract = arith::FastMathFlags::contract;
+  return arith::AddFOp::create(
+      b, loc, acc, arith::MulFOp::create(b, loc, x, y, contract), contract);
+}
+
 Value KernelIO::toF32(Value value) {
   if (value.getType().isF32())
     return value;

@@ -96,6 +96,8 @@ void *hybrid::cuda::poolAllocate(size_t bytes) {
 
 void hybrid::cuda::poolRelease(void *block) { released.push_back(block); }
 
+bool hybrid::cuda::poolHasReleased() { return !released.empty(); }
+
 void hybrid::cuda::poolFreeNow(void *block) {
   Pool &p = pool();
   std::lock_guard<std::mutex> lock(p.mutex);

@@ -25,6 +25,8 @@ void *poolAllocate(size_t bytes);
 void poolRelease(void *block);
 /// `block` is free now, nothing reading it any more (cuMemFree).
 void poolFreeNow(void *block);
+/// Whether the calling thread's call released any block.
+bool poolHasReleased();
 /// The calling thread's call has finished: what it released is reusable.
 void poolCallFinished();
 

@@ -270,6 +270,9 @@ HYBRID_GPU_API void mgpuMemFree(void *ptr, void * /*stream*/) {
 /// The thin runtime's word that this thread's call has returned: once the
 /// device has finished its work, the blocks the call freed are reused.
 HYBRID_GPU_API void hybrid_cuda_call_finished() {
+  // (Nothing to reuse: no need to wait for the device.)
+  if (!poolHasReleased())
+    return;
   if (check("the GPU failed",
             [](const Driver &d) { return d.cuCtxSynchronize(); }))
     poolCallFinished();
